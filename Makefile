@@ -1,0 +1,51 @@
+# One command sets everything up: every target below creates .venv when it is missing.
+PYTHON_BOOT ?= python3.11
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+PROFILE     ?= quick
+export PROFILE
+
+UNAME_S := $(shell uname -s)
+UNAME_M := $(shell uname -m)
+
+.PHONY: setup test test-fast reproduce lint format clean-notebooks clean
+
+setup: $(VENV)/.installed
+
+# torch==2.13.0 is installed first on Linux x86_64: that exact version is a local CPU wheel, while a
+# looser requirement resolved from scratch pulls gigabytes of CUDA packages. pyproject keeps `torch>=2.4`,
+# which the installed wheel satisfies, so the editable install adds nothing more.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+ifeq ($(UNAME_S)-$(UNAME_M),Linux-x86_64)
+	$(PY) -m pip install -q torch==2.13.0
+endif
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+# Unit tests plus every notebook executed top to bottom in the quick profile.
+test: setup
+	WB_QUICK=1 $(VENV)/bin/pytest -q tests
+	WB_QUICK=1 $(VENV)/bin/pytest -q --nbmake --nbmake-timeout=900 notebooks
+
+test-fast: setup
+	WB_QUICK=1 $(VENV)/bin/pytest -q -m "not slow" tests
+
+# Runs the notebooks in order (quick profile unless PROFILE= says otherwise); they write data/results and figures/.
+reproduce: setup
+	$(VENV)/bin/workbench reproduce --profile $(PROFILE)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check workbench tests
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format workbench tests
+
+clean-notebooks: setup
+	$(PY) -m workbench.notebooks strip notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""TinyAgent Workbench."""

@@ -1,0 +1,155 @@
+"""Paths and profiles, defined once.
+
+Every stage reads its paths from here, so that one environment variable moves them all:
+
+    WORKBENCH_DATA_DIR       datasets and results          (default: <repo>/data)
+    WORKBENCH_FIGURES_DIR    figures and tables            (default: <repo>/figures)
+    WORKBENCH_ARTIFACTS_DIR  weights, adapters, checkpoints (default: <repo>/artifacts, ignored by git)
+    WORKBENCH_DATASETS_MIRROR  a folder that replaces the network for public benchmark files
+
+A profile (`quick`, `offline`, `paper`) is a small commented YAML file in `workbench/profiles/`; each stage
+reads its own section into a typed dataclass with `stage_config`. The active profile is chosen by, in order:
+an explicit name, `WB_QUICK=1` (set by CI: quick), `WORKBENCH_PROFILE`, then `quick`.
+
+    >>> from workbench import config
+    >>> config.results_path("synthesis").name
+    'synthesis.json'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+PROFILES = ("quick", "offline", "paper")
+PROFILES_DIR = Path(__file__).parent / "profiles"
+
+
+def repo_root() -> Path:
+    """The checkout this package lives in (editable install), else the current directory."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+
+def _dir(env: str, default: str) -> Path:
+    value = os.environ.get(env)
+    path = Path(value).expanduser() if value else repo_root() / default
+    return path
+
+
+def data_dir() -> Path:
+    return _dir("WORKBENCH_DATA_DIR", "data")
+
+
+def figures_dir() -> Path:
+    return _dir("WORKBENCH_FIGURES_DIR", "figures")
+
+
+def artifacts_dir() -> Path:
+    return _dir("WORKBENCH_ARTIFACTS_DIR", "artifacts")
+
+
+def results_dir() -> Path:
+    return data_dir() / "results"
+
+
+def results_path(stage: str) -> Path:
+    return results_dir() / f"{stage}.json"
+
+
+def datasets_mirror() -> Path | None:
+    value = os.environ.get("WORKBENCH_DATASETS_MIRROR")
+    return Path(value).expanduser() if value else None
+
+
+def figure_path(name: str) -> Path:
+    """Where the figure or table `name` (with its extension) is written; creates the folder."""
+    figures_dir().mkdir(parents=True, exist_ok=True)
+    return figures_dir() / name
+
+
+# --------------------------------------------------------------------------------------------- profiles
+
+
+def active_profile(name: str | None = None) -> str:
+    """Resolve the profile name (see the module docstring for the order)."""
+    if name is None:
+        if os.environ.get("WB_QUICK", "") not in ("", "0"):
+            name = "quick"
+        else:
+            name = os.environ.get("WORKBENCH_PROFILE") or "quick"
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
+    return name
+
+
+def load_profile(name: str | None = None) -> dict[str, Any]:
+    """The profile file as a dict of stage sections (empty sections are `{}`)."""
+    name = active_profile(name)
+    with open(PROFILES_DIR / f"{name}.yaml", encoding="utf-8") as f:
+        raw = yaml.safe_load(f) or {}
+    return {stage: (section or {}) for stage, section in raw.items()}
+
+
+C = TypeVar("C")
+
+
+def stage_config(cls: type[C], stage: str, profile: str | None = None, **overrides: Any) -> C:
+    """Build the dataclass `cls` from its defaults, the profile's `stage` section, then `overrides`.
+
+    Unknown keys are an error (a typo in a profile must not pass silently).
+    """
+    values = dict(load_profile(profile).get(stage, {}))
+    values.update(overrides)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(
+            f"unknown setting(s) {unknown} for stage {stage!r}; {cls.__name__} has: {sorted(names)}"
+        )
+    return cls(**values)
+
+
+def describe(cls: type) -> str:
+    """One line per field: name, default and help string (for `--help` texts and notebooks)."""
+    lines = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else "(required)"
+        lines.append(f"{f.name} = {default!r}: {f.metadata.get('help', '')}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+def write_json_atomic(path: Path, obj: Any) -> Path:
+    """Write JSON through a temporary file and a rename, so no half-written file is ever left behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, sort_keys=True, ensure_ascii=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_results(stage: str, results: dict[str, Any]) -> Path:
+    """Write `data/results/<stage>.json` (a flat dict of measured figures) atomically."""
+    return write_json_atomic(results_path(stage), results)
+
+
+def load_results(stage: str) -> dict[str, Any]:
+    path = results_path(stage)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run `workbench {stage}` (or its notebook) first")
+    return json.loads(path.read_text(encoding="utf-8"))

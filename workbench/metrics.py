@@ -1,0 +1,149 @@
+"""Plan metrics: TinyAgent's DAG success (Erdogan et al. 2024, Sec. 3.2 and Fig. 3) and plan shape.
+
+A predicted plan succeeds when its DAG is isomorphic to the gold plan's, nodes matched on tool name.
+Argument values and step numbering are ignored, so fetching Lutfi's address before Sid's is still a success,
+while calling one wrong tool is a failure:
+
+    >>> gold = '1. get_email_address("Sid")\\n2. get_email_address("Lutfi")\\n3. send_sms(["$1", "$2"], "hi")\\n4. join()'
+    >>> swapped = '1. get_email_address("Lutfi")\\n2. get_email_address("Sid")\\n3. send_sms(["$2", "$1"], "hi")\\n4. join()'
+    >>> plan_success(swapped, gold), plan_success(swapped.replace("email_address", "phone_number", 1), gold)
+    (1.0, 0.0)
+
+`join()` is left out of the graphs that are compared: by definition it depends on every step, so it carries
+no information, and leaving it out treats a plan whose stream ended without it the same way on both sides.
+`plan_to_graph` (for drawing) keeps it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+
+import networkx as nx
+
+from workbench.plan import Plan, PlanError, parse_plan
+
+PlanLike = Plan | str
+
+
+def _as_plan(plan: PlanLike) -> Plan:
+    return plan if isinstance(plan, Plan) else parse_plan(plan)
+
+
+def plan_to_graph(plan: PlanLike, include_join: bool = True) -> nx.DiGraph:
+    """Node = step index (attributes `tool`, `args`, `label`), edge = dependency (from dep to step)."""
+    plan = _as_plan(plan)
+    g = nx.DiGraph()
+    for s in plan.steps:
+        if s.is_join and not include_join:
+            continue
+        g.add_node(s.idx, tool=s.tool, args=s.args, label=f"{s.idx}. {s.tool}")
+        g.add_edges_from((d, s.idx) for d in s.deps)
+    return g
+
+
+def _task_graph(plan: PlanLike) -> nx.DiGraph:
+    return plan_to_graph(plan, include_join=False)
+
+
+def _gold(gold: PlanLike) -> Plan:
+    try:
+        return _as_plan(gold)
+    except PlanError as e:
+        raise ValueError(f"the gold plan does not parse ({e}); fix the reference data") from None
+
+
+def plan_success(pred: PlanLike, gold: PlanLike) -> float:
+    """1.0 when the predicted plan's DAG is isomorphic to the gold one (tools matched), else 0.0.
+
+    An unparseable prediction scores 0.0 and never raises; an unparseable gold plan is a ValueError.
+    """
+    gold_plan = _gold(gold)
+    try:
+        pred_plan = _as_plan(pred)
+    except PlanError:
+        return 0.0
+    g1, g2 = _task_graph(pred_plan), _task_graph(gold_plan)
+    if (g1.number_of_nodes(), g1.number_of_edges()) != (g2.number_of_nodes(), g2.number_of_edges()):
+        return 0.0
+    if Counter(pred_plan.tools) != Counter(gold_plan.tools):
+        return 0.0
+    return float(nx.is_isomorphic(g1, g2, node_match=lambda a, b: a["tool"] == b["tool"]))
+
+
+def graph_edit_distance(pred: PlanLike, gold: PlanLike, timeout: float = 2.0) -> float:
+    """Fewest node/edge insertions, deletions and tool substitutions (cost 1 each) from pred to gold.
+
+    Exact for plans of TinyAgent's size; past `timeout` seconds it is the best upper bound found.
+    An unparseable prediction costs building the gold graph from nothing (its nodes plus edges).
+    """
+    g2 = _task_graph(_gold(gold))
+    try:
+        g1 = _task_graph(_as_plan(pred))
+    except PlanError:
+        return float(g2.number_of_nodes() + g2.number_of_edges())
+    d = nx.graph_edit_distance(
+        g1, g2, node_subst_cost=lambda a, b: 0.0 if a["tool"] == b["tool"] else 1.0, timeout=timeout,
+    )
+    if d is None:  # nothing found in time: deleting everything and inserting the gold graph is a bound
+        d = g1.number_of_nodes() + g1.number_of_edges() + g2.number_of_nodes() + g2.number_of_edges()
+    return float(d)
+
+
+def tool_recall(pred: PlanLike | Iterable[str], gold: PlanLike | Iterable[str]) -> float:
+    """The fraction of the gold plan's distinct tools that the prediction uses (1.0 for no gold tools)."""
+
+    def tools(x: PlanLike | Iterable[str]) -> set[str]:
+        if isinstance(x, (Plan, str)):
+            try:
+                return set(_as_plan(x).tools)
+            except PlanError:
+                return set()
+        return set(x)
+
+    wanted = tools(gold)
+    return len(wanted & tools(pred)) / len(wanted) if wanted else 1.0
+
+
+def critical_path_length(plan: PlanLike,
+                         latency: Mapping[str, float] | Callable[[str], float] | None = None) -> float:
+    """The longest chain of dependent tasks, in steps (default) or in seconds with per-tool `latency`.
+
+    With a perfect parallel executor, this is the plan's execution time: the physical limit that
+    LLMCompiler's task fetching unit approaches.
+    """
+    g = _task_graph(plan)
+    if latency is None:
+        cost: Callable[[str], float] = lambda tool: 1.0  # noqa: E731
+    elif callable(latency):
+        cost = latency
+    else:
+        cost = latency.__getitem__
+    finish: dict[int, float] = {}
+    for n in nx.topological_sort(g):
+        finish[n] = cost(g.nodes[n]["tool"]) + max((finish[p] for p in g.predecessors(n)), default=0.0)
+    return max(finish.values(), default=0.0)
+
+
+def plan_depth(plan: PlanLike) -> int:
+    """Number of tasks on the longest dependency chain (a plan of independent calls has depth 1)."""
+    return int(critical_path_length(plan))
+
+
+def plan_width(plan: PlanLike) -> int:
+    """The most tasks that can run at once: the largest set of mutually independent tasks.
+
+    Computed exactly as a maximum antichain (Dilworth: tasks minus a maximum matching in the
+    transitive closure), so a diamond's two middle tasks count 2 even though they sit at one level.
+    """
+    g = _task_graph(plan)
+    if g.number_of_nodes() == 0:
+        return 0
+    closure = nx.transitive_closure_dag(g)
+    b = nx.Graph()
+    left = [("out", n) for n in g]
+    b.add_nodes_from(left)
+    b.add_nodes_from(("in", n) for n in g)
+    b.add_edges_from((("out", u), ("in", v)) for u, v in closure.edges)
+    matching = nx.bipartite.maximum_matching(b, top_nodes=left)
+    return g.number_of_nodes() - len(matching) // 2

@@ -1,0 +1,367 @@
+"""The plan language of LLMCompiler (Kim et al. 2023, Sec. 3.1) and TinyAgent (Erdogan et al. 2024, Sec. 2).
+
+A planner LLM writes a plan: numbered steps, each a call of one tool whose arguments are Python literals.
+A string argument may refer to an earlier step's observation with `$N` or `${N}`; those references are
+the edges of the plan's DAG. `join()` ends the plan and depends on every earlier step:
+
+    Thought: I need both addresses first.
+    1. get_email_address("Sid")
+    2. get_email_address("Lutfi")
+    3. create_calendar_event("Meeting", "2024-06-13 14:00:00", "2024-06-13 15:00:00", "", ["$1", "${2}"], "", None)
+    4. join()<END_OF_PLAN>
+
+    >>> parse_plan('1. f("x")\\n2. g("$1")\\n3. join()').steps[1].deps
+    (1,)
+
+Arguments are read with `ast.literal_eval` (never `eval`). Parsing stops at the first `join()` as in
+LLMCompiler; step lines after it are kept in `Plan.dropped`, which `validate_plan` reports. The batch
+parser is the streaming parser fed the whole text, so the two agree on every split by construction, and
+any malformed text raises `PlanError` (with its line number) and nothing else.
+
+Note: `$5` anywhere in a string is a reference to step 5 (as in LLMCompiler), so a literal dollar amount
+followed by digits cannot be written in a plan.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.tools.spec import ToolSpec
+
+END_OF_PLAN = "<END_OF_PLAN>"
+JOIN = "join"
+
+# `${12}` or `$12`; `\d+` is greedy, so `$1` never matches inside `$10`.
+REFERENCE_RE = re.compile(r"\$\{([0-9]+)\}|\$([0-9]+)")
+_STEP_RE = re.compile(r"^\s*([0-9]+)\s*\.\s*(.*?)\s*$")
+_THOUGHT_RE = re.compile(r"^\s*Thought\s*:\s?(.*?)\s*$")
+_PARSE_ERRORS = (SyntaxError, ValueError, TypeError, RecursionError, MemoryError, OverflowError)
+
+
+class PlanError(ValueError):
+    """A plan that cannot be read or does not fit the tools; `line` is 1-based (None: the whole plan)."""
+
+    def __init__(self, message: str, line: int | None = None):
+        self.message = message
+        self.line = line
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One task of a plan: `idx. tool(*args)`; `deps` are the sorted indices of the steps it refers to."""
+
+    idx: int
+    tool: str
+    args: tuple[Any, ...] = ()
+    deps: tuple[int, ...] = ()
+    thought: str | None = None
+    line: int | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_join(self) -> bool:
+        return self.tool == JOIN
+
+    def render(self) -> str:
+        return f"{self.idx}. {self.tool}({', '.join(_render_value(a) for a in self.args)})"
+
+
+@dataclass
+class Plan:
+    """The steps of a plan, in order. `dropped` holds step lines found after `join()` (not compared)."""
+
+    steps: list[Step]
+    dropped: list[str] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def has_join(self) -> bool:
+        return bool(self.steps) and self.steps[-1].is_join
+
+    @property
+    def tasks(self) -> list[Step]:
+        """The steps that call a tool (everything but `join`)."""
+        return [s for s in self.steps if not s.is_join]
+
+    @property
+    def tools(self) -> list[str]:
+        """Tool names in step order, `join` excluded (repeats kept)."""
+        return [s.tool for s in self.tasks]
+
+    def step(self, idx: int) -> Step:
+        for s in self.steps:
+            if s.idx == idx:
+                return s
+        raise KeyError(f"the plan has no step {idx}")
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+# ---------------------------------------------------------------------------------------- references
+
+
+def references(value: Any) -> set[int]:
+    """Step indices referred to anywhere inside `value` (strings, nested in lists, tuples, dicts)."""
+    if isinstance(value, str):
+        return {_step_number(a or b) for a, b in REFERENCE_RE.findall(value)}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return set().union(*(references(v) for v in value)) if value else set()
+    if isinstance(value, dict):
+        return references(list(value.keys())) | references(list(value.values()))
+    return set()
+
+
+def _step_number(digits: str, line: int | None = None) -> int:
+    if len(digits) > 12:
+        raise PlanError(f"step number {_clip(digits, 20)} is too large", line)
+    return int(digits)
+
+
+def is_reference(value: Any) -> bool:
+    """True for a string that is exactly one reference, such as "$3" or "${3}"."""
+    return isinstance(value, str) and REFERENCE_RE.fullmatch(value.strip()) is not None
+
+
+# ------------------------------------------------------------------------------------------- parsing
+
+
+def _read_call(text: str, line: int) -> tuple[str, tuple[Any, ...]]:
+    """`tool("a", ["$1"])` -> ("tool", ("a", ["$1"])), reading arguments as literals only."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except _PARSE_ERRORS as e:
+        hint = " (references must be quoted, e.g. \"$1\")" if "$" in text else ""
+        raise PlanError(f"cannot read the call {_clip(text)}: {_reason(e)}{hint}", line) from None
+    call = tree.body
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
+        raise PlanError(f"expected `tool(arguments)`, got {_clip(text)}", line)
+    if call.keywords:
+        raise PlanError(
+            f"{call.func.id}: keyword arguments are not allowed; pass every argument by position", line
+        )
+    args = []
+    for i, node in enumerate(call.args, 1):
+        if isinstance(node, ast.Starred):
+            raise PlanError(f"{call.func.id}: argument {i} uses `*`, which plans do not allow", line)
+        try:
+            args.append(ast.literal_eval(node))
+        except _PARSE_ERRORS:
+            src = ast.get_source_segment(text, node) or "?"
+            hint = " (references must be quoted, e.g. \"$1\")" if src.startswith("$") else ""
+            raise PlanError(
+                f"{call.func.id}: argument {i} ({_clip(src)}) is not a Python literal{hint}", line
+            ) from None
+    return call.func.id, tuple(args)
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, SyntaxError) and e.msg:
+        return e.msg
+    return type(e).__name__ if not str(e) else str(e).splitlines()[0][:80]
+
+
+def _clip(text: str, n: int = 60) -> str:
+    text = text if len(text) <= n else text[: n - 3] + "..."
+    return repr(text)
+
+
+class StreamingPlanParser:
+    """Parse a plan as it streams: `feed(chunk)` returns each step the moment its line is complete.
+
+        >>> p = StreamingPlanParser()
+        >>> p.feed('1. f("a")\\n2. g("$')
+        [Step(idx=1, tool='f', args=('a',), deps=(), thought=None)]
+        >>> [s.idx for s in p.feed('1")\\n3. join()') + p.close()]
+        [2, 3]
+
+    `strict=False` skips lines that are neither steps nor thoughts (some chat models add prose);
+    `strict=True` (the default) raises `PlanError` on them.
+    """
+
+    def __init__(self, strict: bool = True):
+        self.strict = strict
+        self.steps: list[Step] = []
+        self.dropped: list[str] = []
+        self._buffer = ""
+        self._line = 0  # lines consumed so far
+        self._thoughts: list[str] = []
+        self._joined = False
+        self._ended = False  # saw END_OF_PLAN: the rest of the stream is ignored
+        self._closed = False
+
+    @property
+    def done(self) -> bool:
+        """True once `join()` or the end-of-plan marker was read."""
+        return self._joined or self._ended
+
+    def feed(self, chunk: str) -> list[Step]:
+        if self._closed:
+            raise RuntimeError("feed() after close()")
+        if self._ended:
+            return []
+        self._buffer += chunk
+        out: list[Step] = []
+        cut = self._buffer.find(END_OF_PLAN)
+        if cut >= 0:
+            self._buffer = self._buffer[:cut] + "\n"
+            self._ended = True
+        while (nl := self._buffer.find("\n")) >= 0:
+            line, self._buffer = self._buffer[:nl], self._buffer[nl + 1 :]
+            step = self._read_line(line)
+            if step is not None:
+                out.append(step)
+        return out
+
+    def close(self) -> list[Step]:
+        """Flush the last line (a plan need not end with a newline) and check the plan is not empty."""
+        if self._closed:
+            return []
+        out = [] if self._ended else self.feed("\n")
+        self._closed = True
+        if not self.steps:
+            raise PlanError("the plan has no steps (expected lines such as `1. tool(\"x\")`)")
+        return out
+
+    def plan(self) -> Plan:
+        return Plan(list(self.steps), list(self.dropped))
+
+    def _read_line(self, raw: str) -> Step | None:
+        self._line += 1
+        text = raw.rstrip("\r").strip()
+        if not text:
+            return None
+        if self._joined:
+            if _STEP_RE.match(text) and not _THOUGHT_RE.match(text):
+                self.dropped.append(text)
+            return None
+        if m := _THOUGHT_RE.match(text):
+            self._thoughts.append(m.group(1))
+            return None
+        m = _STEP_RE.match(text)
+        if m is None or not m.group(2):
+            if self.strict:
+                raise PlanError(f"expected a numbered step `N. tool(...)` or `Thought: ...`, got {_clip(text)}", self._line)
+            return None
+        idx = _step_number(m.group(1), self._line)
+        tool, args = _read_call(m.group(2), self._line)
+        step = self._make_step(idx, tool, args)
+        self.steps.append(step)
+        self._joined = step.is_join
+        return step
+
+    def _make_step(self, idx: int, tool: str, args: tuple[Any, ...]) -> Step:
+        line = self._line
+        if idx < 1:
+            raise PlanError("step numbers start at 1", line)
+        seen = [s.idx for s in self.steps]
+        if idx in seen:
+            raise PlanError(f"step {idx} is numbered twice", line)
+        if seen and idx < seen[-1]:
+            raise PlanError(f"step {idx} comes after step {seen[-1]}: step numbers must increase", line)
+        if tool == JOIN:
+            if args:
+                raise PlanError("join() takes no arguments", line)
+            deps = tuple(seen)
+        else:
+            try:
+                refs = references(args)
+            except PlanError as e:
+                raise PlanError(e.message, line) from None
+            for r in sorted(refs):
+                if r == idx:
+                    raise PlanError(f"step {idx} refers to itself (${r})", line)
+                if r > idx:
+                    raise PlanError(f"step {idx} refers to a later step (${r})", line)
+                if r not in seen:
+                    raise PlanError(f"step {idx} refers to step {r}, which does not exist", line)
+            deps = tuple(sorted(refs))
+        thought = "\n".join(self._thoughts) if self._thoughts else None
+        self._thoughts = []
+        return Step(idx, tool, args, deps, thought, line)
+
+
+def parse_plan(text: str, tools: Iterable[ToolSpec] | Mapping[str, ToolSpec] | None = None,
+               strict: bool = True) -> Plan:
+    """Parse a whole plan; with `tools`, also validate it against their specs (see `validate_plan`)."""
+    if not isinstance(text, str):
+        raise PlanError(f"a plan is text, got {type(text).__name__}")
+    parser = StreamingPlanParser(strict=strict)
+    parser.feed(text)
+    parser.close()
+    plan = parser.plan()
+    if tools is not None:
+        validate_plan(plan, tools)
+    return plan
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+
+def validate_plan(plan: Plan, tools: Iterable[ToolSpec] | Mapping[str, ToolSpec]) -> Plan:
+    """Check tool names, argument counts and types against the specs; report steps dropped after join.
+
+    Returns the plan unchanged so that it chains: `validate_plan(parse_plan(text), tools)`.
+    """
+    specs = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
+    if not plan.steps:
+        raise PlanError("the plan has no steps")
+    for step in plan.steps:
+        if step.is_join:
+            continue
+        spec = specs.get(step.tool)
+        if spec is None:
+            known = ", ".join(sorted(specs)) or "(none)"
+            raise PlanError(f"unknown tool {step.tool!r}; the tools are: {known}", step.line)
+        errors = spec.argument_errors(step.args)
+        if errors:
+            raise PlanError(f"{step.tool}: {errors[0]}", step.line)
+    if plan.dropped:
+        n = len(plan.dropped)
+        raise PlanError(
+            f"{n} step(s) after join() were dropped (join() must be the last step): {_clip(plan.dropped[0])}",
+            plan.steps[-1].line,
+        )
+    return plan
+
+
+# ------------------------------------------------------------------------------------------- rendering
+
+
+def _render_value(v: Any) -> str:
+    """A Python literal for `v`, with double-quoted strings as planners write them."""
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if v is None or isinstance(v, (bool, int)):
+        return repr(v)
+    if isinstance(v, float):
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError(f"{v} has no literal form in a plan")
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_render_value(x) for x in v) + "]"
+    if isinstance(v, tuple):
+        inner = ", ".join(_render_value(x) for x in v)
+        return f"({inner},)" if len(v) == 1 else f"({inner})"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_render_value(k)}: {_render_value(x)}" for k, x in v.items()) + "}"
+    raise ValueError(f"cannot write a {type(v).__name__} into a plan")
+
+
+def render_plan(plan: Plan, end_marker: bool = True) -> str:
+    """The text of `plan`, thoughts included; `parse_plan(render_plan(p)) == p`.
+
+    With `end_marker`, a plan that ends in join() gets `<END_OF_PLAN>` as TinyAgent's targets do.
+    """
+    lines = []
+    for step in plan.steps:
+        if step.thought is not None:
+            lines.extend(f"Thought: {t}" for t in step.thought.split("\n"))
+        lines.append(step.render())
+    text = "\n".join(lines)
+    return text + END_OF_PLAN if end_marker and plan.has_join else text
