@@ -1,5 +1,5 @@
 # One command sets everything up: every target below creates .venv when it is missing.
-PYTHON_BOOT ?= python3.11
+PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
 VENV        ?= .venv
 PY          := $(VENV)/bin/python
 PROFILE     ?= quick
@@ -26,7 +26,8 @@ endif
 
 # Unit tests plus every notebook executed top to bottom in the quick profile.
 test: setup
-	WB_QUICK=1 $(VENV)/bin/pytest -q tests
+	$(VENV)/bin/ruff check .
+	WB_QUICK=1 $(VENV)/bin/pytest -q --doctest-modules workbench tests
 	WB_QUICK=1 $(VENV)/bin/pytest -q --nbmake --nbmake-timeout=900 notebooks
 
 test-fast: setup

@@ -1,2 +1,122 @@
-def main():
-    pass
+"""`workbench <stage> ...`: headless runs of every stage, the same functions the notebooks call.
+
+    workbench paths                       where data, figures and artifacts go, and the active profile
+    workbench plan check PLAN.txt         parse and validate a plan against the 16 TinyAgent tools
+    workbench plan score PRED GOLD        DAG success, graph edit distance and tool recall of one pair
+    workbench viz figures                 regenerate the figures in figures/ from code and saved results
+    workbench reproduce [--profile P]     run the numbered notebooks in order (quick unless told otherwise)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from workbench import config
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    p = Path(path)
+    if not p.exists():
+        raise SystemExit(f"error: {path} does not exist")
+    return p.read_text(encoding="utf-8")
+
+
+def cmd_paths(args: argparse.Namespace) -> int:
+    print(f"profile    {config.active_profile(args.profile)}")
+    for name, fn in [("data", config.data_dir), ("results", config.results_dir), ("figures", config.figures_dir),
+                     ("artifacts", config.artifacts_dir)]:
+        print(f"{name:<10} {fn()}")
+    print(f"mirror     {config.datasets_mirror() or '(none: WORKBENCH_DATASETS_MIRROR is unset)'}")
+    return 0
+
+
+def cmd_plan_check(args: argparse.Namespace) -> int:
+    from workbench.metrics import critical_path_length, plan_width
+    from workbench.plan import PlanError, parse_plan
+    from workbench.tools import tinyagent_tools
+
+    try:
+        plan = parse_plan(_read(args.plan), tools=None if args.no_tools else tinyagent_tools(),
+                          strict=not args.lenient)
+    except PlanError as e:
+        print(f"invalid plan: {e}", file=sys.stderr)
+        return 1
+    for s in plan.steps:
+        deps = ", ".join(f"${d}" for d in s.deps) or "-"
+        print(f"{s.idx:>3}. {s.tool:<24} after {deps}")
+    print(f"{len(plan.tasks)} tasks, depth {critical_path_length(plan):.0f}, width {plan_width(plan)}")
+    return 0
+
+
+def cmd_plan_score(args: argparse.Namespace) -> int:
+    from workbench.metrics import graph_edit_distance, plan_success, tool_recall
+
+    pred, gold = _read(args.pred), _read(args.gold)
+    try:
+        print(f"success {plan_success(pred, gold):.0f}")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"graph_edit_distance {graph_edit_distance(pred, gold):g}")
+    print(f"tool_recall {tool_recall(pred, gold):.3f}")
+    return 0
+
+
+def cmd_viz_figures(args: argparse.Namespace) -> int:
+    from workbench import viz
+
+    for path in (viz.fig1_plan_dag(), viz.fig3_dag_isomorphism()):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from workbench.notebooks import run_notebooks
+
+    for row in run_notebooks(args.profile, args.only):
+        print(f"{row['notebook']:<40} {row['wall_s']:>7.1f} s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("paths", help="show where things are read and written")
+    p.add_argument("--profile", choices=config.PROFILES)
+    p.set_defaults(func=cmd_paths)
+
+    plan = sub.add_parser("plan", help="the plan language").add_subparsers(dest="plan_command", required=True)
+    p = plan.add_parser("check", help="parse and validate a plan file ('-' reads stdin)")
+    p.add_argument("plan")
+    p.add_argument("--no-tools", action="store_true", help="check structure only, not the TinyAgent tool specs")
+    p.add_argument("--lenient", action="store_true", help="skip lines that are neither steps nor thoughts")
+    p.set_defaults(func=cmd_plan_check)
+    p = plan.add_parser("score", help="compare a predicted plan with a gold plan")
+    p.add_argument("pred")
+    p.add_argument("gold")
+    p.set_defaults(func=cmd_plan_score)
+
+    viz = sub.add_parser("viz", help="figures").add_subparsers(dest="viz_command", required=True)
+    p = viz.add_parser("figures", help="regenerate every figure that code and saved results allow")
+    p.set_defaults(func=cmd_viz_figures)
+
+    p = sub.add_parser("reproduce", help="run the numbered notebooks in order")
+    p.add_argument("--profile", choices=config.PROFILES, help="default: quick (or WORKBENCH_PROFILE)")
+    p.add_argument("--only", default="", help="run only notebooks whose file name contains this")
+    p.set_defaults(func=cmd_reproduce)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Paths from the environment, profile resolution, typed stage settings, atomic result files."""
+
+import dataclasses
+import json
+
+import pytest
+
+from workbench import config
+
+
+def test_paths_follow_the_environment(tmp_workbench):
+    assert config.data_dir() == tmp_workbench / "data"
+    assert config.figures_dir() == tmp_workbench / "figures"
+    assert config.artifacts_dir() == tmp_workbench / "artifacts"
+    assert config.results_path("synthesis") == tmp_workbench / "data" / "results" / "synthesis.json"
+    assert config.figure_path("x.png").parent.is_dir()
+
+
+def test_default_paths_live_in_the_repo(monkeypatch):
+    for name in ("DATA", "FIGURES", "ARTIFACTS"):
+        monkeypatch.delenv(f"WORKBENCH_{name}_DIR", raising=False)
+    root = config.repo_root()
+    assert (root / "pyproject.toml").exists()
+    assert config.data_dir() == root / "data" and config.artifacts_dir() == root / "artifacts"
+
+
+def test_profile_resolution(monkeypatch):
+    monkeypatch.delenv("WB_QUICK", raising=False)
+    monkeypatch.delenv("WORKBENCH_PROFILE", raising=False)
+    assert config.active_profile() == "quick"
+    monkeypatch.setenv("WORKBENCH_PROFILE", "offline")
+    assert config.active_profile() == "offline"
+    monkeypatch.setenv("WB_QUICK", "1")
+    assert config.active_profile() == "quick"
+    assert config.active_profile("paper") == "paper"
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        config.active_profile("fast")
+
+
+@pytest.mark.parametrize("name", config.PROFILES)
+def test_every_profile_file_loads(name):
+    assert isinstance(config.load_profile(name), dict)
+
+
+@dataclasses.dataclass
+class _Demo:
+    n: int = dataclasses.field(default=3, metadata={"help": "how many"})
+    name: str = "x"
+
+
+def test_stage_config_fills_a_dataclass_and_rejects_typos(monkeypatch):
+    cfg = config.stage_config(_Demo, "demo", "quick", n=5)
+    assert cfg == _Demo(n=5, name="x")
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['nn'\] for stage 'demo'"):
+        config.stage_config(_Demo, "demo", "quick", nn=5)
+    assert "n = 3: how many" in config.describe(_Demo)
+
+
+def test_results_are_written_atomically(tmp_workbench):
+    path = config.save_results("demo", {"a": 1, "b": [1, 2]})
+    assert json.loads(path.read_text()) == {"a": 1, "b": [1, 2]}
+    assert config.load_results("demo") == {"a": 1, "b": [1, 2]}
+    assert [p.name for p in path.parent.iterdir()] == ["demo.json"]  # no temporary file left
+    with pytest.raises(TypeError):
+        config.save_results("demo", {"bad": object()})
+    assert json.loads(path.read_text()) == {"a": 1, "b": [1, 2]}  # the old file is intact
+    assert [p.name for p in path.parent.iterdir()] == ["demo.json"]
+    with pytest.raises(FileNotFoundError, match="run `workbench missing`"):
+        config.load_results("missing")

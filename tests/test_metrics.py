@@ -1,0 +1,176 @@
+"""DAG success (TinyAgent's metric), graph edit distance, tool recall and plan shape."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import networkx as nx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workbench.metrics import (
+    critical_path_length,
+    graph_edit_distance,
+    plan_depth,
+    plan_success,
+    plan_to_graph,
+    plan_width,
+    tool_recall,
+)
+from workbench.paper_examples import FIG1_PLAN, FIG3_CASES
+from workbench.plan import REFERENCE_RE, Plan, Step, parse_plan, render_plan
+
+E, P, EV, J = "get_email_address", "get_phone_number", "create_calendar_event", "join()"
+
+
+def plan(*lines: str) -> str:
+    return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
+
+
+EVENT = f'{EV}("M", "2024-06-13 14:00:00", "2024-06-13 15:00:00", "", ["$1", "$2"], "", None)'
+GOLD = plan(f'{E}("Sid")', f'{E}("Lutfi")', EVENT, J)
+
+
+@pytest.mark.parametrize("caption, gold, pred, expected", FIG3_CASES)
+def test_paper_figure3_cases(caption, gold, pred, expected):
+    assert plan_success(pred, gold) == expected
+
+
+# Hand-labelled pairs: (what differs, predicted plan, expected verdict against GOLD)
+LABELLED = [
+    ("identical", GOLD, 1.0),
+    ("look-ups swapped", plan(f'{E}("Lutfi")', f'{E}("Sid")', EVENT.replace('"$1", "$2"', '"$2", "$1"'), J), 1.0),
+    ("argument values differ", plan(f'{E}("Nick")', f'{E}("Kurt")', EVENT.replace('"M"', '"Other"'), J), 1.0),
+    ("${N} spelling", plan(f'{E}("Sid")', f'{E}("Lutfi")', EVENT.replace('"$1"', '"${1}"'), J), 1.0),
+    ("numbering with gaps", "\n".join([f'1. {E}("Sid")', f'5. {E}("Lutfi")',
+                                       "9. " + EVENT.replace('"$2"', '"$5"'), f"10. {J}"]), 1.0),
+    ("no join at the end", plan(f'{E}("Sid")', f'{E}("Lutfi")', EVENT), 1.0),
+    ("one wrong function", plan(f'{E}("Sid")', f'{P}("Lutfi")', EVENT, J), 0.0),
+    ("a step missing", plan(f'{E}("Sid")', EVENT.replace(', "$2"', ""), J), 0.0),
+    ("an extra step", plan(f'{E}("Sid")', f'{E}("Lutfi")', f'{E}("Nick")', EVENT, J), 0.0),
+    ("a dependency missing", plan(f'{E}("Sid")', f'{E}("Lutfi")', EVENT.replace(', "$2"', ""), J), 0.0),
+    ("a chain instead of parallel look-ups", plan(f'{E}("Sid")', f'{E}("$1")', EVENT, J), 0.0),
+    ("event before the look-ups", plan(EVENT.replace('["$1", "$2"]', "[]"), f'{E}("Sid")', f'{E}("Lutfi")', J), 0.0),
+    ("unparseable prediction", "1. get_email_address(Sid", 0.0),
+    ("empty prediction", "", 0.0),
+    ("only join", plan(J), 0.0),
+]
+
+
+@pytest.mark.parametrize("what, pred, expected", LABELLED, ids=[x[0] for x in LABELLED])
+def test_hand_labelled_pairs(what, pred, expected):
+    assert plan_success(pred, GOLD) == expected
+    if expected == 1.0:  # isomorphism is symmetric
+        assert plan_success(GOLD, pred) == 1.0
+
+
+def test_same_tools_different_shape_is_a_failure():
+    chain = plan('a("x")', 'b("$1")', 'c("$2")', J)
+    fork = plan('a("x")', 'b("$1")', 'c("$1")', J)
+    diamond = plan('a("x")', 'b("$1")', 'b("$1")', 'c("$2", "$3")', J)
+    double = plan('a("x")', 'b("$1")', 'a("y")', 'b("$3")', 'c("$2", "$4")', J)
+    assert plan_success(chain, fork) == 0.0
+    assert plan_success(diamond, plan('a("x")', 'b("$1")', 'b("$2")', 'c("$2", "$3")', J)) == 0.0
+    assert plan_success(double, double) == 1.0
+
+
+def test_accepts_plan_objects_and_rejects_a_broken_gold():
+    assert plan_success(parse_plan(GOLD), parse_plan(GOLD)) == 1.0
+    with pytest.raises(ValueError, match="gold plan does not parse"):
+        plan_success(GOLD, "1. f(")
+
+
+@st.composite
+def dags(draw) -> Plan:
+    n = draw(st.integers(1, 7))
+    steps = []
+    for i in range(1, n + 1):
+        deps = sorted(draw(st.sets(st.integers(1, i - 1), max_size=3))) if i > 1 else []
+        args = tuple(f"${d}" for d in deps)
+        steps.append(Step(i, draw(st.sampled_from(["a", "b", "c"])), args, tuple(deps)))
+    steps.append(Step(n + 1, "join", (), tuple(range(1, n + 1))))
+    return Plan(steps)
+
+
+def renumber(p: Plan, seed: int) -> str:
+    """The same DAG written in another topological order (what a planner may legitimately do)."""
+    g = plan_to_graph(p, include_join=False)
+    rng = random.Random(seed)
+    order, ready = [], sorted(n for n in g if g.in_degree(n) == 0)
+    indeg = dict(g.in_degree())
+    while ready:
+        n = ready.pop(rng.randrange(len(ready)))
+        order.append(n)
+        for m in g.successors(n):
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                ready.append(m)
+    new = {old: i for i, old in enumerate(order, 1)}
+    lines = []
+    for old in order:
+        s = p.step(old)
+        args = [REFERENCE_RE.sub(lambda m: f"${new[int(m.group(1) or m.group(2))]}", a) for a in s.args]
+        lines.append(Step(new[old], s.tool, tuple(args), ()).render())
+    return "\n".join([*lines, f"{len(order) + 1}. join()"])
+
+
+@given(dags(), st.integers(0, 10**6))
+@settings(max_examples=300, deadline=None)
+def test_any_reordering_of_a_dag_is_a_success(p, seed):
+    assert plan_success(renumber(p, seed), p) == 1.0
+    assert graph_edit_distance(renumber(p, seed), p) == 0.0
+
+
+@given(dags(), dags())
+@settings(max_examples=300, deadline=None)
+def test_success_agrees_with_networkx_isomorphism(p, q):
+    g1, g2 = plan_to_graph(p, include_join=False), plan_to_graph(q, include_join=False)
+    iso = nx.is_isomorphic(g1, g2, node_match=lambda a, b: a["tool"] == b["tool"])
+    assert plan_success(p, q) == float(iso)
+    assert (graph_edit_distance(p, q) == 0.0) == iso
+
+
+def test_graph_edit_distance():
+    assert graph_edit_distance(GOLD, GOLD) == 0.0
+    assert graph_edit_distance(plan(f'{E}("Sid")', f'{P}("Lutfi")', EVENT, J), GOLD) == 1.0  # one substitution
+    assert graph_edit_distance(plan(f'{E}("Sid")', EVENT.replace(', "$2"', ""), J), GOLD) == 2.0  # node + edge
+    assert graph_edit_distance("not a plan", GOLD) == 5.0  # 3 nodes + 2 edges from nothing
+
+
+def test_tool_recall():
+    assert tool_recall(GOLD, GOLD) == 1.0
+    assert tool_recall(plan(f'{E}("Sid")', J), GOLD) == 0.5
+    assert tool_recall(["get_email_address", "send_sms"], [E, EV]) == 0.5
+    assert tool_recall("garbage", GOLD) == 0.0
+    assert tool_recall([], []) == 1.0
+
+
+def test_plan_shape():
+    chain = plan('a("x")', 'b("$1")', 'c("$2")', J)
+    parallel = plan('a("x")', 'a("y")', 'a("z")', J)
+    diamond = plan('a("x")', 'b("$1")', 'c("$1")', 'd("$2", "$3")', J)
+    assert (plan_depth(chain), plan_width(chain)) == (3, 1)
+    assert (plan_depth(parallel), plan_width(parallel)) == (1, 3)
+    assert (plan_depth(diamond), plan_width(diamond)) == (3, 2)
+    assert (plan_depth(FIG1_PLAN), plan_width(FIG1_PLAN)) == (2, 2)
+    # a long branch beside a short one: the antichain {b, c} is wider than any single level of it
+    skew = plan('a("x")', 'b("$1")', 'c("x")', 'd("$2", "$3")', J)
+    assert plan_width(skew) == 2
+    lat = {"a": 1.0, "b": 2.0, "c": 5.0, "d": 0.5}
+    assert critical_path_length(diamond, lat) == pytest.approx(6.5)
+    assert critical_path_length(diamond, lambda tool: 1.0) == 3.0
+    assert critical_path_length(plan(J)) == 0.0
+
+
+def test_graph_has_join_and_dependency_edges():
+    g = plan_to_graph(FIG1_PLAN)
+    assert set(g.edges) == {(1, 3), (2, 3), (1, 4), (2, 4), (3, 4)}
+    assert g.nodes[3]["tool"] == EV and g.nodes[4]["tool"] == "join"
+    assert set(plan_to_graph(FIG1_PLAN, include_join=False)) == {1, 2, 3}
+
+
+def test_render_keeps_the_graph():
+    assert plan_success(render_plan(parse_plan(GOLD)), GOLD) == 1.0
+    assert re.search(r"4\. join\(\)<END_OF_PLAN>$", render_plan(parse_plan(GOLD)))
