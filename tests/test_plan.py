@@ -167,7 +167,7 @@ _TEXT = st.text(st.characters(blacklist_characters="$", blacklist_categories=("C
 )
 _THOUGHT_LINE = st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=30).map(
     str.strip
-)
+).filter(lambda t: END_OF_PLAN not in t)  # the marker ends a plan wherever it appears
 
 
 @st.composite

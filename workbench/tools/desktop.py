@@ -64,7 +64,7 @@ class LatencyModel:
 
     def sample(self, tool: str, args: Sequence[Any] = ()) -> float:
         lo, hi = self.ranges.get(tool, self.default)
-        rng = random.Random(f"{self.seed}|{tool}|{args!r}")
+        rng = random.Random(f"{self.seed}|{tool}|{list(args)!r}")  # a tuple and a list draw alike
         return rng.uniform(lo, hi)
 
     @classmethod
@@ -125,6 +125,7 @@ _DOCS = [
     ("Desktop/Slides Final.key", "The slide deck for the project review."),
 ]
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 TRANSPORT_MODES = {"d": "d", "w": "w", "r": "r", "driving": "d", "walking": "w", "transit": "r",
               "public transit": "r"}
@@ -220,7 +221,7 @@ class SimulatedDesktop:
     async def acall(self, tool: str, args: Sequence[Any]) -> str:
         """`call` after waiting the latency model's time for this call (concurrent calls overlap)."""
         start = time.perf_counter()
-        delay = self.latency.sample(tool, list(args))
+        delay = self.latency.sample(tool, args)
         if delay > 0:
             await asyncio.sleep(delay)
         try:
@@ -250,6 +251,10 @@ class SimulatedDesktop:
             bound = spec.bind(args)
         except ValueError as e:
             raise ToolError(str(e)) from None
+        for name, value in bound.items():  # "\ud800" in a plan parses, but cannot be encoded or hashed
+            texts = value if isinstance(value, list) else [value]
+            if any(isinstance(t, str) and _SURROGATE_RE.search(t) for t in texts):
+                raise ToolError(f"{tool}: {name} is not valid Unicode text (it contains a lone surrogate)")
         return getattr(self, f"_{tool}")(**bound)
 
     # ------------------------------------------------------------------------------------ contacts

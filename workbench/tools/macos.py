@@ -37,6 +37,8 @@ def applescript_string(value: str) -> str:
         raise TypeError(f"expected str, got {type(value).__name__}")
     if "\x00" in value:
         raise ValueError("text for AppleScript cannot contain a NUL character")
+    if re.search("[\ud800-\udfff]", value):
+        raise ValueError("text for AppleScript cannot contain a lone surrogate (it is not valid Unicode)")
     return '"' + "".join(_ESCAPES.get(ch, ch) for ch in value) + '"'
 
 
@@ -235,7 +237,11 @@ class MacOSBackend:
 
     def _run(self, tool: str, a: dict[str, Any]) -> str:
         if tool in SCRIPT_TOOLS:
-            return self.osascript(build_script(tool, a))
+            try:
+                script = build_script(tool, a)
+            except ValueError as e:  # text AppleScript cannot carry (NUL, lone surrogate): an observation
+                raise ToolError(str(e)) from None
+            return self.osascript(script)
         if tool == "open_and_get_file_path":
             return self._find_file(a["file_name"], open_it=True)
         if tool == "summarize_pdf":
