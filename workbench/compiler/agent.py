@@ -1,0 +1,170 @@
+"""The LLMCompiler agent loop (Kim et al. 2023, Sec. 3): plan -> execute while streaming -> join -> replan.
+
+    agent = LLMCompiler(planner=llm, tools=[...])
+    result = await agent.run("Who is older, X or Y?")
+    result.answer, result.latency_s, result.usage
+
+With `stream=True` (the default) the task fetching unit receives each step as soon as the planner has
+written its line, so tools run while the rest of the plan is still being generated. `stream=False` waits
+for the whole plan first; both parse with the same parser and give the same answer.
+
+A plan that does not parse, names an unknown tool or refers to a later step never crashes the run: the
+steps before the bad line run, the error is shown to the joiner, and the planner is asked again (up to
+`max_replans` times). When the budget runs out the answer says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from workbench.compiler.executor import ExecutionResult, Executor
+from workbench.compiler.joiner import JoinDecision, LLMJoiner, scratchpad
+from workbench.compiler.prompts import PlannerPrompt, planner_messages
+from workbench.compiler.tools import Tool, as_tools
+from workbench.llm.base import LLM, Completion, Usage
+from workbench.plan import END_OF_PLAN, Plan, PlanError, Step, StreamingPlanParser, validate_plan
+
+
+class Joiner(Protocol):
+    async def __call__(self, question: str, pad: str,
+                       execution: ExecutionResult) -> tuple[JoinDecision, Completion | None]: ...
+
+
+@dataclass
+class Round:
+    """One plan-execute-join cycle. Times are seconds from the start of the run."""
+
+    plan_text: str
+    steps: list[Step]
+    execution: ExecutionResult
+    decision: JoinDecision
+    plan_completion: Completion | None
+    join_completion: Completion | None
+    plan_start: float
+    plan_end: float
+    exec_end: float
+    join_end: float
+
+
+@dataclass
+class AgentResult:
+    question: str
+    answer: str
+    finished: bool
+    latency_s: float
+    rounds: list[Round] = field(default_factory=list)
+
+    @property
+    def completions(self) -> list[Completion]:
+        out = []
+        for r in self.rounds:
+            out += [c for c in (r.plan_completion, r.join_completion) if c is not None]
+        return out
+
+    @property
+    def usage(self) -> Usage:
+        return sum((c.usage for c in self.completions), Usage())
+
+    @property
+    def llm_calls(self) -> int:
+        return len(self.completions)
+
+
+class LLMCompiler:
+    """Planner + task fetching unit + joiner, with replanning.
+
+    `joiner`: an LLMJoiner (default: the planner model), a RuleJoiner, or any callable of that shape.
+    `tinyagent`: add TinyAgent's planner rules (today's date, ISO dates, positional arguments).
+    `strict`: reject prose lines in the plan (False skips them, for chatty models).
+    """
+
+    def __init__(self, planner: LLM, tools: Iterable[Tool | Any], joiner: Joiner | None = None,
+                 examples: str = "", custom_instructions: str = "", today: str | None = None,
+                 tinyagent: bool = False, max_replans: int = 2, stream: bool = True,
+                 tool_timeout_s: float | None = 60.0, strict: bool = True, max_plan_tokens: int | None = 1024):
+        self.planner = planner
+        self.tools: list[Tool] = as_tools(tools)
+        self.joiner = joiner or LLMJoiner(planner)
+        self.prompt = PlannerPrompt(self.tools, examples, custom_instructions, today, tinyagent)
+        self.max_replans = max_replans
+        self.stream = stream
+        self.strict = strict
+        self.max_plan_tokens = max_plan_tokens
+        self.executor = Executor(self.tools, timeout_s=tool_timeout_s)
+        self.specs = {t.name: t.spec for t in self.tools}
+
+    async def run(self, question: str) -> AgentResult:
+        if not question or not question.strip():
+            return AgentResult(question, "The query is empty: nothing to do.", False, 0.0)
+        start = time.perf_counter()
+        result = AgentResult(question, "", False, 0.0)
+        context = ""
+        decision = JoinDecision("replan", "no plan was made")
+        for _ in range(self.max_replans + 1):
+            messages = planner_messages(self.prompt, question, context)
+            completions: list[Completion] = []
+            parser = StreamingPlanParser(strict=self.strict)
+            plan_start = time.perf_counter() - start
+            if self.stream:
+                execution = await self.executor.run(self._streamed_steps(messages, parser, completions), start)
+            else:
+                execution = await self.executor.run(await self._whole_plan_steps(messages, parser, completions), start)
+            exec_end = time.perf_counter() - start
+            plan_end = plan_start + (completions[0].total_s if completions else 0.0)
+            pad = scratchpad(parser.steps, execution)
+            decision, join_completion = await self.joiner(question, pad, execution)
+            result.rounds.append(Round(
+                completions[0].text if completions else "", list(parser.steps), execution, decision,
+                completions[0] if completions else None, join_completion, plan_start, plan_end, exec_end,
+                time.perf_counter() - start,
+            ))
+            if decision.action == "finish":
+                result.answer, result.finished = decision.answer, True
+                break
+            context += f"{pad}\nWhy this was not enough: {decision.answer}\n"
+        else:
+            result.answer = (f"I could not complete the task: the replanning budget ({self.max_replans}) ran "
+                             f"out. Last problem: {decision.answer}")
+        result.latency_s = time.perf_counter() - start
+        return result
+
+    def _check(self, step: Step) -> Step:
+        if not step.is_join:
+            validate_plan(Plan([step]), self.specs)
+        return step
+
+    async def _streamed_steps(self, messages: list[dict[str, str]], parser: StreamingPlanParser,
+                              completions: list[Completion]) -> AsyncIterator[Step]:
+        """Steps as the planner writes them; a bad line is raised after the stream is drained."""
+        error: PlanError | None = None
+        async for chunk in self.planner.stream(messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens,
+                                               result=completions):
+            if error is not None:
+                continue  # keep reading, so the call's text and usage are recorded
+            try:
+                for step in parser.feed(chunk):
+                    yield self._check(step)
+            except PlanError as e:
+                error = e
+        if error is None:
+            for step in parser.close():
+                yield self._check(step)
+        else:
+            raise error
+
+    async def _whole_plan_steps(self, messages: list[dict[str, str]], parser: StreamingPlanParser,
+                                completions: list[Completion]) -> Sequence[Step] | AsyncIterator[Step]:
+        done = await self.planner.complete(messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens)
+        completions.append(done)
+
+        async def replay() -> AsyncIterator[Step]:  # line by line, so a bad line stops where streaming would
+            for line in done.text.split("\n"):
+                for step in parser.feed(line + "\n"):
+                    yield self._check(step)
+            for step in parser.close():
+                yield self._check(step)
+
+        return replay()

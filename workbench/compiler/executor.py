@@ -1,0 +1,198 @@
+"""The task fetching unit of LLMCompiler (Kim et al. 2023, Sec. 3.2): run each task the moment it can run.
+
+Steps arrive from the planner (a list, or an async stream while the plan is still being written). Each step
+becomes an asyncio task that awaits the futures of the steps it depends on and starts as soon as the last
+one resolves: there is no polling interval, so a task's start is one event-loop hop after its inputs exist.
+
+    >>> import asyncio
+    >>> from workbench.compiler.tools import function_tool
+    >>> from workbench.plan import parse_plan
+    >>> add = function_tool(lambda a, b: str(int(a) + int(b)), name="add")
+    >>> run = asyncio.run(Executor([add]).run(parse_plan('1. add("1", "2")\\n2. add("$1", "10")').steps))
+    >>> run.observations()
+    {1: '3', 2: '13'}
+
+`$N` and `${N}` inside arguments (also inside lists) are replaced by step N's observation; a string that is
+exactly one reference becomes the observation itself. A tool that raises or times out yields an `Error: ...`
+observation; tasks that depend on it are skipped with an observation saying why; independent tasks go on.
+Every run records, per task, when it was dispatched, started and ended (seconds from the run's start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.compiler.tools import Tool
+from workbench.plan import REFERENCE_RE, PlanError, Step
+
+ERROR_PREFIX = "Error:"
+
+
+def is_error(observation: str | None) -> bool:
+    return observation is not None and observation.lstrip().startswith(ERROR_PREFIX)
+
+
+def substitute(value: Any, observations: Mapping[int, str]) -> Any:
+    """Replace references in `value` by observations, recursively (strings, lists, tuples, dicts)."""
+    if isinstance(value, str):
+        whole = REFERENCE_RE.fullmatch(value.strip())
+        if whole:
+            return observations[int(whole.group(1) or whole.group(2))]
+        return REFERENCE_RE.sub(lambda m: observations[int(m.group(1) or m.group(2))], value)
+    if isinstance(value, list):
+        return [substitute(v, observations) for v in value]
+    if isinstance(value, tuple):
+        return tuple(substitute(v, observations) for v in value)
+    if isinstance(value, dict):
+        return {k: substitute(v, observations) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class TaskRecord:
+    """One task's life: as planned, as called, what came back, and when (seconds from the run's start)."""
+
+    idx: int
+    tool: str
+    args: tuple[Any, ...]
+    deps: tuple[int, ...]
+    dispatched: float
+    resolved_args: tuple[Any, ...] | None = None
+    observation: str | None = None
+    status: str = "waiting"  # waiting | running | done | failed | skipped
+    started: float | None = None
+    ended: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "done"
+
+
+@dataclass
+class ExecutionResult:
+    records: dict[int, TaskRecord] = field(default_factory=dict)
+    plan_error: PlanError | None = None
+    joined: bool = False  # the plan reached join()
+    wall_s: float = 0.0
+
+    def observations(self) -> dict[int, str]:
+        return {i: r.observation for i, r in self.records.items() if r.observation is not None}
+
+    @property
+    def errors(self) -> dict[int, str]:
+        return {i: r.observation or "" for i, r in self.records.items() if r.status in ("failed", "skipped")}
+
+    @property
+    def makespan(self) -> float:
+        """From the first task's start to the last task's end (0 for no task)."""
+        starts = [r.started for r in self.records.values() if r.started is not None]
+        ends = [r.ended for r in self.records.values() if r.ended is not None]
+        return max(ends) - min(starts) if starts and ends else 0.0
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """Rows for a Gantt chart, in step order."""
+        return [
+            {"idx": r.idx, "tool": r.tool, "status": r.status, "dispatched": r.dispatched,
+             "started": r.started, "ended": r.ended}
+            for r in sorted(self.records.values(), key=lambda r: r.idx)
+        ]
+
+
+class Executor:
+    """Event-driven task fetching unit over a set of tools.
+
+    `timeout_s`: per task (None: no limit). Sync tools run in a worker thread so they never block the loop.
+    """
+
+    def __init__(self, tools: Iterable[Tool], timeout_s: float | None = 60.0):
+        self.tools = {t.name: t for t in tools}
+        self.timeout_s = timeout_s
+
+    async def run(self, steps: Iterable[Step] | AsyncIterable[Step], origin: float | None = None) -> ExecutionResult:
+        """Dispatch steps as they arrive; return when every dispatched task has finished.
+
+        Times are seconds from `origin` (a `time.perf_counter()` value; default: now), so that an agent can
+        put the executions of several rounds on one timeline.
+
+        A `PlanError` raised by the step stream (a bad line mid-plan) stops dispatching; tasks already
+        running finish, and the error is returned in `plan_error` for the joiner / replanner.
+        """
+        result = ExecutionResult()
+        began = time.perf_counter()
+        start = began if origin is None else origin
+        loop = asyncio.get_running_loop()
+        futures: dict[int, asyncio.Future[bool]] = {}
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            async for step in _aiter(steps):
+                if step.is_join:
+                    result.joined = True
+                    break
+                record = TaskRecord(step.idx, step.tool, step.args, step.deps, time.perf_counter() - start)
+                result.records[step.idx] = record
+                futures[step.idx] = loop.create_future()
+                tasks.append(loop.create_task(self._run_task(record, futures, result.records, start)))
+        except PlanError as e:
+            result.plan_error = e
+        finally:
+            if tasks:
+                await asyncio.gather(*tasks)
+        result.wall_s = time.perf_counter() - began
+        return result
+
+    async def _run_task(self, record: TaskRecord, futures: dict[int, asyncio.Future[bool]],
+                        records: dict[int, TaskRecord], start: float) -> None:
+        ok = False
+        try:
+            missing = [d for d in record.deps if d not in futures]
+            if missing:
+                record.status, record.observation = "skipped", f"{ERROR_PREFIX} depends on unknown step(s) {missing}"
+                return
+            failed = [d for d in record.deps if not await futures[d]]
+            if failed:
+                names = ", ".join(f"${d}" for d in failed)
+                record.status = "skipped"
+                record.observation = f"{ERROR_PREFIX} skipped because {names} failed"
+                return
+            record.started = time.perf_counter() - start
+            record.status = "running"
+            observations = {d: records[d].observation or "" for d in record.deps}
+            record.resolved_args = substitute(record.args, observations)
+            record.observation = await self._call(record.tool, record.resolved_args)
+            ok = not is_error(record.observation)
+            record.status = "done" if ok else "failed"
+        except asyncio.CancelledError:
+            record.status, record.observation = "failed", f"{ERROR_PREFIX} cancelled"
+            raise
+        finally:
+            record.ended = time.perf_counter() - start
+            futures[record.idx].set_result(ok)
+
+    async def _call(self, name: str, args: tuple[Any, ...]) -> str:
+        tool = self.tools.get(name)
+        if tool is None:
+            return f"{ERROR_PREFIX} unknown tool {name!r}; available: {', '.join(sorted(self.tools))}"
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                if tool.is_async:
+                    out = await tool.fn(*args)
+                else:
+                    out = await asyncio.to_thread(tool.fn, *args)
+        except TimeoutError:
+            return f"{ERROR_PREFIX} {name} timed out after {self.timeout_s:g} s"
+        except Exception as e:  # a tool's failure is an observation, never a crash of the run
+            return f"{ERROR_PREFIX} {name} raised {type(e).__name__}: {e}"
+        return out if isinstance(out, str) else str(out)
+
+
+async def _aiter(steps: Iterable[Step] | AsyncIterable[Step]):
+    if isinstance(steps, AsyncIterable):
+        async for s in steps:
+            yield s
+    else:
+        for s in steps:
+            yield s
