@@ -42,10 +42,10 @@ def _unwrap(text: str) -> str:
 def parse_joiner_output(text: str) -> JoinDecision:
     thought_lines = [m.group(1).strip() for m in re.finditer(r"^\s*Thought\s*:\s*(.*)$", text, re.MULTILINE)]
     thought = " ".join(thought_lines)
-    actions = list(_ACTION_RE.finditer(text))
-    if not actions:
+    starts = [m.start() for m in re.finditer(r"Action\s*:", text, re.IGNORECASE)]
+    m = _ACTION_RE.match(text, starts[-1]) if starts else None  # the last action counts
+    if m is None:
         return JoinDecision("finish", text.strip(), thought)
-    m = actions[-1]
     kind = m.group(1).lower()
     return JoinDecision("finish" if kind == "finish" else "replan", _unwrap(m.group(2)), thought)
 
