@@ -1,0 +1,110 @@
+"""LLMCompiler vs ReAct end-to-end latency as plans get wider (LLMCompiler, Sec. 5.1, Fig. 4 and Table 1).
+
+This is a LATENCY MODEL, not a model's accuracy: both agents are driven by the scripted replay LLM, which
+writes known-correct text at the same time to first token and token rate, and the tools run on the simulated
+desktop with its latency model. What differs is only the agents' structure: ReAct makes one LLM call per
+tool call and runs tools one after another; LLMCompiler writes one plan, runs independent tasks in parallel
+(while the plan streams, with `stream=True`) and makes one joiner call.
+
+The workload of width w: look up w people's email addresses (independent), then send one email to all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from dataclasses import dataclass, field
+
+from workbench import config
+from workbench.compiler import LLMCompiler, ReAct, desktop_tools
+from workbench.llm import ScriptedLLM
+from workbench.metrics import critical_path_length, plan_width
+from workbench.plan import parse_plan, render_plan
+from workbench.tools import LatencyModel, SimulatedDesktop
+
+PEOPLE = ["Ana Costa", "Ben Okoro", "Chloé Martin", "Dev Patel", "Eun-ji Park", "Farid Haddad", "Greta Lind",
+          "Hiro Tanaka", "Ines Duarte", "Jon Berg", "Kemal Aydın", "Lena Vogel", "Mia Rossi", "Noor Khan",
+          "Olek Nowak", "Pia Jensen"]
+SLIDES = "/Users/me/Desktop/Slides Final.key"
+
+
+@dataclass
+class LatencyBenchConfig:
+    widths: tuple[int, ...] = field(default=(1, 2, 4, 8), metadata={"help": "independent look-ups per plan"})
+    ttft_s: float = field(default=0.2, metadata={"help": "scripted LLM: time to first token (s)"})
+    tokens_per_s: float = field(default=50.0, metadata={"help": "scripted LLM: tokens per second"})
+    repeats: int = field(default=3, metadata={"help": "runs per width and agent (median kept)"})
+    seed: int = field(default=0, metadata={"help": "desktop and latency-model seed"})
+
+
+def workload(width: int) -> tuple[str, str, list[str], str]:
+    """(query, LLMCompiler plan, ReAct turns, joiner reply) for `width` recipients."""
+    people = PEOPLE[:width]
+    query = f"Send the final slides to {', '.join(people)}."
+    lookups = [f'{i}. get_email_address("{p}")' for i, p in enumerate(people, 1)]
+    refs = ", ".join(f'"${i}"' for i in range(1, width + 1))
+    email = f'{width + 1}. compose_new_email([{refs}], [], "Final slides", "", ["{SLIDES}"])'
+    plan = "\n".join(["Thought: Look up every recipient's address, then send one email.", *lookups, email,
+                      f"{width + 2}. join()<END_OF_PLAN>"])
+    react = [f'Thought: I need the email address of {p}.\nAction: get_email_address["{p}"]' for p in people]
+    addresses = ", ".join(f'"{p.lower().replace(" ", ".")}@example.com"' for p in people)
+    react.append(f'Thought: I have every address.\nAction: compose_new_email[[{addresses}], [], "Final slides", '
+                 f'"", ["{SLIDES}"]]')
+    react.append("Thought: The email is ready.\nAction: Finish[The email with the slides is ready to send.]")
+    join = "Thought: The email is ready.\nAction: Finish(The email with the slides is ready to send.)"
+    return query, plan, react, join
+
+
+def _desktop(cfg: LatencyBenchConfig) -> SimulatedDesktop:
+    return SimulatedDesktop(seed=cfg.seed, contacts=PEOPLE, latency=LatencyModel.typical(cfg.seed))
+
+
+async def _once(cfg: LatencyBenchConfig, width: int, agent: str) -> dict:
+    query, plan, react_turns, join = workload(width)
+    desktop = _desktop(cfg)
+    if agent == "react":
+        llm = ScriptedLLM(react_turns, cfg.ttft_s, cfg.tokens_per_s)
+        result = await ReAct(llm, desktop_tools(desktop)).run(query)
+    else:
+        llm = ScriptedLLM([plan, join], cfg.ttft_s, cfg.tokens_per_s)
+        result = await LLMCompiler(llm, desktop_tools(desktop), stream=agent == "llmcompiler_stream").run(query)
+    if not result.finished or not desktop.outbox:
+        raise RuntimeError(f"{agent} did not complete the width-{width} workload: {result.answer}")
+    return {"latency_s": result.latency_s, "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens, "llm_calls": result.llm_calls}
+
+
+AGENTS = ("llmcompiler_stream", "llmcompiler_no_stream", "react")
+
+
+async def _measure(cfg: LatencyBenchConfig) -> list[dict]:
+    rows = []
+    for width in cfg.widths:
+        plan = parse_plan(workload(width)[1])
+        row: dict = {"width": width, "plan_width": plan_width(plan), "plan_depth": int(critical_path_length(plan))}
+        for agent in AGENTS:
+            runs = [await _once(cfg, width, agent) for _ in range(cfg.repeats)]
+            row[agent] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        for agent in AGENTS[:2]:
+            row[f"speedup_{agent}"] = row["react"]["latency_s"] / row[agent]["latency_s"]
+        rows.append(row)
+    return rows
+
+
+def run(cfg: LatencyBenchConfig | None = None, save: bool = True) -> dict:
+    """Measure and write `data/results/llmcompiler_vs_react.json`."""
+    cfg = cfg or config.stage_config(LatencyBenchConfig, "bench_latency")
+    rows = asyncio.run(_measure(cfg))
+    results = {
+        "what": "end-to-end latency, LLMCompiler vs ReAct, under a scripted-LLM latency model (not accuracy)",
+        "llm": "scripted replay LLM (not a model)",
+        "profile": config.active_profile(),
+        "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+        "rows": rows,
+        "speedup_stream_by_width": {str(r["width"]): r["speedup_llmcompiler_stream"] for r in rows},
+        "speedup_no_stream_by_width": {str(r["width"]): r["speedup_llmcompiler_no_stream"] for r in rows},
+        "example_plan": render_plan(parse_plan(workload(min(cfg.widths))[1])),
+    }
+    if save:
+        config.save_results("llmcompiler_vs_react", results)
+    return results
