@@ -1,8 +1,8 @@
 """environment.yml (conda) and pyproject.toml must pin the same things (conda is not installed here)."""
 
+import tomllib
 from pathlib import Path
 
-import tomllib
 import yaml
 from packaging.requirements import Requirement
 

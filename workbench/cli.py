@@ -3,6 +3,8 @@
     workbench paths                       where data, figures and artifacts go, and the active profile
     workbench plan check PLAN.txt         parse and validate a plan against the 16 TinyAgent tools
     workbench plan score PRED GOLD        DAG success, graph edit distance and tool recall of one pair
+    workbench bench executor              task fetching unit: makespan / critical path, overhead per task
+    workbench bench latency               LLMCompiler vs ReAct latency under a scripted-LLM latency model
     workbench viz figures                 regenerate the figures in figures/ from code and saved results
     workbench reproduce [--profile P]     run the numbered notebooks in order (quick unless told otherwise)
 """
@@ -66,10 +68,40 @@ def cmd_plan_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_executor(args: argparse.Namespace) -> int:
+    from workbench.bench import executor_bench
+
+    cfg = config.stage_config(executor_bench.ExecutorBenchConfig, "bench_executor", args.profile)
+    r = executor_bench.run(cfg)
+    print(f"makespan / critical path (median of {cfg.seeds} DAGs): {r['makespan_over_critical_path_median']:.3f}"
+          f"  (plain asyncio.sleep tools: {r['makespan_over_critical_path_median_plain_sleep']:.3f};"
+          f" 10 ms polling: {r['polling_10ms_makespan_over_critical_path_median']:.3f})")
+    print(f"scheduling overhead: {r['overhead_us_per_task']:.1f} us per task")
+    print(f"wrote {config.results_path('executor')}")
+    return 0
+
+
+def cmd_bench_latency(args: argparse.Namespace) -> int:
+    from workbench import viz
+    from workbench.bench import latency
+
+    cfg = config.stage_config(latency.LatencyBenchConfig, "bench_latency", args.profile)
+    r = latency.run(cfg)
+    print("width  ReAct s  LLMCompiler s  streaming s  speedup (streaming)")
+    for row in r["rows"]:
+        print(f"{row['width']:>5}  {row['react']['latency_s']:>7.2f}  {row['llmcompiler_no_stream']['latency_s']:>13.2f}"
+              f"  {row['llmcompiler_stream']['latency_s']:>11.2f}  {row['speedup_llmcompiler_stream']:>6.2f}x")
+    print(f"wrote {config.results_path('llmcompiler_vs_react')} and {viz.fig_llmcompiler_vs_react(r)}")
+    return 0
+
+
 def cmd_viz_figures(args: argparse.Namespace) -> int:
     from workbench import viz
 
-    for path in (viz.fig1_plan_dag(), viz.fig3_dag_isomorphism()):
+    paths = [viz.fig1_plan_dag(), viz.fig3_dag_isomorphism()]
+    if config.results_path("llmcompiler_vs_react").exists():
+        paths.append(viz.fig_llmcompiler_vs_react())
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
@@ -101,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pred")
     p.add_argument("gold")
     p.set_defaults(func=cmd_plan_score)
+
+    bench = sub.add_parser("bench", help="LLMCompiler benchmarks").add_subparsers(dest="bench_command", required=True)
+    p = bench.add_parser("executor", help="makespan / critical path on random DAGs; overhead per task")
+    p.add_argument("--profile", choices=config.PROFILES)
+    p.set_defaults(func=cmd_bench_executor)
+    p = bench.add_parser("latency", help="LLMCompiler vs ReAct latency by plan width (scripted LLM)")
+    p.add_argument("--profile", choices=config.PROFILES)
+    p.set_defaults(func=cmd_bench_latency)
 
     viz = sub.add_parser("viz", help="figures").add_subparsers(dest="viz_command", required=True)
     p = viz.add_parser("figures", help="regenerate every figure that code and saved results allow")

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from workbench import config
+from workbench.aio import run_sync
 from workbench.compiler.executor import Executor
 from workbench.compiler.tools import Tool
 from workbench.plan import Step
@@ -126,7 +127,7 @@ async def _measure(cfg: ExecutorBenchConfig) -> dict:
 def run(cfg: ExecutorBenchConfig | None = None, save: bool = True) -> dict:
     """Measure and write `data/results/executor.json`."""
     cfg = cfg or config.stage_config(ExecutorBenchConfig, "bench_executor")
-    results = asyncio.run(_measure(cfg))
+    results = run_sync(_measure(cfg))
     results.update({
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
         "targets": {"makespan_over_critical_path_median": 1.05, "overhead_us_per_task": 100.0},

@@ -11,11 +11,11 @@ The workload of width w: look up w people's email addresses (independent), then 
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 from dataclasses import dataclass, field
 
 from workbench import config
+from workbench.aio import run_sync
 from workbench.compiler import LLMCompiler, ReAct, desktop_tools
 from workbench.llm import ScriptedLLM
 from workbench.metrics import critical_path_length, plan_width
@@ -94,7 +94,7 @@ async def _measure(cfg: LatencyBenchConfig) -> list[dict]:
 def run(cfg: LatencyBenchConfig | None = None, save: bool = True) -> dict:
     """Measure and write `data/results/llmcompiler_vs_react.json`."""
     cfg = cfg or config.stage_config(LatencyBenchConfig, "bench_latency")
-    rows = asyncio.run(_measure(cfg))
+    rows = run_sync(_measure(cfg))
     results = {
         "what": "end-to-end latency, LLMCompiler vs ReAct, under a scripted-LLM latency model (not accuracy)",
         "llm": "scripted replay LLM (not a model)",

@@ -56,6 +56,7 @@ class AgentResult:
     finished: bool
     latency_s: float
     rounds: list[Round] = field(default_factory=list)
+    agent: str = "llmcompiler"  # or "react"
 
     @property
     def completions(self) -> list[Completion]:

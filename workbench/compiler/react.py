@@ -78,7 +78,7 @@ class ReAct:
 
     async def run(self, question: str) -> AgentResult:
         start = time.perf_counter()
-        result = AgentResult(question, "", False, 0.0)
+        result = AgentResult(question, "", False, 0.0, agent="react")
         if not question or not question.strip():
             result.answer = "The query is empty: nothing to do."
             return result

@@ -8,5 +8,14 @@ from workbench.viz.dag import (
     fig3_dag_isomorphism,
     save_figure,
 )
+from workbench.viz.timeline import (
+    draw_timeline,
+    fig_execution_timeline,
+    fig_llmcompiler_vs_react,
+    timeline_rows,
+)
 
-__all__ = ["APP_COLORS", "draw_comparison", "draw_plan", "fig1_plan_dag", "fig3_dag_isomorphism", "save_figure"]
+__all__ = [
+    "APP_COLORS", "draw_comparison", "draw_plan", "draw_timeline", "fig1_plan_dag", "fig3_dag_isomorphism",
+    "fig_execution_timeline", "fig_llmcompiler_vs_react", "save_figure", "timeline_rows",
+]
