@@ -5,6 +5,17 @@ PY          := $(VENV)/bin/python
 PROFILE     ?= quick
 export PROFILE
 
+# The LLMCompiler benchmark files: a local mirror replaces the network where one exists (CI has ../shared).
+MIRROR := $(abspath ../shared/datasets)
+ifneq ($(wildcard $(MIRROR)/llmcompiler),)
+export WORKBENCH_DATASETS_MIRROR ?= $(MIRROR)
+endif
+
+# `make test` writes results, figures and artifacts here, never over the tracked data/ and figures/.
+TEST_OUT ?= .test-out
+TEST_ENV := WB_QUICK=1 WORKBENCH_DATA_DIR=$(abspath $(TEST_OUT))/data \
+	WORKBENCH_FIGURES_DIR=$(abspath $(TEST_OUT))/figures WORKBENCH_ARTIFACTS_DIR=$(abspath $(TEST_OUT))/artifacts
+
 UNAME_S := $(shell uname -s)
 UNAME_M := $(shell uname -m)
 
@@ -27,8 +38,8 @@ endif
 # Unit tests plus every notebook executed top to bottom in the quick profile.
 test: setup
 	$(VENV)/bin/ruff check .
-	WB_QUICK=1 $(VENV)/bin/pytest -q --doctest-modules workbench tests
-	WB_QUICK=1 $(VENV)/bin/pytest -q --nbmake --nbmake-timeout=900 notebooks
+	$(TEST_ENV) $(VENV)/bin/pytest -q --doctest-modules workbench tests
+	$(TEST_ENV) $(VENV)/bin/pytest -q --nbmake --nbmake-timeout=900 notebooks
 
 test-fast: setup
 	WB_QUICK=1 $(VENV)/bin/pytest -q -m "not slow" tests

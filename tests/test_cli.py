@@ -47,3 +47,30 @@ def test_viz_figures_writes_pngs(tmp_workbench, capsys):
     for name in ("fig1_plan_dag.png", "fig3_dag_isomorphism.png"):
         png = tmp_workbench / "figures" / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_bench_run_and_evaluate_through_a_local_server(tmp_path, monkeypatch, capsys):
+    from workbench import config
+    from workbench.llm.testing import FakeChatServer
+
+    mirror = config.repo_root().parent / "shared" / "datasets"
+    if not (mirror / "llmcompiler").is_dir():
+        pytest.skip(f"no dataset mirror at {mirror}")
+    monkeypatch.setenv("WORKBENCH_DATASETS_MIRROR", str(mirror))
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "Scott Derrickson.txt").write_text("Scott Derrickson is an American film director.")
+    (pages / "Ed Wood.txt").write_text("Ed Wood was an American filmmaker.")
+    plan = '1. search("Scott Derrickson")\n2. search("Ed Wood")\n3. join()<END_OF_PLAN>'
+    store = tmp_path / "run.jsonl"
+    with FakeChatServer([plan, "Thought: both American.\nAction: Finish(yes)"]) as server:
+        rc = main(["bench", "run", "--benchmark", "hotpotqa", "--limit", "1", "--provider", "vllm",
+                   "--model", "m", "--base-url", server.base_url, "--docstore", str(pages), "--store", str(store)])
+        assert rc == 0 and len(server.requests) == 2
+        assert "American film director" in server.requests[1]["messages"][-1]["content"]
+    ran = capsys.readouterr().out
+    assert main(["bench", "evaluate", str(store)]) == 0
+    evaluated = capsys.readouterr().out
+    assert "accuracy   100.0 %" in ran and "hotpotqa / llmcompiler / m: 1 examples" in ran
+    assert "accuracy   100.0 %" in evaluated
+    assert main(["bench", "evaluate", str(tmp_path / "missing.jsonl")]) == 1

@@ -5,6 +5,8 @@
     workbench plan score PRED GOLD        DAG success, graph edit distance and tool recall of one pair
     workbench bench executor              task fetching unit: makespan / critical path, overhead per task
     workbench bench latency               LLMCompiler vs ReAct latency under a scripted-LLM latency model
+    workbench bench run --benchmark B     LLMCompiler (or --react) on HotpotQA, Movie or ParallelQA
+    workbench bench evaluate STORE.jsonl  the summary of a stored run
     workbench viz figures                 regenerate the figures in figures/ from code and saved results
     workbench reproduce [--profile P]     run the numbered notebooks in order (quick unless told otherwise)
 """
@@ -95,6 +97,32 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_run(args: argparse.Namespace) -> int:
+    from workbench.bench.runner import BenchRunConfig, format_summary, run_benchmark
+    from workbench.llm.base import LLMError
+
+    fields = BenchRunConfig.__dataclass_fields__
+    cfg = BenchRunConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+    try:
+        summary = run_benchmark(cfg)
+    except (LLMError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(format_summary(summary))
+    return 0
+
+
+def cmd_bench_evaluate(args: argparse.Namespace) -> int:
+    from workbench.bench.runner import evaluate, format_summary
+
+    try:
+        print(format_summary(evaluate(args.store)))
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_viz_figures(args: argparse.Namespace) -> int:
     from workbench import viz
 
@@ -141,6 +169,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = bench.add_parser("latency", help="LLMCompiler vs ReAct latency by plan width (scripted LLM)")
     p.add_argument("--profile", choices=config.PROFILES)
     p.set_defaults(func=cmd_bench_latency)
+
+    p = bench.add_parser("run", help="run LLMCompiler (or ReAct) on a paper benchmark")
+    p.add_argument("--benchmark", required=True, choices=["hotpotqa", "movie", "parallelqa"])
+    p.add_argument("--limit", type=int, help="only the first N examples")
+    p.add_argument("--store", help="append-only JSONL of per-example records (a rerun resumes it)")
+    p.add_argument("--stream", action=argparse.BooleanOptionalAction, default=True,
+                   help="stream the plan into the executor (default: on)")
+    p.add_argument("--react", action="store_true", help="run the ReAct baseline instead")
+    p.add_argument("--logging", action="store_true", help="print each example's answer and score")
+    p.add_argument("--provider", help="openai | azure | vllm | friendli | llamacpp | lmstudio | mlx")
+    p.add_argument("--model", help="model or deployment name")
+    p.add_argument("--base-url", dest="base_url", help="OpenAI-compatible server URL")
+    p.add_argument("--docstore", help="a folder of Wikipedia pages to use offline (default: online Wikipedia)")
+    p.add_argument("--max-replans", dest="max_replans", type=int)
+    p.set_defaults(func=cmd_bench_run)
+    p = bench.add_parser("evaluate", help="print the summary of a stored run")
+    p.add_argument("store")
+    p.set_defaults(func=cmd_bench_evaluate)
 
     viz = sub.add_parser("viz", help="figures").add_subparsers(dest="viz_command", required=True)
     p = viz.add_parser("figures", help="regenerate every figure that code and saved results allow")
