@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.tools.spec import ToolSpec
 from workbench.tools.tinyagent import tinyagent_tools
 
 ERROR_PREFIX = "Error: "
@@ -151,6 +152,22 @@ def maps_directions_url(start: str | None, end: str, transport: str | None) -> s
     return "https://maps.apple.com/?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
 
 
+def bind_arguments(specs: dict[str, ToolSpec], tool: str, args: Sequence[Any]) -> dict[str, Any]:
+    """Name a call's arguments by its spec (shared by every backend); any problem is a `ToolError`."""
+    spec = specs.get(tool)
+    if spec is None:
+        raise ToolError(f"unknown tool {tool!r}")
+    try:
+        bound = spec.bind(args)
+    except ValueError as e:
+        raise ToolError(str(e)) from None
+    for name, value in bound.items():  # "\ud800" in a plan parses, but cannot be encoded or hashed
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and _SURROGATE_RE.search(t) for t in texts):
+            raise ToolError(f"{tool}: {name} is not valid Unicode text (it contains a lone surrogate)")
+    return bound
+
+
 def _slug(name: str) -> str:
     import unicodedata
 
@@ -210,13 +227,7 @@ class SimulatedDesktop:
 
     def call(self, tool: str, args: Sequence[Any]) -> str:
         """Run one tool; a `ToolError` or bad argument becomes an `Error: ...` observation."""
-        start = time.perf_counter()
-        try:
-            result, ok = self._run(tool, args), True
-        except ToolError as e:
-            result, ok = f"{ERROR_PREFIX}{e}", False
-        self.calls.append(ToolCall(tool, tuple(args), result, ok, start, time.perf_counter()))
-        return result
+        return self._call(tool, args, time.perf_counter())
 
     async def acall(self, tool: str, args: Sequence[Any]) -> str:
         """`call` after waiting the latency model's time for this call (concurrent calls overlap)."""
@@ -224,8 +235,12 @@ class SimulatedDesktop:
         delay = self.latency.sample(tool, args)
         if delay > 0:
             await asyncio.sleep(delay)
+        return self._call(tool, args, start)
+
+    def _call(self, tool: str, args: Sequence[Any], start: float) -> str:
         try:
-            result, ok = self._run(tool, args), True
+            bound = bind_arguments(self.specs, tool, args)  # first: an unknown tool has no method
+            result, ok = getattr(self, f"_{tool}")(**bound), True
         except ToolError as e:
             result, ok = f"{ERROR_PREFIX}{e}", False
         self.calls.append(ToolCall(tool, tuple(args), result, ok, start, time.perf_counter()))
@@ -242,20 +257,6 @@ class SimulatedDesktop:
             return tool_fn
 
         return {name: bind(name) for name in self.specs}
-
-    def _run(self, tool: str, args: Sequence[Any]) -> str:
-        spec = self.specs.get(tool)
-        if spec is None:
-            raise ToolError(f"unknown tool {tool!r}")
-        try:
-            bound = spec.bind(args)
-        except ValueError as e:
-            raise ToolError(str(e)) from None
-        for name, value in bound.items():  # "\ud800" in a plan parses, but cannot be encoded or hashed
-            texts = value if isinstance(value, list) else [value]
-            if any(isinstance(t, str) and _SURROGATE_RE.search(t) for t in texts):
-                raise ToolError(f"{tool}: {name} is not valid Unicode text (it contains a lone surrogate)")
-        return getattr(self, f"_{tool}")(**bound)
 
     # ------------------------------------------------------------------------------------ contacts
 

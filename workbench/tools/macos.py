@@ -25,7 +25,13 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from workbench.tools.desktop import ERROR_PREFIX, ToolError, maps_directions_url, maps_location_url
+from workbench.tools.desktop import (
+    ERROR_PREFIX,
+    ToolError,
+    bind_arguments,
+    maps_directions_url,
+    maps_location_url,
+)
 from workbench.tools.tinyagent import tinyagent_tools
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -224,14 +230,7 @@ class MacOSBackend:
 
     def call(self, tool: str, args: Sequence[Any]) -> str:
         try:
-            spec = self.specs.get(tool)
-            if spec is None:
-                raise ToolError(f"unknown tool {tool!r}")
-            try:
-                bound = spec.bind(args)
-            except ValueError as e:
-                raise ToolError(str(e)) from None
-            return self._run(tool, bound)
+            return self._run(tool, bind_arguments(self.specs, tool, args))
         except ToolError as e:
             return f"{ERROR_PREFIX}{e}"
 
