@@ -3,6 +3,7 @@
     workbench paths                       where data, figures and artifacts go, and the active profile
     workbench plan check PLAN.txt         parse and validate a plan against the 16 TinyAgent tools
     workbench plan score PRED GOLD        DAG success, graph edit distance and tool recall of one pair
+    workbench synth [--teacher offline|llm]  the TinyAgent dataset: data/tinyagent/{train,val,test,ood}.jsonl
     workbench bench executor              task fetching unit: makespan / critical path, overhead per task
     workbench bench latency               LLMCompiler vs ReAct latency under a scripted-LLM latency model
     workbench bench run --benchmark B     LLMCompiler (or --react) on HotpotQA, Movie or ParallelQA
@@ -67,6 +68,23 @@ def cmd_plan_score(args: argparse.Namespace) -> int:
         return 1
     print(f"graph_edit_distance {graph_edit_distance(pred, gold):g}")
     print(f"tool_recall {tool_recall(pred, gold):.3f}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from workbench.llm.base import LLMError
+    from workbench.synth.dataset import SynthConfig, run
+
+    overrides = {k: v for k in ("teacher", "provider", "model", "base_url", "seed") if (v := getattr(args, k)) is not None}
+    cfg = config.stage_config(SynthConfig, "synth", args.profile, **overrides)
+    try:
+        report = run(cfg)
+    except (LLMError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{s} {n}" for s, n in report["counts"].items())
+    print(f"{counts} records in {report['wall_s']} s ({report['teacher']} teacher); rejected: {report['rejected']}")
+    print(f"wrote {', '.join(report['files'].values())} and {config.results_path('synthesis')}")
     return 0
 
 
@@ -161,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pred")
     p.add_argument("gold")
     p.set_defaults(func=cmd_plan_score)
+
+    p = sub.add_parser("synth", help="synthesize the TinyAgent (query, plan) dataset")
+    p.add_argument("--profile", choices=config.PROFILES)
+    p.add_argument("--teacher", choices=["offline", "llm"])
+    p.add_argument("--provider", help="LLM teacher: openai | azure | vllm | friendli | ...")
+    p.add_argument("--model", help="LLM teacher: model name")
+    p.add_argument("--base-url", dest="base_url", help="LLM teacher: OpenAI-compatible server URL")
+    p.add_argument("--seed", type=int)
+    p.set_defaults(func=cmd_synth)
 
     bench = sub.add_parser("bench", help="LLMCompiler benchmarks").add_subparsers(dest="bench_command", required=True)
     p = bench.add_parser("executor", help="makespan / critical path on random DAGs; overhead per task")

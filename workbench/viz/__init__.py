@@ -8,6 +8,7 @@ from workbench.viz.dag import (
     fig3_dag_isomorphism,
     save_figure,
 )
+from workbench.viz.data import fig_dataset_distributions
 from workbench.viz.timeline import (
     draw_timeline,
     fig_execution_timeline,
@@ -17,5 +18,5 @@ from workbench.viz.timeline import (
 
 __all__ = [
     "APP_COLORS", "draw_comparison", "draw_plan", "draw_timeline", "fig1_plan_dag", "fig3_dag_isomorphism",
-    "fig_execution_timeline", "fig_llmcompiler_vs_react", "save_figure", "timeline_rows",
+    "fig_dataset_distributions", "fig_execution_timeline", "fig_llmcompiler_vs_react", "save_figure", "timeline_rows",
 ]

@@ -1,0 +1,192 @@
+"""Data synthesis: the offline teacher, sanity checks, splits, ood hold-outs, reproducibility, exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import re
+
+import pytest
+
+from workbench.plan import parse_plan
+from workbench.synth import offline, pools
+from workbench.synth.dataset import SynthConfig, export_mlx_chat, hf_data_files, load_hf, run, split_path
+from workbench.synth.records import SPLITS, Checker, check_plan, normalize_query
+
+SMALL = SynthConfig(train=600, val=60, test=60, ood=80, seed=3, report_sample=200)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WORKBENCH_DATA_DIR", str(root / "data"))
+    report = run(SMALL)
+    data = {s: [json.loads(line) for line in split_path(s).read_text(encoding="utf-8").splitlines()] for s in SPLITS}
+    yield report, data, root
+    mp.undo()
+
+
+def test_sizes_fields_and_every_record_passes_the_checks(built):
+    report, data, _ = built
+    assert report["counts"] == {"train": 600, "val": 60, "test": 60, "ood": 80}
+    assert {"counts", "rejected", "distinct_queries", "wall_s"} <= set(report)
+    for split, rows in data.items():
+        assert len({r["id"] for r in rows}) == len(rows)
+        for r in rows:
+            assert set(r) == {"id", "query", "plan", "tools", "today", "split", "teacher"}
+            assert r["split"] == split and r["teacher"] == "offline" and r["plan"].endswith("join()<END_OF_PLAN>")
+            assert check_plan(r["plan"]) == r["tools"]
+            dt.date.fromisoformat(r["today"])
+
+
+def test_no_query_repeats_across_splits(built):
+    _, data, _ = built
+    keys = [normalize_query(r["query"]) for rows in data.values() for r in rows]
+    assert len(keys) == len(set(keys))
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(built, tmp_path, monkeypatch):
+    _, _, root = built
+    first = (root / "data" / "tinyagent" / "train.jsonl").read_bytes()
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "again"))
+    run(SMALL)
+    assert split_path("train").read_bytes() == first
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "other"))
+    run(SynthConfig(**{**SMALL.__dict__, "seed": 4}))
+    assert split_path("train").read_bytes() != first
+
+
+def _people_in(plan_text: str) -> set[str]:
+    return {s.args[0] for s in parse_plan(plan_text).steps if s.tool in ("get_email_address", "get_phone_number")}
+
+
+def test_ood_uses_held_out_people_templates_and_pairs(built):
+    report, data, _ = built
+    assert report["ood_templates_seen_in_training"] == 0
+    train_people = set(pools.people("train")) | set(pools.first_names("train"))
+    ood_people = {p for r in data["ood"] for p in _people_in(r["plan"])}
+    assert ood_people and not ood_people & train_people
+    train_named = {p for r in data["train"] for p in _people_in(r["plan"])}
+    assert train_named <= train_people
+    held = offline.HELD_OUT_PAIRS
+    assert held, "some intent pairs are held out"
+    for _ in range(300):  # in-distribution compositions never use a held-out pair
+        names = offline._choose_intents(random.Random(_), ood=False)
+        assert not any(frozenset((a, b)) in held for a in names for b in names if a != b)
+
+
+def test_plans_are_maximally_parallel_and_look_up_once(built):
+    _, data, _ = built
+    for r in data["train"][:300]:
+        plan = parse_plan(r["plan"])
+        deps = [bool(s.deps) for s in plan.tasks]
+        assert deps == sorted(deps), f"a dependency-free step comes after a dependent one: {r['plan']}"
+        lookups = [(s.tool, s.args) for s in plan.tasks if s.tool.startswith("get_") or s.tool == "open_and_get_file_path"]
+        assert len(lookups) == len(set(map(repr, lookups)))
+
+
+def test_diversity_figures(built):
+    report, _, _ = built
+    train = report["splits"]["train"]
+    assert len(train["tools"]) == 16, "every tool appears in training"
+    assert report["distinct_templates"]["train"] > 80 and report["distinct_templates"]["ood"] > 20
+    assert len(train["tasks_per_plan"]) >= 8 and len(train["dag_width"]) >= 5
+    assert len(pools.people("train")) > 30_000 and any(not p.isascii() for p in pools.people("train")[:5000])
+
+
+# ------------------------------------------------------------------------------------- date phrases
+
+WEEKDAYS = {d: i for i, d in enumerate(offline.WEEKDAYS)}
+MONTHS = {m: i + 1 for i, m in enumerate(offline.MONTHS)}
+
+
+def reference_date(phrase: str, today: dt.date) -> dt.date:
+    """An independent reading of the generator's date phrases (the rules in its docstring)."""
+    fixed = {"today": 0, "tomorrow": 1, "the day after tomorrow": 2}
+    if phrase in fixed:
+        return today + dt.timedelta(fixed[phrase])
+    if m := re.fullmatch(r"(on|next) (\w+day)", phrase):
+        d = today + dt.timedelta(1)
+        while d.weekday() != WEEKDAYS[m.group(2)]:
+            d += dt.timedelta(1)
+        return d + dt.timedelta(7 if m.group(1) == "next" else 0)
+    if m := re.fullmatch(r"in (\d) days", phrase):
+        return today + dt.timedelta(int(m.group(1)))
+    if m := re.fullmatch(r"in (two|three) weeks", phrase):
+        return today + dt.timedelta(14 if m.group(1) == "two" else 21)
+    if m := re.fullmatch(r"on (\d{4}-\d\d-\d\d)", phrase):
+        return dt.date.fromisoformat(m.group(1))
+    m = re.fullmatch(r"on (?:the (\d+)\w\w of (\w+)|(\w+) (\d+))", phrase)
+    assert m, f"unknown phrase {phrase!r}"
+    day, month = (int(m.group(1)), MONTHS[m.group(2)]) if m.group(1) else (int(m.group(4)), MONTHS[m.group(3)])
+    for year in (today.year, today.year + 1):
+        if (d := dt.date(year, month, day)) >= today:
+            return d
+    raise AssertionError(phrase)
+
+
+@pytest.mark.parametrize("ood", [False, True])
+def test_date_phrases_mean_what_they_say(ood):
+    rng = random.Random(7)
+    for _ in range(2000):
+        today = offline.random_today(rng)
+        phrase, day = offline.date_phrase(rng, today, ood)
+        assert reference_date(phrase, today) == day, (phrase, today)
+
+
+def test_time_phrases():
+    rng = random.Random(1)
+    for _ in range(500):
+        phrase, t = offline.time_phrase(rng, False)
+        m = re.fullmatch(r"at (\d+)(?::(\d\d))? ?(am|pm)?", phrase)
+        hour, minute = int(m.group(1)), int(m.group(2) or 0)
+        if m.group(3):
+            hour = hour % 12 + (12 if m.group(3) == "pm" else 0)
+        assert dt.time(hour, minute) == t
+
+
+# --------------------------------------------------------------------------------------- sanity checks
+
+
+@pytest.mark.parametrize("plan, reason", [
+    ('1. get_email_address("A")\n2. join()', "no_end_marker"),
+    ('1. get_email_address("A"\n2. join()<END_OF_PLAN>', "unparseable"),
+    ('1. send_email("A")\n2. join()<END_OF_PLAN>', "invalid_tool_call"),
+    ('1. get_email_address("A", "B")\n2. join()<END_OF_PLAN>', "invalid_tool_call"),
+    ('1. open_note("A", "")\n2. join()\n3. open_note("B", "")<END_OF_PLAN>', "steps_after_join"),
+    ('1. open_note("A", "")<END_OF_PLAN>', "no_join"),
+    ('1. join()<END_OF_PLAN>', "no_tasks"),
+    ('1. open_note("A", "")\n3. open_note("B", "")\n4. join()<END_OF_PLAN>', "bad_numbering"),
+    ('1. get_email_address("A")\n2. open_note("B", "")\n3. join()<END_OF_PLAN>', "unused_step"),
+])
+def test_each_rejection_has_a_reason(plan, reason):
+    checker = Checker()
+    assert checker.check("a query", plan) is None
+    assert checker.rejected == {reason: 1}
+
+
+def test_duplicates_and_empty_queries_are_rejected():
+    checker = Checker()
+    good = '1. get_email_address("A")\n2. send_sms("$1", "hi")\n3. join()<END_OF_PLAN>'
+    assert checker.check("Text Ana: hi!", good) == ["get_email_address", "send_sms"]
+    assert checker.check("text ana hi", good) is None and checker.check("  ", good) is None
+    assert checker.rejected == {"duplicate_query": 1, "empty_query": 1}
+    assert checker.check("what's Ana's email?", '1. get_email_address("Ana")\n2. join()<END_OF_PLAN>')
+
+
+# ------------------------------------------------------------------------------------------- exports
+
+
+def test_exports(built, monkeypatch):
+    _, data, root = built
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(root / "data"))
+    out = export_mlx_chat()
+    lines = (out / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])["messages"]
+    assert len(lines) == 600 and [m["role"] for m in first] == ["system", "user", "assistant"]
+    assert first[2]["content"] == data["train"][0]["plan"] and (out / "valid.jsonl").exists()
+    assert set(hf_data_files()) == set(SPLITS)
+    ds = load_hf()
+    assert ds["ood"].num_rows == 80 and ds["train"][0]["query"] == data["train"][0]["query"]

@@ -1,0 +1,243 @@
+"""The TinyAgent dataset: splits, files, the synthesis report and exports (TinyAgent, Sec. 3.1: 80K/1K/1K).
+
+`run(cfg)` writes `data/tinyagent/{train,val,test,ood}.jsonl` and `data/results/synthesis.json`. With the
+offline teacher (the default here) the same seed gives byte-identical files. With an LLM teacher the records
+are first appended to `data/tinyagent/llm_raw.jsonl` (resumable), then split; the `ood` split always comes
+from the offline teacher's held-out templates and entities, because it is defined by what training never saw.
+
+Exports for fine-tuning: mlx-lm's chat format (`{"messages": [...]}` in `train/valid/test.jsonl`) and a
+Hugging Face `datasets` load path.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from workbench import config
+from workbench.metrics import plan_depth, plan_width
+from workbench.plan import parse_plan
+from workbench.synth import offline
+from workbench.synth.records import SPLITS, Checker, Record, normalize_query
+
+IN_DISTRIBUTION = ("test", "val", "train")  # generated in this order: small evaluation splits first
+
+
+@dataclass
+class SynthConfig:
+    train: int = field(default=80_000, metadata={"help": "training records"})
+    val: int = field(default=1_000, metadata={"help": "validation records"})
+    test: int = field(default=1_000, metadata={"help": "test records (same distribution as train)"})
+    ood: int = field(default=1_000, metadata={"help": "held-out templates, connectives, entities and intent pairs"})
+    seed: int = field(default=0, metadata={"help": "the same seed gives byte-identical files (offline teacher)"})
+    teacher: str = field(default="offline", metadata={"help": "offline (procedural) or llm (OpenAI-compatible)"})
+    provider: str = field(default="openai", metadata={"help": "LLM teacher: provider for workbench.llm.from_env"})
+    model: str | None = field(default=None, metadata={"help": "LLM teacher: model name (paper: gpt-4-turbo)"})
+    base_url: str | None = field(default=None, metadata={"help": "LLM teacher: OpenAI-compatible server URL"})
+    concurrency: int = field(default=8, metadata={"help": "LLM teacher: calls in flight"})
+    requests_per_minute: float = field(default=60.0, metadata={"help": "LLM teacher: rate limit"})
+    report_sample: int = field(default=5_000, metadata={"help": "records per split for the width/depth statistics"})
+
+    def sizes(self) -> dict[str, int]:
+        return {s: getattr(self, s) for s in SPLITS}
+
+
+def data_dir() -> Path:
+    return config.data_dir() / "tinyagent"
+
+
+def split_path(split: str) -> Path:
+    return data_dir() / f"{split}.jsonl"
+
+
+# ----------------------------------------------------------------------------------------------- build
+
+
+def generate_offline(cfg: SynthConfig, checker: Checker | None = None,
+                     splits: Iterable[str] = ("ood", *IN_DISTRIBUTION)) -> tuple[dict[str, list[Record]], dict]:
+    """Records for each split from the offline teacher, all through one checker (no query repeats anywhere)."""
+    checker = checker or Checker()
+    sizes = cfg.sizes()
+    out: dict[str, list[Record]] = {}
+    templates: dict[str, set[str]] = {}
+    total = sum(sizes[s] for s in splits)
+    with tqdm(total=total, desc="offline teacher", unit="rec", disable=total < 5000, mininterval=2) as bar:
+        for split in splits:
+            rng = random.Random(f"{cfg.seed}:{split}")
+            records, used = [], set()
+            attempts, limit = 0, 20 * sizes[split] + 1000
+            while len(records) < sizes[split]:
+                attempts += 1
+                if attempts > limit:
+                    raise RuntimeError(f"{split}: only {len(records)} of {sizes[split]} distinct records after "
+                                       f"{limit} tries; the pools are too small for this size")
+                today = offline.random_today(rng)
+                query, plan, ids = offline.compose(rng, split, today)
+                tools = checker.check(query, plan)
+                if tools is None:
+                    continue
+                used.update(ids)
+                records.append(Record(f"{split}-{len(records):06d}", query, plan, tools, today.isoformat(), split,
+                                      "offline"))
+                bar.update()
+            out[split] = records
+            templates[split] = used
+    return out, {s: sorted(t) for s, t in templates.items()}
+
+
+def write_split(records: list[Record], path: Path) -> None:
+    """One JSON object per line, written to a temporary file and renamed: never a partial file."""
+    text = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_split(split: str, limit: int | None = None) -> list[dict[str, Any]]:
+    path = split_path(split)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run `workbench synth` (or notebook 02) first")
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            out.append(json.loads(line))
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def describe(records: list[Record], sample: int, seed: int = 0) -> dict[str, Any]:
+    """Diversity figures of one split: tools, plan lengths, DAG widths and depths, query lengths."""
+    tools = Counter(t for r in records for t in r.tools)
+    lengths = Counter(len(r.tools) for r in records)
+    picked = random.Random(seed).sample(records, min(sample, len(records)))
+    plans = [parse_plan(r.plan) for r in picked]
+    return {
+        "n": len(records),
+        "distinct_queries": len({r.query for r in records}),
+        "tools": dict(sorted(tools.items())),
+        "tasks_per_plan": {str(k): v for k, v in sorted(lengths.items())},
+        "dag_width": {str(k): v for k, v in sorted(Counter(plan_width(p) for p in plans).items())},
+        "dag_depth": {str(k): v for k, v in sorted(Counter(plan_depth(p) for p in plans).items())},
+        "shape_sample": len(picked),
+        "query_words_mean": statistics.fmean(len(r.query.split()) for r in records) if records else 0.0,
+    }
+
+
+def run(cfg: SynthConfig | None = None, llm: Any = None) -> dict[str, Any]:
+    """Synthesize every split, write the files and `data/results/synthesis.json`; returns the report."""
+    cfg = cfg or config.stage_config(SynthConfig, "synth")
+    start = time.perf_counter()
+    checker = Checker()
+    extra: dict[str, Any] = {}
+    if cfg.teacher == "offline":
+        splits, templates = generate_offline(cfg, checker)
+    elif cfg.teacher == "llm":
+        splits, templates, extra = _generate_with_llm(cfg, checker, llm)
+    else:
+        raise ValueError(f"unknown teacher {cfg.teacher!r}: use 'offline' or 'llm'")
+    for split in SPLITS:
+        write_split(splits[split], split_path(split))
+    wall = time.perf_counter() - start
+    train_templates = set(templates.get("train", [])) | set(templates.get("val", [])) | set(templates.get("test", []))
+    report = {
+        "profile": config.active_profile(),
+        "teacher": cfg.teacher,
+        "seed": cfg.seed,
+        "counts": {s: len(splits[s]) for s in SPLITS},
+        "rejected": dict(sorted(checker.rejected.items())),
+        "distinct_queries": len({r.query for recs in splits.values() for r in recs}),
+        "distinct_templates": {s: len(t) for s, t in templates.items()},
+        "ood_templates_seen_in_training": len(set(templates.get("ood", [])) & train_templates),
+        "wall_s": round(wall, 2),
+        "splits": {s: describe(splits[s], cfg.report_sample, cfg.seed) for s in SPLITS},
+        "files": {s: str(split_path(s)) for s in SPLITS},
+        **extra,
+    }
+    config.save_results("synthesis", report)
+    return report
+
+
+def _generate_with_llm(cfg: SynthConfig, checker: Checker, llm: Any) -> tuple[dict, dict, dict]:
+    """The paper's path: an LLM teacher for train/val/test, the offline teacher's held-out ood split."""
+    from workbench.synth.teacher import TeacherConfig, run_teacher
+
+    if llm is None:
+        from workbench.llm.openai_compat import from_env
+
+        llm = from_env(cfg.provider, model=cfg.model, **({"base_url": cfg.base_url} if cfg.base_url else {}))
+    n = cfg.train + cfg.val + cfg.test
+    raw = data_dir() / "llm_raw.jsonl"
+    tcfg = TeacherConfig(n_records=n, concurrency=cfg.concurrency, requests_per_minute=cfg.requests_per_minute,
+                         seed=cfg.seed)
+    teacher_report = run_teacher(tcfg, llm, raw)
+    rows = [json.loads(line) for line in raw.read_text(encoding="utf-8").splitlines() if line.strip()]
+    checker.seen.update(normalize_query(r["query"]) for r in rows)  # the ood split must not repeat one
+    random.Random(cfg.seed).shuffle(rows)
+    out: dict[str, list[Record]] = {}
+    start = 0
+    for split in IN_DISTRIBUTION:
+        chunk = rows[start:start + getattr(cfg, split)]
+        start += len(chunk)
+        out[split] = [Record(f"{split}-{i:06d}", r["query"], r["plan"], r["tools"], r["today"], split, r["teacher"])
+                      for i, r in enumerate(chunk)]
+    ood, templates = generate_offline(cfg, checker, splits=("ood",))
+    out["ood"] = ood["ood"]
+    return out, templates, {"llm_teacher": teacher_report}
+
+
+# --------------------------------------------------------------------------------------------- exports
+
+
+def compact_system_prompt(today: str) -> str:
+    """A short planner instruction for chat exports (the fine-tuning stage builds its own full prompts)."""
+    from workbench.tools.tinyagent import TOOL_NAMES
+
+    return (f"Today's date is {today}. Write a plan of numbered tool calls ending with join()<END_OF_PLAN>. "
+            f"Tools: {', '.join(TOOL_NAMES)}.")
+
+
+def export_mlx_chat(out_dir: Path | None = None) -> Path:
+    """mlx-lm's chat format: `train.jsonl`, `valid.jsonl`, `test.jsonl` of `{"messages": [...]}`."""
+    out_dir = out_dir or data_dir() / "mlx"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split, name in (("train", "train"), ("val", "valid"), ("test", "test")):
+        lines = []
+        for r in load_split(split):
+            messages = [{"role": "system", "content": compact_system_prompt(r["today"])},
+                        {"role": "user", "content": r["query"]},
+                        {"role": "assistant", "content": r["plan"]}]
+            lines.append(json.dumps({"messages": messages}, ensure_ascii=False))
+        tmp = out_dir / f"{name}.jsonl.tmp"
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.replace(out_dir / f"{name}.jsonl")
+    return out_dir
+
+
+def hf_data_files() -> dict[str, str]:
+    """`datasets.load_dataset("json", data_files=hf_data_files())` loads the four splits."""
+    return {s: str(split_path(s)) for s in SPLITS}
+
+
+def load_hf():  # noqa: ANN201 - datasets.DatasetDict, imported lazily
+    try:
+        import datasets
+    except ImportError:
+        raise ImportError("loading through Hugging Face needs `pip install datasets`") from None
+    missing = [p for p in hf_data_files().values() if not Path(p).exists()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]} does not exist: run `workbench synth` first")
+    return datasets.load_dataset("json", data_files=hf_data_files())

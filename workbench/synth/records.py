@@ -1,0 +1,106 @@
+"""The TinyAgent dataset record and the sanity checks every record must pass (TinyAgent, Sec. 3.1).
+
+A record is one (query, plan) pair:
+
+    {"id": "train-000042", "query": "...", "plan": "1. ...\\n2. join()<END_OF_PLAN>",
+     "tools": ["get_email_address", ...], "today": "2024-06-12", "split": "train", "teacher": "offline"}
+
+Both teachers (the LLM and the procedural one) go through `check_record`: the plan must parse, validate
+against the tool specs (names, arity, types), reference only earlier steps, end in exactly one `join()`, number
+its steps 1..n, and use every look-up it makes; the query must not repeat an earlier one (exact or near:
+normalized text). Each rejection has a reason, counted in the run's report.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from workbench.plan import END_OF_PLAN, PlanError, parse_plan
+from workbench.tools.tinyagent import tinyagent_tools
+
+SPLITS = ("train", "val", "test", "ood")
+# Tools whose only purpose is to feed a later step: a plan that looks something up must use it.
+LOOKUPS = frozenset({"get_phone_number", "get_email_address", "open_and_get_file_path", "get_zoom_meeting_link"})
+_SPECS = {t.name: t for t in tinyagent_tools()}
+
+
+@dataclass
+class Record:
+    id: str
+    query: str
+    plan: str
+    tools: list[str]
+    today: str
+    split: str
+    teacher: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def normalize_query(text: str) -> str:
+    """Lower-case, accents and punctuation removed, digits kept, whitespace collapsed: the near-duplicate key."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+class Rejected(ValueError):
+    """A record that fails a sanity check; `reason` is a short stable key for the report's counts."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+def check_plan(plan_text: str) -> list[str]:
+    """The plan's tool names (in step order, join excluded) if it passes every plan check, else `Rejected`."""
+    if not plan_text.rstrip().endswith(END_OF_PLAN):
+        raise Rejected("no_end_marker", "the plan must end with join()<END_OF_PLAN>")
+    try:
+        plan = parse_plan(plan_text, tools=_SPECS)
+    except PlanError as e:
+        if "after join" in e.message:
+            reason = "steps_after_join"
+        elif any(k in e.message for k in ("unknown tool", "takes", "must be", "required")):
+            reason = "invalid_tool_call"
+        else:
+            reason = "unparseable"
+        raise Rejected(reason, str(e)) from None
+    if not plan.has_join:
+        raise Rejected("no_join", "the plan does not end in join()")
+    if not plan.tasks:
+        raise Rejected("no_tasks", "the plan calls no tool")
+    if [s.idx for s in plan.steps] != list(range(1, len(plan.steps) + 1)):
+        raise Rejected("bad_numbering", "steps must be numbered 1, 2, 3, ...")
+    used = {d for s in plan.tasks for d in s.deps}
+    unused = [s.idx for s in plan.tasks if s.tool in LOOKUPS and s.idx not in used and len(plan.tasks) > 1]
+    if unused:
+        raise Rejected("unused_step", f"step(s) {unused} look something up that no later step uses")
+    return plan.tools
+
+
+@dataclass
+class Checker:
+    """Applies every check and remembers accepted queries, so near-duplicates across splits are dropped."""
+
+    seen: set[str] = field(default_factory=set)
+    rejected: Counter = field(default_factory=Counter)
+
+    def check(self, query: str, plan_text: str) -> list[str] | None:
+        """The tools of an accepted record, or None (the reason is counted in `rejected`)."""
+        try:
+            if not query or not query.strip():
+                raise Rejected("empty_query")
+            key = normalize_query(query)
+            if key in self.seen:
+                raise Rejected("duplicate_query")
+            tools = check_plan(plan_text)
+        except Rejected as e:
+            self.rejected[e.reason] += 1
+            return None
+        self.seen.add(key)
+        return tools
