@@ -190,3 +190,24 @@ def test_exports(built, monkeypatch):
     assert set(hf_data_files()) == set(SPLITS)
     ds = load_hf()
     assert ds["ood"].num_rows == 80 and ds["train"][0]["query"] == data["train"][0]["query"]
+
+
+def test_llm_teacher_path_builds_splits(tmp_path, monkeypatch):
+    """The paper's path through `dataset.run`: LLM-teacher records for train/val/test, offline ood."""
+    from workbench.llm import ScriptedLLM
+    from workbench.synth.teacher import format_pair
+
+    rng = random.Random(11)
+
+    def reply(messages):  # a scripted stand-in for GPT-4-Turbo: well-formed blocks, one of them garbage
+        pairs = [offline.compose(rng, "train", dt.date(2024, 6, 12))[:2] for _ in range(5)]
+        return "Here you go:\n" + "".join(format_pair(q, p) + "\n" for q, p in pairs) + "Query: x\nPlan:\nnonsense\n###"
+
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path))
+    cfg = SynthConfig(train=30, val=5, test=5, ood=10, teacher="llm", requests_per_minute=1e6, report_sample=20)
+    report = run(cfg, llm=ScriptedLLM(reply, model="scripted-teacher"))
+    assert report["counts"] == {"train": 30, "val": 5, "test": 5, "ood": 10}
+    assert report["llm_teacher"]["accepted"] == 40 and report["llm_teacher"]["rejected"]
+    rows = [json.loads(line) for line in split_path("train").read_text().splitlines()]
+    assert all(r["teacher"] == "llm:scripted-teacher" for r in rows)
+    assert all(r["teacher"] == "offline" for r in map(json.loads, split_path("ood").read_text().splitlines()))
