@@ -74,3 +74,14 @@ def test_bench_run_and_evaluate_through_a_local_server(tmp_path, monkeypatch, ca
     assert "accuracy   100.0 %" in ran and "hotpotqa / llmcompiler / m: 1 examples" in ran
     assert "accuracy   100.0 %" in evaluated
     assert main(["bench", "evaluate", str(tmp_path / "missing.jsonl")]) == 1
+
+
+def test_synth_with_an_explicit_profile(tmp_workbench, monkeypatch, capsys):
+    import json
+
+    monkeypatch.setenv("WORKBENCH_PROFILE", "offline")  # restored after the test, as is WB_QUICK
+    monkeypatch.setenv("WB_QUICK", "1")
+    assert main(["synth", "--profile", "quick", "--seed", "5"]) == 0
+    report = json.loads((tmp_workbench / "data" / "results" / "synthesis.json").read_text())
+    assert report["profile"] == "quick" and report["counts"]["train"] == 2000 and report["seed"] == 5
+    assert "train 2000, val 200, test 200, ood 200 records" in capsys.readouterr().out

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -147,6 +148,8 @@ def cmd_viz_figures(args: argparse.Namespace) -> int:
     paths = [viz.fig1_plan_dag(), viz.fig3_dag_isomorphism()]
     if config.results_path("llmcompiler_vs_react").exists():
         paths.append(viz.fig_llmcompiler_vs_react())
+    if config.results_path("synthesis").exists():
+        paths.append(viz.fig_dataset_distributions())
     for path in paths:
         print(f"wrote {path}")
     return 0
@@ -228,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "profile", None):  # an explicit --profile is the active profile for everything below
+        os.environ["WORKBENCH_PROFILE"] = args.profile
+        os.environ.pop("WB_QUICK", None)
     return args.func(args)
 
 
