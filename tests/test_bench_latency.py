@@ -7,7 +7,7 @@ import networkx as nx
 import pytest
 
 from workbench.bench import executor_bench, latency
-from workbench.compiler import LLMCompiler, ReAct, desktop_tools
+from workbench.compiler import Executor, LLMCompiler, ReAct, desktop_tools
 from workbench.compiler.react import parse_action
 from workbench.llm import ScriptedLLM
 from workbench.plan import parse_plan
@@ -68,3 +68,26 @@ def test_timeline_rows_show_overlap_and_react_calls():
     res = asyncio.run(ReAct(ScriptedLLM(react), desktop_tools(desktop)).run(query))
     labels = [r["label"] for r in timeline_rows(res)]
     assert labels[0] == "LLM call 1" and labels.count("1. get_email_address") == 1 and "planner" not in labels
+
+
+def test_latency_on_the_synthesized_test_set(tmp_workbench):
+    from workbench.synth.dataset import SynthConfig
+    from workbench.synth.dataset import run as synth
+
+    synth(SynthConfig(train=50, val=5, test=5, ood=5, report_sample=10))
+    cfg = latency.LatencyBenchConfig(widths=(1,), repeats=1, ttft_s=0.01, tokens_per_s=3000.0, testset_n=3)
+    t = latency.run(cfg)["testset"]
+    assert t["n"] == 3 and len(t["rows"]) == 3
+    assert all(row["react"] > 0 and row["llmcompiler_stream"] > 0 for row in t["rows"])
+    assert sum(t["median_speedup_by_width"].values()) > 0
+
+
+def test_react_turns_replay_the_gold_plan_with_resolved_values():
+    plan = parse_plan('1. get_email_address("Sid")\n2. send_sms("+15550100", "hi")\n'
+                      '3. compose_new_email(["$1"], [], "Hi", "", [])\n4. join()')
+    desktop = SimulatedDesktop().prepare_for(plan)
+    dry = asyncio.run(Executor(desktop_tools(desktop)).run(plan.steps))
+    turns = latency.react_turns(plan, dry)
+    actions = [parse_action(t) for t in turns]
+    assert [a[1] for a in actions] == ["get_email_address", "send_sms", "compose_new_email", "Finish"]
+    assert actions[2][2] == (["sid.jha@example.com"], [], "Hi", "", [])

@@ -211,3 +211,18 @@ def test_llm_teacher_path_builds_splits(tmp_path, monkeypatch):
     rows = [json.loads(line) for line in split_path("train").read_text().splitlines()]
     assert all(r["teacher"] == "llm:scripted-teacher" for r in rows)
     assert all(r["teacher"] == "offline" for r in map(json.loads, split_path("ood").read_text().splitlines()))
+
+
+def test_every_synthesized_plan_runs_cleanly_on_a_prepared_desktop(built):
+    """The gold plans and the simulated desktop agree: no tool error on any sampled record."""
+    import asyncio
+
+    from workbench.compiler import Executor, desktop_tools
+    from workbench.tools import SimulatedDesktop
+
+    _, data, _ = built
+    for r in data["test"] + data["ood"]:
+        desktop = SimulatedDesktop().prepare_for(r["plan"])
+        result = asyncio.run(Executor(desktop_tools(desktop)).run(parse_plan(r["plan"]).steps))
+        assert not result.errors, (r["query"], r["plan"], result.errors)
+        assert len(desktop.calls) == len(r["tools"])

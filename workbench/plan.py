@@ -69,7 +69,7 @@ class Step:
         return self.tool == JOIN
 
     def render(self) -> str:
-        return f"{self.idx}. {self.tool}({', '.join(_render_value(a) for a in self.args)})"
+        return f"{self.idx}. {self.tool}({render_args(self.args)})"
 
 
 @dataclass
@@ -351,6 +351,11 @@ def _render_value(v: Any) -> str:
     if isinstance(v, dict):
         return "{" + ", ".join(f"{_render_value(k)}: {_render_value(x)}" for k, x in v.items()) + "}"
     raise ValueError(f"cannot write a {type(v).__name__} into a plan")
+
+
+def render_args(args: tuple[Any, ...] | list[Any]) -> str:
+    """Arguments as planners write them: `"a", ["$1"], None`."""
+    return ", ".join(_render_value(a) for a in args)
 
 
 def render_plan(plan: Plan, end_marker: bool = True) -> str:

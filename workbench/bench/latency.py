@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 from workbench import config
 from workbench.aio import run_sync
-from workbench.compiler import LLMCompiler, ReAct, desktop_tools
+from workbench.compiler import ExecutionResult, Executor, LLMCompiler, ReAct, desktop_tools
 from workbench.llm import ScriptedLLM
 from workbench.metrics import critical_path_length, plan_width
-from workbench.plan import parse_plan, render_plan
+from workbench.plan import Plan, parse_plan, render_args, render_plan
 from workbench.tools import LatencyModel, SimulatedDesktop
 
 PEOPLE = ["Ana Costa", "Ben Okoro", "Chloé Martin", "Dev Patel", "Eun-ji Park", "Farid Haddad", "Greta Lind",
@@ -35,6 +35,7 @@ class LatencyBenchConfig:
     tokens_per_s: float = field(default=50.0, metadata={"help": "scripted LLM: tokens per second"})
     repeats: int = field(default=3, metadata={"help": "runs per width and agent (median kept)"})
     seed: int = field(default=0, metadata={"help": "desktop and latency-model seed"})
+    testset_n: int = field(default=50, metadata={"help": "synthesized test records to time (0: skip)"})
 
 
 def workload(width: int) -> tuple[str, str, list[str], str]:
@@ -75,6 +76,55 @@ async def _once(cfg: LatencyBenchConfig, width: int, agent: str) -> dict:
 
 
 AGENTS = ("llmcompiler_stream", "llmcompiler_no_stream", "react")
+JOIN_REPLY = "Thought: Every step is done.\nAction: Finish(Done.)"
+
+
+def react_turns(plan: Plan, execution: ExecutionResult) -> list[str]:
+    """ReAct's turns for the same work: one call per task, with the values a ReAct model would have read."""
+    turns = []
+    for step in plan.tasks:
+        args = execution.records[step.idx].resolved_args or step.args
+        turns.append(f"Thought: Next, {step.tool.replace('_', ' ')}.\nAction: {step.tool}[{render_args(args)}]")
+    return turns + ["Thought: Every step is done.\nAction: Finish[Done.]"]
+
+
+async def _testset(cfg: LatencyBenchConfig) -> dict | None:
+    """LLMCompiler (streaming) vs ReAct on synthesized test queries, each driven by its gold plan."""
+    from workbench.synth.dataset import load_split
+
+    try:
+        records = load_split("test", cfg.testset_n)
+    except FileNotFoundError:
+        return None
+    rows = []
+    for r in records:
+        plan = parse_plan(r["plan"])
+        dry = await Executor(desktop_tools(SimulatedDesktop(cfg.seed).prepare_for(plan))).run(plan.steps)
+        turns = react_turns(plan, dry)
+        times = {}
+        for agent in ("llmcompiler_stream", "react"):
+            desktop = SimulatedDesktop(cfg.seed, latency=LatencyModel.typical(cfg.seed)).prepare_for(plan)
+            if agent == "react":
+                result = await ReAct(ScriptedLLM(turns, cfg.ttft_s, cfg.tokens_per_s), desktop_tools(desktop)).run(
+                    r["query"])
+            else:
+                llm = ScriptedLLM([r["plan"], JOIN_REPLY], cfg.ttft_s, cfg.tokens_per_s)
+                result = await LLMCompiler(llm, desktop_tools(desktop), tinyagent=True, today=r["today"]).run(r["query"])
+            if not result.finished or any(not c.ok for c in desktop.calls):
+                raise RuntimeError(f"{agent} failed on {r['id']}: {result.answer}")
+            times[agent] = result.latency_s
+        rows.append({"id": r["id"], "width": plan_width(plan), "tasks": len(plan.tasks),
+                     "speedup": times["react"] / times["llmcompiler_stream"], **times})
+    by_width: dict[str, list[float]] = {}
+    for row in rows:
+        by_width.setdefault(str(min(row["width"], 4)) + ("+" if row["width"] >= 4 else ""), []).append(row["speedup"])
+    return {
+        "n": len(rows),
+        "median_latency_s": {a: statistics.median(r[a] for r in rows) for a in ("llmcompiler_stream", "react")},
+        "median_speedup": statistics.median(r["speedup"] for r in rows),
+        "median_speedup_by_width": {k: statistics.median(v) for k, v in sorted(by_width.items())},
+        "rows": rows,
+    }
 
 
 async def _measure(cfg: LatencyBenchConfig) -> list[dict]:
@@ -95,6 +145,7 @@ def run(cfg: LatencyBenchConfig | None = None, save: bool = True) -> dict:
     """Measure and write `data/results/llmcompiler_vs_react.json`."""
     cfg = cfg or config.stage_config(LatencyBenchConfig, "bench_latency")
     rows = run_sync(_measure(cfg))
+    testset = run_sync(_testset(cfg)) if cfg.testset_n else None
     results = {
         "what": "end-to-end latency, LLMCompiler vs ReAct, under a scripted-LLM latency model (not accuracy)",
         "llm": "scripted replay LLM (not a model)",
@@ -104,6 +155,7 @@ def run(cfg: LatencyBenchConfig | None = None, save: bool = True) -> dict:
         "speedup_stream_by_width": {str(r["width"]): r["speedup_llmcompiler_stream"] for r in rows},
         "speedup_no_stream_by_width": {str(r["width"]): r["speedup_llmcompiler_no_stream"] for r in rows},
         "example_plan": render_plan(parse_plan(workload(min(cfg.widths))[1])),
+        "testset": testset if testset is not None else "skipped: no data/tinyagent/test.jsonl (run workbench synth)",
     }
     if save:
         config.save_results("llmcompiler_vs_react", results)

@@ -223,6 +223,40 @@ class SimulatedDesktop:
     def add_file(self, path: str, text: str) -> None:
         self.files[path] = text
 
+    def prepare_for(self, plan: Any) -> SimulatedDesktop:
+        """Add the people, files and notes a plan names, so that a correct plan runs without errors.
+
+        For running synthesized queries end to end: their entities are not in the seeded desktop.
+        `plan` is a `Plan` or plan text; references (`$1`) are skipped. Returns the desktop.
+        """
+        from workbench.plan import is_reference, parse_plan
+
+        plan = parse_plan(plan) if isinstance(plan, str) else plan
+        for step in plan.tasks:
+            arg = step.args[0] if step.args else None
+            if not isinstance(arg, str) or is_reference(arg) or not arg.strip():
+                continue
+            if step.tool in ("get_email_address", "get_phone_number"):
+                try:
+                    self.find_contact(arg)
+                except ToolError:
+                    self.add_contact(arg)
+            elif step.tool in ("open_and_get_file_path", "summarize_pdf"):
+                try:
+                    self.find_file(arg)
+                except ToolError:
+                    stem = arg.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+                    self.add_file(f"/Users/me/Documents/{arg.rsplit('/', 1)[-1]}",
+                                  f"{stem} is a document about {stem.lower()}. It has three sections. "
+                                  "The last one lists the next steps.")
+            elif step.tool in ("open_note", "append_note_content"):
+                folder = step.args[-1] if isinstance(step.args[-1], str) and step.args[-1].strip() else "Notes"
+                try:
+                    self._find_note(arg, folder)
+                except ToolError:
+                    self.notes.setdefault(folder, {})[arg] = f"{arg}:"
+        return self
+
     # -------------------------------------------------------------------------------------- calling
 
     def call(self, tool: str, args: Sequence[Any]) -> str:
