@@ -23,20 +23,22 @@ UNAME_M := $(shell uname -m)
 
 setup: $(VENV)/.installed
 
-# torch==2.13.0 is installed first on Linux x86_64: that exact version is a local CPU wheel, while a
-# looser requirement resolved from scratch pulls gigabytes of CUDA packages. pyproject keeps `torch>=2.4`,
-# which the installed wheel satisfies, so the editable install adds nothing more.
+# torch==2.13.0 is installed first on Linux x86_64: on this project's machines that exact version is a local
+# CPU wheel, while a looser requirement resolved from scratch pulls gigabytes of CUDA packages. Elsewhere, set
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU build (PyPI's torch wheel for Linux is the CUDA
+# one). pyproject keeps `torch>=2.4`, which the installed wheel satisfies, so the editable install adds nothing.
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 ifeq ($(UNAME_S)-$(UNAME_M),Linux-x86_64)
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 endif
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
 # Unit tests plus every notebook executed top to bottom in the quick profile.
 test: setup
+	rm -rf $(TEST_OUT)
 	$(VENV)/bin/ruff check .
 	$(TEST_ENV) $(VENV)/bin/pytest -q --doctest-modules workbench tests
 	$(TEST_ENV) $(VENV)/bin/pytest -q --nbmake --nbmake-timeout=900 notebooks

@@ -94,10 +94,10 @@ def hotpot_model(messages: list[Message]) -> str:
             entities = [e for e in entities if e in FIRST_TRY]
         return _plan(entities, first_try=not replanning)
     if system.startswith("You answer a user's query"):
-        if "Could not find" in user:
+        latest = user.rsplit("Why this was not enough:", 1)[-1]  # the joiner sees every round; decide on the last
+        if "Could not find" in latest:
             return "Thought: A page is missing.\nAction: Replan(search the exact title)"
-        searched = re.findall(r'search\("([^"]+)"\)', user)
-        assert searched and all(PAGES[e] in user for e in searched)  # the observations reached the joiner
+        assert all(PAGES[e] in user for e in entities)  # every round's observations reached the joiner
         return f"Thought: Both pages say it.\nAction: Finish({answer})"
     if system.startswith("Answer the user's query by thinking"):
         done = user.count("Observation:")

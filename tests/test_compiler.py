@@ -177,6 +177,7 @@ def test_streaming_and_not_give_the_same_answer_and_observations():
     b = run(_agent([FIG1_PLAN, FINISH], stream=False)[0].run(FIG1_QUERY))
     assert a.answer == b.answer
     assert a.rounds[0].execution.observations() == b.rounds[0].execution.observations()
+    assert (a.usage, a.llm_calls, a.rounds[0].plan_text) == (b.usage, b.llm_calls, b.rounds[0].plan_text)
 
 
 def test_streaming_overlaps_execution_with_planning():
@@ -286,3 +287,81 @@ def test_react_runs_tools_one_at_a_time():
     assert "no action found" in llm.calls[2][1]["content"]
     budget = run(ReAct(ScriptedLLM(["Thought: hmm"] * 3), desktop_tools(desktop), max_steps=3).run("?"))
     assert not budget.finished and "within 3 steps" in budget.answer
+
+
+# ------------------------------------------------------------------------------ review regressions
+
+
+@pytest.mark.parametrize("ending", ["join()\n<END_OF_PLAN>", "join()\nThought: that is all.\n<END_OF_PLAN>"])
+def test_the_planner_call_is_recorded_when_join_is_followed_by_more_text(ending):
+    plan = FIG1_PLAN.replace("join()<END_OF_PLAN>", ending)
+    runs = [run(_agent([plan, FINISH], stream=s)[0].run(FIG1_QUERY)) for s in (True, False)]
+    for r in runs:
+        assert r.rounds[0].plan_completion is not None and "4. join()" in r.rounds[0].plan_text
+        assert r.llm_calls == 2 and r.usage.completion_tokens > 40
+    assert runs[0].rounds[0].plan_text.startswith(runs[1].rounds[0].plan_text[:200])
+
+
+class _OneChunkLLM(ScriptedLLM):
+    """Sends each scripted text as a single chunk (a fast server's whole reply in one read)."""
+
+    async def _generate(self, messages, stop, temperature, max_tokens, state):
+        yield self._next_text(messages)
+
+
+def test_good_steps_in_the_same_chunk_as_a_bad_line_still_run():
+    plan = '1. get_phone_number("Sid")\n2. send_sms("$1", "hi")\n3. bogus(\n4. join()'
+    desktop = SimulatedDesktop()
+    llm = _OneChunkLLM([plan, "Action: Finish(done)"])
+    result = run(LLMCompiler(llm, desktop_tools(desktop), stream=True).run("text Sid hi"))
+    records = result.rounds[0].execution.records
+    assert records[1].status == "done" and records[2].status == "done" and desktop.sms
+    assert "cannot read the call" in str(result.rounds[0].execution.plan_error)
+
+
+def test_the_joiner_sees_every_round_after_a_replan():
+    desktop = SimulatedDesktop()
+    llm = ScriptedLLM(['1. get_email_address("Sid")\n2. join()', "Action: Replan(need Lutfi too)",
+                       '1. get_email_address("Lutfi")\n2. join()', "Action: Finish(both)"])
+    run(LLMCompiler(llm, desktop_tools(desktop)).run("emails of Sid and Lutfi"))
+    last_joiner_prompt = llm.calls[3][1]["content"]
+    assert "sid.jha@example.com" in last_joiner_prompt and "lutfi.erdogan@example.com" in last_joiner_prompt
+
+
+def test_react_passes_dollar_text_through_and_finds_the_last_action():
+    seen = []
+
+    def math(expression: str) -> str:
+        seen.append(expression)
+        return "15"
+
+    llm = ScriptedLLM(["Thought: compute\nAction: math[$5 * 3]", "Thought: ok\nAction: Finish[Action Comics]"])
+    result = run(ReAct(llm, [function_tool(math)]).run("?"))
+    assert seen == ["$5 * 3"] and result.answer == "Action Comics"
+    assert parse_action("Thought: x\nAction: Finish[Action Comics sold more]")[2] == ("Action Comics sold more",)
+
+
+def test_infrastructure_failures_stop_the_run_and_cancel_the_rest():
+    from workbench.llm import LLMError
+
+    def broken(x: str) -> str:
+        raise LLMError("the model behind this tool is down")
+
+    plan = steps('1. broken("a")\n2. sleep(5)\n3. sleep(0.01, "$1")')
+    t = time.perf_counter()
+    with pytest.raises(LLMError, match="down"):
+        run(Executor([SLEEP, function_tool(broken)]).run(plan))
+    assert time.perf_counter() - t < 1.0, "the 5 s task was not cancelled"
+
+
+def test_cancelling_a_run_cancels_its_tasks_promptly():
+    async def scenario():
+        task = asyncio.create_task(Executor([SLEEP]).run(steps('1. sleep(5)\n2. sleep(5, "$1")\n3. sleep(5, "$1")')))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    t = time.perf_counter()
+    run(scenario())
+    assert time.perf_counter() - t < 1.0

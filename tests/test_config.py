@@ -16,12 +16,17 @@ def test_paths_follow_the_environment(tmp_workbench):
     assert config.figure_path("x.png").parent.is_dir()
 
 
-def test_default_paths_live_in_the_repo(monkeypatch):
+def test_default_paths_live_in_the_repo_and_quick_runs_in_a_corner(monkeypatch):
     for name in ("DATA", "FIGURES", "ARTIFACTS"):
         monkeypatch.delenv(f"WORKBENCH_{name}_DIR", raising=False)
+    monkeypatch.delenv("WB_QUICK", raising=False)
+    monkeypatch.setenv("WORKBENCH_PROFILE", "offline")
     root = config.repo_root()
     assert (root / "pyproject.toml").exists()
     assert config.data_dir() == root / "data" and config.artifacts_dir() == root / "artifacts"
+    assert config.results_path("toolrag") == root / "data" / "results" / "toolrag.json"
+    monkeypatch.setenv("WB_QUICK", "1")  # a smoke run never overwrites the measured results
+    assert config.data_dir() == root / "data" / "quick" and config.figures_dir() == root / "figures" / "quick"
 
 
 def test_profile_resolution(monkeypatch):

@@ -225,6 +225,7 @@ def _parse_or_plan_error(text: str, **kw) -> Plan | None:
         return None
 
 
+@pytest.mark.slow
 @given(st.text(max_size=200))
 @settings(max_examples=10_000, deadline=None)
 def test_fuzz_arbitrary_text_raises_only_plan_error(text):
@@ -232,6 +233,7 @@ def test_fuzz_arbitrary_text_raises_only_plan_error(text):
     _parse_or_plan_error(text, tools=TOOLS, strict=False)
 
 
+@pytest.mark.slow
 @given(st.lists(st.sampled_from(_FRAGMENTS), max_size=40).map("".join), st.data())
 @settings(max_examples=10_000, deadline=None)
 def test_fuzz_plan_like_text_streams_like_batch(text, data):

@@ -297,7 +297,7 @@ def test_resume_cuts_a_torn_line_and_continues_numbering(tmp_path: Path) -> None
     lines = _write_records(out, 3)
     with open(out, "ab") as f:
         f.write(b'{"id": "llm-000003", "query": "Text Bo')  # a kill in the middle of a write
-    assert read_store(out)[0] == [json.loads(line) for line in lines]
+    assert read_store(out) == [json.loads(line) for line in lines]
     with FakeChatServer([reply(pair(0), pair(5), pair(6))]) as server:  # pair(0) is already in the file
         report = synth(server, out, config(n_records=5))
     assert report["resumed"] == 3 and report["accepted"] == 2 and report["rejected"] == {"duplicate_query": 1}

@@ -119,13 +119,14 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
 def cmd_bench_run(args: argparse.Namespace) -> int:
     from workbench.bench.runner import BenchRunConfig, format_summary, run_benchmark
     from workbench.llm.base import LLMError
+    from workbench.tools.spec import ToolUnavailable
 
     fields = BenchRunConfig.__dataclass_fields__
     cfg = BenchRunConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
     try:
         summary = run_benchmark(cfg)
-    except (LLMError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (LLMError, ToolUnavailable, FileNotFoundError, ValueError) as e:
+        print(f"error: {e} (the examples finished so far are in the store; rerun to resume)", file=sys.stderr)
         return 1
     print(format_summary(summary))
     return 0
@@ -220,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     viz = sub.add_parser("viz", help="figures").add_subparsers(dest="viz_command", required=True)
     p = viz.add_parser("figures", help="regenerate every figure that code and saved results allow")
+    p.add_argument("--profile", choices=config.PROFILES, help="whose saved results (quick ones live apart)")
     p.set_defaults(func=cmd_viz_figures)
 
     p = sub.add_parser("reproduce", help="run the numbered notebooks in order")

@@ -7,6 +7,10 @@ Every stage reads its paths from here, so that one environment variable moves th
     WORKBENCH_ARTIFACTS_DIR  weights, adapters, checkpoints (default: <repo>/artifacts, ignored by git)
     WORKBENCH_DATASETS_MIRROR  a folder that replaces the network for public benchmark files
 
+The quick profile is a smoke test: with the default folders it works in a corner of its own (`data/quick`,
+`figures/quick`, `artifacts/quick`, all ignored by git), so a quick run never overwrites the measured
+results of a full run. A folder given by environment variable is used as it is.
+
 A profile (`quick`, `offline`, `paper`) is a small commented YAML file in `workbench/profiles/`; each stage
 reads its own section into a typed dataclass with `stage_config`. The active profile is chosen by, in order:
 an explicit name, `WB_QUICK=1` (set by CI: quick), `WORKBENCH_PROFILE`, then `quick`.
@@ -39,8 +43,10 @@ def repo_root() -> Path:
 
 def _dir(env: str, default: str) -> Path:
     value = os.environ.get(env)
-    path = Path(value).expanduser() if value else repo_root() / default
-    return path
+    if value:
+        return Path(value).expanduser()
+    base = repo_root() / default
+    return base / "quick" if active_profile() == "quick" else base
 
 
 def data_dir() -> Path:

@@ -43,13 +43,18 @@ def strip_outputs(path: Path) -> bool:
     return changed
 
 
-def run_notebooks(profile: str | None = None, pattern: str = "", timeout_s: int = 1800) -> list[dict]:
-    """Execute the notebooks in order; stops at the first failure, naming the notebook and the cell."""
+def run_notebooks(profile: str | None = None, pattern: str = "", timeout_s: int | None = 1800) -> list[dict]:
+    """Execute the notebooks in order; stops at the first failure, naming the notebook and the cell.
+
+    `timeout_s` limits each cell; the paper profile has none (its LLM teacher alone runs for hours).
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from tqdm import tqdm
 
     profile = config.active_profile(profile)
+    if profile == "paper":
+        timeout_s = None
     os.environ["WORKBENCH_PROFILE"] = profile
     if profile == "quick":
         os.environ["WB_QUICK"] = "1"

@@ -107,13 +107,13 @@ class Plan:
 
 
 def references(value: Any) -> set[int]:
-    """Step indices referred to anywhere inside `value` (strings, nested in lists, tuples, dicts)."""
+    """Step indices referred to anywhere inside `value` (strings, nested in lists, tuples, dict values)."""
     if isinstance(value, str):
         return {_step_number(a or b) for a, b in REFERENCE_RE.findall(value)}
     if isinstance(value, (list, tuple, set, frozenset)):
         return set().union(*(references(v) for v in value)) if value else set()
     if isinstance(value, dict):
-        return references(list(value.keys())) | references(list(value.values()))
+        return references(list(value.values()))  # keys are names, never substituted
     return set()
 
 

@@ -105,8 +105,8 @@ async def _testset(cfg: LatencyBenchConfig) -> dict | None:
         for agent in ("llmcompiler_stream", "react"):
             desktop = SimulatedDesktop(cfg.seed, latency=LatencyModel.typical(cfg.seed)).prepare_for(plan)
             if agent == "react":
-                result = await ReAct(ScriptedLLM(turns, cfg.ttft_s, cfg.tokens_per_s), desktop_tools(desktop)).run(
-                    r["query"])
+                llm = ScriptedLLM(turns, cfg.ttft_s, cfg.tokens_per_s)
+                result = await ReAct(llm, desktop_tools(desktop), max_steps=len(turns)).run(r["query"])
             else:
                 llm = ScriptedLLM([r["plan"], JOIN_REPLY], cfg.ttft_s, cfg.tokens_per_s)
                 result = await LLMCompiler(llm, desktop_tools(desktop), tinyagent=True, today=r["today"]).run(r["query"])

@@ -23,9 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import statistics
-import warnings
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,15 +39,12 @@ from workbench.bench.wiki import Docstore, LocalDocstore, OnlineWikipedia
 from workbench.compiler.agent import AgentResult, LLMCompiler
 from workbench.compiler.joiner import LLMJoiner
 from workbench.compiler.react import ReAct
+from workbench.jsonl import StoreWarning, append, open_for_append, read_records
 from workbench.llm.base import LLM, Completion, Message, StreamState, Usage
 
 AGENTS = ("llmcompiler", "react")
 #: What a record must agree on with the run that resumes it (mixing them would make the summary meaningless).
 RUN_KEYS = ("benchmark", "agent", "model", "stream")
-
-
-class StoreWarning(UserWarning):
-    """A store line that was not a whole record (a run killed mid-write); it is skipped."""
 
 
 @dataclass
@@ -125,82 +120,9 @@ class _ToolLLM:
 # ---------------------------------------------------------------------------------------------- the store
 
 
-def _check_store_path(path: Path) -> None:
-    if path.is_dir():
-        raise IsADirectoryError(f"the store {path} is a directory; give a file path such as {path / 'run.jsonl'}")
-
-
 def read_store(path: str | Path) -> list[dict[str, Any]]:
-    """The whole records of a store, in file order (the first of repeated ids wins).
-
-    A last line that is not a complete JSON record (a run killed mid-write) is skipped with a
-    `StoreWarning`; a bad line anywhere else is real damage and raises `ValueError` with its line number.
-    """
-    path = Path(path)
-    _check_store_path(path)
-    if not path.exists():
-        return []
-    records, _ = _parse_store(path.read_bytes(), path)
-    return records
-
-
-def _parse_store(data: bytes, path: Path) -> tuple[list[dict[str, Any]], int]:
-    """(records, length of the good prefix in bytes): anything after that prefix is a torn last line."""
-    records: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    lines = data.split(b"\n")
-    last = max((i for i, raw in enumerate(lines) if raw.strip()), default=-1)
-    offset = 0  # where line i starts
-    for i, raw in enumerate(lines):
-        if raw.strip():
-            record = _record_or_none(raw)
-            if record is None and i == last:
-                warnings.warn(f"{path}: line {i + 1} is not a complete record (the run was probably killed while "
-                              "writing it); it is ignored and that example will run again", StoreWarning,
-                              stacklevel=3)
-                return records, offset
-            if record is None:
-                raise ValueError(f"{path}:{i + 1}: not a JSON record with an id; the store is damaged "
-                                 "(only a torn last line is repaired automatically)")
-            if record["id"] in seen:
-                warnings.warn(f"{path}: id {record['id']!r} is stored twice; the first record is kept",
-                              StoreWarning, stacklevel=3)
-            else:
-                seen.add(record["id"])
-                records.append(record)
-        offset += len(raw) + 1
-    return records, len(data)
-
-
-def _record_or_none(raw: bytes) -> dict[str, Any] | None:
-    try:
-        record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return record if isinstance(record, dict) and isinstance(record.get("id"), str) else None
-
-
-def _open_for_append(path: Path) -> tuple[list[dict[str, Any]], IO[str]]:
-    """Read the stored records, cut off a torn last line, and open the file to append new records."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = path.read_bytes() if path.exists() else b""
-    records, good = _parse_store(data, path)
-    if good < len(data):
-        with open(path, "r+b") as f:
-            f.truncate(good)
-            f.flush()
-            os.fsync(f.fileno())
-    out = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by the caller
-    if good and not data[:good].endswith(b"\n"):
-        out.write("\n")  # a whole record whose newline was lost
-    return records, out
-
-
-def _append(out: IO[str], record: dict[str, Any]) -> None:
-    """One line per record, on disk before the next example starts (a crash loses at most this one)."""
-    out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    out.flush()
-    os.fsync(out.fileno())
+    """The whole records of a stored run, in file order (see `workbench.jsonl` for torn lines)."""
+    return read_records(path)
 
 
 # -------------------------------------------------------------------------------------------- summaries
@@ -332,7 +254,8 @@ async def arun_benchmark(cfg: BenchRunConfig, llm: LLM | None = None,
     """`run_benchmark` for callers inside an event loop (Jupyter: ``await arun_benchmark(cfg)``)."""
     store = Path(cfg.store) if cfg.store else None
     if store is not None:
-        _check_store_path(store)
+        if store.is_dir():
+            raise IsADirectoryError(f"the store {store} is a directory; give a file path such as {store / 'run.jsonl'}")
     wiki = wiki if wiki is not None else _wiki(cfg)
     base = llm if llm is not None else _llm(cfg)
     model = cfg.model or base.model
@@ -351,7 +274,7 @@ async def arun_benchmark(cfg: BenchRunConfig, llm: LLM | None = None,
     stored: dict[str, dict[str, Any]] = {}
     out: IO[str] | None = None
     if store is not None:
-        previous, out = _open_for_append(store)
+        previous, out = open_for_append(store)
         try:
             _check_resumable(store, previous, {"benchmark": cfg.benchmark, "agent": cfg.agent, "model": model,
                                                "stream": cfg.stream})
@@ -369,7 +292,7 @@ async def arun_benchmark(cfg: BenchRunConfig, llm: LLM | None = None,
             result = await agent.run(example.question)
             record = _record(cfg, model, example, result, tool_llm.completions)
             if out is not None:
-                _append(out, record)
+                append(out, record)
             records.append(record)
             bar.update(1)
             bar.set_postfix(acc=f"{sum(r['correct'] for r in records) / len(records):.2f}")

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.compiler.tools import Tool
-from workbench.tools.spec import Param, ToolSpec
+from workbench.tools.spec import Param, ToolSpec, ToolUnavailable
 
 SUMMARY_SENTENCES = 5
 SIMILAR_TITLES = 5
@@ -192,8 +192,11 @@ class OnlineWikipedia(Docstore):
         params = {"action": "query", "format": "json", "formatversion": "2", **params}
         request = urllib.request.Request(f"{self.api}?{urllib.parse.urlencode(params)}",
                                          headers={"User-Agent": self.user_agent})
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            return json.loads(response.read().decode("utf-8"))
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read().decode("utf-8"))
+        except (OSError, ValueError) as e:  # URLError and timeouts are OSErrors; a bad body is a ValueError
+            raise ToolUnavailable(f"Wikipedia did not answer ({e}); check the connection or use --docstore") from None
 
     def _fetch(self, title: str) -> Page | None:
         data = self._query(prop="extracts", explaintext="1", redirects="1", titles=title)

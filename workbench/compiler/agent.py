@@ -15,6 +15,8 @@ steps before the bad line run, the error is shown to the joiner, and the planner
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -116,7 +118,7 @@ class LLMCompiler:
             exec_end = time.perf_counter() - start
             plan_end = plan_start + (completions[0].total_s if completions else 0.0)
             pad = scratchpad(parser.steps, execution)
-            decision, join_completion = await self.joiner(question, pad, execution)
+            decision, join_completion = await self.joiner(question, context + pad, execution)  # every round
             result.rounds.append(Round(
                 completions[0].text if completions else "", list(parser.steps), execution, decision,
                 completions[0] if completions else None, join_completion, plan_start, plan_end, exec_end,
@@ -139,17 +141,23 @@ class LLMCompiler:
 
     async def _streamed_steps(self, messages: list[dict[str, str]], parser: StreamingPlanParser,
                               completions: list[Completion]) -> AsyncIterator[Step]:
-        """Steps as the planner writes them; a bad line is raised after the stream is drained."""
+        """Steps as the planner writes them; a bad line is raised after the stream is drained.
+
+        Closing this generator (the executor does at `join()`) closes the planner's stream, which still
+        records its call in `completions`.
+        """
         error: PlanError | None = None
-        async for chunk in self.planner.stream(messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens,
-                                               result=completions):
-            if error is not None:
-                continue  # keep reading, so the call's text and usage are recorded
-            try:
-                for step in parser.feed(chunk):
-                    yield self._check(step)
-            except PlanError as e:
-                error = e
+        stream = self.planner.stream(messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens,
+                                     result=completions)
+        async with contextlib.aclosing(stream) as chunks:
+            async for chunk in chunks:
+                if error is not None:
+                    continue  # keep reading, so the call's whole text is recorded for the replanner
+                try:
+                    for step in _feed_lines(parser, chunk):
+                        yield self._check(step)
+                except PlanError as e:
+                    error = e
         if error is None:
             for step in parser.close():
                 yield self._check(step)
@@ -161,11 +169,17 @@ class LLMCompiler:
         done = await self.planner.complete(messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens)
         completions.append(done)
 
-        async def replay() -> AsyncIterator[Step]:  # line by line, so a bad line stops where streaming would
-            for line in done.text.split("\n"):
-                for step in parser.feed(line + "\n"):
-                    yield self._check(step)
+        async def replay() -> AsyncIterator[Step]:
+            for step in _feed_lines(parser, done.text):
+                yield self._check(step)
             for step in parser.close():
                 yield self._check(step)
 
         return replay()
+
+
+def _feed_lines(parser: StreamingPlanParser, text: str):
+    """Feed `text` a line at a time, so that the steps before a bad line are yielded before its error."""
+    for piece in re.split(r"(?<=\n)", text):
+        if piece:
+            yield from parser.feed(piece)

@@ -16,6 +16,10 @@ one resolves: there is no polling interval, so a task's start is one event-loop 
 exactly one reference becomes the observation itself. A tool that raises or times out yields an `Error: ...`
 observation; tasks that depend on it are skipped with an observation saying why; independent tasks go on.
 Every run records, per task, when it was dispatched, started and ended (seconds from the run's start).
+
+Two kinds of exception do escape: `LLMError` and `ToolUnavailable` (a service is down), because scoring an
+outage as a wrong answer would be dishonest; the other tasks are cancelled first. Cancelling a run cancels
+its tasks too.
 """
 
 from __future__ import annotations
@@ -27,13 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.compiler.tools import Tool
+from workbench.llm.base import LLMError
 from workbench.plan import REFERENCE_RE, PlanError, Step
+from workbench.tools.spec import ERROR_PREFIX, ToolUnavailable, is_error
 
-ERROR_PREFIX = "Error:"
-
-
-def is_error(observation: str | None) -> bool:
-    return observation is not None and observation.lstrip().startswith(ERROR_PREFIX)
+# Failures of the infrastructure, not of the plan: they stop the run instead of becoming an observation that
+# a benchmark would score as the model's mistake.
+FATAL = (LLMError, ToolUnavailable)
 
 
 def substitute(value: Any, observations: Mapping[int, str]) -> Any:
@@ -108,9 +112,10 @@ class Executor:
     `timeout_s`: per task (None: no limit). Sync tools run in a worker thread so they never block the loop.
     """
 
-    def __init__(self, tools: Iterable[Tool], timeout_s: float | None = 60.0):
+    def __init__(self, tools: Iterable[Tool], timeout_s: float | None = 60.0, substitute: bool = True):
         self.tools = {t.name: t for t in tools}
         self.timeout_s = timeout_s
+        self.substitute = substitute  # False: arguments are passed as written (ReAct has no $ references)
 
     async def run(self, steps: Iterable[Step] | AsyncIterable[Step], origin: float | None = None) -> ExecutionResult:
         """Dispatch steps as they arrive; return when every dispatched task has finished.
@@ -127,20 +132,38 @@ class Executor:
         loop = asyncio.get_running_loop()
         futures: dict[int, asyncio.Future[bool]] = {}
         tasks: list[asyncio.Task[None]] = []
+        source = _aiter(steps)
+
+        def stop_all(task: asyncio.Task[None]) -> None:  # a fatal error in one task cancels the others
+            if not task.cancelled() and isinstance(task.exception(), FATAL):
+                for t in tasks:
+                    t.cancel()
+
         try:
-            async for step in _aiter(steps):
+            async for step in source:
+                if any(t.done() and not t.cancelled() and t.exception() for t in tasks):
+                    break  # a fatal error: dispatch nothing more
                 if step.is_join:
                     result.joined = True
                     break
                 record = TaskRecord(step.idx, step.tool, step.args, step.deps, time.perf_counter() - start)
                 result.records[step.idx] = record
                 futures[step.idx] = loop.create_future()
-                tasks.append(loop.create_task(self._run_task(record, futures, result.records, start)))
+                task = loop.create_task(self._run_task(record, futures, result.records, start))
+                task.add_done_callback(stop_all)
+                tasks.append(task)
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         except PlanError as e:
             result.plan_error = e
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        except BaseException:  # cancelled, or the step source failed: stop every task, then pass it on
+            await _cancel(tasks)
+            raise
         finally:
-            if tasks:
-                await asyncio.gather(*tasks)
+            await source.aclose()
+        fatal = next((o for o in outcomes if isinstance(o, FATAL)), None)
+        if fatal is not None:
+            raise fatal
         result.wall_s = time.perf_counter() - began
         return result
 
@@ -150,32 +173,40 @@ class Executor:
         try:
             missing = [d for d in record.deps if d not in futures]
             if missing:
-                record.status, record.observation = "skipped", f"{ERROR_PREFIX} depends on unknown step(s) {missing}"
+                record.status, record.observation = "skipped", f"{ERROR_PREFIX}depends on unknown step(s) {missing}"
                 return
-            failed = [d for d in record.deps if not await futures[d]]
+            failed = [d for d in record.deps if not await asyncio.shield(futures[d])]
             if failed:
                 names = ", ".join(f"${d}" for d in failed)
                 record.status = "skipped"
-                record.observation = f"{ERROR_PREFIX} skipped because {names} failed"
+                record.observation = f"{ERROR_PREFIX}skipped because {names} failed"
                 return
             record.started = time.perf_counter() - start
             record.status = "running"
             observations = {d: records[d].observation or "" for d in record.deps}
-            record.resolved_args = substitute(record.args, observations)
+            try:
+                record.resolved_args = substitute(record.args, observations) if self.substitute else record.args
+            except (KeyError, ValueError) as e:  # a reference the planner did not declare as a dependency
+                record.status, record.observation = "failed", f"{ERROR_PREFIX}cannot fill in the arguments: {e}"
+                return
             record.observation = await self._call(record.tool, record.resolved_args)
             ok = not is_error(record.observation)
             record.status = "done" if ok else "failed"
         except asyncio.CancelledError:
-            record.status, record.observation = "failed", f"{ERROR_PREFIX} cancelled"
+            record.status, record.observation = "failed", f"{ERROR_PREFIX}cancelled"
+            raise
+        except FATAL as e:
+            record.status, record.observation = "failed", f"{ERROR_PREFIX}{e}"
             raise
         finally:
             record.ended = time.perf_counter() - start
-            futures[record.idx].set_result(ok)
+            if not futures[record.idx].done():
+                futures[record.idx].set_result(ok)
 
     async def _call(self, name: str, args: tuple[Any, ...]) -> str:
         tool = self.tools.get(name)
         if tool is None:
-            return f"{ERROR_PREFIX} unknown tool {name!r}; available: {', '.join(sorted(self.tools))}"
+            return f"{ERROR_PREFIX}unknown tool {name!r}; available: {', '.join(sorted(self.tools))}"
         try:
             async with asyncio.timeout(self.timeout_s):
                 if tool.is_async:
@@ -183,16 +214,30 @@ class Executor:
                 else:
                     out = await asyncio.to_thread(tool.fn, *args)
         except TimeoutError:
-            return f"{ERROR_PREFIX} {name} timed out after {self.timeout_s:g} s"
+            return f"{ERROR_PREFIX}{name} timed out after {self.timeout_s:g} s"
+        except FATAL:
+            raise
         except Exception as e:  # a tool's failure is an observation, never a crash of the run
-            return f"{ERROR_PREFIX} {name} raised {type(e).__name__}: {e}"
+            return f"{ERROR_PREFIX}{name} raised {type(e).__name__}: {e}"
         return out if isinstance(out, str) else str(out)
 
 
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def _aiter(steps: Iterable[Step] | AsyncIterable[Step]):
+    """Iterate either kind; closing this closes an async source too (e.g. the planner's stream)."""
     if isinstance(steps, AsyncIterable):
-        async for s in steps:
-            yield s
+        it = aiter(steps)
+        try:
+            async for s in it:
+                yield s
+        finally:
+            if hasattr(it, "aclose"):
+                await it.aclose()
     else:
         for s in steps:
             yield s

@@ -39,9 +39,13 @@ def _unwrap(text: str) -> str:
     return text
 
 
+def read_thoughts(text: str) -> str:
+    """Every `Thought:` line of a model's reply, joined (joiner and ReAct replies alike)."""
+    return " ".join(m.group(1).strip() for m in re.finditer(r"^\s*Thought\s*:\s*(.*)$", text, re.MULTILINE))
+
+
 def parse_joiner_output(text: str) -> JoinDecision:
-    thought_lines = [m.group(1).strip() for m in re.finditer(r"^\s*Thought\s*:\s*(.*)$", text, re.MULTILINE)]
-    thought = " ".join(thought_lines)
+    thought = read_thoughts(text)
     starts = [m.start() for m in re.finditer(r"Action\s*:", text, re.IGNORECASE)]
     m = _ACTION_RE.match(text, starts[-1]) if starts else None  # the last action counts
     if m is None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from workbench.compiler.agent import AgentResult, Round
 from workbench.compiler.executor import ExecutionResult, Executor
-from workbench.compiler.joiner import JoinDecision
+from workbench.compiler.joiner import JoinDecision, read_thoughts
 from workbench.compiler.tools import Tool, as_tools
 from workbench.llm.base import LLM
 from workbench.plan import Step
@@ -45,9 +45,9 @@ Action: Finish[<the answer>]"""
 
 def parse_action(text: str) -> tuple[str, str, tuple[Any, ...]] | None:
     """(thought, tool, args) from one ReAct turn, or None when there is no `Action: name[...]`."""
-    thought = " ".join(m.group(1).strip() for m in re.finditer(r"^\s*Thought\s*:\s*(.*)$", text, re.MULTILINE))
-    start = text.rfind("Action")
-    m = _ACTION_RE.search(text[start:]) if start >= 0 else None
+    thought = read_thoughts(text)
+    starts = [m.start() for m in re.finditer(r"Action\s*:", text)]
+    m = _ACTION_RE.match(text, starts[-1]) if starts else None  # the last action; "Action" may occur in args
     if m is None:
         return None
     name, inner = m.group(1), m.group(2).strip()
@@ -70,7 +70,7 @@ class ReAct:
         self.tools = as_tools(tools)
         self.examples = examples
         self.max_steps = max_steps
-        self.executor = Executor(self.tools, timeout_s=tool_timeout_s)
+        self.executor = Executor(self.tools, timeout_s=tool_timeout_s, substitute=False)  # no $ refs in ReAct
 
     def system(self) -> str:
         text = REACT_SYSTEM.format(tools=tool_block([t.spec for t in self.tools]))

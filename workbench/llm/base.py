@@ -20,8 +20,7 @@ import abc
 import re
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 Message = dict[str, str]
 _TOKEN_RE = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
@@ -71,7 +70,6 @@ class StreamState:
 
     usage: Usage | None = None
     finish_reason: str = "stop"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class LLMError(RuntimeError):
@@ -117,16 +115,17 @@ class LLM(abc.ABC):
                     emitted = safe
                 if stopped:
                     break
-        finally:
+            if emitted < len(text):
+                if ttft is None:
+                    ttft = time.perf_counter() - start
+                yield text[emitted:]
+                emitted = len(text)
+        finally:  # also when the caller closes the stream early: the call is still recorded
             await gen.aclose()
-        if emitted < len(text):
-            if ttft is None:
-                ttft = time.perf_counter() - start
-            yield text[emitted:]
-        usage = state.usage or Usage(count_tokens(_prompt_text(messages)), count_tokens(text))
-        if result is not None:
-            result.append(Completion(text, usage, ttft, time.perf_counter() - start, self.model,
-                                     "stop" if stopped else state.finish_reason))
+            if result is not None:
+                usage = state.usage or Usage(count_tokens(_prompt_text(messages)), count_tokens(text))
+                result.append(Completion(text, usage, ttft, time.perf_counter() - start, self.model,
+                                         "stop" if stopped else state.finish_reason))
 
     async def complete(self, messages: list[Message], stop: Sequence[str] = (), temperature: float = 0.0,
                        max_tokens: int | None = None) -> Completion:

@@ -161,7 +161,9 @@ def run(cfg: SynthConfig | None = None, llm: Any = None) -> dict[str, Any]:
         "rejected": dict(sorted(checker.rejected.items())),
         "distinct_queries": len({r.query for recs in splits.values() for r in recs}),
         "distinct_templates": {s: len(t) for s, t in templates.items()},
-        "ood_templates_seen_in_training": len(set(templates.get("ood", [])) & train_templates),
+        # LLM-teacher records have no templates: the overlap is only defined for the offline teacher
+        "ood_templates_seen_in_training": len(set(templates.get("ood", [])) & train_templates)
+        if cfg.teacher == "offline" else None,
         "wall_s": round(wall, 2),
         "splits": {s: describe(splits[s], cfg.report_sample, cfg.seed) for s in SPLITS},
         "files": {s: str(split_path(s)) for s in SPLITS},

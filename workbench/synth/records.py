@@ -23,8 +23,9 @@ from workbench.plan import END_OF_PLAN, PlanError, parse_plan
 from workbench.tools.tinyagent import tinyagent_tools
 
 SPLITS = ("train", "val", "test", "ood")
-# Tools whose only purpose is to feed a later step: a plan that looks something up must use it.
-LOOKUPS = frozenset({"get_phone_number", "get_email_address", "open_and_get_file_path", "get_zoom_meeting_link"})
+# Tools whose only purpose is to feed a later step: a plan of several steps that looks something up must use
+# it (a one-step plan may simply answer with it). A Zoom link is not one: creating the meeting is an action.
+LOOKUPS = frozenset({"get_phone_number", "get_email_address", "open_and_get_file_path"})
 _SPECS = {t.name: t for t in tinyagent_tools()}
 
 

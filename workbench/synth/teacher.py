@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
-import os
 import random
 import re
 import time
@@ -40,6 +38,7 @@ from tqdm.auto import tqdm
 
 from workbench.aio import run_sync
 from workbench.bench.cost import cost_usd, validate_prices
+from workbench.jsonl import append, open_for_append, read_records
 from workbench.llm.base import LLM, LLMError, Message, Usage
 from workbench.paper_examples import FIG1_PLAN, FIG1_QUERY
 from workbench.plan import END_OF_PLAN
@@ -299,57 +298,9 @@ def _parse_block(lines: list[str]) -> tuple[str, str] | str | None:
 # ------------------------------------------------------------------------------------------------- store
 
 
-def read_store(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """(records, byte length of the whole-line prefix) of a teacher output file.
-
-    A record counts once its line, newline included, is on disk; the last line without a newline, or one that
-    is not a JSON record, is what a kill mid-write leaves and is dropped. A bad line before the last one means
-    the file was damaged some other way, which is an error rather than something to guess about.
-    """
-    if not path.exists():
-        return [], 0
-    *whole, tail = path.read_bytes().split(b"\n")  # `tail`: bytes after the last newline (normally none)
-    records: list[dict[str, Any]] = []
-    good = 0
-    for i, raw in enumerate(whole):
-        record = _record_or_none(raw)
-        if record is None and raw.strip():
-            if i == len(whole) - 1 and not tail.strip():
-                break  # the last line is garbage: torn as well
-            raise ValueError(f"{path}:{i + 1}: not a JSON record with an id and a query; the file is damaged "
-                             "(only a torn last line is repaired automatically)")
-        if record is not None:
-            records.append(record)
-        good += len(raw) + 1
-    return records, good
-
-
-def _record_or_none(raw: bytes) -> dict[str, Any] | None:
-    try:
-        record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    ok = isinstance(record, dict) and isinstance(record.get("id"), str) and isinstance(record.get("query"), str)
-    return record if ok else None
-
-
-def _open_store(path: Path) -> tuple[list[dict[str, Any]], IO[bytes]]:
-    """Read the existing records, cut off a torn tail (fsynced), and open the file for appending."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    records, good = read_store(path)
-    if path.exists() and path.stat().st_size > good:
-        with open(path, "r+b") as f:
-            f.truncate(good)
-            f.flush()
-            os.fsync(f.fileno())
-    return records, open(path, "ab")  # noqa: SIM115 - closed by synthesize
-
-
-def _append(out: IO[bytes], record: Record) -> None:
-    """One line, on disk before anything else happens: a kill afterwards cannot lose this record."""
-    out.write((json.dumps(record.to_dict(), ensure_ascii=False) + "\n").encode("utf-8"))
-    out.flush()
-    os.fsync(out.fileno())
+def read_store(path: Path) -> list[dict[str, Any]]:
+    """The whole records of a teacher output file (a torn last line is skipped; see `workbench.jsonl`)."""
+    return read_records(path, required=("id", "query"))
 
 
 def _next_number(records: Sequence[dict[str, Any]]) -> int:
@@ -386,7 +337,7 @@ class _Run:
 
     cfg: TeacherConfig
     llm: LLM
-    out: IO[bytes]
+    out: IO[str]
     checker: Checker
     examples: Sequence[tuple[str, str]]
     limiter: RateLimiter
@@ -452,7 +403,7 @@ class _Run:
                 continue
             record = Record(f"{ID_PREFIX}{self.number:06d}", query, plan, tools, self.cfg.today, "unsplit",
                             f"llm:{self.model}")
-            _append(self.out, record)
+            append(self.out, record.to_dict())
             self.number += 1
             self.accepted += 1
             self.total += 1
@@ -473,7 +424,7 @@ async def synthesize(llm: LLM, out_path: str | Path, cfg: TeacherConfig | None =
     cfg = cfg or TeacherConfig()
     path = Path(out_path)
     started = time.perf_counter()
-    existing, out = _open_store(path)
+    existing, out = open_for_append(path, required=("id", "query"))
     model = getattr(llm, "model", "") or type(llm).__name__
     checker = Checker(seen={normalize_query(r["query"]) for r in existing})
     bar = tqdm(total=cfg.n_records, initial=min(len(existing), cfg.n_records), unit="rec",

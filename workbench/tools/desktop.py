@@ -29,10 +29,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.tools.spec import ToolSpec
+from workbench.tools.spec import ERROR_PREFIX, ToolSpec
 from workbench.tools.tinyagent import tinyagent_tools
-
-ERROR_PREFIX = "Error: "
 
 
 class ToolError(Exception):
@@ -130,6 +128,21 @@ _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 TRANSPORT_MODES = {"d": "d", "w": "w", "r": "r", "driving": "d", "walking": "w", "transit": "r",
               "public transit": "r"}
+
+
+def parse_datetime(value: str | None, what: str) -> dt.datetime | None:
+    """'YYYY-MM-DD HH:MM:SS' (or without seconds, or a bare date); None for empty; else a `ToolError`.
+
+    Shared by every backend, so that a plan valid on the simulated desktop is valid on a Mac.
+    """
+    if value is None or not value.strip():
+        return None
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(value.strip(), fmt)
+        except ValueError:
+            pass
+    raise ToolError(f"{what} {value!r} is not a date in the format 'YYYY-MM-DD HH:MM:SS'")
 
 
 def maps_location_url(location: str) -> str:
@@ -325,21 +338,11 @@ class SimulatedDesktop:
 
     # ------------------------------------------------------------------------------------ calendar
 
-    def _date(self, value: str | None, what: str, default: dt.datetime | None = None) -> dt.datetime | None:
-        if value is None or not value.strip():
-            return default
-        for fmt in _DATE_FORMATS:
-            try:
-                return dt.datetime.strptime(value.strip(), fmt)
-            except ValueError:
-                pass
-        raise ToolError(f"{what} {value!r} is not a date in the format 'YYYY-MM-DD HH:MM:SS'")
-
     def _create_calendar_event(self, title: str, start_date: str, end_date: str, location: str | None,
                                invitees: list[str] | None, notes: str | None, calendar: str | None) -> str:
         morning = dt.datetime.combine(self.today, dt.time(9))
-        start = self._date(start_date, "start_date")
-        end = self._date(end_date, "end_date")
+        start = parse_datetime(start_date, "start_date")
+        end = parse_datetime(end_date, "end_date")
         start = start or (end - dt.timedelta(hours=1) if end else morning)
         end = end or start + dt.timedelta(hours=1)
         if end < start:
@@ -464,7 +467,7 @@ class SimulatedDesktop:
 
     def _create_reminder(self, name: str, due_date: str | None, notes: str | None, list_name: str | None,
                          priority: int | None, all_day: bool | None) -> str:
-        due = self._date(due_date, "due_date")
+        due = parse_datetime(due_date, "due_date")
         self.reminders.append({"name": name, "due": due.isoformat(" ") if due else None, "notes": notes or "",
                                "list": list_name or "Reminders", "priority": priority or 0,
                                "all_day": bool(all_day)})
@@ -484,7 +487,7 @@ class SimulatedDesktop:
 
     def _get_zoom_meeting_link(self, topic: str, start_time: str, duration: int,
                                meeting_invitees: list[str]) -> str:
-        start = self._date(start_time, "start_time")
+        start = parse_datetime(start_time, "start_time")
         if duration is None or duration <= 0:
             raise ToolError(f"duration must be a positive number of minutes, got {duration!r}")
         digest = hashlib.sha256(f"{self.seed}|{topic}|{start_time}".encode()).hexdigest()

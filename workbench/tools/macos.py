@@ -26,12 +26,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from workbench.tools.desktop import (
-    ERROR_PREFIX,
     ToolError,
     bind_arguments,
     maps_directions_url,
     maps_location_url,
+    parse_datetime,
 )
+from workbench.tools.spec import ERROR_PREFIX
 from workbench.tools.tinyagent import tinyagent_tools
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -64,23 +65,14 @@ def _date_lines(var: str, when: dt.datetime) -> str:
     )
 
 
-def _parse_date(value: str | None, what: str) -> dt.datetime | None:
-    if not value or not value.strip():
-        return None
-    try:
-        return dt.datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ToolError(f"{what} {value!r} is not a date in the format 'YYYY-MM-DD HH:MM:SS'") from None
-
-
 def _lookup(kind: str, name: str) -> str:
     prop = {"phone": "phones", "email": "emails"}[kind]
     return (
         'tell application "Contacts"\n'
         f"set hits to (every person whose name contains {applescript_string(name)})\n"
-        'if (count of hits) is 0 then return "No contacts found"\n'
+        'if (count of hits) is 0 then error "No contact matches that name."\n'
         "set p to item 1 of hits\n"
-        f'if (count of {prop} of p) is 0 then return ""\n'
+        f'if (count of {prop} of p) is 0 then error "The contact has no {kind} on record."\n'
         f"return value of item 1 of {prop} of p\n"
         "end tell\n"
     )
@@ -108,8 +100,8 @@ def build_script(tool: str, args: dict[str, Any]) -> str:
     if tool == "get_email_address":
         return _lookup("email", args["name"])
     if tool == "create_calendar_event":
-        start = _parse_date(args["start_date"], "start_date") or dt.datetime.now().replace(microsecond=0)
-        end = _parse_date(args["end_date"], "end_date") or start + dt.timedelta(hours=1)
+        start = parse_datetime(args["start_date"], "start_date") or dt.datetime.now().replace(microsecond=0)
+        end = parse_datetime(args["end_date"], "end_date") or start + dt.timedelta(hours=1)
         target = f"calendar {s(args['calendar'])}" if args.get("calendar") else "first calendar"
         props = f"summary:{s(args['title'])}, start date:sd, end date:ed"
         if args.get("location"):
@@ -143,7 +135,7 @@ def build_script(tool: str, args: dict[str, Any]) -> str:
         return (
             'tell application "Mail"\n'
             "set sel to selection\n"
-            'if (count of sel) is 0 then return "No email is selected in Mail."\n'
+            'if (count of sel) is 0 then error "No email is selected in Mail."\n'
             f"set r to {verb} (item 1 of sel) opening window yes\n"
             "tell r\n" + to + _recipients("r", "cc", args.get("cc") or [])
             + _attachments("r", args.get("attachments") or [])
@@ -173,7 +165,7 @@ def build_script(tool: str, args: dict[str, Any]) -> str:
             'return "Note updated successfully."\n'
         )
     if tool == "create_reminder":
-        due = _parse_date(args.get("due_date"), "due_date")
+        due = parse_datetime(args.get("due_date"), "due_date")
         target = f"list {s(args['list_name'])}" if args.get("list_name") else "default list"
         props = f"name:{s(args['name'])}, body:{s(args.get('notes') or '')}, priority:{int(args.get('priority') or 0)}"
         date_prop = ""
@@ -207,7 +199,7 @@ SCRIPT_TOOLS = (
 def zoom_request(topic: str, start_time: str, duration: int, invitees: Sequence[str],
                  token: str) -> urllib.request.Request:
     """The Zoom REST call that creates a meeting (sent by `MacOSBackend`; built separately for tests)."""
-    start = _parse_date(start_time, "start_time")
+    start = parse_datetime(start_time, "start_time")
     body = {
         "topic": topic, "type": 2, "duration": duration,
         "start_time": start.strftime("%Y-%m-%dT%H:%M:%S") if start else None,
@@ -250,8 +242,11 @@ class MacOSBackend:
             if not token:
                 raise ToolError("set ZOOM_ACCESS_TOKEN to create Zoom meetings")
             req = zoom_request(a["topic"], a["start_time"], a["duration"], a["meeting_invitees"], token)
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                return json.load(resp)["join_url"]
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                    return json.load(resp)["join_url"]
+            except (OSError, ValueError, KeyError) as e:  # HTTP and network errors, a body without the link
+                raise ToolError(f"Zoom did not create the meeting: {e}") from None
         raise ToolError(f"unknown tool {tool!r}")
 
     def osascript(self, script: str) -> str:

@@ -21,6 +21,15 @@ from typing import Any
 from workbench.plan import is_reference
 
 TYPES = ("str", "int", "float", "bool", "list[str]", "any")
+ERROR_PREFIX = "Error: "  # an observation that starts with this reports a failed call
+
+
+def is_error(observation: str | None) -> bool:
+    return observation is not None and observation.lstrip().startswith(ERROR_PREFIX.strip())
+
+
+class ToolUnavailable(RuntimeError):
+    """The service behind a tool is down (network, API): the run stops rather than score it as a mistake."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from workbench.viz.dag import (
     fig3_dag_isomorphism,
     save_figure,
 )
-from workbench.viz.data import fig_dataset_distributions
+from workbench.viz.data import fig_dataset_distributions, fig_toolrag_recall
+from workbench.viz.tables import table1_toolrag, write_table
 from workbench.viz.timeline import (
     draw_timeline,
     fig_execution_timeline,
@@ -18,5 +19,5 @@ from workbench.viz.timeline import (
 
 __all__ = [
     "APP_COLORS", "draw_comparison", "draw_plan", "draw_timeline", "fig1_plan_dag", "fig3_dag_isomorphism",
-    "fig_dataset_distributions", "fig_execution_timeline", "fig_llmcompiler_vs_react", "save_figure", "timeline_rows",
+    "fig_dataset_distributions", "fig_execution_timeline", "fig_toolrag_recall", "table1_toolrag", "write_table", "fig_llmcompiler_vs_react", "save_figure", "timeline_rows",
 ]

@@ -45,3 +45,27 @@ def fig_dataset_distributions(report: dict[str, Any] | None = None) -> Path:
     path = save_figure(fig, "fig_dataset_distributions.png")
     plt.close(fig)
     return path
+
+
+def fig_toolrag_recall(results: dict[str, Any] | None = None) -> Path:
+    """Recall vs k for basic RAG, with the classifier's point -> figures/fig_toolrag_recall.png."""
+    results = results or config.load_results("toolrag")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, split in zip(axes, ("test", "ood"), strict=True):
+        rows = {r["method"]: r for r in results["splits"][split]}
+        ks = list(range(1, 17))
+        ax.plot([rows[f"basic RAG top-{k}"]["avg_tools"] for k in ks],
+                [rows[f"basic RAG top-{k}"]["recall"] for k in ks], marker=".", label="basic RAG (top-k), measured")
+        clf = rows["ToolRAG classifier"]
+        ax.scatter([clf["avg_tools"]], [clf["recall"]], color="#d92d20", zorder=3, s=50,
+                   label=f"classifier, measured ({clf['recall']:.3f} at {clf['avg_tools']:.2f} tools)")
+        ax.scatter([6, 3.97], [0.968, 0.998], marker="x", color="#555555", label="reported (paper)")
+        ax.set(xlabel="tools selected per query", title=f"{split} split", xlim=(0, 16.5))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("tool recall (every needed tool selected)")
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"ToolRAG ({results['profile']} profile, encoder {results['encoder']})", fontsize=9)
+    fig.tight_layout()
+    path = save_figure(fig, "fig_toolrag_recall.png")
+    plt.close(fig)
+    return path

@@ -62,8 +62,11 @@ def draw_timeline(result: AgentResult, ax: plt.Axes | None = None, title: str | 
     return ax
 
 
-def fig_execution_timeline(runs: dict[str, AgentResult], name: str = "fig_execution_timeline.png") -> Path:
-    """Timelines of several runs of the same query, one panel each, on a shared time axis."""
+def fig_execution_timeline(runs: dict[str, AgentResult], note: str, name: str = "fig_execution_timeline.png") -> Path:
+    """Timelines of several runs of the same query, one panel each, on a shared time axis.
+
+    `note` says what drove the runs (e.g. "scripted replay LLM: a latency model"); it is the figure's title.
+    """
     xmax = max(r.latency_s for r in runs.values()) * 1.02
     heights = [len(timeline_rows(r)) + 2 for r in runs.values()]
     fig, axes = plt.subplots(len(runs), 1, figsize=(8, 0.3 * sum(heights) + 1),
@@ -71,6 +74,7 @@ def fig_execution_timeline(runs: dict[str, AgentResult], name: str = "fig_execut
     for ax, (label, result) in zip(axes[:, 0], runs.items(), strict=True):
         draw_timeline(result, ax=ax, title=f"{label}: {result.latency_s:.2f} s, {result.llm_calls} LLM calls",
                       xmax=xmax)
+    fig.suptitle(note, fontsize=9)
     fig.tight_layout()
     path = save_figure(fig, name)
     plt.close(fig)
