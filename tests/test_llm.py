@@ -465,7 +465,8 @@ def test_transformers_stop_cancels_generation(tiny_llama):
     _, done = run(llm, messages=MESSAGES, stop=[stop], max_tokens=400)
     assert done.text == full[:full.find(stop)]
     assert done.finish_reason == "stop"
-    assert 0 < done.usage.completion_tokens < 400  # generation was cancelled, not run to max_tokens
+    # generation was cancelled a few tokens after the stop word (one token per word here), not run on
+    assert 0 < done.usage.completion_tokens <= 15
 
 
 def test_transformers_loads_a_saved_folder(tiny_llama):

@@ -226,3 +226,13 @@ def test_every_synthesized_plan_runs_cleanly_on_a_prepared_desktop(built):
         result = asyncio.run(Executor(desktop_tools(desktop)).run(parse_plan(r["plan"]).steps))
         assert not result.errors, (r["query"], r["plan"], result.errors)
         assert len(desktop.calls) == len(r["tools"])
+
+
+def test_the_phrasing_names_the_channel_of_a_shared_place():
+    """A query that says "text" is planned as an SMS, one that says "email" as an email (no label noise)."""
+    rng = random.Random(5)
+    for i in range(600):
+        ctx = offline.Ctx(rng, "ood" if i % 3 == 0 else "train", dt.date(2024, 6, 12), offline.PlanBuilder())
+        query = offline.intent_share_place(ctx).lower()
+        by_text = any(w in query for w in ("text", "sms", "message"))
+        assert by_text == ("send_sms" in ctx.plan.render()), query

@@ -4,6 +4,7 @@
     workbench plan check PLAN.txt         parse and validate a plan against the 16 TinyAgent tools
     workbench plan score PRED GOLD        DAG success, graph edit distance and tool recall of one pair
     workbench synth [--teacher offline|llm]  the TinyAgent dataset: data/tinyagent/{train,val,test,ood}.jsonl
+    workbench toolrag train|eval          ToolRAG: fine-tune the tool classifier; Table 1 (recall, tools, prompt)
     workbench bench executor              task fetching unit: makespan / critical path, overhead per task
     workbench bench latency               LLMCompiler vs ReAct latency under a scripted-LLM latency model
     workbench bench run --benchmark B     LLMCompiler (or --react) on HotpotQA, Movie or ParallelQA
@@ -89,6 +90,29 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_toolrag(args: argparse.Namespace) -> int:
+    from workbench.toolrag import stage
+    from workbench.toolrag.classifier import ToolRAGConfig
+    from workbench.toolrag.encoder import EncoderError
+
+    cfg = config.stage_config(ToolRAGConfig, "toolrag", args.profile)
+    try:
+        if args.action == "train":
+            history = stage.train(cfg)
+            print(f"trained on {history['n_train']} queries in {history['train_wall_s']} s; best val "
+                  f"{max(history['val'], key=lambda v: v['recall'] - 0.01 * v['avg_tools'])}")
+            return 0
+        r = stage.run(cfg, retrain=args.retrain)
+    except (EncoderError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"classifier: recall {r['classifier_recall_test']:.4f} at {r['classifier_avg_tools_test']:.2f} tools "
+          f"(test), recall {r['classifier_recall_ood']:.4f} (ood); prompt {r['prompt_tokens_reduction_test']:.2f}x "
+          f"smaller than no RAG; basic RAG recall at k=6: {r['basic_recall_at_k_test']['6']:.4f}")
+    print(f"wrote {config.results_path('toolrag')} and {config.figure_path('table1_toolrag.md')}")
+    return 0
+
+
 def cmd_bench_executor(args: argparse.Namespace) -> int:
     from workbench.bench import executor_bench
 
@@ -151,6 +175,8 @@ def cmd_viz_figures(args: argparse.Namespace) -> int:
         paths.append(viz.fig_llmcompiler_vs_react())
     if config.results_path("synthesis").exists():
         paths.append(viz.fig_dataset_distributions())
+    if config.results_path("toolrag").exists():
+        paths += [viz.fig_toolrag_recall(), *viz.table1_toolrag()]
     for path in paths:
         print(f"wrote {path}")
     return 0
@@ -192,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", dest="base_url", help="LLM teacher: OpenAI-compatible server URL")
     p.add_argument("--seed", type=int)
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("toolrag", help="ToolRAG: train the tool classifier, or evaluate (Table 1)")
+    p.add_argument("action", choices=["train", "eval"])
+    p.add_argument("--profile", choices=config.PROFILES)
+    p.add_argument("--retrain", action="store_true", help="eval: train again even if a classifier is saved")
+    p.set_defaults(func=cmd_toolrag)
 
     bench = sub.add_parser("bench", help="LLMCompiler benchmarks").add_subparsers(dest="bench_command", required=True)
     p = bench.add_parser("executor", help="makespan / critical path on random DAGs; overhead per task")

@@ -76,7 +76,3 @@ def score(benchmark: str, pred: str | None, gold: str) -> bool:
         return numeric_match(pred, gold)
     return exact_match(pred, gold)
 
-
-def accuracy(benchmark: str, pairs: list[tuple[str | None, str]]) -> float:
-    """The share of (prediction, gold) pairs that score; 0.0 for no pairs."""
-    return sum(score(benchmark, p, g) for p, g in pairs) / len(pairs) if pairs else 0.0

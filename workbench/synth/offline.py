@@ -483,20 +483,26 @@ def intent_summary(c: Ctx) -> str:
     return clause
 
 
-SHARE_PLACE = ["send {P} the location of {L}", "share {L} on the map with {P}", "text {P} where {L} is",
-               "send {P} a map link to {L}", "email {P} the map location of {L}", "let {P} know where {L} is",
-               "beam {P} a map pin for {L}", "pass {P} directions-ready map of {L}"]
+SHARE_PLACE = {  # the phrasing names the channel, and the plan follows it
+    "sms": ["text {P} where {L} is", "send {P} the location of {L} by text", "text {P} a map link to {L}",
+            "let {P} know by SMS where {L} is", "message {P} the spot on the map for {L}",
+            "beam {P} a map pin for {L} over text", "shoot {P} a text with the location of {L}"],
+    "email": ["email {P} the location of {L}", "send {P} a map link to {L} by email",
+              "share {L} on the map with {P} over email", "mail {P} where {L} is",
+              "email {P} a map pin for {L}", "put the map location of {L} in an email to {P}",
+              "drop {P} an email with a map of {L}"],
+}
 
 
 def intent_share_place(c: Ctx) -> str:
     who, place = c.people(1, 1), c.one(pools.places)
+    channel = c.rng.choice(["sms", "email"])
     link = c.plan.call("maps_open_location", place)
-    clause = c.template("share_place", SHARE_PLACE).format(P=who[0], L=place)
-    if "email" in clause or c.rng.random() < 0.3:
+    if channel == "email":
         c.plan.call("compose_new_email", [c.plan.email(who[0])], [], f"Location of {place}", link, [])
     else:
         c.plan.call("send_sms", [c.plan.phone(who[0])], link)
-    return clause
+    return c.template(f"share_place_{channel}", SHARE_PLACE[channel]).format(P=who[0], L=place)
 
 
 OPEN_FILE = ["open {F}", "find {F} and open it", "pull up {F}", "open the file {F}", "locate {F} for me",

@@ -55,7 +55,11 @@ def fig_toolrag_recall(results: dict[str, Any] | None = None) -> Path:
         rows = {r["method"]: r for r in results["splits"][split]}
         ks = list(range(1, 17))
         ax.plot([rows[f"basic RAG top-{k}"]["avg_tools"] for k in ks],
-                [rows[f"basic RAG top-{k}"]["recall"] for k in ks], marker=".", label="basic RAG (top-k), measured")
+                [rows[f"basic RAG top-{k}"]["recall"] for k in ks], marker=".", label="basic RAG, tool descriptions")
+        if "basic RAG (examples) top-1" in rows:
+            ax.plot([rows[f"basic RAG (examples) top-{k}"]["avg_tools"] for k in ks],
+                    [rows[f"basic RAG (examples) top-{k}"]["recall"] for k in ks], marker=".",
+                    label="basic RAG, training queries")
         clf = rows["ToolRAG classifier"]
         ax.scatter([clf["avg_tools"]], [clf["recall"]], color="#d92d20", zorder=3, s=50,
                    label=f"classifier, measured ({clf['recall']:.3f} at {clf['avg_tools']:.2f} tools)")

@@ -43,7 +43,7 @@ def table1_toolrag(results: dict[str, Any] | None = None) -> tuple[Path, Path]:
     rows = []
     for split in ("test", "ood"):
         for r in results["splits"][split]:
-            k = r["method"].removeprefix("basic RAG top-")
+            k = r["method"].rsplit("top-", 1)[-1]
             if r["method"].startswith("basic") and int(k) not in (3, 4, 5, 6):
                 continue
             rows.append({"split": split, "source": f"measured ({results['profile']})", **r})

@@ -1,0 +1,137 @@
+"""ToolRAG: the offline MiniLM encoder, basic RAG, the tool classifier, example retrieval, Table 1."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from workbench.synth.dataset import SynthConfig, load_split
+from workbench.synth.dataset import run as synth
+from workbench.toolrag import (
+    BasicRAG,
+    EncoderError,
+    ExampleRetriever,
+    ToolRAGClassifier,
+    ToolRAGConfig,
+    load_encoder,
+)
+from workbench.toolrag.classifier import select_from_probabilities, targets
+from workbench.toolrag.encoder import HFEncoder, minilm_path
+from workbench.tools.tinyagent import TOOL_NAMES
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return load_encoder("minilm")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A small synthesized dataset and a classifier trained on it, in a temporary workbench."""
+    root = tmp_path_factory.mktemp("toolrag")
+    mp = pytest.MonkeyPatch()
+    for name in ("DATA", "FIGURES", "ARTIFACTS"):
+        mp.setenv(f"WORKBENCH_{name}_DIR", str(root / name.lower()))
+    synth(SynthConfig(train=400, val=40, test=40, ood=40, report_sample=20))
+    cfg = ToolRAGConfig(max_train=320, epochs=1, batch_size=32, eval_every=5, max_val=40)
+    model, history = ToolRAGClassifier.train(cfg, load_split("train"), load_split("val"), progress=False)
+    yield root, cfg, model, history
+    mp.undo()
+
+
+def test_minilm_ships_in_a_pip_package_and_embeds_offline(encoder):
+    assert (minilm_path() / "model.safetensors").exists()
+    v = encoder.embed(["Email Ana the slides", "Send Ana the slides by email", "Remind me to water the plants"])
+    assert v.shape == (3, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2, "paraphrases are closer than unrelated requests"
+
+
+def test_odd_inputs_give_defined_results(encoder):
+    v = encoder.embed(["", "word " * 5000, "Envoie un e-mail à Zoë à propos du budget", "送信してください"])
+    assert v.shape == (4, 384) and np.isfinite(v).all()
+    assert encoder.embed([]).shape == (0, 384)
+
+
+def test_missing_or_broken_encoder_folders_are_clear_errors(tmp_path):
+    with pytest.raises(EncoderError, match="does not exist"):
+        load_encoder(str(tmp_path / "nope"))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{}")
+    with pytest.raises(EncoderError, match="incomplete: model weights"):
+        HFEncoder(tmp_path / "broken")
+    with pytest.raises(FileNotFoundError, match="workbench toolrag train"):
+        ToolRAGClassifier.load(tmp_path)
+
+
+def test_basic_rag_top_k(encoder):
+    rag = BasicRAG(encoder)
+    picks = rag.select(["Text Ana that I'm running late", "Show me the Golden Gate Bridge on the map"], k=3)
+    assert "send_sms" in picks[0] and "maps_open_location" in picks[1]
+    assert len(rag.select(["x"], k=16)[0]) == 16
+    with pytest.raises(ValueError, match="k must be between 1 and 16"):
+        rag.select(["x"], k=0)
+
+
+def test_basic_rag_from_examples(encoder):
+    rows = [{"query": "text Bo that dinner is at 7", "tools": ["get_phone_number", "send_sms"]},
+            {"query": "open my grocery note", "tools": ["open_note"]}]
+    rag = BasicRAG(encoder, mode="examples", train_queries=[r["query"] for r in rows],
+                   train_tools=[r["tools"] for r in rows])
+    assert set(rag.select(["send a text to Ana saying hi"], k=2)[0]) == {"get_phone_number", "send_sms"}
+
+
+def test_targets_and_selection():
+    y = targets([["send_sms", "get_phone_number"], []])
+    assert y.shape == (2, 16) and y[0].sum() == 2 and y[1].sum() == 0
+    probs = np.zeros((2, 16))
+    probs[0, TOOL_NAMES.index("send_sms")] = 0.9
+    probs[1, TOOL_NAMES.index("open_note")] = 0.3  # nothing above 0.5: the most probable tool is kept
+    assert select_from_probabilities(probs, 0.5) == [["send_sms"], ["open_note"]]
+
+
+def test_classifier_trains_saves_and_loads(data):
+    root, cfg, model, history = data
+    saved = root / "artifacts" / "toolrag" / "classifier"
+    assert {p.name for p in saved.iterdir()} >= {"encoder", "head.pt", "toolrag.json", "history.json"}
+    losses = history["train_loss"]
+    assert np.mean(losses[-3:]) < np.mean(losses[:3]), "the training loss goes down"
+    probs = model.probabilities(["Text Ana that I'm late", ""])
+    assert probs.shape == (2, 16) and ((probs >= 0) & (probs <= 1)).all()
+    again = ToolRAGClassifier.load(saved)
+    assert np.allclose(again.probabilities(["Text Ana that I'm late"]), probs[:1], atol=1e-5)
+    assert all(isinstance(s, list) and s for s in model.select(["", "x" * 20000, "Envoie un SMS à Zoë"]))
+    meta = json.loads((saved / "toolrag.json").read_text())
+    assert meta["labels"] == list(TOOL_NAMES) and meta["threshold"] == 0.5
+
+
+def test_example_retrieval_respects_the_selected_tools(data, encoder):
+    root, *_ = data
+    train = load_split("train")
+    retriever = ExampleRetriever(encoder, train)
+    tools = ["get_phone_number", "send_sms"]
+    picked = retriever.retrieve("Text Ana that the meeting moved", tools, k=3)
+    assert picked and all(set(r["tools"]) <= set(tools) for r in picked)
+    cache = list((root / "artifacts" / "toolrag" / "cache").glob("examples-*.npy"))
+    assert len(cache) == 1
+    assert np.allclose(ExampleRetriever(encoder, train).vectors, retriever.vectors)  # loaded from the cache
+
+
+def test_stage_writes_results_and_table(data):
+    from workbench.toolrag import stage
+
+    root, cfg, *_ = data
+    r = stage.run(cfg)
+    for key in ("classifier_recall_test", "classifier_avg_tools_test", "classifier_recall_ood",
+                "basic_recall_at_k_test", "prompt_tokens_reduction_test", "train_wall_s"):
+        assert key in r
+    assert r["basic_recall_at_k_test"]["16"] == 1.0 and r["prompt_tokens_reduction_test"] > 1.0
+    assert r["basic_examples_recall_at_k_test"]["16"] == 1.0
+    ex = r["basic_examples_recall_at_k_test"]
+    assert all(ex[str(k)] <= ex[str(k + 1)] for k in range(1, 16)), "recall grows with k"
+    assert 0.0 <= r["classifier_recall_test"] <= 1.0
+    table = (root / "figures" / "table1_toolrag.md").read_text()
+    assert "ToolRAG classifier (reported)" in table and "measured" in table
+    saved = json.loads((root / "data" / "results" / "toolrag.json").read_text())
+    assert saved["classifier_recall_test"] == r["classifier_recall_test"]

@@ -1,0 +1,212 @@
+"""ToolRAG's classifier (TinyAgent, Sec. 4): which of the 16 tools does a query need?
+
+A sentence encoder with a linear head over the tools, trained as a multi-label classifier (sigmoid, binary
+cross-entropy) on the synthesized train split, with the best checkpoint on val kept. At inference the tools
+with probability above the threshold (0.5) are selected; when none passes, the most probable one is kept so
+the planner always sees at least one tool. Unlike similarity search, it learns *auxiliary* tools: creating an
+invite needs `get_email_address` although the query never says "email".
+
+The paper fine-tunes DeBERTa-v3-small; the offline default is all-MiniLM-L6-v2 (22M parameters), which
+trains here on a 2-core CPU at roughly 50 queries per second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench import config
+from workbench.toolrag.encoder import EncoderError, HFEncoder, load_encoder
+from workbench.tools.tinyagent import TOOL_NAMES
+
+
+@dataclass
+class ToolRAGConfig:
+    encoder: str = field(default="minilm", metadata={"help": "minilm (offline), a folder, or a hub id"})
+    max_train: int | None = field(default=20_000, metadata={"help": "train records used (None: all)"})
+    epochs: int = field(default=1, metadata={"help": "passes over the training records"})
+    lr: float = field(default=2e-4, metadata={"help": "encoder learning rate (the head uses 20x)"})
+    batch_size: int = field(default=32, metadata={"help": "queries per step"})
+    max_length: int = field(default=128, metadata={"help": "tokens per query (longer ones are cut)"})
+    threshold: float = field(default=0.5, metadata={"help": "select the tools above this probability"})
+    eval_every: int = field(default=200, metadata={"help": "steps between validations (best kept)"})
+    max_val: int = field(default=500, metadata={"help": "val records used for checkpoint selection"})
+    seed: int = field(default=0, metadata={"help": "shuffling and subsampling seed"})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads"})
+    basic_examples: int = field(default=5000, metadata={
+        "help": "training queries embedded for the example-based basic RAG baseline (0: skip it)"})
+
+
+def classifier_dir() -> Path:
+    return config.artifacts_dir() / "toolrag" / "classifier"
+
+
+def targets(tool_lists: Sequence[Sequence[str]]) -> np.ndarray:
+    index = {n: i for i, n in enumerate(TOOL_NAMES)}
+    y = np.zeros((len(tool_lists), len(TOOL_NAMES)), dtype=np.float32)
+    for row, tools in enumerate(tool_lists):
+        for t in tools:
+            y[row, index[t]] = 1.0
+    return y
+
+
+def select_from_probabilities(probs: np.ndarray, threshold: float) -> list[list[str]]:
+    out = []
+    for row in probs:
+        chosen = [TOOL_NAMES[j] for j in np.flatnonzero(row > threshold)]
+        out.append(chosen or [TOOL_NAMES[int(row.argmax())]])
+    return out
+
+
+def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar length (less padding on a CPU), in random order."""
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    chunks = [sorted(idx[i:i + batch_size * 50], key=lambda j: lengths[j]) for i in range(0, len(idx), batch_size * 50)]
+    batches = [c[i:i + batch_size] for c in chunks for i in range(0, len(c), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+class ToolRAGClassifier:
+    """Encoder + linear head. `train` fits it; `load` reads a saved one; `select` picks tools."""
+
+    def __init__(self, encoder: HFEncoder, threshold: float = 0.5):
+        import torch
+
+        self.encoder = encoder
+        self.threshold = threshold
+        self.head = torch.nn.Linear(encoder.dim, len(TOOL_NAMES))
+        self._torch = torch
+
+    def logits(self, queries: list[str]) -> Any:
+        return self.head(self.encoder.pooled(self.encoder.tokenize(queries)))
+
+    def probabilities(self, queries: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        queries = [q if isinstance(q, str) else str(q) for q in queries]
+        out = np.zeros((len(queries), len(TOOL_NAMES)), dtype=np.float32)
+        self.encoder.model.eval()
+        with self._torch.inference_mode():
+            for start in range(0, len(queries), batch_size):
+                out[start:start + batch_size] = self._torch.sigmoid(self.logits(queries[start:start + batch_size])).numpy()
+        return out
+
+    def select(self, queries: Sequence[str], threshold: float | None = None) -> list[list[str]]:
+        return select_from_probabilities(self.probabilities(queries), self.threshold if threshold is None else threshold)
+
+    # ---------------------------------------------------------------------------------------- training
+
+    @classmethod
+    def train(cls, cfg: ToolRAGConfig, train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]],
+              out_dir: Path | None = None, progress: bool = True) -> tuple[ToolRAGClassifier, dict[str, Any]]:
+        """Fine-tune encoder and head; save the best-on-val checkpoint to `out_dir`; return it and the history."""
+        import torch
+        from tqdm.auto import tqdm
+
+        torch.manual_seed(cfg.seed)
+        torch.set_num_threads(cfg.threads)
+        rng = random.Random(cfg.seed)
+        encoder = load_encoder(cfg.encoder, cfg.max_length)
+        if not isinstance(encoder, HFEncoder):
+            raise EncoderError("the classifier fine-tunes a transformers encoder; OpenAI embeddings cannot be trained")
+        model = cls(encoder, cfg.threshold)
+        records = list(train)
+        if cfg.max_train is not None and len(records) > cfg.max_train:
+            records = rng.sample(records, cfg.max_train)
+        queries = [r["query"] for r in records]
+        y = torch.from_numpy(targets([r["tools"] for r in records]))
+        val = list(val)[: cfg.max_val]
+        lengths = [len(q) for q in queries]
+        steps = cfg.epochs * math.ceil(len(records) / cfg.batch_size)
+        opt = torch.optim.AdamW([{"params": encoder.model.parameters(), "lr": cfg.lr},
+                                 {"params": model.head.parameters(), "lr": cfg.lr * 20}], weight_decay=0.01)
+        warmup = max(1, steps // 20)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup)))
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        out_dir = out_dir or classifier_dir()
+        history: dict[str, Any] = {"train_loss": [], "val": [], "n_train": len(records), "steps": steps}
+        best, step, start = -1.0, 0, time.perf_counter()
+        bar = tqdm(total=steps, desc="ToolRAG classifier", unit="step", disable=not progress, mininterval=2)
+        for _ in range(cfg.epochs):
+            for batch in _batches(lengths, cfg.batch_size, rng):
+                encoder.model.train()
+                loss = loss_fn(model.logits([queries[i] for i in batch]), y[batch])
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(list(encoder.model.parameters()) + list(model.head.parameters()), 1.0)
+                opt.step()
+                sched.step()
+                step += 1
+                history["train_loss"].append(round(loss.item(), 5))
+                bar.update()
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+                if step % cfg.eval_every == 0 or step == steps:
+                    score = model._validate(val, step, history)
+                    if score > best:
+                        best = score
+                        model.save(out_dir, cfg, history)
+        bar.close()
+        history["train_wall_s"] = round(time.perf_counter() - start, 1)
+        model.save_history(out_dir, history)
+        return cls.load(out_dir), history
+
+    def _validate(self, val: Sequence[dict[str, Any]], step: int, history: dict[str, Any]) -> float:
+        """Recall of complete tool sets minus a small cost per extra tool: the checkpoint selection score."""
+        from workbench.toolrag.metrics import selection_metrics
+
+        m = selection_metrics(self.select([r["query"] for r in val]), [r["tools"] for r in val])
+        history["val"].append({"step": step, **m})
+        return m["recall"] - 0.01 * m["avg_tools"]
+
+    # ------------------------------------------------------------------------------------------ saving
+
+    def save(self, out_dir: Path, cfg: ToolRAGConfig, history: dict[str, Any]) -> None:
+        """Write the encoder, head and settings to a temporary folder, then swap it in (never half-saved)."""
+        tmp = out_dir.with_name(out_dir.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.encoder.model.save_pretrained(tmp / "encoder")
+        self.encoder.tokenizer.save_pretrained(tmp / "encoder")
+        self._torch.save(self.head.state_dict(), tmp / "head.pt")
+        meta = {"labels": list(TOOL_NAMES), "threshold": self.threshold, "max_length": self.encoder.max_length,
+                "base_encoder": cfg.encoder, "config": asdict(cfg), "saved_at_step": history["val"][-1]["step"],
+                "val": history["val"][-1]}
+        (tmp / "toolrag.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        old = out_dir.with_name(out_dir.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if out_dir.exists():
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def save_history(out_dir: Path, history: dict[str, Any]) -> None:
+        (out_dir / "history.json").write_text(json.dumps(history), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> ToolRAGClassifier:
+        import torch
+
+        path = path or classifier_dir()
+        meta_path = path / "toolrag.json"
+        if not meta_path.exists():
+            raise FileNotFoundError(f"no trained ToolRAG classifier at {path}: run `workbench toolrag train`")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta["labels"] != list(TOOL_NAMES):
+            raise EncoderError(f"{path} was trained for other tools: {meta['labels']}")
+        model = cls(HFEncoder(path / "encoder", meta["max_length"]), meta["threshold"])
+        try:
+            model.head.load_state_dict(torch.load(path / "head.pt", weights_only=True))
+        except (OSError, RuntimeError) as e:
+            raise EncoderError(f"{path / 'head.pt'} is missing or broken ({e}); retrain with `workbench toolrag train`") from None
+        return model

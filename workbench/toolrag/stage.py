@@ -1,0 +1,147 @@
+"""The ToolRAG stage (TinyAgent, Sec. 4, Table 1): train the classifier, compare it with basic RAG and no RAG.
+
+`run(cfg)` trains the classifier when none is saved (or `retrain=True`), then measures on the test and ood
+splits, for no RAG (all 16 tools), basic RAG at every k and the classifier: tool recall (every needed tool
+selected), tools per query, precision, and the planner prompt's size in tokens. Writes
+`data/results/toolrag.json` and `figures/table1_toolrag.{md,csv}`.
+
+Prompt tokens are counted with the planner's tokenizer once the fine-tuning stage has saved one
+(`<artifacts>/planner/tokenizer.json`); until then with word pieces (`workbench.llm.approx_tokens`). The
+results name which was used.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from workbench import config
+from workbench.compiler.prompts import PlannerPrompt
+from workbench.compiler.tools import Tool
+from workbench.llm.base import count_tokens
+from workbench.synth.dataset import load_split
+from workbench.toolrag.basic import BasicRAG
+from workbench.toolrag.classifier import ToolRAGClassifier, ToolRAGConfig, classifier_dir
+from workbench.toolrag.encoder import load_encoder
+from workbench.toolrag.examples import cached_embeddings
+from workbench.toolrag.metrics import selection_metrics
+from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
+
+PROMPT_K = (3, 4, 5, 6)  # basic-RAG k whose prompt sizes are reported
+_SPECS = {t.name: t for t in tinyagent_tools()}
+
+
+def planner_token_counter() -> tuple[Callable[[str], int], str]:
+    """The planner's tokenizer if one is saved, else word pieces; and its name for the results."""
+    path = config.artifacts_dir() / "planner" / "tokenizer.json"
+    if path.exists():
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(path))
+        return (lambda text: len(tok.encode(text).ids)), f"planner tokenizer ({path.name})"
+    return count_tokens, "word pieces (no planner tokenizer saved yet)"
+
+
+def prompt_tokens(tool_sets: Sequence[Sequence[str]], count: Callable[[str], int]) -> list[int]:
+    """Size of the planner's system prompt (TinyAgent rules on) when it describes only these tools."""
+    cache: dict[tuple[str, ...], int] = {}
+    out = []
+    for tools in tool_sets:
+        key = tuple(n for n in TOOL_NAMES if n in set(tools))  # the prompt lists tools in a fixed order
+        if key not in cache:
+            prompt = PlannerPrompt([Tool(_SPECS[n], _unused) for n in key], tinyagent=True, today="2024-06-12")
+            cache[key] = count(prompt.system())
+        out.append(cache[key])
+    return out
+
+
+def _unused(*args: Any) -> str:  # prompts only need the specs
+    raise RuntimeError("not a runnable tool")
+
+
+def _row(method: str, selected: list[list[str]], needed: list[list[str]], count: Callable[[str], int] | None) -> dict:
+    row = {"method": method, **selection_metrics(selected, needed)}
+    if count is not None:
+        sizes = prompt_tokens(selected, count)
+        row.update(prompt_tokens_mean=round(statistics.fmean(sizes), 1), prompt_tokens_median=statistics.median(sizes))
+    return row
+
+
+def train(cfg: ToolRAGConfig | None = None) -> dict[str, Any]:
+    """Fine-tune the classifier on the train split (best-on-val checkpoint under the artifacts folder)."""
+    cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
+    _, history = ToolRAGClassifier.train(cfg, load_split("train"), load_split("val"))
+    return history
+
+
+def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, Any]:
+    cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
+    history_path = classifier_dir() / "history.json"
+    if retrain or not (classifier_dir() / "toolrag.json").exists() or not history_path.exists():
+        train(cfg)
+    import json
+
+    history = json.loads(history_path.read_text(encoding="utf-8"))
+    classifier = ToolRAGClassifier.load()
+    encoder = load_encoder(cfg.encoder, cfg.max_length)
+    rag = BasicRAG(encoder)
+    by_examples = None
+    if cfg.basic_examples:
+        train_rows = load_split("train")
+        sample = random.Random(cfg.seed).sample(train_rows, min(cfg.basic_examples, len(train_rows)))
+        queries_ = [r["query"] for r in sample]
+        by_examples = BasicRAG(encoder, mode="examples", train_queries=queries_, train_tools=[r["tools"] for r in sample],
+                               train_vectors=cached_embeddings(encoder, queries_, "basic-examples"))
+    count, tokenizer_name = planner_token_counter()
+    results: dict[str, Any] = {"profile": config.active_profile(), "encoder": cfg.encoder, "threshold": cfg.threshold,
+                               "prompt_tokenizer": tokenizer_name, "train_wall_s": history["train_wall_s"],
+                               "n_train": history["n_train"], "splits": {}}
+    for split in ("test", "ood"):
+        records = load_split(split)
+        queries, needed = [r["query"] for r in records], [r["tools"] for r in records]
+        vectors = encoder.embed(queries)
+        rows = [_row("no RAG (all 16 tools)", [list(TOOL_NAMES)] * len(queries), needed, count)]
+        for k in range(1, len(TOOL_NAMES) + 1):
+            rows.append(_row(f"basic RAG top-{k}", rag.select(queries, k, vectors), needed,
+                             count if k in PROMPT_K else None))
+        if by_examples is not None:
+            for k in range(1, len(TOOL_NAMES) + 1):
+                rows.append(_row(f"basic RAG (examples) top-{k}", by_examples.select(queries, k, vectors), needed,
+                                 count if k in PROMPT_K else None))
+        rows.append(_row("ToolRAG classifier", classifier.select(queries), needed, count))
+        results["splits"][split] = rows
+    test = {r["method"]: r for r in results["splits"]["test"]}
+    ood = {r["method"]: r for r in results["splits"]["ood"]}
+    clf, none = test["ToolRAG classifier"], test["no RAG (all 16 tools)"]
+    results.update({
+        "classifier_recall_test": clf["recall"],
+        "classifier_avg_tools_test": clf["avg_tools"],
+        "classifier_precision_test": clf["precision"],
+        "classifier_recall_ood": ood["ToolRAG classifier"]["recall"],
+        "classifier_avg_tools_ood": ood["ToolRAG classifier"]["avg_tools"],
+        "basic_recall_at_k_test": {str(k): test[f"basic RAG top-{k}"]["recall"] for k in range(1, 17)},
+        "basic_recall_at_k_ood": {str(k): ood[f"basic RAG top-{k}"]["recall"] for k in range(1, 17)},
+        "basic_examples_recall_at_k_test": {str(k): test[f"basic RAG (examples) top-{k}"]["recall"]
+                                            for k in range(1, 17)} if by_examples is not None else None,
+        "prompt_tokens_no_rag_test": none["prompt_tokens_mean"],
+        "prompt_tokens_classifier_test": clf["prompt_tokens_mean"],
+        "prompt_tokens_reduction_test": round(none["prompt_tokens_mean"] / clf["prompt_tokens_mean"], 3),
+        "targets": {"classifier_recall_test": ">= 0.998", "classifier_avg_tools_test": "<= 4.0",
+                    "prompt_tokens_reduction_test": ">= 2.0"},
+    })
+    config.save_results("toolrag", results)
+    from workbench.viz.tables import table1_toolrag
+
+    table1_toolrag(results)
+    return results
+
+
+def compare(queries: Sequence[str], k: int = 3, cfg: ToolRAGConfig | None = None) -> list[dict[str, Any]]:
+    """What each method picks for a few queries (for the notebook's "auxiliary tool" examples)."""
+    cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
+    rag = BasicRAG(load_encoder(cfg.encoder, cfg.max_length))
+    picks = ToolRAGClassifier.load().select(list(queries))
+    return [{"query": q, f"basic top-{k}": b, "classifier": c}
+            for q, b, c in zip(queries, rag.select(list(queries), k), picks, strict=True)]
