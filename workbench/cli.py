@@ -86,7 +86,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         return 1
     counts = ", ".join(f"{s} {n}" for s, n in report["counts"].items())
     print(f"{counts} records in {report['wall_s']} s ({report['teacher']} teacher); rejected: {report['rejected']}")
-    print(f"wrote {', '.join(report['files'].values())} and {config.results_path('synthesis')}")
+    print(f"wrote {', '.join(str(config.data_dir() / f) for f in report['files'].values())} and "
+          f"{config.results_path('synthesis')}")
     return 0
 
 

@@ -166,7 +166,7 @@ def run(cfg: SynthConfig | None = None, llm: Any = None) -> dict[str, Any]:
         if cfg.teacher == "offline" else None,
         "wall_s": round(wall, 2),
         "splits": {s: describe(splits[s], cfg.report_sample, cfg.seed) for s in SPLITS},
-        "files": {s: str(split_path(s)) for s in SPLITS},
+        "files": {s: str(split_path(s).relative_to(config.data_dir())) for s in SPLITS},  # under the data folder
         **extra,
     }
     config.save_results("synthesis", report)
