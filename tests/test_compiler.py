@@ -365,3 +365,20 @@ def test_cancelling_a_run_cancels_its_tasks_promptly():
     t = time.perf_counter()
     run(scenario())
     assert time.perf_counter() - t < 1.0
+
+
+def test_a_fatal_error_does_not_wait_for_the_planners_next_step():
+    from workbench.llm import LLMError
+
+    def broken(x: str) -> str:
+        raise LLMError("down")
+
+    async def slow_plan():
+        yield Step(1, "broken", ("a",), ())
+        await asyncio.sleep(5)  # a planner still writing
+        yield Step(2, "sleep", (0.01,), ())
+
+    t = time.perf_counter()
+    with pytest.raises(LLMError):
+        run(Executor([SLEEP, function_tool(broken)]).run(slow_plan()))
+    assert time.perf_counter() - t < 1.0

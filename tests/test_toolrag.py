@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from workbench.synth.dataset import SynthConfig, load_split
 from workbench.synth.dataset import run as synth
@@ -99,10 +100,16 @@ def test_classifier_trains_saves_and_loads(data):
     assert np.mean(losses[-3:]) < np.mean(losses[:3]), "the training loss goes down"
     probs = model.probabilities(["Text Ana that I'm late", ""])
     assert probs.shape == (2, 16) and ((probs >= 0) & (probs <= 1)).all()
-    again = ToolRAGClassifier.load(saved)
-    assert np.allclose(again.probabilities(["Text Ana that I'm late"]), probs[:1], atol=1e-5)
-    assert all(isinstance(s, list) and s for s in model.select(["", "x" * 20000, "Envoie un SMS à Zoë"]))
     meta = json.loads((saved / "toolrag.json").read_text())
+    best = max(history["val"], key=lambda v: v["recall"] - 0.01 * v["avg_tools"])
+    assert meta["saved_at_step"] == best["step"], "the checkpoint kept is the best one on val"
+    with torch.no_grad():  # a save/load round trip keeps the weights (perturbed, so they differ from the file)
+        model.head.bias.add_(0.5)
+    copy = root / "copy"
+    model.save(copy, cfg, history)
+    assert np.allclose(ToolRAGClassifier.load(copy).probabilities(["Text Ana that I'm late"]),
+                       model.probabilities(["Text Ana that I'm late"]), atol=1e-5)
+    assert all(isinstance(s, list) and s for s in model.select(["", "x" * 20000, "Envoie un SMS à Zoë"]))
     assert meta["labels"] == list(TOOL_NAMES) and meta["threshold"] == 0.5
 
 
@@ -135,3 +142,20 @@ def test_stage_writes_results_and_table(data):
     assert "ToolRAG classifier (reported)" in table and "measured" in table
     saved = json.loads((root / "data" / "results" / "toolrag.json").read_text())
     assert saved["classifier_recall_test"] == r["classifier_recall_test"]
+
+
+def test_a_saved_classifier_is_reused_only_for_the_same_data_and_settings(data):
+    from workbench.synth.dataset import split_path
+    from workbench.toolrag import stage
+
+    root, cfg, *_ = data
+    assert stage.saved_classifier_fits(cfg)
+    assert not stage.saved_classifier_fits(ToolRAGConfig(**{**cfg.__dict__, "lr": cfg.lr * 2}))
+    path = split_path("val")
+    original = path.read_bytes()
+    try:
+        path.write_bytes(original + original[: original.index(b"\n") + 1])  # the data changed
+        assert not stage.saved_classifier_fits(cfg)
+    finally:
+        path.write_bytes(original)
+    assert stage.saved_classifier_fits(cfg)

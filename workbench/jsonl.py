@@ -28,13 +28,15 @@ def _check_path(path: Path) -> None:
         raise IsADirectoryError(f"the store {path} is a directory; give a file path such as {path / 'run.jsonl'}")
 
 
-def _record_or_none(raw: bytes, required: Sequence[str]) -> dict[str, Any] | None:
+def _record_or_none(raw: bytes, required: Sequence[str], where: str) -> dict[str, Any] | None:
+    """The record, or None for bytes that are not JSON (torn); JSON of the wrong shape is damage, not a tear."""
     try:
         record = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
-    ok = isinstance(record, dict) and all(isinstance(record.get(k), str) for k in required)
-    return record if ok else None
+    if not (isinstance(record, dict) and all(isinstance(record.get(k), str) for k in required)):
+        raise ValueError(f"{where}: a JSON line without {', '.join(required)} (as text); the store is damaged")
+    return record
 
 
 def parse(data: bytes, path: Path, required: Sequence[str] = ("id",)) -> tuple[list[dict[str, Any]], int]:
@@ -46,7 +48,7 @@ def parse(data: bytes, path: Path, required: Sequence[str] = ("id",)) -> tuple[l
     offset = 0  # where line i starts
     for i, raw in enumerate(lines):
         if raw.strip():
-            record = _record_or_none(raw, required)
+            record = _record_or_none(raw, required, f"{path}:{i + 1}")
             if record is None and i == last:
                 warnings.warn(f"{path}: line {i + 1} is not a complete record (the run was probably killed while "
                               "writing it); it is ignored", StoreWarning, stacklevel=3)

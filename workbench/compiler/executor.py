@@ -134,15 +134,19 @@ class Executor:
         tasks: list[asyncio.Task[None]] = []
         source = _aiter(steps)
 
+        fatal_seen = asyncio.Event()
+
         def stop_all(task: asyncio.Task[None]) -> None:  # a fatal error in one task cancels the others
             if not task.cancelled() and isinstance(task.exception(), FATAL):
+                fatal_seen.set()
                 for t in tasks:
                     t.cancel()
 
         try:
-            async for step in source:
-                if any(t.done() and not t.cancelled() and t.exception() for t in tasks):
-                    break  # a fatal error: dispatch nothing more
+            while True:
+                step = await _next_or_stop(source, fatal_seen)  # does not wait for the planner after a fatal error
+                if step is None:
+                    break
                 if step.is_join:
                     result.joined = True
                     break
@@ -220,6 +224,24 @@ class Executor:
         except Exception as e:  # a tool's failure is an observation, never a crash of the run
             return f"{ERROR_PREFIX}{name} raised {type(e).__name__}: {e}"
         return out if isinstance(out, str) else str(out)
+
+
+async def _next_or_stop(source: Any, stop: asyncio.Event) -> Step | None:
+    """The next step, or None at the end of the source or as soon as `stop` is set."""
+    if stop.is_set():
+        return None
+    fetch = asyncio.ensure_future(source.__anext__())
+    waiter = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({fetch, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if fetch not in done:
+        fetch.cancel()
+        await asyncio.gather(fetch, return_exceptions=True)
+        return None
+    try:
+        return fetch.result()
+    except StopAsyncIteration:
+        return None
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

@@ -186,7 +186,12 @@ def _generate_with_llm(cfg: SynthConfig, checker: Checker, llm: Any) -> tuple[di
     tcfg = TeacherConfig(n_records=n, concurrency=cfg.concurrency, requests_per_minute=cfg.requests_per_minute,
                          seed=cfg.seed)
     teacher_report = run_teacher(tcfg, llm, raw)
-    rows = [json.loads(line) for line in raw.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from workbench.synth.teacher import read_store
+
+    rows = read_store(raw)
+    if len(rows) < n:
+        raise RuntimeError(f"the LLM teacher stopped at {len(rows)} of {n} records ({teacher_report.get('stopped')}); "
+                           f"rerun `workbench synth --teacher llm` to resume {raw}")
     checker.seen.update(normalize_query(r["query"]) for r in rows)  # the ood split must not repeat one
     random.Random(cfg.seed).shuffle(rows)
     out: dict[str, list[Record]] = {}

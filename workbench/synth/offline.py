@@ -428,7 +428,7 @@ DIRECTIONS = ["get directions from {A} to {B}", "how do I get from {A} to {B}", 
 DIRECTIONS_HERE = ["get directions to {B}", "how do I get to {B}", "show me the way to {B}", "navigate to {B}",
                    "take me to {B}", "route me to {B}", "guide me over to {B}", "point me toward {B}"]
 MODES = {"w": ["on foot", "walking", "by walking"], "r": ["by public transit", "by bus", "by train"],
-         "d": ["by car", "driving"]}
+         "d": ["by car", "driving", "behind the wheel"]}
 
 
 def intent_map(c: Ctx) -> str:
@@ -445,7 +445,7 @@ def intent_directions(c: Ctx) -> str:
     mode = "d"
     if c.rng.random() < 0.6:
         mode = c.rng.choice("wrd")
-        clause += " " + c.rng.choice(MODES[mode][:2] if not c.ood else MODES[mode][2:] or MODES[mode])
+        clause += " " + c.rng.choice(MODES[mode][:2] if not c.ood else MODES[mode][2:])
     c.plan.call("maps_show_directions", "" if here else a, b, mode)
     return clause
 

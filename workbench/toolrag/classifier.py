@@ -41,13 +41,41 @@ class ToolRAGConfig:
     eval_every: int = field(default=200, metadata={"help": "steps between validations (best kept)"})
     max_val: int = field(default=500, metadata={"help": "val records used for checkpoint selection"})
     seed: int = field(default=0, metadata={"help": "shuffling and subsampling seed"})
-    threads: int = field(default=2, metadata={"help": "torch CPU threads"})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads (used only on the CPU)"})
+    device: str = field(default="auto", metadata={"help": "auto (cuda, then mps, then cpu), cuda, mps or cpu"})
+    basic_encoder: str = field(default="minilm", metadata={
+        "help": "sentence encoder of the basic-RAG baselines and example retrieval (a sentence encoder, not "
+                "the classifier's backbone)"})
     basic_examples: int = field(default=5000, metadata={
         "help": "training queries embedded for the example-based basic RAG baseline (0: skip it)"})
 
 
+# The settings that change what is learned: a saved classifier trained with others is retrained, not reused.
+TRAINING_FIELDS = ("encoder", "max_train", "epochs", "lr", "batch_size", "max_length", "seed")
+
+
 def classifier_dir() -> Path:
     return config.artifacts_dir() / "toolrag" / "classifier"
+
+
+def pick_device(name: str) -> str:
+    import torch
+
+    if name != "auto":
+        return name
+    if torch.cuda.is_available():
+        return "cuda"
+    return "mps" if torch.backends.mps.is_available() else "cpu"
+
+
+def data_fingerprint(paths: Sequence[Path]) -> str:
+    """A hash of the training and validation files: a classifier is only reused on the data it saw."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def targets(tool_lists: Sequence[Sequence[str]]) -> np.ndarray:
@@ -80,16 +108,21 @@ def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[li
 class ToolRAGClassifier:
     """Encoder + linear head. `train` fits it; `load` reads a saved one; `select` picks tools."""
 
-    def __init__(self, encoder: HFEncoder, threshold: float = 0.5):
+    def __init__(self, encoder: HFEncoder, threshold: float = 0.5, device: str = "cpu"):
         import torch
 
         self.encoder = encoder
         self.threshold = threshold
+        self.device = device
         self.head = torch.nn.Linear(encoder.dim, len(TOOL_NAMES))
+        self.encoder.model.to(device)
+        self.head.to(device)
+        self.meta: dict[str, Any] = {}
         self._torch = torch
 
     def logits(self, queries: list[str]) -> Any:
-        return self.head(self.encoder.pooled(self.encoder.tokenize(queries)))
+        batch = {k: v.to(self.device) for k, v in self.encoder.tokenize(queries).items()}
+        return self.head(self.encoder.pooled(batch))
 
     def probabilities(self, queries: Sequence[str], batch_size: int = 64) -> np.ndarray:
         queries = [q if isinstance(q, str) else str(q) for q in queries]
@@ -97,7 +130,8 @@ class ToolRAGClassifier:
         self.encoder.model.eval()
         with self._torch.inference_mode():
             for start in range(0, len(queries), batch_size):
-                out[start:start + batch_size] = self._torch.sigmoid(self.logits(queries[start:start + batch_size])).numpy()
+                out[start:start + batch_size] = self._torch.sigmoid(
+                    self.logits(queries[start:start + batch_size])).cpu().numpy()
         return out
 
     def select(self, queries: Sequence[str], threshold: float | None = None) -> list[list[str]]:
@@ -107,23 +141,31 @@ class ToolRAGClassifier:
 
     @classmethod
     def train(cls, cfg: ToolRAGConfig, train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]],
-              out_dir: Path | None = None, progress: bool = True) -> tuple[ToolRAGClassifier, dict[str, Any]]:
-        """Fine-tune encoder and head; save the best-on-val checkpoint to `out_dir`; return it and the history."""
+              out_dir: Path | None = None, progress: bool = True,
+              data_fingerprint_of: str = "") -> tuple[ToolRAGClassifier, dict[str, Any]]:
+        """Fine-tune encoder and head; save the best-on-val checkpoint to `out_dir`; return it and the history.
+
+        `data_fingerprint_of` (see `data_fingerprint`) is stored with the checkpoint so that a later run can tell
+        whether it was trained on the current data.
+        """
         import torch
         from tqdm.auto import tqdm
 
         torch.manual_seed(cfg.seed)
-        torch.set_num_threads(cfg.threads)
+        device = pick_device(cfg.device)
+        threads = torch.get_num_threads()
+        if device == "cpu":
+            torch.set_num_threads(cfg.threads)
         rng = random.Random(cfg.seed)
         encoder = load_encoder(cfg.encoder, cfg.max_length)
         if not isinstance(encoder, HFEncoder):
             raise EncoderError("the classifier fine-tunes a transformers encoder; OpenAI embeddings cannot be trained")
-        model = cls(encoder, cfg.threshold)
+        model = cls(encoder, cfg.threshold, device)
         records = list(train)
         if cfg.max_train is not None and len(records) > cfg.max_train:
             records = rng.sample(records, cfg.max_train)
         queries = [r["query"] for r in records]
-        y = torch.from_numpy(targets([r["tools"] for r in records]))
+        y = torch.from_numpy(targets([r["tools"] for r in records])).to(device)
         val = list(val)[: cfg.max_val]
         lengths = [len(q) for q in queries]
         steps = cfg.epochs * math.ceil(len(records) / cfg.batch_size)
@@ -134,7 +176,8 @@ class ToolRAGClassifier:
             opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup)))
         loss_fn = torch.nn.BCEWithLogitsLoss()
         out_dir = out_dir or classifier_dir()
-        history: dict[str, Any] = {"train_loss": [], "val": [], "n_train": len(records), "steps": steps}
+        history: dict[str, Any] = {"train_loss": [], "val": [], "n_train": len(records), "steps": steps,
+                                   "data": data_fingerprint_of, "device": device}
         best, step, start = -1.0, 0, time.perf_counter()
         bar = tqdm(total=steps, desc="ToolRAG classifier", unit="step", disable=not progress, mininterval=2)
         for _ in range(cfg.epochs):
@@ -156,9 +199,11 @@ class ToolRAGClassifier:
                         best = score
                         model.save(out_dir, cfg, history)
         bar.close()
+        if device == "cpu":
+            torch.set_num_threads(threads)
         history["train_wall_s"] = round(time.perf_counter() - start, 1)
         model.save_history(out_dir, history)
-        return cls.load(out_dir), history
+        return cls.load(out_dir, device), history
 
     def _validate(self, val: Sequence[dict[str, Any]], step: int, history: dict[str, Any]) -> float:
         """Recall of complete tool sets minus a small cost per extra tool: the checkpoint selection score."""
@@ -180,7 +225,7 @@ class ToolRAGClassifier:
         self._torch.save(self.head.state_dict(), tmp / "head.pt")
         meta = {"labels": list(TOOL_NAMES), "threshold": self.threshold, "max_length": self.encoder.max_length,
                 "base_encoder": cfg.encoder, "config": asdict(cfg), "saved_at_step": history["val"][-1]["step"],
-                "val": history["val"][-1]}
+                "val": history["val"][-1], "n_train": history["n_train"], "data": history.get("data", "")}
         (tmp / "toolrag.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         old = out_dir.with_name(out_dir.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -191,22 +236,27 @@ class ToolRAGClassifier:
 
     @staticmethod
     def save_history(out_dir: Path, history: dict[str, Any]) -> None:
-        (out_dir / "history.json").write_text(json.dumps(history), encoding="utf-8")
+        config.write_json_atomic(out_dir / "history.json", history)
 
     @classmethod
-    def load(cls, path: Path | None = None) -> ToolRAGClassifier:
+    def load(cls, path: Path | None = None, device: str = "auto") -> ToolRAGClassifier:
         import torch
 
         path = path or classifier_dir()
+        old = path.with_name(path.name + ".old")
+        if not path.exists() and old.exists():  # a save was cut between its two renames
+            path = old
         meta_path = path / "toolrag.json"
         if not meta_path.exists():
             raise FileNotFoundError(f"no trained ToolRAG classifier at {path}: run `workbench toolrag train`")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta["labels"] != list(TOOL_NAMES):
             raise EncoderError(f"{path} was trained for other tools: {meta['labels']}")
-        model = cls(HFEncoder(path / "encoder", meta["max_length"]), meta["threshold"])
+        device = pick_device(device)
+        model = cls(HFEncoder(path / "encoder", meta["max_length"]), meta["threshold"], device)
+        model.meta = meta
         try:
-            model.head.load_state_dict(torch.load(path / "head.pt", weights_only=True))
+            model.head.load_state_dict(torch.load(path / "head.pt", weights_only=True, map_location=device))
         except (OSError, RuntimeError) as e:
             raise EncoderError(f"{path / 'head.pt'} is missing or broken ({e}); retrain with `workbench toolrag train`") from None
         return model

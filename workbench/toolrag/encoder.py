@@ -61,7 +61,7 @@ def mean_pool(hidden: Any, mask: Any) -> Any:
 class HFEncoder:
     """A transformers encoder with mean pooling; `model` and `tokenizer` are exposed for fine-tuning."""
 
-    def __init__(self, name_or_path: str | Path, max_length: int = 128):
+    def __init__(self, name_or_path: str | Path, max_length: int = 128, local_only: bool = False):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -71,8 +71,8 @@ class HFEncoder:
         if local.exists() or str(name_or_path).startswith((".", "/")):
             _check_folder(local)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
-            self.model = AutoModel.from_pretrained(str(name_or_path))
+            self.tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), local_files_only=local_only)
+            self.model = AutoModel.from_pretrained(str(name_or_path), local_files_only=local_only)
         except (OSError, ValueError) as e:
             hint = " (no network: use a local folder or the offline 'minilm')" if os.environ.get("HF_HUB_OFFLINE") else ""
             raise EncoderError(f"cannot load encoder {name_or_path!r}{hint}: {str(e).splitlines()[0]}") from None
@@ -134,6 +134,5 @@ def load_encoder(name: str = "minilm", max_length: int = 128) -> HFEncoder | Ope
     if name.startswith("openai:"):
         return OpenAIEmbedder(name.split(":", 1)[1])
     if name == "minilm":
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        return HFEncoder(minilm_path(), max_length)
+        return HFEncoder(minilm_path(), max_length, local_only=True)  # never asks the hub
     return HFEncoder(name, max_length)

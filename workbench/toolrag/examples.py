@@ -2,7 +2,7 @@
 
 TinyAgent puts a few solved examples in the planner prompt, chosen by similarity to the query among those
 whose tools are all among the tools ToolRAG selected, so that every example demonstrates only tools the
-prompt describes. The same function builds fine-tuning prompts.
+prompt describes. The fine-tuning stage is meant to build its prompts with the same function.
 
     >>> retriever.retrieve("email Ana the slides", ["get_email_address", "compose_new_email"], k=2)  # doctest: +SKIP
 """
@@ -21,7 +21,8 @@ from workbench.toolrag.encoder import TextEncoder
 
 def cached_embeddings(encoder: TextEncoder, texts: Sequence[str], tag: str) -> np.ndarray:
     """Embed once, then load from `<artifacts>/toolrag/cache/` (keyed by encoder, texts and tag)."""
-    digest = hashlib.sha256(("\n".join([encoder.name, *texts])).encode()).hexdigest()[:16]
+    key = [encoder.name, str(getattr(encoder, "max_length", "")), *texts]  # what the vectors depend on
+    digest = hashlib.sha256("\n".join(key).encode()).hexdigest()[:16]
     path = config.artifacts_dir() / "toolrag" / "cache" / f"{tag}-{digest}.npy"
     if path.exists():
         return np.load(path)

@@ -1,6 +1,7 @@
 """The ToolRAG stage (TinyAgent, Sec. 4, Table 1): train the classifier, compare it with basic RAG and no RAG.
 
-`run(cfg)` trains the classifier when none is saved (or `retrain=True`), then measures on the test and ood
+`run(cfg)` trains the classifier unless one saved for the same data and training settings exists (or with
+`retrain=True`), then measures on the test and ood
 splits, for no RAG (all 16 tools), basic RAG at every k and the classifier: tool recall (every needed tool
 selected), tools per query, precision, and the planner prompt's size in tokens. Writes
 `data/results/toolrag.json` and `figures/table1_toolrag.{md,csv}`.
@@ -12,6 +13,7 @@ results name which was used.
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 from collections.abc import Callable, Sequence
@@ -21,9 +23,15 @@ from workbench import config
 from workbench.compiler.prompts import PlannerPrompt
 from workbench.compiler.tools import Tool
 from workbench.llm.base import count_tokens
-from workbench.synth.dataset import load_split
+from workbench.synth.dataset import load_split, split_path
 from workbench.toolrag.basic import BasicRAG
-from workbench.toolrag.classifier import ToolRAGClassifier, ToolRAGConfig, classifier_dir
+from workbench.toolrag.classifier import (
+    TRAINING_FIELDS,
+    ToolRAGClassifier,
+    ToolRAGConfig,
+    classifier_dir,
+    data_fingerprint,
+)
 from workbench.toolrag.encoder import load_encoder
 from workbench.toolrag.examples import cached_embeddings
 from workbench.toolrag.metrics import selection_metrics
@@ -69,23 +77,36 @@ def _row(method: str, selected: list[list[str]], needed: list[list[str]], count:
     return row
 
 
+def _fingerprint() -> str:
+    return data_fingerprint([split_path("train"), split_path("val")])
+
+
 def train(cfg: ToolRAGConfig | None = None) -> dict[str, Any]:
     """Fine-tune the classifier on the train split (best-on-val checkpoint under the artifacts folder)."""
     cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
-    _, history = ToolRAGClassifier.train(cfg, load_split("train"), load_split("val"))
+    _, history = ToolRAGClassifier.train(cfg, load_split("train"), load_split("val"),
+                                         data_fingerprint_of=_fingerprint())
     return history
 
 
-def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, Any]:
-    cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
-    history_path = classifier_dir() / "history.json"
-    if retrain or not (classifier_dir() / "toolrag.json").exists() or not history_path.exists():
-        train(cfg)
-    import json
+def saved_classifier_fits(cfg: ToolRAGConfig) -> bool:
+    """True when a saved classifier was trained on the current data with the current training settings."""
+    meta_path = classifier_dir() / "toolrag.json"
+    if not meta_path.exists() or not (classifier_dir() / "history.json").exists():
+        return False
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    same_config = all(meta["config"].get(k) == getattr(cfg, k) for k in TRAINING_FIELDS)
+    return same_config and meta.get("data") == _fingerprint()
 
-    history = json.loads(history_path.read_text(encoding="utf-8"))
-    classifier = ToolRAGClassifier.load()
-    encoder = load_encoder(cfg.encoder, cfg.max_length)
+
+def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, Any]:
+    """Evaluate (training first when no saved classifier fits the current data and settings)."""
+    cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
+    if retrain or not saved_classifier_fits(cfg):
+        train(cfg)
+    history = json.loads((classifier_dir() / "history.json").read_text(encoding="utf-8"))
+    classifier = ToolRAGClassifier.load(device=cfg.device)
+    encoder = load_encoder(cfg.basic_encoder)
     rag = BasicRAG(encoder)
     by_examples = None
     if cfg.basic_examples:
@@ -95,9 +116,11 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
         by_examples = BasicRAG(encoder, mode="examples", train_queries=queries_, train_tools=[r["tools"] for r in sample],
                                train_vectors=cached_embeddings(encoder, queries_, "basic-examples"))
     count, tokenizer_name = planner_token_counter()
-    results: dict[str, Any] = {"profile": config.active_profile(), "encoder": cfg.encoder, "threshold": cfg.threshold,
+    results: dict[str, Any] = {"profile": config.active_profile(), "encoder": classifier.meta["base_encoder"],
+                               "basic_encoder": cfg.basic_encoder, "threshold": cfg.threshold,
                                "prompt_tokenizer": tokenizer_name, "train_wall_s": history["train_wall_s"],
-                               "n_train": history["n_train"], "splits": {}}
+                               "n_train": classifier.meta["n_train"], "device": history.get("device", "cpu"),
+                               "splits": {}}
     for split in ("test", "ood"):
         records = load_split(split)
         queries, needed = [r["query"] for r in records], [r["tools"] for r in records]
@@ -110,7 +133,7 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
             for k in range(1, len(TOOL_NAMES) + 1):
                 rows.append(_row(f"basic RAG (examples) top-{k}", by_examples.select(queries, k, vectors), needed,
                                  count if k in PROMPT_K else None))
-        rows.append(_row("ToolRAG classifier", classifier.select(queries), needed, count))
+        rows.append(_row("ToolRAG classifier", classifier.select(queries, cfg.threshold), needed, count))
         results["splits"][split] = rows
     test = {r["method"]: r for r in results["splits"]["test"]}
     ood = {r["method"]: r for r in results["splits"]["ood"]}
@@ -141,7 +164,7 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
 def compare(queries: Sequence[str], k: int = 3, cfg: ToolRAGConfig | None = None) -> list[dict[str, Any]]:
     """What each method picks for a few queries (for the notebook's "auxiliary tool" examples)."""
     cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
-    rag = BasicRAG(load_encoder(cfg.encoder, cfg.max_length))
-    picks = ToolRAGClassifier.load().select(list(queries))
+    rag = BasicRAG(load_encoder(cfg.basic_encoder))
+    picks = ToolRAGClassifier.load(device=cfg.device).select(list(queries), cfg.threshold)
     return [{"query": q, f"basic top-{k}": b, "classifier": c}
             for q, b, c in zip(queries, rag.select(list(queries), k), picks, strict=True)]
