@@ -5,6 +5,9 @@
     workbench plan score PRED GOLD        DAG success, graph edit distance and tool recall of one pair
     workbench synth [--teacher offline|llm]  the TinyAgent dataset: data/tinyagent/{train,val,test,ood}.jsonl
     workbench toolrag train|eval          ToolRAG: fine-tune the tool classifier; Table 1 (recall, tools, prompt)
+    workbench finetune                    planner: base model, LoRA and full fine-tuning, success rates
+    workbench predict --input Q.jsonl --output P.jsonl [--model DIR] [--toolrag DIR] [--constrained]
+    workbench evaluate --pred P.jsonl --gold G.jsonl   success rate, parse failures, tool recall, exact args
     workbench bench executor              task fetching unit: makespan / critical path, overhead per task
     workbench bench latency               LLMCompiler vs ReAct latency under a scripted-LLM latency model
     workbench bench run --benchmark B     LLMCompiler (or --react) on HotpotQA, Movie or ParallelQA
@@ -114,6 +117,48 @@ def cmd_toolrag(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from workbench.finetune import stage
+
+    overrides = {"methods": args.methods.split(",")} if args.methods else {}
+    cfg = config.stage_config(stage.FinetuneConfig, "finetune", args.profile, **overrides)
+    try:
+        r = stage.run(cfg)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"best: {r['best_variant']}: success {r['best_success_test']:.3f} (test), {r['best_success_ood']:.3f} "
+          f"(ood); constrained parse failures {r['constrained_parse_failure_rate']}; trained in {r['train_wall_s']} s")
+    print(f"wrote {config.results_path('planner')} and {config.figure_path('fig_success_rate.png')}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from workbench.finetune.predict import predict_file
+
+    try:
+        n = predict_file(args.input, args.output, model=args.model, toolrag=args.toolrag,
+                         constrained=args.constrained)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {n} plans to {args.output}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from workbench.finetune.evaluate import evaluate_files
+
+    try:
+        r = evaluate_files(args.pred, args.gold)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"n={r['n']}  success {r['success']:.4f}  parse failures {r['parse_failure']:.4f}  "
+          f"tool recall {r['tool_recall']:.4f}  argument exact match {r['argument_exact']:.4f}")
+    return 0
+
+
 def cmd_bench_executor(args: argparse.Namespace) -> int:
     from workbench.bench import executor_bench
 
@@ -178,6 +223,8 @@ def cmd_viz_figures(args: argparse.Namespace) -> int:
         paths.append(viz.fig_dataset_distributions())
     if config.results_path("toolrag").exists():
         paths += [viz.fig_toolrag_recall(), *viz.table1_toolrag()]
+    if config.results_path("planner").exists():
+        paths += [viz.fig_success_rate(), viz.fig_training_curves()]
     for path in paths:
         print(f"wrote {path}")
     return 0
@@ -225,6 +272,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=config.PROFILES)
     p.add_argument("--retrain", action="store_true", help="eval: train again even if a classifier is saved")
     p.set_defaults(func=cmd_toolrag)
+
+    p = sub.add_parser("finetune", help="planner: base model, LoRA / full fine-tuning, evaluation (planner.json)")
+    p.add_argument("--profile", choices=config.PROFILES)
+    p.add_argument("--methods", help="comma-separated: lora,full (default: the profile's)")
+    p.set_defaults(func=cmd_finetune)
+    p = sub.add_parser("predict", help="plan each {\"query\": ...} line of a JSONL file")
+    p.add_argument("--input", required=True, help="JSONL with a query per line (and optionally today)")
+    p.add_argument("--output", required=True, help="JSONL of {query, plan} (written whole, then moved in place)")
+    p.add_argument("--model", help="a model folder (default: the best planner `workbench finetune` trained)")
+    p.add_argument("--toolrag", help="a ToolRAG classifier folder, or 'none' (default: the trained one if any)")
+    p.add_argument("--constrained", action=argparse.BooleanOptionalAction, default=None,
+                   help="grammar-constrained decoding (default: as in the best variant)")
+    p.add_argument("--profile", choices=config.PROFILES)
+    p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("evaluate", help="score predicted plans against gold plans (matched by query)")
+    p.add_argument("--pred", required=True)
+    p.add_argument("--gold", required=True)
+    p.set_defaults(func=cmd_evaluate)
 
     bench = sub.add_parser("bench", help="LLMCompiler benchmarks").add_subparsers(dest="bench_command", required=True)
     p = bench.add_parser("executor", help="makespan / critical path on random DAGs; overhead per task")

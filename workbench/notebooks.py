@@ -46,7 +46,9 @@ def strip_outputs(path: Path) -> bool:
 def run_notebooks(profile: str | None = None, pattern: str = "", timeout_s: int | None = 1800) -> list[dict]:
     """Execute the notebooks in order; stops at the first failure, naming the notebook and the cell.
 
-    `timeout_s` limits each cell; the paper profile has none (its LLM teacher alone runs for hours).
+    `timeout_s` limits each cell; the offline profile allows 2 hours (pre-training, two fine-tunings and
+    the evaluation of every variant run in one cell), the paper profile has none (its LLM teacher alone runs
+    for hours).
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -55,6 +57,8 @@ def run_notebooks(profile: str | None = None, pattern: str = "", timeout_s: int 
     profile = config.active_profile(profile)
     if profile == "paper":
         timeout_s = None
+    elif profile == "offline" and timeout_s is not None:
+        timeout_s = max(timeout_s, 7200)
     os.environ["WORKBENCH_PROFILE"] = profile
     if profile == "quick":
         os.environ["WB_QUICK"] = "1"

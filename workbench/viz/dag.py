@@ -22,7 +22,7 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from workbench import config  # noqa: E402
 from workbench.metrics import plan_success, plan_to_graph  # noqa: E402
-from workbench.plan import Plan, parse_plan  # noqa: E402
+from workbench.plan import Plan, PlanError, parse_plan  # noqa: E402
 from workbench.tools.tinyagent import APPS, tinyagent_tools  # noqa: E402
 
 _PALETTE = plt.get_cmap("tab10").colors
@@ -101,9 +101,16 @@ def draw_comparison(pred: Plan | str, gold: Plan | str, axes: tuple[plt.Axes, pl
     """Gold and predicted DAG side by side; the verdict (DAG isomorphism) is the right panel's title."""
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9, 3))
-    ok = plan_success(pred, gold) == 1.0
     gold_plan = gold if isinstance(gold, Plan) else parse_plan(gold)
-    pred_plan = pred if isinstance(pred, Plan) else parse_plan(pred)
+    try:
+        pred_plan = pred if isinstance(pred, Plan) else parse_plan(pred)
+    except PlanError as e:  # a model's output that is not a plan: show why, beside the gold DAG
+        draw_plan(gold_plan, ax=axes[0], title="gold plan")
+        axes[1].axis("off")
+        axes[1].text(0, 0.5, textwrap.fill(f"predicted text does not parse: {e}", 60), fontsize=8, color="#b42318")
+        axes[1].set_title("predicted plan -> failure: not a plan", color="#b42318")
+        return axes[0], axes[1]
+    ok = plan_success(pred_plan, gold_plan) == 1.0
     extra = Counter(pred_plan.tools) - Counter(gold_plan.tools)  # tools the gold plan does not call
     wrong = {s.idx for s in pred_plan.tasks if extra[s.tool] > 0}
     draw_plan(gold_plan, ax=axes[0], title="gold plan")

@@ -1,0 +1,299 @@
+"""Planner fine-tuning, hermetic: a tiny Llama and a tokenizer trained here exercise every path in seconds."""
+
+import json
+import random
+
+import pytest
+import torch
+
+from workbench.cli import main as cli
+from workbench.finetune import base, prompts
+from workbench.finetune.evaluate import evaluate, evaluate_files, score_plan
+from workbench.finetune.grammar import max_plan_bytes
+from workbench.finetune.predict import Planner, toolrag_selector
+from workbench.finetune.stage import FinetuneConfig, run
+from workbench.finetune.tokenizer import train_tokenizer
+from workbench.finetune.train import finetune, lora_settings, run_trainer
+from workbench.plan import parse_plan
+from workbench.synth.dataset import SynthConfig, load_split
+from workbench.synth.dataset import run as synth
+from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
+
+GOLD = '1. get_phone_number("Ana")\n2. get_phone_number("Bo")\n3. send_sms(["$1", "$2"], "late")\n4. join()<END_OF_PLAN>'
+
+
+@pytest.fixture(scope="module")
+def workbench_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("finetune")
+    mp = pytest.MonkeyPatch()
+    for name in ("DATA", "FIGURES", "ARTIFACTS"):
+        mp.setenv(f"WORKBENCH_{name}_DIR", str(root / name.lower()))
+    synth(SynthConfig(train=300, val=30, test=12, ood=12, report_sample=10))
+    yield root
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def tokenizer(workbench_dir):
+    docs = base.pretraining_corpus(load_split("train"), calendar=200, doc_repeats=2)
+    return train_tokenizer(docs, vocab_size=320, whole_words=TOOL_NAMES)
+
+
+TINY = dict(eval_val=8, vocab_size=320, hidden=32, layers=2, heads=2, intermediate=64, calendar_docs=200, train_records=300,
+            val_records=30, batch_size=16, eval_every=5, eval_test=12, eval_ood=12, base_examples=1, latency_n=2,
+            max_new_tokens=max_plan_bytes(tinyagent_tools(), 2, 6, 2), grammar_max_steps=2, grammar_max_str_len=6,
+            grammar_max_list_len=2, lora_r=4, lora_alpha=8, progress=False, pretrain_lr=3e-3, lora_lr=3e-3,
+            full_lr=3e-3)
+
+
+def _gold_tools_selector():
+    """A stand-in for the ToolRAG classifier (its own tests train the real one): each query's gold tools."""
+    tools = {r["query"]: r["tools"] for split in ("val", "test", "ood") for r in load_split(split)}
+    return lambda queries: [list(tools.get(q, TOOL_NAMES)) for q in queries]
+
+
+@pytest.fixture(scope="module")
+def stage_results(workbench_dir):
+    mp = pytest.MonkeyPatch()
+    mp.setattr("workbench.finetune.predict.toolrag_selector", lambda name: _gold_tools_selector())
+    yield run(FinetuneConfig(**TINY))
+    mp.undo()
+
+
+# ------------------------------------------------------------------------------------ tokenizer, corpus
+
+
+def test_tokenizer_spells_unseen_names_and_splits_digits(tokenizer):
+    text = 'send_sms(["$2"], "Zoë Ngũgĩ at 2024-06-12 09:30:00")'
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert tokenizer.decode(ids) == text
+    pieces = tokenizer.convert_ids_to_tokens(ids)
+    assert "send_sms" in pieces, "tool names are whole tokens"
+    assert all(len(p.lstrip("Ġ")) == 1 for p in pieces if p.lstrip("Ġ")[:1].isdigit()), "one token per digit"
+    chat = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
+                                         add_generation_prompt=True)
+    assert chat == "<|user|>\nhi<|end|>\n<|assistant|>\n" and tokenizer.eos_token == "<|end|>"
+
+
+def test_pretraining_corpus_has_no_plans(workbench_dir):
+    records = load_split("train")
+    docs = base.pretraining_corpus(records, calendar=300, doc_repeats=1)
+    assert {r["query"] for r in records} <= set(docs)
+    assert not any("join()" in d or '"$' in d or "<END_OF_PLAN>" in d for d in docs)
+    assert any("weeks after" in d for d in docs) and any("24-hour clock" in d for d in docs)
+
+
+# ------------------------------------------------------------------------------------ prompts
+
+
+def test_training_example_puts_the_loss_on_the_plan_only(tokenizer):
+    messages = prompts.planner_chat("Text Ana and Bo that I'm late", "2024-06-12", ["send_sms", "get_phone_number"])
+    ex = prompts.training_example(tokenizer, messages, GOLD)
+    n_prompt = sum(1 for x in ex["labels"] if x == prompts.IGNORE)
+    assert ex["input_ids"][:n_prompt] == prompts.prompt_ids(tokenizer, messages)
+    target = ex["labels"][n_prompt:]
+    assert target[-1] == tokenizer.eos_token_id and tokenizer.decode(target[:-1]) == GOLD
+
+
+def test_negatives_keep_every_needed_tool_in_canonical_order():
+    rng = random.Random(0)
+    sizes = set()
+    for _ in range(300):
+        tools = prompts.with_negatives(["send_sms", "get_phone_number"], rng)
+        assert {"send_sms", "get_phone_number"} <= set(tools) and tools == prompts.ordered(tools)
+        sizes.add(len(tools))
+    assert min(sizes) == 2 and max(sizes) == 16, "from no negatives to every tool"
+    with pytest.raises(ValueError, match="unknown tool"):
+        prompts.ordered(["send_fax"])
+
+
+def test_full_prompt_describes_only_the_given_tools():
+    text = prompts.system_prompt("2024-06-12", ["send_sms"], kind="full")
+    assert "send_sms(" in text and "get_phone_number" not in text and "2024-06-12" in text
+
+
+# ------------------------------------------------------------------------------------ metrics
+
+
+def test_scores_of_typical_predictions():
+    swapped = GOLD.replace('"Ana"', "X").replace('"Bo"', '"Ana"').replace("X", '"Bo"').replace('"$1", "$2"', '"$2", "$1"')
+    assert score_plan(GOLD, GOLD) == {"success": 1.0, "parse_failure": 0.0, "tool_recall": 1.0, "argument_exact": 1.0}
+    assert score_plan(swapped, GOLD)["argument_exact"] == 1.0, "the same plan in another step order"
+    assert score_plan(GOLD.replace('"late"', '"later"'), GOLD)["argument_exact"] == 0.0
+    wrong_tool = GOLD.replace("get_phone_number", "get_email_address", 1)
+    assert score_plan(wrong_tool, GOLD)["success"] == 0.0 and score_plan(wrong_tool, GOLD)["tool_recall"] == 1.0
+    assert score_plan("1. send_sms(", GOLD) == {"success": 0.0, "parse_failure": 1.0, "tool_recall": 0.0,
+                                                "argument_exact": 0.0}
+    assert score_plan(GOLD.replace('"$1", "$2"', '"$1", "$4"'), GOLD)["parse_failure"] == 1.0
+    assert evaluate([GOLD, "junk"], [GOLD, GOLD])["success"] == 0.5
+    with pytest.raises(ValueError, match="pair them"):
+        evaluate([GOLD], [])
+
+
+def test_evaluate_files_matches_by_query_and_names_bad_lines(tmp_path):
+    gold, pred = tmp_path / "gold.jsonl", tmp_path / "pred.jsonl"
+    gold.write_text(json.dumps({"query": "a", "plan": GOLD}) + "\n" + json.dumps({"query": "b", "plan": GOLD}) + "\n")
+    pred.write_text(json.dumps({"query": "b", "plan": "nope"}) + "\n" + json.dumps({"query": "a", "plan": GOLD}) + "\n")
+    assert evaluate_files(str(pred), str(gold))["success"] == 0.5
+    pred.write_text(json.dumps({"query": "a", "plan": GOLD}) + "\n")
+    with pytest.raises(ValueError, match="no prediction"):
+        evaluate_files(str(pred), str(gold))
+    pred.write_text("{not json\n")
+    with pytest.raises(ValueError, match="line 1: not JSON"):
+        evaluate_files(str(pred), str(gold))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        evaluate_files(str(tmp_path / "none.jsonl"), str(gold))
+
+
+# ------------------------------------------------------------------------------------ training
+
+
+def _tiny_rows(tokenizer, n=64):
+    return prompts.build_examples(tokenizer, load_split("train", limit=n))
+
+
+def test_training_resumes_from_the_last_checkpoint(tokenizer, tmp_path):
+    from transformers import TrainerCallback
+
+    class Crash(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 5:
+                raise KeyboardInterrupt("simulated kill")
+
+    rows = _tiny_rows(tokenizer)
+    model = base.small_llama(tokenizer, hidden=32, layers=1, heads=2, intermediate=64)
+    with pytest.raises(KeyboardInterrupt):
+        run_trainer(model, tokenizer, rows, rows[:8], tmp_path / "ckpt", lr=1e-3, epochs=2, batch_size=8,
+                    eval_every=2, progress=False, callbacks=[Crash()])
+    assert (tmp_path / "ckpt" / "checkpoint-4").exists()
+    result = run_trainer(base.small_llama(tokenizer, hidden=32, layers=1, heads=2, intermediate=64), tokenizer, rows,
+                         rows[:8], tmp_path / "ckpt", lr=1e-3, epochs=2, batch_size=8, eval_every=2, progress=False)
+    assert result["resumed_from"] == "checkpoint-4" and result["steps"] == 16
+
+
+def test_lora_merge_gives_the_adapted_model(tokenizer, tmp_path):
+    base_dir = base.save_model(base.small_llama(tokenizer, hidden=32, layers=1, heads=2, intermediate=64), tokenizer,
+                               tmp_path / "base")
+    rows = _tiny_rows(tokenizer, 32)
+    report = finetune(base_dir, "lora", rows, [], tmp_path / "lora", lr=1e-2, epochs=1, batch_size=8, eval_every=2,
+                      lora=lora_settings(4, 8, 0.0), progress=False)
+    assert report["trainable_parameters"] < report["parameters"] / 2
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_dir), tmp_path / "lora" / "adapter")
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "lora" / "model")
+    plain = AutoModelForCausalLM.from_pretrained(base_dir)
+    ids = torch.tensor([rows[0]["input_ids"]])
+    with torch.no_grad():
+        a, b, c = peft_model(ids).logits, merged(ids).logits, plain(ids).logits
+    assert torch.allclose(a, b, atol=1e-4) and not torch.allclose(b, c, atol=1e-3)
+    assert not (tmp_path / "lora" / "checkpoints").exists()
+
+
+# ------------------------------------------------------------------------------------ the stage
+
+
+@pytest.mark.slow
+def test_stage_trains_and_evaluates_every_variant(stage_results, workbench_dir):
+    r = stage_results
+    variants = {row["variant"] for row in r["rows"]}
+    assert variants == {f"{m}{t}{c}" for m in ("base", "lora", "full") for t in ("", " + ToolRAG")
+                        for c in ("", " + constrained")}
+    for row in r["rows"]:
+        for key in ("success_val", "success_test", "success_ood", "argument_exact_test", "tool_recall_ood",
+                    "median_latency_s", "parameters", "wall_s", "train_tokens"):
+            assert key in row, (row["variant"], key)
+    assert r["best_chosen_on"] == "val" and r["toolrag_rows"] == "measured"
+    for key in ("best_variant", "best_success_test", "best_success_ood", "constrained_parse_failure_rate",
+                "train_wall_s", "profile"):
+        assert key in r
+    assert r["constrained_parse_failure_rate"] == 0.0
+    for row in r["rows"]:
+        if row["constrained"]:
+            assert row["parse_failure_test"] == 0.0 and row["parse_failure_ood"] == 0.0, row["variant"]
+    art = workbench_dir / "artifacts" / "planner"
+    assert (art / "lora" / "adapter" / "adapter_config.json").exists() and (art / "full" / "model").exists()
+    pre = json.loads((art / "base" / "pretraining.json").read_text())
+    losses = [e["loss"] for e in pre["log"] if "loss" in e]
+    assert losses[-1] < losses[0], "pre-training lowers the loss"
+    assert (workbench_dir / "figures" / "fig_success_rate.png").exists()
+    assert (art / "tokenizer.json").exists(), "ToolRAG counts prompt tokens with the planner's tokenizer"
+
+
+@pytest.mark.slow
+def test_a_second_run_reuses_the_trained_models(stage_results, workbench_dir):
+    art = workbench_dir / "artifacts" / "planner"
+    before = {m: (art / m / "training.json").stat().st_mtime for m in ("lora", "full")}
+    run(FinetuneConfig(**{**TINY, "eval_test": 2, "eval_ood": 2}))
+    assert before == {m: (art / m / "training.json").stat().st_mtime for m in ("lora", "full")}
+
+
+@pytest.mark.slow
+def test_predict_and_evaluate_from_the_command_line(stage_results, workbench_dir, capsys):
+    queries = workbench_dir / "q.jsonl"
+    queries.write_text("".join(json.dumps({"query": r["query"], "today": r["today"]}) + "\n"
+                               for r in load_split("test")))
+    out = workbench_dir / "p.jsonl"
+    assert cli(["predict", "--input", str(queries), "--output", str(out), "--constrained", "--toolrag", "none"]) == 0
+    preds = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(preds) == 12 and all(parse_plan(p["plan"], tinyagent_tools()) for p in preds)
+    gold = workbench_dir / "data" / "tinyagent" / "test.jsonl"
+    assert cli(["evaluate", "--pred", str(out), "--gold", str(gold)]) == 0
+    assert "parse failures 0.0000" in capsys.readouterr().out
+
+
+def test_missing_model_and_bad_input_are_clear_errors(workbench_dir, tmp_path, capsys):
+    bad = tmp_path / "q.jsonl"
+    bad.write_text(json.dumps({"text": "no query"}) + "\n")
+    assert cli(["predict", "--input", str(bad), "--output", str(tmp_path / "o.jsonl"), "--model", "x"]) == 1
+    assert 'needs a non-empty "query"' in capsys.readouterr().err
+    bad.write_text(json.dumps({"query": "hi"}) + "\n")
+    assert cli(["predict", "--input", str(bad), "--output", str(tmp_path / "o.jsonl"),
+                "--model", str(tmp_path / "nope")]) == 1
+    assert "workbench finetune" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_toolrag_selector_is_optional_unless_named(tmp_path, workbench_dir):
+    assert toolrag_selector(None) is None and toolrag_selector("auto") is None  # none trained here
+    with pytest.raises(FileNotFoundError, match="workbench toolrag train"):
+        toolrag_selector(tmp_path / "missing")
+
+
+@pytest.mark.slow
+def test_planner_uses_the_tools_it_is_given(stage_results, workbench_dir):
+    planner = Planner.load(workbench_dir / "artifacts" / "planner" / "full" / "model", constrained=True,
+                           max_new_tokens=TINY["max_new_tokens"], grammar_limits={"max_steps": 2, "max_str_len": 6,
+                                                                                  "max_list_len": 2})
+    out = planner.plan(["Text Ana that I'm late"], ["2024-06-12"], tools=[["get_phone_number", "send_sms"]])
+    used = {s.tool for s in parse_plan(out[0]["plan"]).steps if not s.is_join}
+    assert used <= {"get_phone_number", "send_sms"}
+
+
+def test_changed_settings_never_reuse_a_model_or_its_checkpoints(tmp_path, monkeypatch):
+    from workbench.finetune import stage
+
+    monkeypatch.setenv("WORKBENCH_ARTIFACTS_DIR", str(tmp_path))
+    base_dir = stage.planner_dir() / "base" / "model"
+    base_dir.mkdir(parents=True)
+    (base_dir.parent / "settings.json").write_text(json.dumps({"hidden": 32}))
+    first = stage._base_id(base_dir)
+    (base_dir.parent / "settings.json").write_text(json.dumps({"hidden": 64}))
+    assert stage._base_id(base_dir) != first, "a retrained base changes what its fine-tunes depend on"
+    folder = stage.planner_dir() / "full"
+    (folder / "checkpoints" / "checkpoint-4").mkdir(parents=True)
+    stage._begin(folder, {"lr": 1})
+    assert not (folder / "checkpoints" / "checkpoint-4").exists(), "checkpoints of unknown settings are dropped"
+    (folder / "checkpoints" / "checkpoint-8").mkdir()
+    stage._begin(folder, {"lr": 1})
+    assert (folder / "checkpoints" / "checkpoint-8").exists(), "the same settings resume"
+    (folder / "model").mkdir()
+    (folder / "model" / "config.json").write_text("{}")
+    stage._mark(folder, {"lr": 1})
+    assert stage._fits(folder, {"lr": 1}) and not stage._fits(folder, {"lr": 2})
+    stage._begin(folder, {"lr": 2})
+    assert not stage._fits(folder, {"lr": 1}), "a run in progress uncertifies the folder"
+    assert not (folder / "checkpoints" / "checkpoint-8").exists()
+    with pytest.raises(ValueError, match="unknown fine-tuning method"):
+        run(FinetuneConfig(methods=["ful"]))

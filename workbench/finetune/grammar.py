@@ -1,0 +1,324 @@
+"""Grammar-constrained decoding of plans: the plan language of LLMCompiler (Kim et al. 2023, Sec. 3.1) as
+TinyAgent's planner writes it (Erdogan et al. 2024, Sec. 2). Constraining the decoder is our addition; neither
+paper does it.
+
+A 1B planner that is mostly right still writes an occasional plan the executor cannot run: a tool that is
+not offered, a missing argument, `"$4"` at step 3, prose after the plan. `plan_grammar` writes the plan
+language for one tool set as a Lark grammar, and llguidance masks, token by token, every token that would
+leave it. Every constrained plan that ends within the token budget then parses and validates (`max_plan_bytes`
+is a budget that always suffices); the model only chooses among valid plans.
+
+    >>> print(plan_grammar([ToolSpec("get_phone_number", (Param("name"),), "")], max_steps=2).splitlines()[-1])
+    step2: ("get_phone_number(" str2 ")") "\\n" "3. " JOIN
+
+The grammar fixes what `render_args` writes: steps `1.`, `2.`, ... in order, one per line; each argument a
+literal of its parameter's type (a double-quoted string, a list of them, True/False, a number, None where
+the parameter is optional) or a reference `"$j"` to an earlier step j < k; arguments separated by `", "`;
+and a last line `N. join()<END_OF_PLAN>`. Strings and lists are bounded so that any sampler terminates.
+Plain strings exclude `$` (a `$5` inside a string is a reference, see `workbench.plan`), `<` (the text
+`<END_OF_PLAN>` inside a string would end the plan) and control characters; the escapes `\\"` and `\\\\`
+are allowed.
+
+`PlanLogitsProcessor` applies one grammar per batch row inside Hugging Face `model.generate`;
+`mlx_logits_processor` does the same for mlx-lm. `grammar_accepts` checks a text without a model.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import llguidance
+import llguidance.hf
+import llguidance.numpy as llnp
+import numpy as np
+import torch
+from transformers import LogitsProcessor, LogitsProcessorList, PreTrainedTokenizerFast
+
+from workbench.plan import END_OF_PLAN, JOIN
+from workbench.tools.spec import Param, ToolSpec
+
+# A plain string: any character but `"`, `\`, `$`, `<` and control characters, or the escapes \" and \\.
+_CHAR = r'([^"\\$<\x00-\x1f\x7f]|\\["\\])'
+
+
+# ------------------------------------------------------------------------------------------- grammar
+
+
+def plan_grammar(specs: Sequence[ToolSpec], max_steps: int = 20, max_str_len: int = 200,
+                 max_list_len: int = 8) -> str:
+    """A Lark grammar (llguidance dialect) for plans of 1..`max_steps` tool steps over `specs`, then join.
+
+    `max_steps` defaults to 20 because gold plans have up to 17 tool steps (train); a plan may call a
+    tool more than once. Rule `stepK` is step K: `"$j"` is only allowed there for j < K.
+    """
+    if not specs:
+        raise ValueError("a plan grammar needs at least one tool")
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    for spec in specs:
+        if not spec.name.isidentifier() or spec.name == JOIN:
+            raise ValueError(f"{spec.name!r} cannot be a tool name in a plan")
+    specs = list({s.name: s for s in specs}.values())  # the same tool twice is offered once
+    lines = [
+        f"// plans over {len(specs)} tools, 1..{max_steps} tool steps, then join",
+        'start: "1. " step1',
+        f"STRING: /\"{_CHAR}{{0,{max_str_len}}}\"/",
+        "INT: /-?(0|[1-9][0-9]{0,8})/",
+        r"NUMBER: /-?(0|[1-9][0-9]{0,8})(\.[0-9]{1,8})?/",
+        'BOOL: "True" | "False"',
+        'NONE: "None"',
+        f'JOIN: "{JOIN}(){END_OF_PLAN}"',
+    ]
+    for k in range(1, max_steps + 1):
+        if k > 1:  # the values step k may write: strings may be references to steps 1..k-1
+            refs = "|".join(str(j) for j in range(1, k))
+            lines.append(f'REF{k}: /"\\$({refs})"/')
+            lines.append(f"str{k}: STRING | REF{k}")
+        items = _nested(f"str{k}" if k > 1 else "STRING", max_list_len)
+        lines.append(f'list{k}: "[" [{items}] "]"')
+        calls = " | ".join(_call(spec, k) for spec in specs)
+        tail = f'"{k + 1}. " (JOIN | step{k + 1})' if k < max_steps else f'"{k + 1}. " JOIN'
+        lines.append(f'step{k}: ({calls}) "\\n" {tail}')
+    return "\n".join(lines)
+
+
+def max_plan_bytes(specs: Sequence[ToolSpec], max_steps: int = 20, max_str_len: int = 200,
+                   max_list_len: int = 8) -> int:
+    """An upper bound on the bytes of any plan `plan_grammar` accepts with these limits.
+
+    Every token is at least one byte, so `max_new_tokens` at this bound lets every constrained row finish:
+    the grammar then guarantees a valid plan even from a random model.
+
+        >>> from workbench.tools.tinyagent import tinyagent_tools
+        >>> max_plan_bytes(tinyagent_tools(), max_steps=3, max_str_len=6, max_list_len=2)
+        1363
+    """
+    string = 2 + 4 * max_str_len  # quotes, and a non-ASCII character takes up to 4 bytes
+    value = max(string, 2 + max_list_len * (string + 2), 12)  # a list, or a number / True / False / None
+    call = max(len(s.name) + 2 + len(s.params) * (value + 2) for s in specs)
+    step_no = len(str(max_steps + 1)) + 2
+    return max_steps * (step_no + call + 1) + step_no + len(f"{JOIN}(){END_OF_PLAN}")
+
+
+def _nested(item: str, n: int) -> str:
+    """Up to `n` comma-separated items, as nested optionals: `x [", " x [", " x]]`."""
+    out = item
+    for _ in range(n - 1):
+        out = f'{item} [", " {out}]'
+    return out
+
+
+def _call(spec: ToolSpec, k: int) -> str:
+    args = ' ", " '.join(_value(p, k) for p in spec.params)
+    return f'"{spec.name}(" {args} ")"' if args else f'"{spec.name}()"'
+
+
+def _value(param: Param, k: int) -> str:
+    """The alternatives for one argument at step k; a reference passes for any type, as in `Param.type_error`."""
+    s = f"str{k}" if k > 1 else "STRING"
+    ref = [f"REF{k}"] if k > 1 else []
+    alts = {
+        "str": [s],
+        "list[str]": [f"list{k}", *([s] if param.single_ok else [])],
+        "int": ["INT", *ref],
+        "float": ["NUMBER", *ref],
+        "bool": ["BOOL", *ref],
+        "any": [s, f"list{k}", "NUMBER", "BOOL"],
+    }[param.type]
+    if (param.optional or param.type == "any") and "NONE" not in alts:
+        alts.append("NONE")
+    return alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
+
+
+# ------------------------------------------------------------------------------------------- matchers
+
+_LL_TOKENIZERS: weakref.WeakKeyDictionary[Any, llguidance.LLTokenizer] = weakref.WeakKeyDictionary()
+# keyed by the tokenizer object itself, not its id(): a freed tokenizer's id may be reused by another
+_TEMPLATES: OrderedDict[tuple[llguidance.LLTokenizer, str], llguidance.LLMatcher] = OrderedDict()
+
+
+def ll_tokenizer(tokenizer: Any) -> llguidance.LLTokenizer:
+    """The llguidance view of a fast HF tokenizer, built once per tokenizer (it takes up to a second)."""
+    if tokenizer not in _LL_TOKENIZERS:
+        _LL_TOKENIZERS[tokenizer] = llguidance.hf.from_tokenizer(tokenizer)
+    return _LL_TOKENIZERS[tokenizer]
+
+
+def new_matcher(ll_tok: llguidance.LLTokenizer, grammar: str) -> llguidance.LLMatcher:
+    """A fresh matcher; grammars are compiled once (per tokenizer) and copied, since a batch repeats them."""
+    key = (ll_tok, grammar)
+    if key not in _TEMPLATES:
+        matcher = llguidance.LLMatcher(ll_tok, grammar, log_level=0)
+        if matcher.is_error():
+            raise ValueError(f"invalid plan grammar: {matcher.get_error()}")
+        _TEMPLATES[key] = matcher
+        while len(_TEMPLATES) > 64:
+            _TEMPLATES.popitem(last=False)
+    _TEMPLATES.move_to_end(key)
+    return _TEMPLATES[key].deep_copy()
+
+
+def grammar_accepts(tokenizer: Any, grammar: str, text: str) -> bool:
+    """True when `text` is a complete sentence of `grammar` (diagnostics and tests).
+
+    >>> from workbench.finetune.tokenizer import train_tokenizer
+    >>> tok = train_tokenizer(['1. f("a")'] * 10, vocab_size=300)
+    >>> g = plan_grammar([ToolSpec("f", (Param("x"),), "")])
+    >>> grammar_accepts(tok, g, '1. f("a")\\n2. join()<END_OF_PLAN>'), grammar_accepts(tok, g, '1. f(1)')
+    (True, False)
+    """
+    ll_tok = ll_tokenizer(tokenizer)
+    matcher = new_matcher(ll_tok, grammar)
+    return matcher.consume_tokens(ll_tok.tokenize_str(text)) and matcher.is_accepting()
+
+
+class BatchMatcher:
+    """One llguidance matcher per batch row: `consume` the sampled tokens, then `fill` the next masks.
+
+    A row whose plan is complete (or, should a disallowed token ever slip through, broken) may only
+    write the end-of-sequence token, so no row is ever left with nothing to sample.
+    """
+
+    def __init__(self, tokenizer: Any, grammars: Sequence[str], threads: int = 0):
+        self.ll_tok = ll_tokenizer(tokenizer)
+        self.eos = tokenizer.eos_token_id
+        self.matchers = [new_matcher(self.ll_tok, g) for g in grammars]
+        self.bitmask = llnp.allocate_token_bitmask(len(self.matchers), self.ll_tok.vocab_size)
+        self._eos_only = np.zeros(self.bitmask.shape[1], dtype=np.int32)
+        self._eos_only.view(np.uint32)[self.eos // 32] = np.uint32(1 << (self.eos % 32))
+        # A row's mask takes tens of microseconds here; llguidance's thread pool pays off only for big
+        # batches on many cores, and on a few cores its spinning threads fight torch's for them.
+        self._executor = llguidance.LLExecutor(threads) if threads > 0 else None
+
+    def consume(self, tokens: Sequence[int]) -> None:
+        """Advance every live row by its sampled token (finished rows receive padding, which is ignored)."""
+        live = [(m, int(t)) for m, t in zip(self.matchers, tokens, strict=True) if not m.is_stopped()]
+        if self._executor is None:
+            for m, t in live:
+                m.consume_token(t)
+        elif live:
+            llnp.consume_token_par(self._executor, live)
+
+    def fill(self) -> np.ndarray:
+        """The allowed tokens of every row, as llguidance's packed int32 bitmask (batch, ceil(vocab/32))."""
+        live = [(m, i) for i, m in enumerate(self.matchers) if not m.is_stopped()]
+        if self._executor is None:
+            for m, i in live:
+                llnp.fill_next_token_bitmask(m, self.bitmask, i)
+        elif live:
+            llnp.fill_next_token_bitmask_par(self._executor, live, self.bitmask)
+        for i, m in enumerate(self.matchers):
+            if m.is_stopped():
+                self.bitmask[i] = self._eos_only
+        return self.bitmask
+
+    def errors(self) -> list[str]:
+        """The error of each row ("" where none)."""
+        return [m.get_error() for m in self.matchers]
+
+
+def _expand(grammars: str | Sequence[str], batch: int) -> list[str]:
+    """One grammar per row; a list of n grammars serves a batch of n*r rows (num_return_sequences=r)."""
+    grammars = [grammars] if isinstance(grammars, str) else list(grammars)
+    if not grammars or batch % len(grammars):
+        raise ValueError(f"{len(grammars)} grammars for a batch of {batch} rows")
+    r = batch // len(grammars)
+    return [g for g in grammars for _ in range(r)]
+
+
+def _disallowed(bitmask: np.ndarray, vocab: int) -> np.ndarray:
+    """(batch, words) packed int32 -> (batch, vocab) bool, True where a token is masked; tokens past the
+    tokenizer's vocabulary (models often pad theirs) are masked too."""
+    return np.unpackbits(bitmask.view(np.uint8), axis=-1, count=vocab, bitorder="little") == 0
+
+
+def _mask_logits(scores: torch.Tensor, bitmask: np.ndarray) -> torch.Tensor:
+    """A copy of `scores` with the logits of disallowed tokens at -inf (`generate` keeps the raw logits)."""
+    if scores.device.type == "cpu" and scores.dtype == torch.float32:
+        # numpy, in one thread: torch's intra-op threads stall when other processes share the cores
+        masked = np.where(_disallowed(bitmask, scores.shape[-1]), np.float32(-np.inf), scores.detach().numpy())
+        return torch.from_numpy(masked)
+    words = torch.from_numpy(bitmask).to(scores.device, non_blocking=True)  # unpack on the GPU
+    bits = (words.unsqueeze(-1) >> torch.arange(32, dtype=torch.int32, device=scores.device)) & 1
+    allowed = torch.nn.functional.pad(bits.flatten(1).bool(), (0, max(0, scores.shape[-1] - 32 * words.shape[1])))
+    return scores.masked_fill(~allowed[:, : scores.shape[-1]], float("-inf"))
+
+
+# ------------------------------------------------------------------------------------------ Hugging Face
+
+
+class PlanLogitsProcessor(LogitsProcessor):
+    """Masks the logits of `model.generate` so that each row writes a plan of its own grammar.
+
+    `grammars`: one per row, or one for all rows (with `num_return_sequences=r`, n grammars serve n*r
+    rows). A call whose input is not one token longer than the last one's starts new plans, so one
+    processor may serve several `generate` calls. Greedy search and sampling work; beam search does not
+    (beams reorder rows).
+
+        >>> kwargs = constrained_generate_kwargs(tok, [plan_grammar(specs) for specs in rows])  # doctest: +SKIP
+        >>> model.generate(**inputs, do_sample=True, max_new_tokens=256, **kwargs)  # doctest: +SKIP
+    """
+
+    def __init__(self, tokenizer: Any, grammars: str | Sequence[str], threads: int = 0):
+        self.tokenizer = tokenizer
+        self.grammars = grammars
+        self.threads = threads
+        self.batch: BatchMatcher | None = None
+        self._length = -1
+        for g in {grammars} if isinstance(grammars, str) else set(grammars):
+            new_matcher(ll_tokenizer(tokenizer), g)  # compile (and check) each grammar now, not at step 1
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        rows, length = input_ids.shape
+        if self.batch is None or length != self._length + 1:
+            self.batch = BatchMatcher(self.tokenizer, _expand(self.grammars, rows), self.threads)
+        else:
+            self.batch.consume(input_ids[:, -1].tolist())
+        self._length = length
+        return _mask_logits(scores, self.batch.fill())
+
+
+def constrained_generate_kwargs(tokenizer: Any, grammars: str | Sequence[str]) -> dict[str, Any]:
+    """Keyword arguments for `model.generate`: a fresh `PlanLogitsProcessor`, and eos/pad from `tokenizer`."""
+    return {
+        "logits_processor": LogitsProcessorList([PlanLogitsProcessor(tokenizer, grammars)]),
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+    }
+
+
+# ------------------------------------------------------------------------------------------------ mlx-lm
+
+
+def mlx_logits_processor(tokenizer: Any, grammar: str) -> Callable[[Any, Any], Any]:
+    """(mlx-lm, one sequence) A `logits_processors` entry for `mlx_lm.generate`: `(tokens, logits) -> logits`.
+
+    `tokenizer` is an HF tokenizer or mlx-lm's wrapper of one. Masking is done in numpy, so it also
+    runs on mlx's CPU build (the tests run it there); new generations are detected as in `PlanLogitsProcessor`.
+    """
+    hf_tok = tokenizer if isinstance(tokenizer, PreTrainedTokenizerFast) else tokenizer._tokenizer
+    new_matcher(ll_tokenizer(hf_tok), grammar)  # compile (and check) the grammar now
+    batch, seen = None, -1  # the matcher, and the number of tokens at the last call
+
+    def process(tokens: Any, logits: Any) -> Any:
+        nonlocal batch, seen
+        if batch is None or len(tokens) != seen + 1:  # a new generation
+            batch = BatchMatcher(hf_tok, [grammar])
+        else:
+            batch.consume([int(tokens[-1])])
+        seen = len(tokens)
+        if isinstance(logits, np.ndarray):
+            out = logits.astype(np.float32).reshape(1, -1)
+        else:  # an mlx array
+            import mlx.core as mx
+
+            out = np.array(logits.astype(mx.float32)).reshape(1, -1)
+        np.putmask(out, _disallowed(batch.fill(), out.shape[-1]), -np.inf)
+        if isinstance(logits, np.ndarray):
+            return out.reshape(logits.shape)
+        return mx.array(out).reshape(logits.shape).astype(logits.dtype)
+
+    return process

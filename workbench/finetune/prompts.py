@@ -1,0 +1,121 @@
+"""Fine-tuning prompts (TinyAgent, Sec. 3.2 and 4): the tools to describe, negatives, in-context examples.
+
+TinyAgent trains with prompts that describe the query's tools *plus some irrelevant ones* (negatives), so the
+planner learns to pick among the tools it is shown rather than to use every tool listed; at inference the
+tools come from ToolRAG. Retrieved solved examples may follow. Two prompt kinds:
+
+- `full`: the LLMCompiler planner prompt of `compiler.prompts` (signatures, rules, guidelines, examples); the
+  paper's setting, about 1,000-2,000 tokens, too long to fine-tune on a 2-core CPU;
+- `compact`: today's date, the tool *names* and optional examples; what the offline profile trains on.
+
+Tools are always listed in the fixed order of `TOOL_NAMES`, so their position says nothing about which are
+needed. The target is the gold plan followed by the end-of-turn token; the loss covers those tokens only.
+
+    >>> messages = planner_chat("Text Ana I'm late", "2024-06-12", ["send_sms", "get_phone_number"])
+    >>> print(messages[0]["content"])
+    Today's date is 2024-06-12.
+    Tools: get_phone_number, send_sms
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
+
+PROMPT_KINDS = ("compact", "full")
+IGNORE = -100  # label of a token that carries no loss
+_SPECS = {t.name: t for t in tinyagent_tools()}
+
+
+def ordered(tools: Sequence[str]) -> list[str]:
+    """The distinct known tools in the canonical order."""
+    chosen = set(tools)
+    unknown = chosen - set(TOOL_NAMES)
+    if unknown:
+        raise ValueError(f"unknown tool(s) {sorted(unknown)}; the planner knows {list(TOOL_NAMES)}")
+    return [n for n in TOOL_NAMES if n in chosen]
+
+
+def with_negatives(tools: Sequence[str], rng: random.Random, max_negatives: int | None = None) -> list[str]:
+    """The needed tools plus a random number of irrelevant ones (0 to all the rest), in canonical order."""
+    rest = [n for n in TOOL_NAMES if n not in set(tools)]
+    k = rng.randint(0, len(rest) if max_negatives is None else min(max_negatives, len(rest)))
+    return ordered([*tools, *rng.sample(rest, k)])
+
+
+def system_prompt(today: str, tools: Sequence[str], kind: str = "compact", examples: str = "") -> str:
+    if kind == "compact":
+        text = f"Today's date is {today}.\nTools: {', '.join(ordered(tools))}"
+        return text + (f"\nExamples:\n{examples.strip()}" if examples.strip() else "")
+    if kind == "full":
+        from workbench.compiler.prompts import PlannerPrompt
+        from workbench.compiler.tools import Tool
+
+        specs = [Tool(_SPECS[n], _not_runnable) for n in ordered(tools)]
+        return PlannerPrompt(specs, examples=examples, today=today, tinyagent=True).system()
+    raise ValueError(f"unknown prompt kind {kind!r}; use one of {PROMPT_KINDS}")
+
+
+def _not_runnable(*args: Any) -> str:  # a prompt only needs the specs
+    raise RuntimeError("not a runnable tool")
+
+
+def planner_chat(query: str, today: str, tools: Sequence[str], kind: str = "compact",
+                 examples: str = "") -> list[dict[str, str]]:
+    """The chat a planner sees: system prompt (date, tools, examples), then the query."""
+    return [{"role": "system", "content": system_prompt(today, tools, kind, examples)},
+            {"role": "user", "content": query}]
+
+
+def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
+    """Token ids of the chat up to and including the assistant's header."""
+    enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    return list(enc["input_ids"] if isinstance(enc, dict) or hasattr(enc, "keys") else enc)
+
+
+def training_example(tokenizer: Any, messages: list[dict[str, str]], plan: str) -> dict[str, list[int]]:
+    """input_ids = prompt + plan + end-of-turn; labels mask the prompt so only the plan is learned."""
+    prompt = prompt_ids(tokenizer, messages)
+    target = tokenizer(plan, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return {"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target}
+
+
+def build_examples(tokenizer: Any, records: Sequence[dict[str, Any]], kind: str = "compact", seed: int = 0,
+                   negatives: bool = True, retrieve: Any = None, max_length: int = 1024) -> list[dict[str, Any]]:
+    """Tokenized training examples; `retrieve(record) -> str` adds in-context examples when given.
+
+    Records longer than `max_length` tokens are dropped (and counted by the caller from the lengths).
+    """
+    rng = random.Random(seed)
+    out = []
+    for r in records:
+        tools = with_negatives(r["tools"], rng) if negatives else ordered(r["tools"])
+        examples = retrieve(r) if retrieve else ""
+        ex = training_example(tokenizer, planner_chat(r["query"], r["today"], tools, kind, examples), r["plan"])
+        if len(ex["input_ids"]) <= max_length:
+            out.append(ex)
+    return out
+
+
+class PadCollator:
+    """Right-pads a batch: pad id for inputs, IGNORE for labels, an attention mask."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, batch: list[dict[str, list[int]]]) -> dict[str, Any]:
+        import torch
+
+        n = max(len(b["input_ids"]) for b in batch)
+        ids = torch.full((len(batch), n), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), n), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(batch), n), dtype=torch.long)
+        for i, b in enumerate(batch):
+            k = len(b["input_ids"])
+            ids[i, :k] = torch.tensor(b["input_ids"])
+            labels[i, :k] = torch.tensor(b["labels"])
+            mask[i, :k] = 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
