@@ -58,11 +58,11 @@ class Planner:
 
     @classmethod
     def best(cls, toolrag: str | Path | None = "auto", constrained: bool | None = None) -> Planner:
-        """The best planner `workbench finetune` last trained, with its ToolRAG and decoding settings;
-        `toolrag="none"` turns tool selection off, `constrained` overrides the decoding mode."""
+        """The best model `workbench finetune` last trained, with its decoding settings, and (as `workbench
+        predict` promises) the trained ToolRAG classifier when one exists. `toolrag` may name another
+        classifier folder, or "none" for all tools; `constrained` overrides the best variant's decoding mode."""
         model_dir, info = best_planner()
-        rag = None if str(toolrag) == "none" else (toolrag if info.get("toolrag", True) else None)
-        return cls.load(model_dir, toolrag=rag,
+        return cls.load(model_dir, toolrag=None if str(toolrag) == "none" else toolrag,
                         constrained=info.get("constrained", False) if constrained is None else constrained)
 
     def tools_for(self, queries: Sequence[str]) -> list[list[str]]:
@@ -152,8 +152,8 @@ def predict_file(input_path: str, output_path: str, model: str | None = None, to
                  constrained: bool | None = None, progress: bool = True) -> int:
     """`workbench predict`: a plan for each `{"query": ..., "today"?: ...}` line; returns how many.
 
-    Without `model`, the best trained planner with its ToolRAG and decoding settings; `toolrag="none"` turns
-    tool selection off. The output is written whole and then moved into place.
+    Without `model`, the best trained planner with its decoding settings and the trained ToolRAG classifier
+    when one exists; `toolrag="none"` turns tool selection off. The output is written whole and then moved into place.
     """
     from workbench.finetune.evaluate import read_jsonl
 
