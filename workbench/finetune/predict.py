@@ -51,9 +51,9 @@ class Planner:
         if "prompt" in saved:
             defaults["kind"] = saved["prompt"]
         if saved.get("examples"):
-            from workbench.finetune.stage import _example_source
+            from workbench.finetune.stage import example_source
 
-            defaults["examples"] = _example_source(saved["examples"])
+            defaults["examples"] = example_source(saved["examples"])
         return cls(model, tokenizer, select=toolrag_selector(toolrag), **{**defaults, **kwargs})
 
     @classmethod

@@ -213,7 +213,7 @@ def _training_examples(cfg: FinetuneConfig) -> Any:
 # ------------------------------------------------------------------------------------------ evaluation
 
 
-def _example_source(k: int) -> Any:
+def example_source(k: int) -> Any:
     """Retrieved in-context examples (MiniLM over train queries) for prompting at evaluation time."""
     from workbench.synth.dataset import load_split
     from workbench.toolrag.encoder import load_encoder
@@ -256,7 +256,7 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
     for name, folder in models.items():
         model, tokenizer = load_model(folder)
         k = cfg.base_examples if name == "base" else cfg.train_examples
-        examples = _example_source(k) if k else None
+        examples = example_source(k) if k else None
         for use_rag in ([False, True] if selected else [False]):
             for constrained in (False, True):
                 planner = Planner(model, tokenizer, kind=cfg.prompt, constrained=constrained, examples=examples,
