@@ -5,6 +5,7 @@ import random
 
 import pytest
 import torch
+from conftest import synthesized_workbench
 
 from workbench.cli import main as cli
 from workbench.finetune import base, prompts
@@ -15,8 +16,7 @@ from workbench.finetune.stage import FinetuneConfig, run
 from workbench.finetune.tokenizer import train_tokenizer
 from workbench.finetune.train import finetune, lora_settings, run_trainer
 from workbench.plan import parse_plan
-from workbench.synth.dataset import SynthConfig, load_split
-from workbench.synth.dataset import run as synth
+from workbench.synth.dataset import load_split
 from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
 
 GOLD = '1. get_phone_number("Ana")\n2. get_phone_number("Bo")\n3. send_sms(["$1", "$2"], "late")\n4. join()<END_OF_PLAN>'
@@ -24,13 +24,8 @@ GOLD = '1. get_phone_number("Ana")\n2. get_phone_number("Bo")\n3. send_sms(["$1"
 
 @pytest.fixture(scope="module")
 def workbench_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("finetune")
-    mp = pytest.MonkeyPatch()
-    for name in ("DATA", "FIGURES", "ARTIFACTS"):
-        mp.setenv(f"WORKBENCH_{name}_DIR", str(root / name.lower()))
-    synth(SynthConfig(train=300, val=30, test=12, ood=12, report_sample=10))
-    yield root
-    mp.undo()
+    with synthesized_workbench(tmp_path_factory.mktemp("finetune"), train=300, val=30, test=12, ood=12) as root:
+        yield root
 
 
 @pytest.fixture(scope="module")

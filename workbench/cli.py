@@ -8,6 +8,8 @@
     workbench finetune                    planner: base model, LoRA and full fine-tuning, success rates
     workbench predict --input Q.jsonl --output P.jsonl [--model DIR] [--toolrag DIR] [--constrained]
     workbench evaluate --pred P.jsonl --gold G.jsonl   success rate, parse failures, tool recall, exact args
+    workbench quantize                    MLX: 4-bit (group 32) planner, QLoRA, mlx-lm LoRA; Table 2
+    workbench serve [--model DIR] [--port N]   mlx_lm.server for a planner on 127.0.0.1 (until Ctrl-C)
     workbench bench executor              task fetching unit: makespan / critical path, overhead per task
     workbench bench latency               LLMCompiler vs ReAct latency under a scripted-LLM latency model
     workbench bench run --benchmark B     LLMCompiler (or --react) on HotpotQA, Movie or ParallelQA
@@ -133,6 +135,45 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from workbench import quantize
+
+    cfg = config.stage_config(quantize.QuantizeConfig, "quantize", args.profile)
+    try:
+        r = quantize.run(cfg)
+    except (FileNotFoundError, ValueError, ImportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"4-bit/g{r['group_size']}: {r['size_ratio_vs_fp16']:.2f}x smaller than float16; success (test) "
+          f"{r['success_test_full']:.3f} float16, {r['success_test_4bit']:.3f} 4-bit, {r['success_test_qlora']:.3f} "
+          f"4-bit + QLoRA; latency 4-bit / float16 = {r['latency_ratio_4bit_over_full']:.2f} on {r['device']}")
+    print(f"wrote {config.results_path('quantization')} and {config.figure_path('table2_quantization.md')}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from workbench.quantize import mlx_dir
+    from workbench.serve import MLXServer
+
+    model = Path(args.model) if args.model else mlx_dir() / "q4g32"
+    try:
+        server = MLXServer(model, adapter_dir=args.adapter, port=args.port).start()
+    except (FileNotFoundError, OSError, RuntimeError, TimeoutError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"serving {model} at {server.url} (model name: default_model); Ctrl-C stops it", flush=True)
+    try:
+        while server.process is not None and server.process.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from workbench.finetune.predict import predict_file
 
@@ -225,6 +266,8 @@ def cmd_viz_figures(args: argparse.Namespace) -> int:
         paths += [viz.fig_toolrag_recall(), *viz.table1_toolrag()]
     if config.results_path("planner").exists():
         paths += [viz.fig_success_rate(), viz.fig_training_curves()]
+    if config.results_path("quantization").exists():
+        paths += [*viz.table2_quantization(), viz.planner.fig_mlx_lora()]
     for path in paths:
         print(f"wrote {path}")
     return 0
@@ -286,10 +329,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grammar-constrained decoding (default: as in the best variant)")
     p.add_argument("--profile", choices=config.PROFILES)
     p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("quantize", help="MLX: 4-bit (group 32) planner, QLoRA, Table 2 (quantization.json)")
+    p.add_argument("--profile", choices=config.PROFILES)
+    p.set_defaults(func=cmd_quantize)
+    p = sub.add_parser("serve", help="serve a planner with mlx_lm.server on 127.0.0.1 (OpenAI API) until Ctrl-C")
+    p.add_argument("--model", help="an MLX or Hugging Face model folder (default: the 4-bit planner)")
+    p.add_argument("--adapter", help="a LoRA adapter folder (adapters.safetensors)")
+    p.add_argument("--port", type=int, help="default: a free port")
+    p.set_defaults(func=cmd_serve)
     p = sub.add_parser("evaluate", help="score predicted plans against gold plans (matched by query)")
     p.add_argument("--pred", required=True)
     p.add_argument("--gold", required=True)
     p.set_defaults(func=cmd_evaluate)
+
 
     bench = sub.add_parser("bench", help="LLMCompiler benchmarks").add_subparsers(dest="bench_command", required=True)
     p = bench.add_parser("executor", help="makespan / critical path on random DAGs; overhead per task")

@@ -45,16 +45,7 @@ class Planner:
         from workbench.finetune.base import load_model
 
         model, tokenizer = load_model(model_dir)
-        meta = Path(model_dir) / "workbench_decoding.json"
-        saved = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
-        defaults = {k: saved[k] for k in ("max_new_tokens", "grammar_limits") if k in saved}
-        if "prompt" in saved:
-            defaults["kind"] = saved["prompt"]
-        if saved.get("examples"):
-            from workbench.finetune.stage import example_source
-
-            defaults["examples"] = example_source(saved["examples"])
-        return cls(model, tokenizer, select=toolrag_selector(toolrag), **{**defaults, **kwargs})
+        return cls(model, tokenizer, select=toolrag_selector(toolrag), **{**saved_decoding(model_dir), **kwargs})
 
     @classmethod
     def best(cls, toolrag: str | Path | None = "auto", constrained: bool | None = None) -> Planner:
@@ -135,6 +126,21 @@ def toolrag_selector(toolrag: str | Path | None) -> Callable[[Sequence[str]], li
     if auto and not (path / "toolrag.json").exists():
         return None
     return ToolRAGClassifier.load(path).select  # a missing folder raises, naming the command that makes it
+
+
+def saved_decoding(model_dir: str | Path) -> dict[str, Any]:
+    """The prompt kind, examples, generation budget and grammar limits a model was trained with, as `Planner`
+    arguments (from `workbench_decoding.json` in its folder, written by `workbench finetune`)."""
+    from workbench.finetune.stage import DECODING_FILE, example_source
+
+    meta = Path(model_dir) / DECODING_FILE
+    saved = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
+    out = {k: saved[k] for k in ("max_new_tokens", "grammar_limits") if k in saved}
+    if "prompt" in saved:
+        out["kind"] = saved["prompt"]
+    if saved.get("examples"):
+        out["examples"] = example_source(saved["examples"])
+    return out
 
 
 def best_planner() -> tuple[Path, dict[str, Any]]:

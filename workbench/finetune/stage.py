@@ -52,7 +52,6 @@ class FinetuneConfig:
         "help": "retrieved in-context examples in each training prompt (the paper's; 0 keeps CPU prompts short)"})
     train_records: int | None = field(default=24_000, metadata={"help": "training pairs used (None: all)"})
     val_records: int = field(default=300, metadata={"help": "val pairs for the best checkpoint"})
-    epochs: float = field(default=1.0, metadata={"help": "passes over the training pairs"})
     batch_size: int = field(default=32, metadata={"help": "pairs per step"})
     eval_every: int = field(default=200, metadata={"help": "steps between val losses and checkpoints"})
     methods: list[str] = field(default_factory=lambda: ["lora", "full"], metadata={"help": "lora and/or full"})
@@ -60,7 +59,9 @@ class FinetuneConfig:
     lora_alpha: int = field(default=64, metadata={"help": "LoRA scale numerator"})
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout"})
     lora_lr: float = field(default=2e-3, metadata={"help": "LoRA learning rate"})
+    lora_epochs: float = field(default=1.0, metadata={"help": "LoRA: passes over the training pairs"})
     full_lr: float = field(default=1e-3, metadata={"help": "full fine-tuning learning rate"})
+    full_epochs: float = field(default=1.0, metadata={"help": "full fine-tuning: passes over the training pairs"})
     max_length: int = field(default=1024, metadata={"help": "longer training pairs are dropped"})
     eval_val: int = field(default=200, metadata={"help": "val records evaluated (the best variant is chosen on val)"})
     eval_test: int | None = field(default=1000, metadata={"help": "test records evaluated (None: all)"})
@@ -79,9 +80,10 @@ class FinetuneConfig:
 
 BASE_FIELDS = ("base_model", "vocab_size", "hidden", "layers", "heads", "intermediate", "calendar_docs", "restate",
                "pretrain_records", "pretrain_epochs", "pretrain_lr", "seed")
-TUNE_FIELDS = ("prompt", "train_examples", "train_records", "val_records", "epochs", "batch_size", "eval_every",
-               "max_length", "seed")
-METHOD_FIELDS = {"lora": ("lora_r", "lora_alpha", "lora_dropout", "lora_lr"), "full": ("full_lr",)}
+TUNE_FIELDS = ("prompt", "train_examples", "train_records", "val_records", "batch_size", "eval_every", "max_length",
+               "seed")
+METHOD_FIELDS = {"lora": ("lora_r", "lora_alpha", "lora_dropout", "lora_lr", "lora_epochs"),
+                 "full": ("full_lr", "full_epochs")}
 
 
 def planner_dir() -> Path:
@@ -189,8 +191,8 @@ def finetune_method(cfg: FinetuneConfig, method: str, base_dir: Path) -> dict[st
     retrieve = _training_examples(cfg) if cfg.train_examples else None
     rows = build_examples(tokenizer, train, cfg.prompt, cfg.seed, retrieve=retrieve, max_length=cfg.max_length)
     val_rows = build_examples(tokenizer, val, cfg.prompt, cfg.seed + 1, retrieve=retrieve, max_length=cfg.max_length)
-    lr = cfg.lora_lr if method == "lora" else cfg.full_lr
-    report = finetune(base_dir, method, rows, val_rows, folder, lr=lr, epochs=cfg.epochs, batch_size=cfg.batch_size,
+    lr, epochs = (cfg.lora_lr, cfg.lora_epochs) if method == "lora" else (cfg.full_lr, cfg.full_epochs)
+    report = finetune(base_dir, method, rows, val_rows, folder, lr=lr, epochs=epochs, batch_size=cfg.batch_size,
                       eval_every=cfg.eval_every, seed=cfg.seed, progress=cfg.progress,
                       lora=lora_settings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout))
     report["dropped_too_long"] = len(train) - len(rows)

@@ -209,29 +209,13 @@ def _generate_with_llm(cfg: SynthConfig, checker: Checker, llm: Any) -> tuple[di
 # --------------------------------------------------------------------------------------------- exports
 
 
-def compact_system_prompt(today: str) -> str:
-    """A short planner instruction for chat exports (the fine-tuning stage builds its own full prompts)."""
-    from workbench.tools.tinyagent import TOOL_NAMES
-
-    return (f"Today's date is {today}. Write a plan of numbered tool calls ending with join()<END_OF_PLAN>. "
-            f"Tools: {', '.join(TOOL_NAMES)}.")
-
-
 def export_mlx_chat(out_dir: Path | None = None) -> Path:
-    """mlx-lm's chat format: `train.jsonl`, `valid.jsonl`, `test.jsonl` of `{"messages": [...]}`."""
-    out_dir = out_dir or data_dir() / "mlx"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for split, name in (("train", "train"), ("val", "valid"), ("test", "test")):
-        lines = []
-        for r in load_split(split):
-            messages = [{"role": "system", "content": compact_system_prompt(r["today"])},
-                        {"role": "user", "content": r["query"]},
-                        {"role": "assistant", "content": r["plan"]}]
-            lines.append(json.dumps({"messages": messages}, ensure_ascii=False))
-        tmp = out_dir / f"{name}.jsonl.tmp"
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        tmp.replace(out_dir / f"{name}.jsonl")
-    return out_dir
+    """mlx-lm's chat format: `train.jsonl`, `valid.jsonl`, `test.jsonl` of `{"messages": [...]}`, with the
+    fine-tuned planner's own prompts (`finetune.mlx.export_chat_data`)."""
+    from workbench.finetune.mlx import export_chat_data
+
+    return export_chat_data(out_dir or data_dir() / "mlx", load_split("train"), load_split("val"),
+                            test=load_split("test"))
 
 
 def hf_data_files() -> dict[str, str]:

@@ -62,6 +62,29 @@ def fig_training_curves(results: dict[str, Any] | None = None) -> Path:
     return path
 
 
+def fig_mlx_lora(results: dict[str, Any] | None = None) -> Path:
+    """Train and val loss of the mlx-lm LoRA runs in `quantization.json` -> fig_mlx_lora_loss.png."""
+    results = results or config.load_results("quantization")
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    runs = {name: r for name, r in results["training"].items() if r.get("train_curve")}
+    for (name, run), color in zip(runs.items(), ("#2e6fd8", "#d92d20"), strict=False):
+        label = {"mlx_lora": "LoRA on the base", "qlora": "QLoRA on the 4-bit planner"}.get(name, name)
+        ax.plot([c["iteration"] for c in run["train_curve"]], [c["train_loss"] for c in run["train_curve"]],
+                color=color, alpha=0.6, label=f"{label}, train")
+        if run.get("val_curve"):
+            ax.plot([c["iteration"] for c in run["val_curve"]], [c["val_loss"] for c in run["val_curve"]],
+                    color=color, marker="o", ls="", label=f"{label}, val")
+    ax.set(xlabel="iteration", ylabel="loss (plan tokens)",
+           title=f"mlx-lm LoRA, measured ({results['profile']}; {results['device']})")
+    ax.title.set_fontsize(8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = save_figure(fig, "fig_mlx_lora_loss.png")
+    plt.close(fig)
+    return path
+
+
 def prompt_html(record: dict[str, Any], tools: list[str], examples: str = "", kind: str = "compact") -> str:
     """One training prompt as HTML: needed tools in green, negatives in grey, retrieved examples in blue,
     the target plan (the only tokens with a loss) in bold."""

@@ -1,0 +1,333 @@
+"""The MLX path of TinyAgent (Sec. 5-6): LoRA and QLoRA with mlx-lm, fusing, 4-bit conversion, and planning.
+
+On Apple silicon this is the fast path; the Linux CPU build of mlx runs the same code slowly (reference BLAS,
+and a 4-bit matmul much slower than a float one), so there the offline profile trains a few iterations only
+and leaves the real training to the transformers path (`finetune.train`). Everything here reads and writes
+ordinary folders: a Hugging Face model folder converts to MLX (`to_mlx`), an adapter folder is what
+`mlx_lm.lora` writes (`adapters.safetensors` + `adapter_config.json`), and a fused folder loads anywhere.
+
+    >>> to_mlx("artifacts/planner/full/model", "artifacts/mlx/q4g32", bits=4, group_size=32)  # doctest: +SKIP
+    >>> MLXPlanner.load("artifacts/mlx/q4g32").plan(["Text Ana that I'm late"])[0]["plan"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+import types
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from workbench.finetune.predict import Planner, saved_decoding, toolrag_selector
+from workbench.finetune.prompts import ordered, planner_chat, with_negatives
+
+#: An adapter folder holds these two files (what `mlx_lm.lora` writes and `mlx_lm.load(adapter_path=)` reads).
+ADAPTER_FILES = ("adapters.safetensors", "adapter_config.json")
+
+
+def _need_mlx() -> None:
+    try:
+        import mlx_lm  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(f"the MLX path needs mlx-lm, which did not import ({exc}); on Apple silicon "
+                          "`pip install mlx-lm`, on Linux `pip install 'mlx[cpu]' mlx-lm`") from None
+
+
+def _model_dir(path: str | Path) -> Path:
+    path = Path(path)
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"{path} is not a model folder (no config.json): run `workbench finetune` "
+                                "(and `workbench quantize` for the MLX models) first")
+    return path
+
+
+def _replace_dir(tmp: Path, dst: Path, src: Path | None = None) -> Path:
+    """Move a finished folder into place, so a folder at `dst` is always complete; the source model's
+    decoding settings (`workbench_decoding.json`) travel with it."""
+    from workbench.finetune.stage import DECODING_FILE
+
+    if src is not None and (src / DECODING_FILE).exists():
+        shutil.copy2(src / DECODING_FILE, tmp / DECODING_FILE)
+    if dst.exists():
+        shutil.rmtree(dst)
+    tmp.rename(dst)
+    return dst
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+
+def chat_record(record: dict[str, Any], tools: Sequence[str], kind: str = "compact") -> dict[str, Any]:
+    """One training pair in mlx-lm's chat format: the planner's chat, then the gold plan as the assistant turn."""
+    chat = planner_chat(record["query"], record["today"], list(tools), kind)
+    return {"messages": chat + [{"role": "assistant", "content": record["plan"]}]}
+
+
+def export_chat_data(folder: str | Path, train: Sequence[dict[str, Any]], valid: Sequence[dict[str, Any]],
+                     kind: str = "compact", seed: int = 0, negatives: bool = True,
+                     test: Sequence[dict[str, Any]] | None = None) -> Path:
+    """Write `train.jsonl`, `valid.jsonl` (and `test.jsonl`) for `mlx_lm.lora --data FOLDER`, with the same
+    prompts as `finetune.train`: each lists the query's tools plus random irrelevant ones."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    splits = (("train", train), ("valid", valid)) + ((("test", test),) if test is not None else ())
+    for name, records in splits:
+        lines = [json.dumps(chat_record(r, with_negatives(r["tools"], rng) if negatives else ordered(r["tools"]),
+                                        kind), ensure_ascii=False) + "\n" for r in records]
+        tmp = folder / f"{name}.jsonl.tmp"
+        tmp.write_text("".join(lines), encoding="utf-8")
+        tmp.replace(folder / f"{name}.jsonl")
+    return folder
+
+
+# ------------------------------------------------------------------------------------ models and sizes
+
+
+def to_mlx(src: str | Path, dst: str | Path, dtype: str = "float16", bits: int | None = None,
+           group_size: int = 32) -> Path:
+    """Convert a Hugging Face model folder to MLX, quantized to `bits` (affine, `group_size`) when given.
+
+    `dtype` is that of the unquantized weights and of the quantization scales and biases: float16 gives
+    4 + 32/group_size bits per quantized weight (5 at group 32, the paper's setting; mlx-lm's default group is 64).
+    """
+    _need_mlx()
+    from mlx_lm.convert import convert
+
+    src, dst = _model_dir(src), Path(dst)
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    convert(str(src), str(tmp), quantize=bits is not None, q_bits=bits, q_group_size=group_size if bits else None,
+            dtype=dtype)
+    return _replace_dir(tmp, dst, src)
+
+
+def dequantize(src: str | Path, dst: str | Path, dtype: str = "float32") -> Path:
+    """A float copy of an MLX (quantized) folder: the same function, readable by transformers (`load_model`)."""
+    _need_mlx()
+    from mlx_lm.convert import convert
+
+    src, dst = _model_dir(src), Path(dst)
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    convert(str(src), str(tmp), dequantize=True, dtype=dtype)
+    return _replace_dir(tmp, dst, src)
+
+
+def quantized_layers(model: Any) -> dict[str, tuple[int, int]]:
+    """`{module name: (bits, group_size)}` for every quantized layer of an MLX model."""
+    import mlx.nn as nn
+
+    kinds = (nn.QuantizedLinear, nn.QuantizedEmbedding)
+    return {name: (m.bits, m.group_size) for name, m in model.named_modules() if isinstance(m, kinds)}
+
+
+def weights_bytes(folder: str | Path) -> int:
+    """Bytes of the weight files in a model or adapter folder (what loading reads)."""
+    return sum(p.stat().st_size for p in Path(folder).glob("*.safetensors"))
+
+
+def bits_per_weight(model: Any) -> float:
+    """Stored bits per model weight: quantized codes plus their scales and biases, float tensors as they are.
+
+    A float16 model gives 16; 4-bit affine quantization with float16 scales and biases at group 32 gives
+    4 + 32/32 = 5 on the quantized layers (norms stay float16).
+    """
+    from mlx.utils import tree_flatten
+
+    return sum(p.nbytes * 8 for _, p in tree_flatten(model.parameters())) / _weight_count(model)
+
+
+def _weight_count(model: Any) -> int:
+    """Logical number of weights: a packed 4-bit matrix counts its unpacked entries."""
+    from mlx.utils import tree_flatten
+
+    params = dict(tree_flatten(model.parameters()))
+    layers = quantized_layers(model)
+    n = 0
+    for name, p in params.items():
+        owner, leaf = name.rsplit(".", 1) if "." in name else ("", name)
+        if owner in layers:
+            if leaf == "weight":
+                n += p.size * 32 // layers[owner][0]  # uint32 words, each holding 32/bits codes
+            continue  # scales and biases are overhead, not weights
+        n += p.size
+    return n
+
+
+# ----------------------------------------------------------------------------------------- LoRA / QLoRA
+
+
+def lora(model_dir: str | Path, data_dir: str | Path, adapter_dir: str | Path, *, iters: int, batch_size: int = 8,
+         lr: float = 1e-3, rank: int = 8, scale: float = 2.0, dropout: float = 0.0, num_layers: int | None = None,
+         steps_per_report: int = 5, steps_per_eval: int = 50, val_batches: int = 4, max_seq_length: int = 1024,
+         seed: int = 0) -> dict[str, Any]:
+    """LoRA with mlx-lm on `data_dir/{train,valid}.jsonl`; on a quantized model this is QLoRA.
+
+    The same code `mlx_lm.lora --train` runs (`mlx_lm.lora.train_model`), with the loss on the assistant
+    turn only (`mask_prompt`). Returns the loss curve, tokens/s and wall time; the adapter (and its config,
+    which `mlx_lm.load(adapter_path=...)`, `fuse` and `mlx_lm.server --adapter-path` read) goes to `adapter_dir`.
+    """
+    _need_mlx()
+    import mlx.core as mx
+    from mlx_lm import load
+    from mlx_lm.lora import CONFIG_DEFAULTS, train_model
+    from mlx_lm.tuner.callbacks import TrainingCallback
+    from mlx_lm.tuner.datasets import load_local_dataset
+
+    model_dir, data_dir = _model_dir(model_dir), Path(data_dir)
+    if not (data_dir / "train.jsonl").exists():
+        raise FileNotFoundError(f"{data_dir / 'train.jsonl'} is missing: write it with `export_chat_data`")
+    model, tokenizer = load(str(model_dir))[:2]
+    layers = len(model.layers) if num_layers is None else num_layers
+    args = types.SimpleNamespace(**{
+        **CONFIG_DEFAULTS, "model": str(model_dir), "train": True, "data": str(data_dir), "seed": seed,
+        "num_layers": layers, "batch_size": batch_size, "iters": iters, "val_batches": val_batches,
+        "learning_rate": lr, "steps_per_report": steps_per_report, "steps_per_eval": steps_per_eval,
+        "adapter_path": str(adapter_dir), "save_every": max(iters, 1), "max_seq_length": max_seq_length,
+        "lora_parameters": {"rank": rank, "scale": scale, "dropout": dropout}, "mask_prompt": True,
+    })
+    train_set, valid_set, _ = load_local_dataset(data_dir, tokenizer, args)
+
+    class Curve(TrainingCallback):
+        def __init__(self) -> None:
+            self.train: list[dict[str, float]] = []
+            self.val: list[dict[str, float]] = []
+
+        def on_train_loss_report(self, info: dict) -> None:
+            self.train.append({k: float(info[k]) for k in ("iteration", "train_loss", "tokens_per_second")})
+
+        def on_val_loss_report(self, info: dict) -> None:
+            self.val.append({"iteration": int(info["iteration"]), "val_loss": float(info["val_loss"])})
+
+    curve = Curve()
+    mx.reset_peak_memory()
+    start = time.perf_counter()
+    train_model(args, model, train_set, valid_set, curve)
+    wall = time.perf_counter() - start
+    return {"iters": iters, "batch_size": batch_size, "lr": lr, "rank": rank, "scale": scale, "layers": layers,
+            "quantized_base": bool(quantized_layers(model)), "train_curve": curve.train, "val_curve": curve.val,
+            "tokens_per_s": round(sum(c["tokens_per_second"] for c in curve.train) / max(len(curve.train), 1), 1),
+            "wall_s": round(wall, 1), "peak_memory_mb": round(mx.get_peak_memory() / 2**20, 1)}
+
+
+def fuse(model_dir: str | Path, adapter_dir: str | Path, dst: str | Path, dequantize: bool = False) -> Path:
+    """Merge a LoRA adapter into its model (what `mlx_lm.fuse` does) and save the result as a model folder.
+
+    A quantized base stays quantized (the merged weights are quantized again with the same bits and group)
+    unless `dequantize`, which gives the exact float function of base + adapter.
+    """
+    _need_mlx()
+    from mlx.utils import tree_unflatten
+    from mlx_lm.utils import dequantize_model, load, save
+
+    model_dir, adapter_dir, dst = _model_dir(model_dir), Path(adapter_dir), Path(dst)
+    missing = [f for f in ADAPTER_FILES if not (adapter_dir / f).exists()]
+    if missing:
+        raise FileNotFoundError(f"adapter folder {adapter_dir} lacks {missing}: train it with `lora` first")
+    model, tokenizer, cfg = load(str(model_dir), adapter_path=str(adapter_dir), return_config=True)
+    fused = [(n, m.fuse(dequantize=dequantize)) for n, m in model.named_modules() if hasattr(m, "fuse")]
+    model.update_modules(tree_unflatten(fused))
+    if dequantize:
+        model = dequantize_model(model)
+        cfg.pop("quantization", None)
+        cfg.pop("quantization_config", None)
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save(tmp, str(model_dir), model, tokenizer, cfg, donate_model=False)
+    return _replace_dir(tmp, dst, model_dir)
+
+
+def peft_to_mlx_adapter(peft_dir: str | Path, dst: str | Path) -> Path:
+    """A peft LoRA adapter of a Llama (`finetune.train`) as an mlx-lm adapter folder, to run on an MLX model.
+
+    peft computes `W x + (alpha / r) B A x` with `A` (r, in) and `B` (out, r); mlx-lm computes
+    `W x + scale (x a) b` with `a` (in, r) and `b` (r, out): so `a = A^T`, `b = B^T`, `scale = alpha / r`.
+    """
+    import re
+
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    peft_dir, dst = Path(peft_dir), Path(dst)
+    meta = json.loads((peft_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    weights, layers, keys = {}, set(), set()
+    for name, w in load_file(str(peft_dir / "adapter_model.safetensors")).items():
+        m = re.fullmatch(r"base_model\.model\.(model\.layers\.(\d+)\.(.+))\.lora_([AB])\.weight", name)
+        if m is None:
+            raise ValueError(f"{peft_dir}: unexpected adapter tensor {name!r} (only Llama block linears convert)")
+        weights[f"{m.group(1)}.lora_{m.group(4).lower()}"] = np.ascontiguousarray(w.T.astype(np.float32))
+        layers.add(int(m.group(2)))
+        keys.add(m.group(3))
+    dst.mkdir(parents=True, exist_ok=True)
+    save_file(weights, str(dst / "adapters.safetensors"))
+    config = {"fine_tune_type": "lora", "num_layers": len(layers), "converted_from": "peft",
+              "lora_parameters": {"rank": meta["r"], "scale": meta["lora_alpha"] / meta["r"], "dropout": 0.0,
+                                  "keys": sorted(keys)}}
+    (dst / "adapter_config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+    return dst
+
+
+# -------------------------------------------------------------------------------------------- planning
+
+
+class MLXPlanner(Planner):
+    """`Planner` on mlx-lm: one query at a time (greedy), optionally under the plan grammar.
+
+    Each generation's token counts, speeds and peak memory (mlx-lm's own figures) are appended to `stats`.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, **kwargs: Any):
+        kwargs["batch_size"] = 1
+        super().__init__(model, tokenizer, **kwargs)
+        self.stats: list[dict[str, float]] = []
+
+    @classmethod
+    def load(cls, model_dir: str | Path, toolrag: str | Path | None = None, adapter_dir: str | Path | None = None,
+             **kwargs: Any) -> MLXPlanner:
+        """An MLX model folder (with an optional adapter); decoding settings as in `Planner.load`."""
+        _need_mlx()
+        from mlx_lm import load
+
+        model_dir = _model_dir(model_dir)
+        model, tokenizer = load(str(model_dir), adapter_path=str(adapter_dir) if adapter_dir else None)[:2]
+        return cls(model, tokenizer, select=toolrag_selector(toolrag), **{**saved_decoding(model_dir), **kwargs})
+
+    def prompts(self, queries: Sequence[str], todays: Sequence[str], tools: Sequence[Sequence[str]]) -> list[list[int]]:
+        from workbench.finetune.prompts import prompt_ids
+
+        hf = self.tokenizer._tokenizer  # mlx-lm's wrapper around the HF tokenizer
+        out = []
+        for q, today, names in zip(queries, todays, tools, strict=True):
+            examples = self.examples(q, list(names)) if self.examples else ""
+            out.append(prompt_ids(hf, planner_chat(q, today, names, self.kind, examples)))
+        return out
+
+    def _generate(self, rows: list[list[int]], tools: list[list[str]]) -> list[str]:
+        from mlx_lm import stream_generate
+        from mlx_lm.sample_utils import make_sampler
+
+        out = []
+        for ids, names in zip(rows, tools, strict=True):
+            processors = [self._grammar(names)] if self.constrained else None
+            text, last = "", None
+            for last in stream_generate(self.model, self.tokenizer, ids, max_tokens=self.max_new_tokens,
+                                        sampler=make_sampler(temp=0.0), logits_processors=processors):
+                text += last.text
+            if last is not None:
+                self.stats.append({"prompt_tokens": last.prompt_tokens, "generation_tokens": last.generation_tokens,
+                                   "prompt_tps": last.prompt_tps, "generation_tps": last.generation_tps,
+                                   "peak_memory_gb": last.peak_memory})
+            out.append(text.strip())
+        return out
+
+    def _grammar(self, names: Sequence[str]) -> Any:
+        from workbench.finetune.grammar import mlx_logits_processor, plan_grammar
+        from workbench.tools.tinyagent import tinyagent_tools
+
+        specs = {s.name: s for s in tinyagent_tools()}
+        return mlx_logits_processor(self.tokenizer, plan_grammar([specs[n] for n in names], **self.grammar_limits))

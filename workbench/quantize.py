@@ -1,0 +1,362 @@
+"""4-bit quantization of the planner in MLX, quantization-aware LoRA (QLoRA), and the paper's Table 2 (TinyAgent Sec. 6).
+
+`run(cfg)` takes the best planner `workbench finetune` trained and makes three MLX models of it:
+
+- **float16**: the planner converted to MLX, the full-precision reference;
+- **4-bit**: post-training affine quantization, `bits` with `group_size` (TinyAgent: 4 bits, group 32;
+  mlx-lm's default group is 64);
+- **4-bit + QLoRA**: a LoRA adapter trained with mlx-lm on top of the 4-bit model, which the paper credits with
+  a slight accuracy gain after quantization (kept as an adapter beside the 4-bit model, as `mlx_lm.load` and
+  `mlx_lm.server --adapter-path` use it).
+
+It also runs mlx-lm LoRA on the base model (`mlx_lora_iters`; a handful on Linux, a real run on a Mac) and
+reports its loss curve. For each model it measures size on disk, bits per weight, peak memory, the median
+latency of planning one query alone (prompt processing plus generation, in MLX) and tokens per second, and
+success on test and ood. Success is computed with `success_backend`:
+
+- "torch": the model's own weights, exactly dequantized to float32, decoded in batches by `finetune.Planner`.
+  This is the same function the MLX model computes, up to float rounding; `mlx_agreement` says on how many of
+  the timed queries the MLX kernels wrote the very same plan. It exists because the Linux CPU build of mlx
+  runs a 4-bit matmul tens of times slower than a float one.
+- "mlx": every query through mlx-lm, one at a time (the right choice on Apple silicon).
+
+Results go to `data/results/quantization.json` and `figures/table2_quantization.{md,csv}`, beside the paper's
+reported rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import random
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench import config
+
+#: TinyAgent, Table 2 (on a MacBook, as reported): latency per query, model size, success rate.
+REPORTED = [
+    {"model": "TinyAgent-1.1B", "precision": "16-bit", "latency_s": 3.9, "size_gb": 2.2, "success": 0.8006},
+    {"model": "TinyAgent-1.1B", "precision": "4-bit", "latency_s": 2.9, "size_gb": 0.68, "success": 0.8035},
+    {"model": "TinyAgent-7B", "precision": "16-bit", "latency_s": 19.5, "size_gb": 14.5, "success": 0.8495},
+    {"model": "TinyAgent-7B", "precision": "4-bit", "latency_s": 13.1, "size_gb": 4.37, "success": 0.8514},
+]
+
+
+@dataclass
+class QuantizeConfig:
+    source: str = field(default="best", metadata={
+        "help": "the planner to quantize: 'best' (what `workbench finetune` chose) or a Hugging Face model folder"})
+    bits: int = field(default=4, metadata={"help": "quantization bits"})
+    group_size: int = field(default=32, metadata={"help": "weights sharing one scale and bias (TinyAgent: 32)"})
+    dtype: str = field(default="float16", metadata={"help": "float weights, scales and biases"})
+    qlora_backend: str = field(default="torch", metadata={
+        "help": "QLoRA trainer: torch (peft LoRA on the exactly dequantized 4-bit weights, then converted to an "
+                "mlx-lm adapter) or mlx (mlx-lm LoRA on the 4-bit model; the Apple-silicon path)"})
+    qlora_iters: int = field(default=100, metadata={"help": "QLoRA (mlx backend): iterations"})
+    qlora_epochs: float = field(default=1.0, metadata={"help": "QLoRA (torch backend): passes over train_records"})
+    qlora_batch_size: int = field(default=8, metadata={"help": "QLoRA: pairs per iteration"})
+    qlora_lr: float = field(default=2e-4, metadata={"help": "QLoRA: learning rate"})
+    qlora_rank: int = field(default=8, metadata={"help": "QLoRA: adapter rank (all linear layers)"})
+    qlora_scale: float = field(default=2.0, metadata={"help": "QLoRA: adapter scale (alpha / rank)"})
+    train_records: int = field(default=4000, metadata={"help": "training pairs exported for mlx-lm"})
+    val_records: int = field(default=64, metadata={"help": "val pairs exported for mlx-lm"})
+    base: str = field(default="finetune", metadata={
+        "help": "base model for mlx-lm LoRA: 'finetune' (the one `workbench finetune` started from) or a folder"})
+    mlx_lora_iters: int = field(default=200, metadata={
+        "help": "mlx-lm LoRA on the base model (0: skip); a handful on Linux, where mlx runs on a reference BLAS"})
+    mlx_lora_lr: float = field(default=1e-3, metadata={"help": "mlx-lm LoRA on the base: learning rate"})
+    mlx_lora_rank: int = field(default=16, metadata={"help": "mlx-lm LoRA on the base: rank"})
+    eval_test: int | None = field(default=300, metadata={"help": "test records scored (None: all)"})
+    eval_ood: int | None = field(default=300, metadata={"help": "ood records scored (None: all)"})
+    success_backend: str = field(default="torch", metadata={
+        "help": "torch (exactly dequantized weights, batched) or mlx (mlx kernels, one query at a time)"})
+    latency_n: int = field(default=20, metadata={"help": "test queries planned one at a time in MLX and timed"})
+    served_n: int = field(default=3, metadata={"help": "test queries planned through mlx_lm.server (0: skip)"})
+    eval_batch_size: int = field(default=64, metadata={"help": "queries decoded together (torch backend)"})
+    seed: int = field(default=0, metadata={"help": "sampling and shuffling seed"})
+
+
+def mlx_dir() -> Path:
+    return config.artifacts_dir() / "mlx"
+
+
+def source_planner(cfg: QuantizeConfig) -> tuple[Path, dict[str, Any]]:
+    """The planner folder to quantize and its decoding mode (ToolRAG, constrained)."""
+    if cfg.source == "best":
+        from workbench.finetune.predict import best_planner
+
+        return best_planner()
+    folder = Path(cfg.source)
+    if not (folder / "config.json").exists():
+        raise FileNotFoundError(f"{folder} is not a model folder: give one, or source='best' after `workbench finetune`")
+    return folder, {"toolrag": False, "constrained": False}
+
+
+def _fingerprint(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.glob("*.safetensors")) + [folder / "config.json"]:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cached(folder: Path, stamp: dict[str, Any]) -> bool:
+    meta = folder / "workbench_stamp.json"
+    return meta.exists() and json.loads(meta.read_text(encoding="utf-8")) == json.loads(json.dumps(stamp))
+
+
+def _stamp(folder: Path, stamp: dict[str, Any]) -> None:
+    config.write_json_atomic(folder / "workbench_stamp.json", stamp)
+
+
+# ----------------------------------------------------------------------------------------- building
+
+
+def build_models(cfg: QuantizeConfig, progress: bool = True) -> dict[str, Any]:
+    """Convert, quantize and train (each step cached by its inputs); returns the folders and training reports."""
+    from workbench.finetune import mlx
+    from workbench.synth.dataset import load_split
+
+    src, info = source_planner(cfg)
+    out = mlx_dir()
+    src_id = _fingerprint(src)
+    fp = out / cfg.dtype
+    q = out / f"q{cfg.bits}g{cfg.group_size}"
+    for folder, bits in ((fp, None), (q, cfg.bits)):
+        stamp = {"source": src_id, "dtype": cfg.dtype, "bits": bits, "group_size": cfg.group_size}
+        if not _cached(folder, stamp):
+            mlx.to_mlx(src, folder, dtype=cfg.dtype, bits=bits, group_size=cfg.group_size)
+            _stamp(folder, stamp)
+    data = out / "data"
+    data_stamp = {"train": cfg.train_records, "val": cfg.val_records, "seed": cfg.seed,
+                  "prompt": mlx.saved_decoding(src).get("kind", "compact")}
+    if not _cached(data, data_stamp):
+        train = load_split("train")
+        train = random.Random(cfg.seed).sample(train, min(cfg.train_records, len(train)))
+        mlx.export_chat_data(data, train, load_split("val", limit=cfg.val_records), kind=data_stamp["prompt"],
+                             seed=cfg.seed)
+        _stamp(data, data_stamp)
+    reports: dict[str, Any] = {}
+    adapter = out / "qlora_adapter"
+    stamp = {"model": _fingerprint(q), "data": data_stamp, "backend": cfg.qlora_backend, "lr": cfg.qlora_lr,
+             "rank": cfg.qlora_rank, "scale": cfg.qlora_scale, "batch": cfg.qlora_batch_size,
+             "iters": cfg.qlora_iters if cfg.qlora_backend == "mlx" else cfg.qlora_epochs}
+    if not _cached(adapter, stamp):
+        if cfg.qlora_backend == "mlx":
+            report = mlx.lora(q, data, adapter, iters=cfg.qlora_iters, batch_size=cfg.qlora_batch_size,
+                              lr=cfg.qlora_lr, rank=cfg.qlora_rank, scale=cfg.qlora_scale, seed=cfg.seed,
+                              steps_per_eval=max(cfg.qlora_iters // 2, 1))
+        elif cfg.qlora_backend == "torch":
+            report = qlora_torch(cfg, q, adapter)
+        else:
+            raise ValueError(f"qlora_backend {cfg.qlora_backend!r}: use 'torch' or 'mlx'")
+        config.write_json_atomic(adapter / "training.json", {**report, "backend": cfg.qlora_backend})
+        _stamp(adapter, stamp)
+    reports["qlora"] = json.loads((adapter / "training.json").read_text(encoding="utf-8"))
+    if cfg.mlx_lora_iters:
+        reports["mlx_lora"] = mlx_lora_on_base(cfg, data, data_stamp)
+    return {"source": src, "info": info, "float": fp, "quantized": q, "adapter": adapter, "reports": reports}
+
+
+def qlora_torch(cfg: QuantizeConfig, quantized: Path, adapter: Path) -> dict[str, Any]:
+    """QLoRA with the transformers path: peft LoRA on a float32 copy of the 4-bit weights (frozen), then the
+    adapter converted for mlx-lm. The forward pass is QLoRA's, dequant(W) x + scale B A x; only the arithmetic
+    of the frozen matmul differs (float32 here, 4-bit kernels in MLX)."""
+    from workbench.finetune import mlx
+    from workbench.finetune.base import load_model
+    from workbench.finetune.prompts import build_examples
+    from workbench.finetune.train import finetune, lora_settings
+    from workbench.synth.dataset import load_split
+
+    frozen = mlx.dequantize(quantized, mlx_dir() / "qlora_torch" / "frozen_4bit")
+    _, tokenizer = load_model(frozen)
+    kind = mlx.saved_decoding(frozen).get("kind", "compact")
+    train = load_split("train")
+    train = random.Random(cfg.seed).sample(train, min(cfg.train_records, len(train)))
+    rows = build_examples(tokenizer, train, kind, cfg.seed)
+    val = build_examples(tokenizer, load_split("val", limit=cfg.val_records), kind, cfg.seed + 1)
+    out = mlx_dir() / "qlora_torch"
+    report = finetune(frozen, "lora", rows, val, out, lr=cfg.qlora_lr, epochs=cfg.qlora_epochs,
+                      batch_size=cfg.qlora_batch_size, eval_every=max(len(rows) // cfg.qlora_batch_size // 4, 1),
+                      seed=cfg.seed, lora=lora_settings(cfg.qlora_rank, int(cfg.qlora_scale * cfg.qlora_rank), 0.0),
+                      progress=True)
+    mlx.peft_to_mlx_adapter(out / "adapter", adapter)
+    report.pop("log", None)
+    return report
+
+
+def mlx_lora_on_base(cfg: QuantizeConfig, data: Path, data_stamp: dict[str, Any]) -> dict[str, Any]:
+    """mlx-lm LoRA on the same base model the torch fine-tunes started from, then fused into a model folder."""
+    from workbench.finetune import mlx
+    from workbench.finetune.stage import FinetuneConfig, build_base
+
+    base = build_base(config.stage_config(FinetuneConfig, "finetune")) if cfg.base == "finetune" else Path(cfg.base)
+    adapter, fused = mlx_dir() / "base_lora_adapter", mlx_dir() / "base_lora_fused"
+    stamp = {"base": _fingerprint(base) if base.exists() else str(base), "data": data_stamp,
+             "iters": cfg.mlx_lora_iters, "lr": cfg.mlx_lora_lr, "rank": cfg.mlx_lora_rank}
+    if not _cached(fused, stamp):
+        report = mlx.lora(base, data, adapter, iters=cfg.mlx_lora_iters, batch_size=cfg.qlora_batch_size,
+                          lr=cfg.mlx_lora_lr, rank=cfg.mlx_lora_rank, scale=2.0, seed=cfg.seed,
+                          steps_per_eval=max(cfg.mlx_lora_iters // 2, 1))
+        mlx.fuse(base, adapter, fused)
+        config.write_json_atomic(fused / "training.json", report)
+        _stamp(fused, stamp)
+    return json.loads((fused / "training.json").read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------------------- measuring
+
+
+def _torch_copy(kind: str, built: dict[str, Any], cfg: QuantizeConfig) -> Path:
+    """A float32 Hugging Face folder computing exactly what the MLX model computes (for batched scoring)."""
+    from workbench.finetune import mlx
+
+    dst = mlx_dir() / "eval" / kind
+    if kind == "qlora" and cfg.qlora_backend == "torch":  # the merged peft model: the 4-bit weights + B A
+        return mlx_dir() / "qlora_torch" / "model"
+    if kind == "qlora":
+        tmp = mlx_dir() / "eval" / "qlora_f16"
+        mlx.fuse(built["quantized"], built["adapter"], tmp, dequantize=True)
+        return mlx.dequantize(tmp, dst)
+    return mlx.dequantize(built["float" if kind == "float16" else "quantized"], dst)
+
+
+def measure(cfg: QuantizeConfig, kind: str, built: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
+            selected: dict[str, list[list[str]]] | None) -> dict[str, Any]:
+    """One Table 2 row: size, bits per weight, MLX latency / speed / memory, success on test and ood."""
+    import mlx.core as mx
+
+    from workbench.finetune import mlx
+    from workbench.finetune.predict import Planner
+    from workbench.finetune.stage import evaluate_variant
+
+    folder = built["quantized"] if kind != "float16" else built["float"]
+    adapter = built["adapter"] if kind == "qlora" else None
+    info = built["info"]
+    planner = mlx.MLXPlanner.load(folder, adapter_dir=adapter, constrained=info.get("constrained", False))
+    layers = mlx.quantized_layers(planner.model)
+    size = mlx.weights_bytes(folder) + (mlx.weights_bytes(adapter) if adapter else 0)
+    row: dict[str, Any] = {
+        "row": kind, "folder": str(folder.relative_to(config.artifacts_dir())),
+        "adapter": str(adapter.relative_to(config.artifacts_dir())) if adapter else None,
+        "size_bytes": size, "bits_per_weight": round(mlx.bits_per_weight(planner.model), 3),
+        "quantized_layers": len(layers), "quantization": sorted({f"{b}-bit/g{g}" for b, g in layers.values()}),
+        "constrained": info.get("constrained", False), "toolrag": bool(selected),
+    }
+    test = splits["test"][:cfg.latency_n]
+    tools = selected["test"][:cfg.latency_n] if selected else None
+    mx.reset_peak_memory()
+    times, mlx_plans = [], []
+    for i, r in enumerate(test):
+        start = time.perf_counter()
+        mlx_plans.append(planner.plan([r["query"]], [r["today"]], tools=[tools[i]] if tools else None)[0]["plan"])
+        times.append(time.perf_counter() - start)
+    stats = planner.stats
+    row.update({
+        "median_latency_s": round(statistics.median(times), 4),
+        "generation_tokens_per_s": round(statistics.median(s["generation_tps"] for s in stats), 1),
+        "prompt_tokens_per_s": round(statistics.median(s["prompt_tps"] for s in stats), 1),
+        "median_generated_tokens": statistics.median(s["generation_tokens"] for s in stats),
+        "peak_memory_mb": round(mx.get_peak_memory() / 2**20, 2),
+    })
+    if cfg.success_backend == "mlx":
+        scorer: Any = planner
+    elif cfg.success_backend == "torch":
+        scorer = Planner.load(_torch_copy(kind, built, cfg), constrained=info.get("constrained", False),
+                              batch_size=cfg.eval_batch_size)
+        scorer.model.float()
+    else:
+        raise ValueError(f"success_backend {cfg.success_backend!r}: use 'torch' or 'mlx'")
+    for split, recs in splits.items():
+        res = evaluate_variant(scorer, recs, selected[split] if selected else None)
+        preds = res.pop("preds")
+        row.update({f"{k}_{split}": v for k, v in res.items()})
+        if split == "test":
+            same = [p["plan"] == m for p, m in zip(preds[:len(mlx_plans)], mlx_plans, strict=True)]
+            row["mlx_agreement"] = round(sum(same) / len(same), 4) if same else None
+    return row
+
+
+def served_check(folder: Path, adapter: Path | None, recs: list[dict[str, Any]], planner: Any) -> dict[str, Any]:
+    """Plan a few queries through `mlx_lm.server` with the `openai` client; compare with in-process MLX plans."""
+    from workbench.aio import run_sync
+    from workbench.finetune.prompts import planner_chat
+    from workbench.serve import MLXServer
+    from workbench.tools.tinyagent import TOOL_NAMES
+
+    async def ask(llm: Any, r: dict[str, Any]) -> str:
+        done = await llm.complete(planner_chat(r["query"], r["today"], list(TOOL_NAMES), planner.kind),
+                                  max_tokens=planner.max_new_tokens)
+        return done.text.strip()
+
+    start = time.perf_counter()
+    with MLXServer(folder, adapter_dir=adapter, max_tokens=planner.max_new_tokens) as server:
+        ready = time.perf_counter() - start
+        llm = server.llm()
+        served = [run_sync(ask(llm, r)) for r in recs]
+    local = [p["plan"] for p in planner.plan([r["query"] for r in recs], [r["today"] for r in recs])]
+    return {"served_n": len(recs), "served_same_as_in_process": sum(a == b for a, b in zip(served, local, strict=True)),
+            "server_startup_s": round(ready, 2), "served_example": {"query": recs[0]["query"], "plan": served[0]}}
+
+
+def device() -> str:
+    import mlx.core as mx
+
+    return f"{platform.system()} {platform.machine()}, mlx {mx.__version__} on {mx.default_device()}"
+
+
+# ---------------------------------------------------------------------------------------------- run
+
+
+def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
+    """Build the three MLX models, measure each, write `quantization.json` and Table 2."""
+    from workbench.finetune import mlx
+    from workbench.finetune.predict import toolrag_selector
+    from workbench.synth.dataset import load_split
+
+    cfg = cfg or config.stage_config(QuantizeConfig, "quantize")
+    t0 = time.perf_counter()
+    built = build_models(cfg)
+    splits = {"test": load_split("test", limit=cfg.eval_test), "ood": load_split("ood", limit=cfg.eval_ood)}
+    select = toolrag_selector("auto") if built["info"].get("toolrag") else None
+    selected = {s: select([r["query"] for r in recs]) for s, recs in splits.items()} if select else None
+    rows = [measure(cfg, kind, built, splits, selected) for kind in ("float16", "4bit", "qlora")]
+    by = {r["row"]: r for r in rows}
+    served = None
+    if cfg.served_n:
+        planner = mlx.MLXPlanner.load(built["quantized"], constrained=False)
+        served = served_check(built["quantized"], None, splits["test"][:cfg.served_n], planner)
+    results = {
+        "profile": config.active_profile(),
+        "device": device(),
+        "source": str(built["source"]),
+        "bits": cfg.bits, "group_size": cfg.group_size,
+        "size_ratio_vs_fp16": round(by["float16"]["size_bytes"] / by["4bit"]["size_bytes"], 3),
+        "success_test_full": by["float16"]["success_test"],
+        "success_test_4bit": by["4bit"]["success_test"],
+        "success_test_qlora": by["qlora"]["success_test"],
+        "success_ood_full": by["float16"]["success_ood"],
+        "success_ood_4bit": by["4bit"]["success_ood"],
+        "success_ood_qlora": by["qlora"]["success_ood"],
+        "latency_ratio_4bit_over_full": round(by["4bit"]["median_latency_s"] / by["float16"]["median_latency_s"], 3),
+        "success_backend": cfg.success_backend,
+        "rows": rows,
+        "training": built["reports"],
+        "served": served,
+        "settings": asdict(cfg),
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "reported": REPORTED,
+        "note": "success = DAG isomorphism on our synthesized test/ood sets, not the paper's; latency is planning "
+                "one query alone in MLX on the device named here",
+    }
+    config.save_results("quantization", results)
+    from workbench.viz.planner import fig_mlx_lora
+    from workbench.viz.tables import table2_quantization
+
+    table2_quantization(results)
+    fig_mlx_lora(results)
+    return results
