@@ -261,9 +261,12 @@ def test_rate_limit_spaces_request_starts(tmp_path: Path) -> None:
     with CountingServer(script) as server:
         report = synth(server, tmp_path / "t.jsonl", config(n_records=6, concurrency=4, requests_per_minute=600))
     assert report["accepted"] == 6
-    gaps = [b - a for a, b in zip(server.starts, server.starts[1:], strict=False)]
-    assert len(server.starts) >= 6 and min(gaps) > 0.07  # 600/min: one start per 0.1 s
-    assert server.starts[5] - server.starts[0] > 0.45
+    # 600/min: one start per 0.1 s. The server sees each start after a connection delay that varies with the
+    # machine's load, so single gaps can shrink; the span of six starts cannot, without the limiter (concurrency 4
+    # alone would start four at once).
+    assert len(server.starts) >= 6
+    assert server.starts[5] - server.starts[0] > 0.4
+    assert server.starts[3] - server.starts[0] > 0.2
 
 
 def test_call_budget_stops_a_teacher_that_never_plans(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import synthesized_workbench
 
-from workbench.synth.dataset import SynthConfig, load_split
-from workbench.synth.dataset import run as synth
+from workbench.synth.dataset import load_split
 from workbench.toolrag import (
     BasicRAG,
     EncoderError,
@@ -31,15 +31,11 @@ def encoder():
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """A small synthesized dataset and a classifier trained on it, in a temporary workbench."""
-    root = tmp_path_factory.mktemp("toolrag")
-    mp = pytest.MonkeyPatch()
-    for name in ("DATA", "FIGURES", "ARTIFACTS"):
-        mp.setenv(f"WORKBENCH_{name}_DIR", str(root / name.lower()))
-    synth(SynthConfig(train=400, val=40, test=40, ood=40, report_sample=20))
-    cfg = ToolRAGConfig(max_train=320, epochs=1, batch_size=32, eval_every=5, max_val=40)
-    model, history = ToolRAGClassifier.train(cfg, load_split("train"), load_split("val"), progress=False)
-    yield root, cfg, model, history
-    mp.undo()
+    with synthesized_workbench(tmp_path_factory.mktemp("toolrag"), train=400, val=40, test=40, ood=40,
+                               report_sample=20) as root:
+        cfg = ToolRAGConfig(max_train=320, epochs=1, batch_size=32, eval_every=5, max_val=40)
+        model, history = ToolRAGClassifier.train(cfg, load_split("train"), load_split("val"), progress=False)
+        yield root, cfg, model, history
 
 
 def test_minilm_ships_in_a_pip_package_and_embeds_offline(encoder):
