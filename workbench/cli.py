@@ -10,6 +10,7 @@
     workbench evaluate --pred P.jsonl --gold G.jsonl   success rate, parse failures, tool recall, exact args
     workbench quantize                    MLX: 4-bit (group 32) planner, QLoRA, mlx-lm LoRA; Table 2
     workbench serve [--model DIR] [--port N]   mlx_lm.server for a planner on 127.0.0.1 (until Ctrl-C)
+    workbench agent "QUERY" | --benchmark  TinyAgent end to end: streamed plan, tasks, answer, latency per stage
     workbench bench executor              task fetching unit: makespan / critical path, overhead per task
     workbench bench latency               LLMCompiler vs ReAct latency under a scripted-LLM latency model
     workbench bench run --benchmark B     LLMCompiler (or --react) on HotpotQA, Movie or ParallelQA
@@ -200,6 +201,31 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    from workbench import agent
+    from workbench.llm.base import LLMError
+
+    if args.benchmark and args.query is not None:
+        print("error: give a query or --benchmark, not both", file=sys.stderr)
+        return 1
+    if not args.benchmark and not (args.query or "").strip():
+        print(f"error: {agent.EMPTY_QUERY}", file=sys.stderr)
+        return 1
+    fields = agent.AgentConfig.__dataclass_fields__
+    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    try:
+        cfg = config.stage_config(agent.AgentConfig, "agent", args.profile, **overrides)
+        if args.benchmark:
+            print(agent.format_benchmark(agent.run_benchmark(cfg)))
+            print(f"wrote {config.results_path('agent')}")
+            return 0
+        agent.ask(agent.TinyAgent.from_config(cfg), args.query)
+    except (FileNotFoundError, ValueError, LLMError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_bench_executor(args: argparse.Namespace) -> int:
     from workbench.bench import executor_bench
 
@@ -342,6 +368,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gold", required=True)
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("agent", help="TinyAgent end to end: ToolRAG, planner, executor on the simulated desktop")
+    p.add_argument("query", nargs="?", help='what to do, e.g. "Create a meeting with Sid and Lutfi for tomorrow 2pm"')
+    p.add_argument("--benchmark", action="store_true",
+                   help="instead of a query: latency and success over N test queries (data/results/agent.json)")
+    p.add_argument("-n", type=int, help="--benchmark: how many test queries (default: the profile's)")
+    p.add_argument("--profile", choices=config.PROFILES)
+    p.add_argument("--model", help="a planner model folder (default: the best planner `workbench finetune` trained)")
+    p.add_argument("--toolrag", help="a ToolRAG classifier folder, or 'none' (default: the trained one if any)")
+    p.add_argument("--constrained", action=argparse.BooleanOptionalAction, default=None,
+                   help="grammar-constrained decoding (default: as in the best variant)")
+    p.add_argument("--provider", help="plan with a served model instead: mlx | vllm | openai | llamacpp | ...")
+    p.add_argument("--base-url", dest="base_url", help="served planner: OpenAI-compatible server URL")
+    p.add_argument("--model-name", dest="model_name", help="served planner: model name")
+    p.add_argument("--prompt", choices=["compact", "full"], help="served planner: prompt kind")
+    p.add_argument("--joiner", choices=["rule", "llm"], help="rule (default) or llm (the served model joins)")
+    p.add_argument("--max-replans", dest="max_replans", type=int)
+    p.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                   help="dispatch each task as soon as its line is written (default: on)")
+    p.set_defaults(func=cmd_agent)
 
     bench = sub.add_parser("bench", help="LLMCompiler benchmarks").add_subparsers(dest="bench_command", required=True)
     p = bench.add_parser("executor", help="makespan / critical path on random DAGs; overhead per task")

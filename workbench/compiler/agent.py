@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,7 +26,7 @@ from workbench.compiler.executor import ExecutionResult, Executor
 from workbench.compiler.joiner import JoinDecision, LLMJoiner, scratchpad
 from workbench.compiler.prompts import PlannerPrompt, planner_messages
 from workbench.compiler.tools import Tool, as_tools
-from workbench.llm.base import LLM, Completion, Usage
+from workbench.llm.base import LLM, Completion, Message, Usage
 from workbench.plan import END_OF_PLAN, Plan, PlanError, Step, StreamingPlanParser, validate_plan
 
 
@@ -82,12 +82,15 @@ class LLMCompiler:
     `joiner`: an LLMJoiner (default: the planner model), a RuleJoiner, or any callable of that shape.
     `tinyagent`: add TinyAgent's planner rules (today's date, ISO dates, positional arguments).
     `strict`: reject prose lines in the plan (False skips them, for chatty models).
+    `messages`: builds the planner's chat from (question, replan context); default: the LLMCompiler planner
+    prompt over `tools`. TinyAgent's fine-tuned planner brings its own prompt (`workbench.agent`).
     """
 
     def __init__(self, planner: LLM, tools: Iterable[Tool | Any], joiner: Joiner | None = None,
                  examples: str = "", custom_instructions: str = "", today: str | None = None,
                  tinyagent: bool = False, max_replans: int = 2, stream: bool = True,
-                 tool_timeout_s: float | None = 60.0, strict: bool = True, max_plan_tokens: int | None = 1024):
+                 tool_timeout_s: float | None = 60.0, strict: bool = True, max_plan_tokens: int | None = 1024,
+                 messages: Callable[[str, str], list[Message]] | None = None):
         self.planner = planner
         self.tools: list[Tool] = as_tools(tools)
         self.joiner = joiner or LLMJoiner(planner)
@@ -98,6 +101,7 @@ class LLMCompiler:
         self.max_plan_tokens = max_plan_tokens
         self.executor = Executor(self.tools, timeout_s=tool_timeout_s)
         self.specs = {t.name: t.spec for t in self.tools}
+        self.messages = messages
 
     async def run(self, question: str) -> AgentResult:
         if not question or not question.strip():
@@ -107,7 +111,8 @@ class LLMCompiler:
         context = ""
         decision = JoinDecision("replan", "no plan was made")
         for _ in range(self.max_replans + 1):
-            messages = planner_messages(self.prompt, question, context)
+            messages = (self.messages(question, context) if self.messages
+                        else planner_messages(self.prompt, question, context))
             completions: list[Completion] = []
             parser = StreamingPlanParser(strict=self.strict)
             plan_start = time.perf_counter() - start

@@ -1,0 +1,228 @@
+"""The TinyAgent end to end, hermetic: scripted planners, the simulated desktop, and one tiny random planner."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from workbench import config
+from workbench.agent import EMPTY_QUERY, STAGES, AgentConfig, TinyAgent, run_benchmark
+from workbench.cli import main as cli
+from workbench.llm import ScriptedLLM
+from workbench.llm.testing import FakeChatServer
+from workbench.paper_examples import FIG1_PLAN, FIG1_QUERY
+from workbench.plan import END_OF_PLAN, parse_plan
+from workbench.tools import LatencyModel, SimulatedDesktop, tinyagent_tools
+
+TODAY = "2024-06-12"
+GARBAGE = "Sure! I would be glad to help you with your calendar."
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def _events():
+    seen: list[tuple[str, str]] = []
+    return seen, lambda kind, text: seen.append((kind, text))
+
+
+# ------------------------------------------------------------------------------------ the agent
+
+
+def test_plan_streams_into_the_executor_and_the_rule_joiner_answers():
+    llm = ScriptedLLM([FIG1_PLAN], ttft_s=0.05, tokens_per_s=300)
+    desktop = SimulatedDesktop(latency=LatencyModel.uniform(0.02, 0.02))
+    seen, emit = _events()
+    result = run(TinyAgent(llm, kind="compact").run(FIG1_QUERY, TODAY, desktop, on_event=emit))
+    assert result.finished and result.served
+    assert result.answer.startswith("Event 'Apple Design Award' created on 2024-06-13"), "the rule joiner's answer"
+    assert desktop.calendar[0]["invitees"] == ["sid.jha@example.com", "lutfi.erdogan@example.com"]
+    r = result.rounds[0]
+    assert r.execution.records[1].started < r.plan_end - 0.05, "step 1 runs while the plan is still written"
+    kinds = [k for k, _ in seen]
+    first_start = kinds.index("start")
+    plan_lines = [t for k, t in seen if k == "plan"]
+    assert plan_lines[1] == '1. get_email_address("Sid")' and plan_lines[-1] == "4. join()"
+    assert kinds.index("plan") < first_start < max(i for i, k in enumerate(kinds) if k == "plan"), \
+        "the first task starts between plan lines"
+    assert ("end", "get_email_address -> sid.jha@example.com") in seen
+    system, user = llm.calls[0]
+    assert system["content"].endswith("Tools: " + ", ".join(t.name for t in tinyagent_tools()))
+    assert user["content"] == FIG1_QUERY, "the fine-tuned planner's compact prompt: the query alone"
+    assert seen[0] == ("toolrag", "all 16 tools")
+
+
+def test_latency_breakdown_has_every_stage():
+    llm = ScriptedLLM([FIG1_PLAN], ttft_s=0.1)
+    result = run(TinyAgent(llm, select=lambda qs: [["get_email_address", "create_calendar_event"]] * len(qs))
+                 .run(FIG1_QUERY, TODAY))
+    lat = result.latency
+    assert set(lat) == {*STAGES, "total"} and all(v >= 0 for v in lat.values())
+    assert lat["planning"] >= 0.1, "the planner's time to first token is planning time"
+    assert lat["total"] >= lat["toolrag"] + lat["planning"] and lat["total"] < lat["planning"] + 0.5
+    assert result.tools == ["get_email_address", "create_calendar_event"]
+    assert "create_calendar_event(" in llm.calls[0][0]["content"] and "send_sms" not in llm.calls[0][0]["content"]
+
+
+def test_garbage_is_replanned_then_a_clear_message():
+    llm = ScriptedLLM([GARBAGE] * 3)
+    seen, emit = _events()
+    result = run(TinyAgent(llm, max_replans=2).run(FIG1_QUERY, TODAY, on_event=emit))
+    assert not result.finished and len(llm.calls) == 3
+    assert "replanning budget (2) ran out" in result.answer and "plan was invalid" in result.answer
+    assert [k for k, _ in seen].count("replan") == 3 and ("plan", GARBAGE) in seen
+    assert "A previous plan was run" in llm.calls[1][-1]["content"], "the replan shows what went wrong"
+
+
+def test_a_raising_tool_is_an_observation_and_the_rest_goes_on():
+    desktop = SimulatedDesktop()
+
+    def broken(name):
+        if name == "Sid":
+            raise RuntimeError("Contacts crashed")
+        return desktop.find_contact(name).email
+
+    desktop._get_email_address = broken
+    retry = '1. get_email_address("Lutfi")\n2. join()<END_OF_PLAN>'
+    seen, emit = _events()
+    result = run(TinyAgent(ScriptedLLM([FIG1_PLAN, retry])).run(FIG1_QUERY, TODAY, desktop, on_event=emit))
+    records = result.rounds[0].execution.records
+    assert records[1].observation == "Error: get_email_address raised RuntimeError: Contacts crashed"
+    assert records[2].status == "done" and records[3].status == "skipped"
+    assert ("end", "get_email_address raised RuntimeError: Contacts crashed") in seen
+    assert result.finished and len(result.rounds) == 2 and result.answer == "lutfi.erdogan@example.com"
+
+
+def test_empty_and_unservable_queries_are_answered_not_crashed():
+    llm = ScriptedLLM(["1. join()<END_OF_PLAN>"])
+    agent = TinyAgent(llm)
+    empty = run(agent.run("   ", TODAY))
+    assert empty.answer == EMPTY_QUERY and not empty.finished and llm.calls == []
+    weather = run(agent.run("What will the weather be in Paris tomorrow?", TODAY))
+    assert not weather.served and weather.answer.startswith("None of my tools can do this")
+    assert "without a tool call" in weather.answer and "Calendar" in weather.answer
+    nothing = run(TinyAgent(llm, select=lambda qs: [[] for _ in qs]).run("Bake me a cake", TODAY))
+    assert "ToolRAG selected none" in nothing.answer and len(llm.calls) == 1, "no planner call without tools"
+
+
+# ------------------------------------------------------------------------------------ the command line
+
+
+def test_cli_prints_plan_tasks_answer_and_latency(capsys):
+    plan = '1. get_email_address("Sid")\n2. get_email_address("Lutfi")\n3. join()<END_OF_PLAN>'
+    with FakeChatServer([plan]) as server:
+        rc = cli(["agent", "Emails of Sid and Lutfi", "--provider", "vllm", "--base-url", server.base_url,
+                  "--model-name", "m", "--toolrag", "none"])
+        system = server.requests[0]["messages"][0]["content"]
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "get_email_address(name: str)" in system, "a general LLM gets the full LLMCompiler prompt"
+    lines = out.splitlines()
+    assert lines[0].startswith("planner: OpenAICompatLLM (m)") and "joiner: rule-based" in lines[0]
+    plan_at = next(i for i, line in enumerate(lines) if line.endswith('plan    1. get_email_address("Sid")'))
+    start_at = next(i for i, line in enumerate(lines) if 'start   get_email_address("Sid")' in line)
+    assert plan_at < start_at and any("end     get_email_address -> sid.jha@example.com" in x for x in lines)
+    assert "answer: sid.jha@example.com\nlutfi.erdogan@example.com" in out
+    assert lines[-1].startswith("latency: toolrag ") and all(f"{s} " in lines[-1] for s in STAGES)
+
+
+def test_cli_bad_input_is_a_clear_error(tmp_workbench, capsys):
+    assert cli(["agent", "  "]) == 1
+    assert "The query is empty" in capsys.readouterr().err
+    assert cli(["agent", "Text Sid hi"]) == 1
+    assert "run `workbench finetune` first" in capsys.readouterr().err
+    assert cli(["agent", "Text Sid hi", "--model", str(tmp_workbench / "nope"), "--toolrag", "none"]) == 1
+    assert "workbench finetune" in capsys.readouterr().err
+    assert cli(["agent", "--joiner", "llm", "Text Sid hi"]) == 1
+    assert "no joiner model exists offline" in capsys.readouterr().err
+    assert cli(["agent", "--benchmark", "Text Sid hi"]) == 1
+    assert "give a query or --benchmark, not both" in capsys.readouterr().err
+    assert cli(["agent", "--benchmark", "-n", "3"]) == 1
+    assert "run `workbench synth`" in capsys.readouterr().err, "no test split yet"
+
+
+# ------------------------------------------------------------------------------------ benchmark
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    from workbench.synth.dataset import SynthConfig, load_split
+    from workbench.synth.dataset import run as synth
+
+    root = tmp_path_factory.mktemp("agent")
+    mp = pytest.MonkeyPatch()
+    for name in ("DATA", "FIGURES", "ARTIFACTS"):
+        mp.setenv(f"WORKBENCH_{name}_DIR", str(root / name.lower()))
+    synth(SynthConfig(train=120, val=10, test=8, ood=4, report_sample=10))
+    yield load_split("test")
+    mp.undo()
+
+
+def test_benchmark_writes_latency_and_success(dataset):
+    gold = {r["query"]: r["plan"] for r in dataset}
+    first = dataset[0]["query"]
+
+    def planner(messages):  # the gold plan, except garbage for the first query
+        query = messages[-1]["content"]
+        return GARBAGE if first in query else gold[query]
+
+    r = run_benchmark(AgentConfig(n=4), agent=TinyAgent(ScriptedLLM(planner), kind="compact", max_replans=1),
+                      progress=False)
+    saved = json.loads(config.results_path("agent").read_text())
+    assert saved == r and r["n"] == 4 and r["profile"] == config.active_profile()
+    assert r["success_test"] == 0.75 and r["finished_rate"] == 0.75, "garbage once, gold three times"
+    assert r["median_latency_s"] <= r["p95_latency_s"] and len(r["latencies_s"]) == 4
+    assert set(r["per_stage"]) == set(STAGES)
+    assert all(set(v) == {"median_s", "p95_s"} and v["median_s"] <= v["p95_s"] for v in r["per_stage"].values())
+    assert r["device"] == "ScriptedLLM" and "joiner: rule-based" in r["agent"]
+
+
+# ------------------------------------------------------------------------------------ in process
+
+
+def test_a_tiny_random_planner_streams_valid_plans_in_process(dataset, tmp_path):
+    from workbench.finetune import base
+    from workbench.finetune.grammar import max_plan_bytes
+    from workbench.finetune.predict import Planner
+    from workbench.finetune.stage import DECODING_FILE
+    from workbench.finetune.tokenizer import train_tokenizer
+    from workbench.synth.dataset import load_split
+    from workbench.tools.tinyagent import TOOL_NAMES
+
+    docs = base.pretraining_corpus(load_split("train"), calendar=50, doc_repeats=1)
+    tokenizer = train_tokenizer(docs, vocab_size=320, whole_words=TOOL_NAMES)
+    model = base.small_llama(tokenizer, hidden=32, layers=2, heads=2, intermediate=64)
+    tools = ["get_phone_number", "send_sms"]
+    limits = {"max_steps": 2, "max_str_len": 6, "max_list_len": 2}
+    planner = Planner(model, tokenizer, select=lambda qs: [tools] * len(qs), constrained=True, grammar_limits=limits,
+                      max_new_tokens=max_plan_bytes(tinyagent_tools(tools), **limits))
+    agent = TinyAgent(planner, max_replans=0)
+    assert "fine-tuned planner in process" in agent.describe() and "grammar-constrained" in agent.describe()
+    query = "Text Ana that I'm late"
+    result = run(agent.run(query, TODAY))
+    plan = parse_plan(result.first_plan, tinyagent_tools())  # constrained: parses and validates
+    assert {s.tool for s in plan.tasks} <= set(tools) and result.tools == tools
+    whole = planner.plan([query], [TODAY])[0]["plan"]
+    assert whole.removesuffix(END_OF_PLAN).strip() == result.first_plan.strip(), "streamed = whole-plan decoding"
+    assert result.rounds[0].plan_completion.usage.completion_tokens > 0 and result.latency["planning"] > 0
+
+    folder = base.save_model(model, tokenizer, tmp_path / "planner")  # as `workbench finetune` leaves it
+    budget = max_plan_bytes(tinyagent_tools(), **limits)  # enough for any plan over all 16 tools
+    (folder / DECODING_FILE).write_text(json.dumps({"prompt": "compact", "max_new_tokens": budget,
+                                                    "grammar_limits": limits}))
+    loaded = TinyAgent.from_config(AgentConfig(model=str(folder), toolrag="none", constrained=True, max_replans=0))
+    assert loaded.local.grammar_limits == limits and loaded.max_plan_tokens == budget
+    assert str(folder) in loaded.describe() and loaded.select is None
+    again = run(loaded.run(query, TODAY))
+    assert parse_plan(again.first_plan, tinyagent_tools()).tasks and again.tools == list(TOOL_NAMES)
+
+
+@pytest.mark.parametrize("profile", config.PROFILES)
+def test_every_profile_has_valid_agent_settings(profile):
+    cfg = config.stage_config(AgentConfig, "agent", profile)
+    assert cfg.n >= 1 and cfg.joiner == "rule" and cfg.provider is None
+    with pytest.raises(ValueError, match="no joiner model exists offline"):
+        AgentConfig(joiner="llm")
