@@ -281,21 +281,12 @@ def cmd_bench_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_viz_figures(args: argparse.Namespace) -> int:
-    from workbench import viz
+    from workbench.viz.paper import missing, paper_figures
 
-    paths = [viz.fig1_plan_dag(), viz.fig3_dag_isomorphism()]
-    if config.results_path("llmcompiler_vs_react").exists():
-        paths.append(viz.fig_llmcompiler_vs_react())
-    if config.results_path("synthesis").exists():
-        paths.append(viz.fig_dataset_distributions())
-    if config.results_path("toolrag").exists():
-        paths += [viz.fig_toolrag_recall(), *viz.table1_toolrag()]
-    if config.results_path("planner").exists():
-        paths += [viz.fig_success_rate(), viz.fig_training_curves()]
-    if config.results_path("quantization").exists():
-        paths += [*viz.table2_quantization(), viz.planner.fig_mlx_lora()]
-    for path in paths:
+    for path in paper_figures():
         print(f"wrote {path}")
+    for stage, command in missing().items():
+        print(f"skipped the {stage} figures: no saved results (run `{command}`)")
     return 0
 
 
