@@ -37,7 +37,10 @@ def _need_mlx() -> None:
 
 
 def _model_dir(path: str | Path) -> Path:
-    path = Path(path)
+    """A local model folder, or a hub id (`org/name`, not a local path) that mlx-lm downloads where it can."""
+    text, path = str(path), Path(path)
+    if not path.exists() and text.count("/") == 1 and not text.startswith((".", "/", "~")):
+        return path
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"{path} is not a model folder (no config.json): run `workbench finetune` "
                                 "(and `workbench quantize` for the MLX models) first")
