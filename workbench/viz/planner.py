@@ -42,47 +42,43 @@ def fig_success_rate(results: dict[str, Any] | None = None) -> Path:
     return path
 
 
-def fig_training_curves(results: dict[str, Any] | None = None) -> Path:
-    """Train and val loss per step for each fine-tuning method -> fig_finetune_loss.png."""
-    results = results or config.load_results("planner")
+def _loss_figure(curves: dict[str, tuple[list, list]], name: str, **axes: Any) -> Path:
+    """Train (faint line) and val (line with dots) loss per step for each run -> figures/<name>."""
     fig, ax = plt.subplots(figsize=(6, 3.4))
-    for (method, log), color in zip(results["curves"].items(), ("#2e6fd8", "#d92d20", "#2a9d5c"), strict=False):
-        train = [(e["step"], e["loss"]) for e in log if "loss" in e]
-        val = [(e["step"], e["eval_loss"]) for e in log if "eval_loss" in e]
+    for (label, (train, val)), color in zip(curves.items(), ("#2e6fd8", "#d92d20", "#2a9d5c"), strict=False):
         if train:
-            ax.plot(*zip(*train, strict=True), color=color, alpha=0.5, lw=1, label=f"{method} train")
+            ax.plot(*zip(*train, strict=True), color=color, alpha=0.5, lw=1, label=f"{label} train")
         if val:
-            ax.plot(*zip(*val, strict=True), color=color, marker="o", ms=3, label=f"{method} val")
-    ax.set(xlabel="step", ylabel="loss (plan tokens)", yscale="log", title=f"Fine-tuning ({results['profile']})")
+            ax.plot(*zip(*val, strict=True), color=color, marker="o", ms=3, label=f"{label} val")
+    ax.set(ylabel="loss (plan tokens)", **axes)
+    ax.title.set_fontsize(9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = save_figure(fig, "fig_finetune_loss.png")
+    path = save_figure(fig, name)
     plt.close(fig)
     return path
+
+
+def fig_training_curves(results: dict[str, Any] | None = None) -> Path:
+    """Train and val loss per step for each fine-tuning method -> fig_finetune_loss.png."""
+    results = results or config.load_results("planner")
+    curves = {method: ([(e["step"], e["loss"]) for e in log if "loss" in e],
+                       [(e["step"], e["eval_loss"]) for e in log if "eval_loss" in e])
+              for method, log in results["curves"].items()}
+    return _loss_figure(curves, "fig_finetune_loss.png", xlabel="step", yscale="log",
+                        title=f"Fine-tuning ({results['profile']})")
 
 
 def fig_mlx_lora(results: dict[str, Any] | None = None) -> Path:
     """Train and val loss of the mlx-lm LoRA runs in `quantization.json` -> fig_mlx_lora_loss.png."""
     results = results or config.load_results("quantization")
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    runs = {name: r for name, r in results["training"].items() if r.get("train_curve")}
-    for (name, run), color in zip(runs.items(), ("#2e6fd8", "#d92d20"), strict=False):
-        label = {"mlx_lora": "LoRA on the base", "qlora": "QLoRA on the 4-bit planner"}.get(name, name)
-        ax.plot([c["iteration"] for c in run["train_curve"]], [c["train_loss"] for c in run["train_curve"]],
-                color=color, alpha=0.6, label=f"{label}, train")
-        if run.get("val_curve"):
-            ax.plot([c["iteration"] for c in run["val_curve"]], [c["val_loss"] for c in run["val_curve"]],
-                    color=color, marker="o", ls="", label=f"{label}, val")
-    ax.set(xlabel="iteration", ylabel="loss (plan tokens)",
-           title=f"mlx-lm LoRA, measured ({results['profile']}; {results['device']})")
-    ax.title.set_fontsize(8)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = save_figure(fig, "fig_mlx_lora_loss.png")
-    plt.close(fig)
-    return path
+    names = {"mlx_lora": "LoRA on the base,", "qlora": "QLoRA on the 4-bit planner,"}
+    curves = {names.get(name, name): ([(c["iteration"], c["train_loss"]) for c in run["train_curve"]],
+                                      [(c["iteration"], c["val_loss"]) for c in run.get("val_curve", [])])
+              for name, run in results["training"].items() if run.get("train_curve")}
+    return _loss_figure(curves, "fig_mlx_lora_loss.png", xlabel="iteration",
+                        title=f"mlx-lm LoRA, measured ({results['profile']}; {results['device']})")
 
 
 def prompt_html(record: dict[str, Any], tools: list[str], examples: str = "", kind: str = "compact") -> str:
