@@ -14,7 +14,7 @@ from workbench.finetune.grammar import max_plan_bytes
 from workbench.finetune.predict import Planner, toolrag_selector
 from workbench.finetune.stage import FinetuneConfig, run
 from workbench.finetune.tokenizer import train_tokenizer
-from workbench.finetune.train import finetune, lora_settings, run_trainer
+from workbench.finetune.train import finetune, lora_settings, resolve_precision, run_trainer
 from workbench.plan import parse_plan
 from workbench.synth.dataset import load_split
 from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
@@ -166,6 +166,19 @@ def test_training_resumes_from_the_last_checkpoint(tokenizer, tmp_path):
     assert result["resumed_from"] == "checkpoint-4" and result["steps"] == 16
 
 
+def test_bf16_autocast_trains_and_keeps_float32_weights(tokenizer, tmp_path):
+    rows = _tiny_rows(tokenizer, 32)
+    model = base.small_llama(tokenizer, hidden=32, layers=1, heads=2, intermediate=64)
+    result = run_trainer(model, tokenizer, rows, rows[:8], tmp_path / "ckpt", lr=1e-2, epochs=2, batch_size=8,
+                         eval_every=4, progress=False, precision="bf16")
+    losses = [e["loss"] for e in result["log"] if "loss" in e]
+    assert result["precision"] == "bf16" and losses[-1] < losses[0]
+    assert all(p.dtype == torch.float32 for p in result["model"].parameters())  # autocast, not a bf16 model
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("fp8")
+    assert resolve_precision("auto") in ("bf16", "fp32")
+
+
 def test_lora_merge_gives_the_adapted_model(tokenizer, tmp_path):
     base_dir = base.save_model(base.small_llama(tokenizer, hidden=32, layers=1, heads=2, intermediate=64), tokenizer,
                                tmp_path / "base")
@@ -204,6 +217,8 @@ def test_stage_trains_and_evaluates_every_variant(stage_results, workbench_dir):
                 "train_wall_s", "profile"):
         assert key in r
     assert r["constrained_parse_failure_rate"] == 0.0
+    by_steps = r["best_success_by_steps"]["test"]
+    assert sum(b["n"] for b in by_steps.values()) == r["rows"][0]["n_test"]
     for row in r["rows"]:
         if row["constrained"]:
             assert row["parse_failure_test"] == 0.0 and row["parse_failure_ood"] == 0.0, row["variant"]

@@ -200,7 +200,8 @@ class TinyAgent:
             planner = describe_llm(self.llm)
         else:
             mode = "grammar-constrained" if self.local.constrained else "unconstrained"
-            planner = (f"fine-tuned planner in process ({self.local.model.config._name_or_path or 'in memory'}; "
+            name = self.local.model.config._name_or_path
+            planner = (f"fine-tuned planner in process ({config.shown_path(name) if name else 'in memory'}; "
                        f"{mode} greedy decoding, streamed token by token)")
         toolrag = "all 16 tools" if self.select is None else "ToolRAG classifier"
         return f"planner: {planner}; prompt {self.kind}; tools: {toolrag}; joiner: {joiner}"

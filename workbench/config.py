@@ -61,6 +61,14 @@ def artifacts_dir() -> Path:
     return _dir("WORKBENCH_ARTIFACTS_DIR", "artifacts")
 
 
+def shown_path(path: str | Path) -> str:
+    """A path as results show it: relative to the artifacts folder when inside it (results name no machine paths)."""
+    try:
+        return str(Path(path).resolve().relative_to(artifacts_dir().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def results_dir() -> Path:
     return data_dir() / "results"
 

@@ -303,14 +303,6 @@ def served_check(folder: Path, adapter: Path | None, recs: list[dict[str, Any]],
             "server_startup_s": round(ready, 2), "served_example": {"query": recs[0]["query"], "plan": served[0]}}
 
 
-def _shown(path: Path) -> str:
-    """A path as results show it: relative to the artifacts folder when inside it (no machine paths)."""
-    try:
-        return str(Path(path).resolve().relative_to(config.artifacts_dir().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def device() -> str:
     import mlx.core as mx
 
@@ -341,7 +333,7 @@ def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
     results = {
         "profile": config.active_profile(),
         "device": device(),
-        "source": _shown(built["source"]),
+        "source": config.shown_path(built["source"]),
         "bits": cfg.bits, "group_size": cfg.group_size,
         "size_ratio_vs_fp16": round(by["float16"]["size_bytes"] / by["4bit"]["size_bytes"], 3),
         "success_test_full": by["float16"]["success_test"],

@@ -73,6 +73,27 @@ def evaluate(preds: Sequence[str], golds: Sequence[str]) -> dict[str, float]:
     return {"n": len(scores), **out}
 
 
+STEP_BUCKETS = ((1, 2), (3, 4), (5, 6), (7, 99))
+
+
+def success_by_steps(preds: Sequence[str], golds: Sequence[str],
+                     buckets: Sequence[tuple[int, int]] = STEP_BUCKETS) -> dict[str, dict[str, float]]:
+    """Success rate by the gold plan's number of tool steps: where a small planner breaks down.
+
+        >>> success_by_steps(['1. get_phone_number("Ana")\\n2. join()'], ['1. get_phone_number("Bo")\\n2. join()'])
+        {'1-2': {'n': 1, 'success': 1.0}}
+    """
+    if len(preds) != len(golds):
+        raise ValueError(f"{len(preds)} predictions for {len(golds)} gold plans: pair them one to one")
+    out: dict[str, list[float]] = {}
+    for pred, gold in zip(preds, golds, strict=True):
+        n = sum(not s.is_join for s in parse_plan(gold).steps)
+        lo, hi = next(b for b in buckets if b[0] <= n <= b[1])
+        out.setdefault(f"{lo}-{hi}" if hi < 99 else f"{lo}+", []).append(plan_success(pred, gold))
+    order = [f"{lo}-{hi}" if hi < 99 else f"{lo}+" for lo, hi in buckets]
+    return {k: {"n": len(out[k]), "success": round(sum(out[k]) / len(out[k]), 4)} for k in order if k in out}
+
+
 def pair_by_query(preds: Sequence[dict[str, Any]], golds: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """Match `{"query", "plan"}` predictions to gold records by query text; every gold query must be predicted."""
     by_query = {p["query"]: p.get("plan", "") for p in preds}
