@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from workbench.finetune.grammar import (
     PlanLogitsProcessor,
     _mask_logits,
+    close_cut_plan,
     constrained_generate_kwargs,
     grammar_accepts,
     ll_tokenizer,
@@ -305,3 +306,17 @@ def test_mlx_lm_generate(tok):
                     sampler=make_sampler(temp=1.0),
                     logits_processors=[mlx_logits_processor(wrapper, plan_grammar(specs, **BOUNDS))])
     assert text.endswith(f"join(){END_OF_PLAN}") and parse_plan(text, specs)
+
+
+def test_a_plan_cut_off_by_the_budget_is_closed_and_still_parses(tok):
+    from workbench.finetune.predict import Planner
+
+    tools = [["get_phone_number", "send_sms"], ["create_note", "open_note", "get_email_address"]]
+    planner = Planner(_tiny_llama(len(tok), 3), tok, constrained=True, max_new_tokens=30,
+                      grammar_limits={"max_steps": 20, "max_str_len": 200, "max_list_len": 8})
+    preds = planner.plan(["Text Bo I'm late", "Note the milk"] * 3, ["2024-06-12"] * 6, tools=tools * 3)
+    assert any(p["cut"] for p in preds), "a 30-token budget cuts a random model's plans"
+    for p in preds:
+        plan = parse_plan(p["plan"], TOOLS)  # parses and validates: only the offered tools, closed by join()
+        assert set(plan.tools) <= set(p["tools"]) and p["plan"].endswith(f"join(){END_OF_PLAN}")
+    assert close_cut_plan('1. open_note("a", "")\n2. join()<END_OF_PLAN>').endswith("2. join()<END_OF_PLAN>")

@@ -6,7 +6,8 @@ A 1B planner that is mostly right still writes an occasional plan the executor c
 not offered, a missing argument, `"$4"` at step 3, prose after the plan. `plan_grammar` writes the plan
 language for one tool set as a Lark grammar, and llguidance masks, token by token, every token that would
 leave it. Every constrained plan that ends within the token budget then parses and validates (`max_plan_bytes`
-is a budget that always suffices); the model only chooses among valid plans.
+is a budget that always suffices; `close_cut_plan` closes one that does not end); the model only chooses among
+valid plans.
 
     >>> print(plan_grammar([ToolSpec("get_phone_number", (Param("name"),), "")], max_steps=2).splitlines()[-1])
     step2: ("get_phone_number(" str2 ")") "\\n" "3. " JOIN
@@ -21,6 +22,7 @@ are allowed.
 
 `PlanLogitsProcessor` applies one grammar per batch row inside Hugging Face `model.generate`;
 `mlx_logits_processor` does the same for mlx-lm. `grammar_accepts` checks a text without a model.
+`close_cut_plan` closes a plan that the token budget cut off, so that it too parses.
 """
 
 from __future__ import annotations
@@ -288,6 +290,22 @@ def constrained_generate_kwargs(tokenizer: Any, grammars: str | Sequence[str]) -
         "eos_token_id": tokenizer.eos_token_id,
         "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
     }
+
+
+def close_cut_plan(text: str) -> str:
+    """A constrained plan that the token budget cut off, closed with `join()` after its last whole step.
+
+    Under the grammar every finished line is a valid step, so the closed plan parses and validates (the
+    "0% parse failures" promise holds for any budget); it is seldom right, since the steps it never wrote
+    are missing, but the executor can run it. A plan that ended by itself is returned unchanged:
+
+        >>> close_cut_plan('1. get_phone_number("Ana")\\n2. get_phone_number("Bo")\\n3. send_sms(["$1", "$')
+        '1. get_phone_number("Ana")\\n2. get_phone_number("Bo")\\n3. join()<END_OF_PLAN>'
+    """
+    if text.endswith(END_OF_PLAN):
+        return text
+    steps = text.split("\n")[:-1]  # the last line is unfinished (finished lines end with a newline)
+    return "\n".join([*steps, f"{len(steps) + 1}. {JOIN}(){END_OF_PLAN}"])
 
 
 # ------------------------------------------------------------------------------------------------ mlx-lm

@@ -3,8 +3,8 @@
 `Planner` turns queries into plans in batches (greedy decoding, left padding). With a ToolRAG classifier
 the prompt names only the selected tools, as in TinyAgent; without one it names all 16. With
 `constrained=True` each row decodes under the grammar of its own tools (`finetune.grammar`), so even a weak
-model can only write plans that parse and validate, provided the plan ends within `max_new_tokens` (a row cut
-off by the budget is still a parse failure; `grammar.max_plan_bytes` is a budget that always suffices).
+model can only write plans that parse and validate; a row that `max_new_tokens` cuts off is closed after its
+last whole step (`grammar.close_cut_plan`) and marked `"cut"`.
 
     >>> planner = Planner.best()  # doctest: +SKIP
     >>> planner.plan(["Text Ana that I'm late"], ["2024-06-12"])[0]["plan"]  # doctest: +SKIP
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.finetune.prompts import planner_chat, prompt_ids
+from workbench.plan import END_OF_PLAN
 from workbench.tools.tinyagent import TOOL_NAMES
 
 
@@ -68,7 +69,7 @@ class Planner:
 
     def plan(self, queries: Sequence[str], todays: Sequence[str] | None = None, progress: bool = False,
              tools: Sequence[Sequence[str]] | None = None) -> list[dict[str, Any]]:
-        """One `{"query", "plan", "tools"}` per query, in order."""
+        """One `{"query", "plan", "tools"}` per query, in order; constrained, also `"cut"` (closed by `close_cut_plan`)."""
         todays = list(todays) if todays is not None else [dt.date.today().isoformat()] * len(queries)
         tools = [list(t) for t in tools] if tools is not None else self.tools_for(queries)
         ids = self.prompts(queries, todays, tools)
@@ -82,7 +83,14 @@ class Planner:
         for batch in batches:
             texts = self._generate([ids[i] for i in batch], [tools[i] for i in batch])
             plans.update(zip(batch, texts, strict=True))
-        return [{"query": q, "plan": plans[i], "tools": tools[i]} for i, q in enumerate(queries)]
+        out = [{"query": q, "plan": plans[i], "tools": tools[i]} for i, q in enumerate(queries)]
+        if self.constrained:  # a plan the budget cut off is closed after its last whole step, so it still parses
+            from workbench.finetune.grammar import close_cut_plan
+
+            for p in out:
+                p["cut"] = not p["plan"].endswith(END_OF_PLAN)
+                p["plan"] = close_cut_plan(p["plan"])
+        return out
 
     def latency(self, queries: Sequence[str], todays: Sequence[str]) -> list[float]:
         """Seconds per query planned alone (tool selection, prompt, generation), as a user waits for it."""

@@ -241,7 +241,8 @@ def evaluate_variant(planner: Any, records: list[dict[str, Any]], tools: list[li
 
     preds = planner.plan([r["query"] for r in records], [r["today"] for r in records], tools=tools,
                          progress=len(records) > 100)
-    return {**evaluate([p["plan"] for p in preds], [r["plan"] for r in records]), "preds": preds}
+    cut = {"cut": round(sum(p["cut"] for p in preds) / len(preds), 4)} if planner.constrained else {}
+    return {**evaluate([p["plan"] for p in preds], [r["plan"] for r in records]), **cut, "preds": preds}
 
 
 def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
