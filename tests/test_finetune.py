@@ -10,8 +10,8 @@ from conftest import synthesized_workbench
 from workbench.cli import main as cli
 from workbench.finetune import base, prompts
 from workbench.finetune.evaluate import evaluate, evaluate_files, score_plan
-from workbench.finetune.grammar import max_plan_bytes
-from workbench.finetune.predict import Planner, toolrag_selector
+from workbench.finetune.grammar import max_plan_bytes, query_spans
+from workbench.finetune.predict import NO_TOOL_PLAN, Planner, toolrag_selector
 from workbench.finetune.stage import FinetuneConfig, run
 from workbench.finetune.tokenizer import train_tokenizer
 from workbench.finetune.train import finetune, lora_settings, resolve_precision, run_trainer
@@ -206,8 +206,11 @@ def test_lora_merge_gives_the_adapted_model(tokenizer, tmp_path):
 def test_stage_trains_and_evaluates_every_variant(stage_results, workbench_dir):
     r = stage_results
     variants = {row["variant"] for row in r["rows"]}
+    decodings = {"base": ("", " + constrained"), "lora": ("", " + constrained", " + grounded")}
+    decodings["full"] = decodings["lora"]  # grounded decoding is measured for the trained models
     assert variants == {f"{m}{t}{c}" for m in ("base", "lora", "full") for t in ("", " + ToolRAG")
-                        for c in ("", " + constrained")}
+                        for c in decodings[m]}
+    assert all(row["constrained"] for row in r["rows"] if row["grounded"])
     for row in r["rows"]:
         for key in ("success_val", "success_test", "success_ood", "argument_exact_test", "tool_recall_ood",
                     "median_latency_s", "parameters", "wall_s", "train_tokens"):
@@ -279,6 +282,15 @@ def test_planner_uses_the_tools_it_is_given(stage_results, workbench_dir):
     out = planner.plan(["Text Ana that I'm late"], ["2024-06-12"], tools=[["get_phone_number", "send_sms"]])
     used = {s.tool for s in parse_plan(out[0]["plan"]).steps if not s.is_join}
     assert used <= {"get_phone_number", "send_sms"}
+    grounded = Planner.load(workbench_dir / "artifacts" / "planner" / "full" / "model", constrained=True, grounded=True,
+                            max_new_tokens=TINY["max_new_tokens"])
+    out = grounded.plan(["Text Ana that I'm late", "What's the weather?"], ["2024-06-12"] * 2,
+                        tools=[["get_phone_number", "send_sms"], []])
+    names = [s.args[0] for s in parse_plan(out[0]["plan"]).steps if s.tool == "get_phone_number"]
+    assert all(n.startswith("$") or n in query_spans("Text Ana that I'm late") for n in names), names
+    assert out[1]["plan"] == NO_TOOL_PLAN and not out[1]["cut"], "no tool selected: a plan that calls none"
+    with pytest.raises(ValueError, match="constrained=True"):
+        Planner.load(workbench_dir / "artifacts" / "planner" / "full" / "model", grounded=True)
 
 
 def test_changed_settings_never_reuse_a_model_or_its_checkpoints(tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ from workbench.finetune.grammar import (
     mlx_logits_processor,
     new_matcher,
     plan_grammar,
+    query_spans,
 )
 from workbench.finetune.tokenizer import train_tokenizer
 from workbench.plan import END_OF_PLAN, Plan, Step, parse_plan, render_plan
@@ -320,3 +321,46 @@ def test_a_plan_cut_off_by_the_budget_is_closed_and_still_parses(tok):
         plan = parse_plan(p["plan"], TOOLS)  # parses and validates: only the offered tools, closed by join()
         assert set(plan.tools) <= set(p["tools"]) and p["plan"].endswith(f"join(){END_OF_PLAN}")
     assert close_cut_plan('1. open_note("a", "")\n2. join()<END_OF_PLAN>').endswith("2. join()<END_OF_PLAN>")
+
+
+# ------------------------------------------------------------------------------------------ grounded decoding
+
+
+def test_grounded_grammar_accepts_gold_plans_and_only_names_from_the_query(tok):
+    for query, plan in RECORDS[:100]:  # every grounded gold argument is a span of its query
+        assert grammar_accepts(tok, plan_grammar(TOOLS, spans=query_spans(query)), plan), (query, plan)
+    g = plan_grammar(TOOLS, spans=query_spans('Text Ana (my boss) that I\'m late, then open my Q3 "draft" plan note.'))
+    ok = ['1. get_phone_number("Ana")\n2. send_sms(["$1"], "anything at all")\n3. join()<END_OF_PLAN>',
+          '1. get_phone_number("Ana")\n2. get_phone_number("$1")\n3. join()<END_OF_PLAN>',
+          '1. get_phone_number("boss")\n2. open_note("Q3 \\"draft\\" plan", "")\n3. join()<END_OF_PLAN>',  # quotes escaped
+          '1. open_note("Q3", "")\n2. open_note("Q3", None)\n3. join()<END_OF_PLAN>']
+    bad = ['1. get_phone_number("Bob")\n2. join()<END_OF_PLAN>',  # not in the query
+           '1. get_phone_number("An")\n2. join()<END_OF_PLAN>',  # not a whole word
+           '1. get_phone_number("")\n2. join()<END_OF_PLAN>',  # required: no empty name
+           '1. open_note("Shopping", "")\n2. join()<END_OF_PLAN>']
+    for plan in ok:
+        assert grammar_accepts(tok, g, plan), plan
+    for plan in bad:
+        assert not grammar_accepts(tok, g, plan), plan
+    assert plan_grammar(TOOLS, spans=[]) == ALL, "no spans: the plain grammar"
+    odd = plan_grammar(TOOLS, spans=query_spans("Pay $5 to <Bo> now"))  # spans a plain string cannot hold are left out
+    assert grammar_accepts(tok, odd, '1. get_phone_number("Pay")\n2. join()<END_OF_PLAN>')
+    assert not grammar_accepts(tok, odd, '1. get_phone_number("Pay $5")\n2. join()<END_OF_PLAN>')
+    assert not grammar_accepts(tok, odd, '1. get_phone_number("<Bo>")\n2. join()<END_OF_PLAN>')
+
+
+def test_random_model_under_the_grounded_grammar_copies_every_name(tok):
+    queries = [q for q, _ in RECORDS[40:48]]
+    rows = [[SPECS["get_phone_number"], SPECS["open_and_get_file_path"], SPECS["maps_open_location"]]] * len(queries)
+    grammars = [plan_grammar(specs, **BOUNDS, spans=query_spans(q)) for specs, q in zip(rows, queries, strict=True)]
+    model = _tiny_llama(len(tok), 3)
+    prompts = [tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+               for q in queries]
+    inputs = tok(prompts, return_tensors="pt", padding=True)
+    torch.manual_seed(3)
+    out = model.generate(**inputs, do_sample=True, temperature=1.0, top_k=0, max_new_tokens=MAX_NEW,
+                         **constrained_generate_kwargs(tok, grammars))
+    for query, ids in zip(queries, out[:, inputs["input_ids"].shape[1]:].tolist(), strict=True):
+        plan = parse_plan(tok.decode(ids[: ids.index(tok.eos_token_id)]))
+        names = [a for step in plan.tasks for a in step.args if not a.startswith("$")]
+        assert names and all(n in query_spans(query) for n in names), (query, names)

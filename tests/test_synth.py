@@ -236,3 +236,21 @@ def test_the_phrasing_names_the_channel_of_a_shared_place():
         query = offline.intent_share_place(ctx).lower()
         by_text = any(w in query for w in ("text", "sms", "message"))
         assert by_text == ("send_sms" in ctx.plan.render()), query
+
+
+# ------------------------------------------------------------------------------------ out-of-scope queries
+
+
+def test_out_of_scope_queries_are_distinct_seeded_and_held_out_templates_are_unseen(monkeypatch):
+    from workbench.synth import out_of_scope
+    from workbench.synth.out_of_scope import _templates, out_of_scope_queries
+
+    train = out_of_scope_queries(500, seed=0)
+    assert len(set(train)) == 500 and train == out_of_scope_queries(500, seed=0) != out_of_scope_queries(500, seed=1)
+    assert not set(_templates(held_out=False)) & set(_templates(held_out=True))
+    held = out_of_scope_queries(200, seed=0, held_out=True)
+    assert not set(train) & set(held)
+    assert any("recipe" in q or "cook" in q for q in held) and not any("recipe" in q or "cook" in q for q in train)
+    monkeypatch.setattr(out_of_scope, "_templates", lambda held_out: ["tell me a joke."])  # 6 openers, 6 queries
+    with pytest.raises(ValueError, match="only 6 distinct out-of-scope"):
+        out_of_scope_queries(7)

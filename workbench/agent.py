@@ -199,7 +199,8 @@ class TinyAgent:
         if self.local is None:
             planner = describe_llm(self.llm)
         else:
-            mode = "grammar-constrained" if self.local.constrained else "unconstrained"
+            mode = ("grounded" if self.local.grounded else "grammar-constrained" if self.local.constrained
+                    else "unconstrained")
             name = self.local.model.config._name_or_path
             planner = (f"fine-tuned planner in process ({config.shown_path(name) if name else 'in memory'}; "
                        f"{mode} greedy decoding, streamed token by token)")
@@ -237,7 +238,7 @@ class TinyAgent:
                                    served=False)
         desktop = desktop or SimulatedDesktop(today=today, latency=self.tool_latency)
         compiler = LLMCompiler(
-            _PlanEcho(self._planner_llm(tools), emit), [_reporting(t, emit) for t in desktop_tools(desktop)],
+            _PlanEcho(self._planner_llm(tools, query), emit), [_reporting(t, emit) for t in desktop_tools(desktop)],
             joiner=_ReportingJoiner(self.joiner, emit), today=today, max_replans=self.max_replans,
             stream=self.stream, max_plan_tokens=self.max_plan_tokens,
             messages=lambda q, context: tinyagent_messages(q, today, tools, self.kind, examples, context))
@@ -256,17 +257,19 @@ class TinyAgent:
             if close is not None:
                 await close()
 
-    def _planner_llm(self, tools: list[str]) -> LLM:
-        """The served LLM, or the in-process model under the grammar of `tools` when it decodes constrained."""
+    def _planner_llm(self, tools: list[str], query: str = "") -> LLM:
+        """The served LLM, or the in-process model under the grammar of `tools` (and, decoding grounded, of the
+        spans of `query`) when it decodes constrained."""
         if self.local is None:
             return self.llm
         from workbench.llm.local import TransformersLLM
 
         grammar = None
         if self.local.constrained:
-            from workbench.finetune.grammar import plan_grammar
+            from workbench.finetune.grammar import plan_grammar, query_spans
 
-            grammar = plan_grammar(tinyagent_tools(tools), **self.local.grammar_limits)
+            spans = query_spans(query) if self.local.grounded else None
+            grammar = plan_grammar(tinyagent_tools(tools), **self.local.grammar_limits, spans=spans)
         model = _DecodingModel(self.local.model, self.local.tokenizer, grammar)
         return TransformersLLM(model, self.local.tokenizer, default_max_tokens=self.max_plan_tokens,
                                name="fine-tuned planner")

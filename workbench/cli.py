@@ -6,7 +6,7 @@
     workbench synth [--teacher offline|llm]  the TinyAgent dataset: data/tinyagent/{train,val,test,ood}.jsonl
     workbench toolrag train|eval          ToolRAG: fine-tune the tool classifier; Table 1 (recall, tools, prompt)
     workbench finetune                    planner: base model, LoRA and full fine-tuning, success rates
-    workbench predict --input Q.jsonl --output P.jsonl [--model DIR] [--toolrag DIR] [--constrained]
+    workbench predict --input Q.jsonl --output P.jsonl [--model DIR] [--toolrag DIR] [--constrained] [--grounded]
     workbench evaluate --pred P.jsonl --gold G.jsonl   success rate, parse failures, tool recall, exact args
     workbench quantize                    MLX: 4-bit (group 32) planner, QLoRA, mlx-lm LoRA; Table 2
     workbench serve [--model DIR] [--port N]   mlx_lm.server for a planner on 127.0.0.1 (until Ctrl-C)
@@ -180,7 +180,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     try:
         n = predict_file(args.input, args.output, model=args.model, toolrag=args.toolrag,
-                         constrained=args.constrained)
+                         constrained=args.constrained, grounded=args.grounded)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -344,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--toolrag", help="a ToolRAG classifier folder, or 'none' (default: the trained one if any)")
     p.add_argument("--constrained", action=argparse.BooleanOptionalAction, default=None,
                    help="grammar-constrained decoding (default: as in the best variant)")
+    p.add_argument("--grounded", action=argparse.BooleanOptionalAction, default=None,
+                   help="constrained, with names, files and places copied from the query (default: as in the best "
+                        "variant; implies --constrained)")
     p.add_argument("--profile", choices=config.PROFILES)
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("quantize", help="MLX: 4-bit (group 32) planner, QLoRA, Table 2 (quantization.json)")

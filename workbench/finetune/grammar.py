@@ -27,6 +27,7 @@ are allowed.
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -50,11 +51,13 @@ _CHAR = r'([^"\\$<\x00-\x1f\x7f]|\\["\\])'
 
 
 def plan_grammar(specs: Sequence[ToolSpec], max_steps: int = 20, max_str_len: int = 200,
-                 max_list_len: int = 8) -> str:
+                 max_list_len: int = 8, spans: Sequence[str] | None = None) -> str:
     """A Lark grammar (llguidance dialect) for plans of 1..`max_steps` tool steps over `specs`, then join.
 
     `max_steps` defaults to 20 because gold plans have up to 17 tool steps (train); a plan may call a
     tool more than once. Rule `stepK` is step K: `"$j"` is only allowed there for j < K.
+    With `spans` (grounded decoding, `query_spans(query)`), a grounded parameter (a person, file, place or
+    note the user names) takes one of those spans, a reference, or, where optional, "" or None.
     """
     if not specs:
         raise ValueError("a plan grammar needs at least one tool")
@@ -74,6 +77,10 @@ def plan_grammar(specs: Sequence[ToolSpec], max_steps: int = 20, max_str_len: in
         'NONE: "None"',
         f'JOIN: "{JOIN}(){END_OF_PLAN}"',
     ]
+    spans = [v for v in dict.fromkeys(spans or ()) if v and _plain(v) and len(v) <= max_str_len]
+    if spans:  # a Lark literal of the argument as a plan writes it (`plan._render_value`): JSON twice
+        lines.append("SPAN: " + " | ".join(json.dumps(json.dumps(v, ensure_ascii=False), ensure_ascii=False) for v in spans))
+        lines.append('EMPTY: "\\"\\""')
     for k in range(1, max_steps + 1):
         if k > 1:  # the values step k may write: strings may be references to steps 1..k-1
             refs = "|".join(str(j) for j in range(1, k))
@@ -81,10 +88,38 @@ def plan_grammar(specs: Sequence[ToolSpec], max_steps: int = 20, max_str_len: in
             lines.append(f"str{k}: STRING | REF{k}")
         items = _nested(f"str{k}" if k > 1 else "STRING", max_list_len)
         lines.append(f'list{k}: "[" [{items}] "]"')
-        calls = " | ".join(_call(spec, k) for spec in specs)
+        calls = " | ".join(_call(spec, k, bool(spans)) for spec in specs)
         tail = f'"{k + 1}. " (JOIN | step{k + 1})' if k < max_steps else f'"{k + 1}. " JOIN'
         lines.append(f'step{k}: ({calls}) "\\n" {tail}')
     return "\n".join(lines)
+
+
+def query_spans(query: str, max_words: int = 8) -> list[str]:
+    """The values a grounded argument may take for `query`: every run of up to `max_words` words, also without
+    surrounding quotes, brackets, trailing punctuation or a possessive 's, and with a capital first letter.
+
+        >>> query_spans("Text Ana's phone.", max_words=2)[:6]
+        ['Text', "Text Ana's", 'Text Ana', "Ana's", 'Ana', "Ana's phone"]
+    """
+    words = query.split()
+    out: dict[str, None] = {}
+    for i in range(len(words)):
+        for j in range(i + 1, min(len(words), i + max_words) + 1):
+            text = " ".join(words[i:j])
+            for v in (text, text.rstrip(_TRAILING), text.rstrip(_TRAILING).removesuffix("'s")):
+                v = v.strip("()'\"").rstrip(_TRAILING)
+                for w in (v, v[:1].upper() + v[1:]):
+                    if w:
+                        out[w] = None
+    return list(out)
+
+
+_TRAILING = ".,;:!?"
+
+
+def _plain(value: str) -> bool:
+    """A value a plan can hold as a plain string: no `$` (a reference), `<` or control characters."""
+    return not any(c in "$<" or ord(c) < 32 or ord(c) == 127 for c in value)
 
 
 def max_plan_bytes(specs: Sequence[ToolSpec], max_steps: int = 20, max_str_len: int = 200,
@@ -113,15 +148,18 @@ def _nested(item: str, n: int) -> str:
     return out
 
 
-def _call(spec: ToolSpec, k: int) -> str:
-    args = ' ", " '.join(_value(p, k) for p in spec.params)
+def _call(spec: ToolSpec, k: int, grounded: bool = False) -> str:
+    args = ' ", " '.join(_value(p, k, grounded) for p in spec.params)
     return f'"{spec.name}(" {args} ")"' if args else f'"{spec.name}()"'
 
 
-def _value(param: Param, k: int) -> str:
+def _value(param: Param, k: int, grounded: bool = False) -> str:
     """The alternatives for one argument at step k; a reference passes for any type, as in `Param.type_error`."""
     s = f"str{k}" if k > 1 else "STRING"
     ref = [f"REF{k}"] if k > 1 else []
+    if grounded and param.grounded and param.type == "str":
+        alts = ["SPAN", *ref, *(["EMPTY", "NONE"] if param.optional else [])]
+        return alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
     alts = {
         "str": [s],
         "list[str]": [f"list{k}", *([s] if param.single_ok else [])],

@@ -310,13 +310,13 @@ class MLXPlanner(Planner):
             out.append(prompt_ids(hf, planner_chat(q, today, names, self.kind, examples)))
         return out
 
-    def _generate(self, rows: list[list[int]], tools: list[list[str]]) -> list[str]:
+    def _generate(self, rows: list[list[int]], tools: list[list[str]], queries: list[str]) -> list[str]:
         from mlx_lm import stream_generate
         from mlx_lm.sample_utils import make_sampler
 
         out = []
-        for ids, names in zip(rows, tools, strict=True):
-            processors = [self._grammar(names)] if self.constrained else None
+        for ids, names, query in zip(rows, tools, queries, strict=True):
+            processors = [self._grammar(names, query)] if self.constrained else None
             text, last = "", None
             for last in stream_generate(self.model, self.tokenizer, ids, max_tokens=self.max_new_tokens,
                                         sampler=make_sampler(temp=0.0), logits_processors=processors):
@@ -328,9 +328,11 @@ class MLXPlanner(Planner):
             out.append(text.strip())
         return out
 
-    def _grammar(self, names: Sequence[str]) -> Any:
-        from workbench.finetune.grammar import mlx_logits_processor, plan_grammar
+    def _grammar(self, names: Sequence[str], query: str) -> Any:
+        from workbench.finetune.grammar import mlx_logits_processor, plan_grammar, query_spans
         from workbench.tools.tinyagent import tinyagent_tools
 
         specs = {s.name: s for s in tinyagent_tools()}
-        return mlx_logits_processor(self.tokenizer, plan_grammar([specs[n] for n in names], **self.grammar_limits))
+        spans = query_spans(query) if self.grounded else None
+        return mlx_logits_processor(self.tokenizer, plan_grammar([specs[n] for n in names], **self.grammar_limits,
+                                                                 spans=spans))

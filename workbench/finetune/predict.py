@@ -4,7 +4,9 @@
 the prompt names only the selected tools, as in TinyAgent; without one it names all 16. With
 `constrained=True` each row decodes under the grammar of its own tools (`finetune.grammar`), so even a weak
 model can only write plans that parse and validate; a row that `max_new_tokens` cuts off is closed after its
-last whole step (`grammar.close_cut_plan`) and marked `"cut"`.
+last whole step (`grammar.close_cut_plan`) and marked `"cut"`. With `grounded=True` as well, the grammar
+also holds each grounded argument (a person, file, place or note) to a span of the query (`grammar.query_spans`):
+the model may choose which name to copy, but cannot misspell or invent one.
 
     >>> planner = Planner.best()  # doctest: +SKIP
     >>> planner.plan(["Text Ana that I'm late"], ["2024-06-12"])[0]["plan"]  # doctest: +SKIP
@@ -21,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.finetune.prompts import planner_chat, prompt_ids
-from workbench.plan import END_OF_PLAN
+from workbench.plan import END_OF_PLAN, JOIN
 from workbench.tools.tinyagent import TOOL_NAMES
+
+NO_TOOL_PLAN = f"1. {JOIN}(){END_OF_PLAN}"  # the plan for a query that no selected tool serves
 
 
 class Planner:
@@ -30,8 +34,11 @@ class Planner:
 
     def __init__(self, model: Any, tokenizer: Any, select: Callable[[Sequence[str]], list[list[str]]] | None = None,
                  kind: str = "compact", constrained: bool = False, examples: Callable[[str, list[str]], str] | None = None,
-                 max_new_tokens: int = 320, batch_size: int = 32, grammar_limits: dict[str, int] | None = None):
-        self.model, self.tokenizer = model.eval(), tokenizer
+                 max_new_tokens: int = 320, batch_size: int = 32, grammar_limits: dict[str, int] | None = None,
+                 grounded: bool = False):
+        if grounded and not constrained:
+            raise ValueError("grounded decoding is a kind of constrained decoding: pass constrained=True too")
+        self.model, self.tokenizer, self.grounded = model.eval(), tokenizer, grounded
         self.grammar_limits = grammar_limits or {}
         self.select, self.kind, self.constrained = select, kind, constrained
         self.examples, self.max_new_tokens, self.batch_size = examples, max_new_tokens, batch_size
@@ -49,13 +56,17 @@ class Planner:
         return cls(model, tokenizer, select=toolrag_selector(toolrag), **{**saved_decoding(model_dir), **kwargs})
 
     @classmethod
-    def best(cls, toolrag: str | Path | None = "auto", constrained: bool | None = None) -> Planner:
+    def best(cls, toolrag: str | Path | None = "auto", constrained: bool | None = None,
+             grounded: bool | None = None) -> Planner:
         """The best model `workbench finetune` last trained, with its decoding settings, and (as `workbench
         predict` promises) the trained ToolRAG classifier when one exists. `toolrag` may name another
-        classifier folder, or "none" for all tools; `constrained` overrides the best variant's decoding mode."""
+        classifier folder, or "none" for all tools; `constrained` and `grounded` override the best variant's
+        decoding mode."""
         model_dir, info = best_planner()
+        constrained = info.get("constrained", False) if constrained is None else constrained
+        grounded = (info.get("grounded", False) if grounded is None else grounded) and constrained
         return cls.load(model_dir, toolrag=None if str(toolrag) == "none" else toolrag,
-                        constrained=info.get("constrained", False) if constrained is None else constrained)
+                        constrained=constrained, grounded=grounded)
 
     def tools_for(self, queries: Sequence[str]) -> list[list[str]]:
         return self.select(queries) if self.select else [list(TOOL_NAMES) for _ in queries]
@@ -72,16 +83,19 @@ class Planner:
         """One `{"query", "plan", "tools"}` per query, in order; constrained, also `"cut"` (closed by `close_cut_plan`)."""
         todays = list(todays) if todays is not None else [dt.date.today().isoformat()] * len(queries)
         tools = [list(t) for t in tools] if tools is not None else self.tools_for(queries)
-        ids = self.prompts(queries, todays, tools)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch
-        plans: dict[int, str] = {}
+        # ToolRAG selected no tool: nothing serves the query, and the plan says so by calling none
+        plans: dict[int, str] = {i: NO_TOOL_PLAN for i, names in enumerate(tools) if not names}
+        todo = [i for i in range(len(queries)) if i not in plans]
+        ids = dict(zip(todo, self.prompts([queries[i] for i in todo], [todays[i] for i in todo],
+                                          [tools[i] for i in todo]), strict=True))
+        order = sorted(todo, key=lambda i: len(ids[i]))  # similar lengths share a batch
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         if progress:
             from tqdm.auto import tqdm
 
             batches = tqdm(batches, desc="planning", unit="batch")
         for batch in batches:
-            texts = self._generate([ids[i] for i in batch], [tools[i] for i in batch])
+            texts = self._generate([ids[i] for i in batch], [tools[i] for i in batch], [queries[i] for i in batch])
             plans.update(zip(batch, texts, strict=True))
         out = [{"query": q, "plan": plans[i], "tools": tools[i]} for i, q in enumerate(queries)]
         if self.constrained:  # a plan the budget cut off is closed after its last whole step, so it still parses
@@ -101,7 +115,7 @@ class Planner:
             out.append(time.perf_counter() - start)
         return out
 
-    def _generate(self, rows: list[list[int]], tools: list[list[str]]) -> list[str]:
+    def _generate(self, rows: list[list[int]], tools: list[list[str]], queries: list[str]) -> list[str]:
         import torch
 
         pad = self.tokenizer.pad_token_id
@@ -110,11 +124,13 @@ class Planner:
         mask = torch.tensor([[0] * (n - len(r)) + [1] * len(r) for r in rows])
         kwargs: dict[str, Any] = {}
         if self.constrained:
-            from workbench.finetune.grammar import PlanLogitsProcessor, plan_grammar
+            from workbench.finetune.grammar import PlanLogitsProcessor, plan_grammar, query_spans
             from workbench.tools.tinyagent import tinyagent_tools
 
             specs = {s.name: s for s in tinyagent_tools()}
-            grammars = [plan_grammar([specs[n] for n in names], **self.grammar_limits) for names in tools]
+            grammars = [plan_grammar([specs[n] for n in names], **self.grammar_limits,
+                                     spans=query_spans(q) if self.grounded else None)
+                        for names, q in zip(tools, queries, strict=True)]
             kwargs["logits_processor"] = [PlanLogitsProcessor(self.tokenizer, grammars)]
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=mask, do_sample=False,
@@ -163,11 +179,11 @@ def best_planner() -> tuple[Path, dict[str, Any]]:
 
 
 def predict_file(input_path: str, output_path: str, model: str | None = None, toolrag: str | None = None,
-                 constrained: bool | None = None, progress: bool = True) -> int:
+                 constrained: bool | None = None, progress: bool = True, grounded: bool | None = None) -> int:
     """`workbench predict`: a plan for each `{"query": ..., "today"?: ...}` line; returns how many.
 
     Without `model`, the best trained planner with its decoding settings and the trained ToolRAG classifier
-    when one exists; `toolrag="none"` turns tool selection off. The output is written whole and then moved into place.
+    when one exists; `toolrag="none"` turns tool selection off; `grounded` implies `constrained`. The output is written whole and then moved into place.
     """
     from workbench.finetune.evaluate import read_jsonl
 
@@ -176,10 +192,11 @@ def predict_file(input_path: str, output_path: str, model: str | None = None, to
     if bad:
         raise ValueError(f"{input_path}, line {bad[0]}: needs a non-empty \"query\" string")
     if model is None:
-        planner = Planner.best(toolrag=toolrag or "auto", constrained=constrained)
+        planner = Planner.best(toolrag=toolrag or "auto", constrained=True if grounded else constrained,
+                               grounded=grounded)
     else:
         rag = None if toolrag == "none" else (toolrag or "auto")
-        planner = Planner.load(model, toolrag=rag, constrained=bool(constrained))
+        planner = Planner.load(model, toolrag=rag, constrained=bool(constrained or grounded), grounded=bool(grounded))
     today = dt.date.today().isoformat()
     preds = planner.plan([r["query"] for r in rows], [r.get("today", today) for r in rows], progress=progress)
     out = Path(output_path)

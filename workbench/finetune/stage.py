@@ -5,7 +5,8 @@ Steps, each cached under `<artifacts>/planner/` and skipped when its saved setti
 1. the base model: the offline profile trains a tokenizer and pre-trains a small Llama on plan-free text
    (`finetune.base`); the paper profile names a hub checkpoint;
 2. LoRA and full fine-tuning on (prompt, gold plan) pairs (`finetune.prompts`, `finetune.train`);
-3. evaluation of base / LoRA / full x ToolRAG on/off x constrained decoding on/off, on test and ood
+3. evaluation of base / LoRA / full x ToolRAG on/off x decoding (free, constrained, and for the trained models
+   grounded: constrained with names, files and places copied from the query), on test and ood
    (`finetune.predict`, `finetune.evaluate`), into `data/results/planner.json` and `figures/fig_success_rate.png`.
 
     >>> run(stage_config(FinetuneConfig, "finetune", "quick"))  # doctest: +SKIP
@@ -273,14 +274,17 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
         model, tokenizer = load_model(folder)
         k = cfg.base_examples if name == "base" else cfg.train_examples
         examples = example_source(k) if k else None
+        # decoding: free, constrained, and for trained models constrained + grounded (names copied from the query)
+        decodings = [(False, False), (True, False), *([(True, True)] if name in reports else [])]
         for use_rag in ([False, True] if selected else [False]):
-            for constrained in (False, True):
+            for constrained, grounded in decodings:
                 planner = Planner(model, tokenizer, kind=cfg.prompt, constrained=constrained, examples=examples,
                                   max_new_tokens=cfg.max_new_tokens, select=select if use_rag else None,
-                                  batch_size=cfg.eval_batch_size,
+                                  batch_size=cfg.eval_batch_size, grounded=grounded,
                                   grammar_limits=grammar_limits(cfg))
-                row = {"variant": _variant(name, use_rag, constrained), "model": name, "toolrag": use_rag,
-                       "constrained": constrained, "prompt": cfg.prompt + (" + examples" if examples else ""),
+                row = {"variant": _variant(name, use_rag, constrained, grounded), "model": name, "toolrag": use_rag,
+                       "constrained": constrained, "grounded": grounded,
+                       "prompt": cfg.prompt + (" + examples" if examples else ""),
                        "parameters": count_parameters(model)}
                 for split, recs in splits.items():
                     res = evaluate_variant(planner, recs, selected[split] if use_rag else None)
@@ -323,8 +327,8 @@ def grammar_limits(cfg: FinetuneConfig) -> dict[str, int]:
             "max_list_len": cfg.grammar_max_list_len}
 
 
-def _variant(model: str, rag: bool, constrained: bool) -> str:
-    return model + (" + ToolRAG" if rag else "") + (" + constrained" if constrained else "")
+def _variant(model: str, rag: bool, constrained: bool, grounded: bool = False) -> str:
+    return model + (" + ToolRAG" if rag else "") + (" + grounded" if grounded else " + constrained" if constrained else "")
 
 
 def summarize(cfg: FinetuneConfig, rows: list[dict[str, Any]], reports: dict[str, Any], base_dir: Path,
@@ -334,7 +338,8 @@ def summarize(cfg: FinetuneConfig, rows: list[dict[str, Any]], reports: dict[str
     constrained = [r for r in rows if r["constrained"] and r["model"] == best["model"]]
     pretrain = planner_dir() / "base" / "pretraining.json"
     best_info = {"model_dir": str((planner_dir() / best["model"] / "model").relative_to(config.artifacts_dir())),
-                 "toolrag": best["toolrag"], "constrained": best["constrained"], "prompt": cfg.prompt,
+                 "toolrag": best["toolrag"], "constrained": best["constrained"],
+                 "grounded": best.get("grounded", False), "prompt": cfg.prompt,
                  "max_new_tokens": cfg.max_new_tokens, "grammar_limits": grammar_limits(cfg)}
     config.write_json_atomic(planner_dir() / "best.json", best_info)
     return {

@@ -2,8 +2,9 @@
 
 A sentence encoder with a linear head over the tools, trained as a multi-label classifier (sigmoid, binary
 cross-entropy) on the synthesized train split, with the best checkpoint on val kept. At inference the tools
-with probability above the threshold (0.5) are selected; when none passes, the most probable one is kept so
-the planner always sees at least one tool. Unlike similarity search, it learns *auxiliary* tools: creating an
+with probability above the threshold (0.5) are selected. None passing means no tool serves the query (the
+agent says so rather than plan): trained with out-of-scope negatives (`synth.out_of_scope`, our addition) it
+learns to reject the weather or a song. Unlike similarity search, it learns *auxiliary* tools: creating an
 invite needs `get_email_address` although the query never says "email".
 
 The paper fine-tunes DeBERTa-v3-small; the offline default is all-MiniLM-L6-v2 (22M parameters), which
@@ -33,6 +34,8 @@ from workbench.tools.tinyagent import TOOL_NAMES
 class ToolRAGConfig:
     encoder: str = field(default="minilm", metadata={"help": "minilm (offline), a folder, or a hub id"})
     max_train: int | None = field(default=20_000, metadata={"help": "train records used (None: all)"})
+    out_of_scope: int = field(default=1000, metadata={
+        "help": "queries no tool serves (synth.out_of_scope), added to training with no tool as the target"})
     epochs: int = field(default=1, metadata={"help": "passes over the training records"})
     lr: float = field(default=2e-4, metadata={"help": "encoder learning rate (the head uses 20x)"})
     batch_size: int = field(default=32, metadata={"help": "queries per step"})
@@ -51,7 +54,7 @@ class ToolRAGConfig:
 
 
 # The settings that change what is learned: a saved classifier trained with others is retrained, not reused.
-TRAINING_FIELDS = ("encoder", "max_train", "epochs", "lr", "batch_size", "max_length", "seed")
+TRAINING_FIELDS = ("encoder", "max_train", "out_of_scope", "epochs", "lr", "batch_size", "max_length", "seed")
 
 
 def classifier_dir() -> Path:
@@ -88,11 +91,8 @@ def targets(tool_lists: Sequence[Sequence[str]]) -> np.ndarray:
 
 
 def select_from_probabilities(probs: np.ndarray, threshold: float) -> list[list[str]]:
-    out = []
-    for row in probs:
-        chosen = [TOOL_NAMES[j] for j in np.flatnonzero(row > threshold)]
-        out.append(chosen or [TOOL_NAMES[int(row.argmax())]])
-    return out
+    """The tools above `threshold` in each row; an empty list where none is (no tool serves that query)."""
+    return [[TOOL_NAMES[j] for j in np.flatnonzero(row > threshold)] for row in probs]
 
 
 def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -164,6 +164,10 @@ class ToolRAGClassifier:
         records = list(train)
         if cfg.max_train is not None and len(records) > cfg.max_train:
             records = rng.sample(records, cfg.max_train)
+        if cfg.out_of_scope:  # negatives: every probability should end below the threshold
+            from workbench.synth.out_of_scope import out_of_scope_queries
+
+            records += [{"query": q, "tools": []} for q in out_of_scope_queries(cfg.out_of_scope, cfg.seed)]
         queries = [r["query"] for r in records]
         y = torch.from_numpy(targets([r["tools"] for r in records])).to(device)
         val = list(val)[: cfg.max_val]
@@ -177,6 +181,7 @@ class ToolRAGClassifier:
         loss_fn = torch.nn.BCEWithLogitsLoss()
         out_dir = out_dir or classifier_dir()
         history: dict[str, Any] = {"train_loss": [], "val": [], "n_train": len(records), "steps": steps,
+                                   "n_out_of_scope": cfg.out_of_scope,
                                    "data": data_fingerprint_of, "device": device}
         best, step, start = -1.0, 0, time.perf_counter()
         bar = tqdm(total=steps, desc="ToolRAG classifier", unit="step", disable=not progress, mininterval=2)

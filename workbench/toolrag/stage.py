@@ -3,8 +3,9 @@
 `run(cfg)` trains the classifier unless one saved for the same data and training settings exists (or with
 `retrain=True`), then measures on the test and ood
 splits, for no RAG (all 16 tools), basic RAG at every k and the classifier: tool recall (every needed tool
-selected), tools per query, precision, and the planner prompt's size in tokens. Writes
-`data/results/toolrag.json` and `figures/table1_toolrag.{md,csv}`.
+selected), tools per query, precision, and the planner prompt's size in tokens. It also measures how many
+out-of-scope queries (held-out templates of `synth.out_of_scope`) the classifier rejects, and how many
+in-scope ones it wrongly rejects. Writes `data/results/toolrag.json` and `figures/table1_toolrag.{md,csv}`.
 
 Prompt tokens are counted with the planner's tokenizer once the fine-tuning stage has saved one
 (`<artifacts>/planner/tokenizer.json`); until then with word pieces (`workbench.llm.approx_tokens`). The
@@ -133,8 +134,12 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
             for k in range(1, len(TOOL_NAMES) + 1):
                 rows.append(_row(f"basic RAG (examples) top-{k}", by_examples.select(queries, k, vectors), needed,
                                  count if k in PROMPT_K else None))
-        rows.append(_row("ToolRAG classifier", classifier.select(queries, cfg.threshold), needed, count))
+        picks = classifier.select(queries, cfg.threshold)
+        rows.append(_row("ToolRAG classifier", picks, needed, count))
         results["splits"][split] = rows
+        # in-scope queries the classifier rejects: the agent would wrongly answer "no tool can serve"
+        results[f"classifier_no_tool_{split}"] = round(sum(not p for p in picks) / max(1, len(picks)), 4)
+    results["out_of_scope"] = out_of_scope_rejection(classifier, cfg)
     test = {r["method"]: r for r in results["splits"]["test"]}
     ood = {r["method"]: r for r in results["splits"]["ood"]}
     clf, none = test["ToolRAG classifier"], test["no RAG (all 16 tools)"]
@@ -159,6 +164,18 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
 
     table1_toolrag(results)
     return results
+
+
+def out_of_scope_rejection(classifier: ToolRAGClassifier, cfg: ToolRAGConfig, n: int = 300) -> dict[str, Any]:
+    """How many queries no tool serves the classifier rejects (selects no tool for), on templates and topics
+    held out of its training (`synth.out_of_scope`); the agent answers those with "no tool can serve"."""
+    from workbench.synth.out_of_scope import out_of_scope_queries
+
+    queries = out_of_scope_queries(n, seed=cfg.seed, held_out=True)
+    picks = classifier.select(queries, cfg.threshold)
+    return {"n": n, "rejected": round(sum(not p for p in picks) / n, 4), "trained_with": cfg.out_of_scope,
+            "queries": "templates and topics held out of training",
+            "examples": [{"query": q, "selected": p} for q, p in zip(queries[:8], picks[:8], strict=True)]}
 
 
 def compare(queries: Sequence[str], k: int = 3, cfg: ToolRAGConfig | None = None) -> list[dict[str, Any]]:

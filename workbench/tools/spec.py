@@ -38,6 +38,8 @@ class Param:
 
     `optional`: None is accepted (the planner fills every argument, with None/"" when not applicable).
     `single_ok`: a list parameter also accepts one bare value (TinyAgent allows a single recipient).
+    `grounded`: the value names something the user named (a person, file, place, note), so it is copied
+    from the query, never invented; grounded decoding (`finetune.grammar`) holds the planner to that.
     """
 
     name: str
@@ -45,6 +47,7 @@ class Param:
     description: str = ""
     optional: bool = False
     single_ok: bool = False
+    grounded: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:

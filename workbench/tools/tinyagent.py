@@ -14,25 +14,26 @@ from workbench.tools.spec import Param, ToolSpec
 DATE_RULE = "Dates are ISO 8601 with seconds: 'YYYY-MM-DD HH:MM:SS'."
 
 
-def _p(name: str, type: str = "str", desc: str = "", optional: bool = False, single: bool = False) -> Param:
-    return Param(name, type, desc, optional=optional, single_ok=single)
+def _p(name: str, type: str = "str", desc: str = "", optional: bool = False, single: bool = False,
+       grounded: bool = False) -> Param:
+    return Param(name, type, desc, optional=optional, single_ok=single, grounded=grounded)
 
 
 _TOOLS = (
     ToolSpec(
-        "get_phone_number", (_p("name", desc="the contact's name"),),
+        "get_phone_number", (_p("name", desc="the contact's name", grounded=True),),
         "Looks a contact up by name and returns their phone number.",
         app="Contacts",
     ),
     ToolSpec(
-        "get_email_address", (_p("name", desc="the contact's name"),),
+        "get_email_address", (_p("name", desc="the contact's name", grounded=True),),
         "Looks a contact up by name and returns their email address.",
         app="Contacts",
     ),
     ToolSpec(
         "create_calendar_event",
         (
-            _p("title"), _p("start_date"), _p("end_date"), _p("location", optional=True),
+            _p("title"), _p("start_date"), _p("end_date"), _p("location", optional=True, grounded=True),
             _p("invitees", "list[str]", "email addresses", optional=True, single=True),
             _p("notes", optional=True), _p("calendar", optional=True),
         ),
@@ -45,7 +46,7 @@ _TOOLS = (
         app="Calendar",
     ),
     ToolSpec(
-        "open_and_get_file_path", (_p("file_name", desc="a file name or part of one"),),
+        "open_and_get_file_path", (_p("file_name", desc="a file name or part of one", grounded=True),),
         "Finds a file by name, opens it and returns its full path.",
         app="Files",
     ),
@@ -93,13 +94,14 @@ _TOOLS = (
         app="Mail",
     ),
     ToolSpec(
-        "maps_open_location", (_p("location", desc="a place name, address or coordinates"),),
+        "maps_open_location", (_p("location", desc="a place name, address or coordinates", grounded=True),),
         "Shows a location in Maps and returns its Maps URL.",
         app="Maps",
     ),
     ToolSpec(
         "maps_show_directions",
-        (_p("start_location", optional=True), _p("end_location"), _p("transport", optional=True)),
+        (_p("start_location", optional=True, grounded=True), _p("end_location", grounded=True),
+         _p("transport", optional=True)),
         "Shows directions between two locations in Maps and returns the URL.",
         rules=(
             "transport is 'd' (driving, the default), 'w' (walking) or 'r' (public transit).",
@@ -108,18 +110,19 @@ _TOOLS = (
         app="Maps",
     ),
     ToolSpec(
-        "create_note", (_p("name"), _p("content"), _p("folder", optional=True)),
+        "create_note", (_p("name", grounded=True), _p("content"), _p("folder", optional=True, grounded=True)),
         "Creates a note with a title and content and returns whether it worked.",
         rules=("folder is optional: use an empty string for the default folder.",),
         app="Notes",
     ),
     ToolSpec(
-        "open_note", (_p("name"), _p("folder", optional=True)),
+        "open_note", (_p("name", grounded=True), _p("folder", optional=True, grounded=True)),
         "Opens a note by its title and returns its content.",
         app="Notes",
     ),
     ToolSpec(
-        "append_note_content", (_p("name"), _p("content"), _p("folder", optional=True)),
+        "append_note_content", (_p("name", grounded=True), _p("content"),
+                                _p("folder", optional=True, grounded=True)),
         "Adds content to the end of an existing note and returns whether it worked.",
         app="Notes",
     ),
@@ -127,7 +130,7 @@ _TOOLS = (
         "create_reminder",
         (
             _p("name"), _p("due_date", optional=True), _p("notes", optional=True),
-            _p("list_name", optional=True), _p("priority", "int", optional=True),
+            _p("list_name", optional=True, grounded=True), _p("priority", "int", optional=True),
             _p("all_day", "bool", optional=True),
         ),
         "Creates a reminder and returns whether it worked.",
