@@ -86,7 +86,7 @@ def mlx_dir() -> Path:
 
 
 def source_planner(cfg: QuantizeConfig) -> tuple[Path, dict[str, Any]]:
-    """The planner folder to quantize and its decoding mode (ToolRAG, constrained)."""
+    """The planner folder to quantize and its decoding mode (ToolRAG, constrained, grounded)."""
     if cfg.source == "best":
         from workbench.finetune.predict import best_planner
 
@@ -237,7 +237,8 @@ def measure(cfg: QuantizeConfig, kind: str, built: dict[str, Any], splits: dict[
     folder = built["quantized"] if kind != "float16" else built["float"]
     adapter = built["adapter"] if kind == "qlora" else None
     info = built["info"]
-    planner = mlx.MLXPlanner.load(folder, adapter_dir=adapter, constrained=info.get("constrained", False))
+    decoding = {"constrained": info.get("constrained", False), "grounded": info.get("grounded", False)}
+    planner = mlx.MLXPlanner.load(folder, adapter_dir=adapter, **decoding)
     layers = mlx.quantized_layers(planner.model)
     size = mlx.weights_bytes(folder) + (mlx.weights_bytes(adapter) if adapter else 0)
     row: dict[str, Any] = {
@@ -245,7 +246,7 @@ def measure(cfg: QuantizeConfig, kind: str, built: dict[str, Any], splits: dict[
         "adapter": str(adapter.relative_to(config.artifacts_dir())) if adapter else None,
         "size_bytes": size, "bits_per_weight": round(mlx.bits_per_weight(planner.model), 3),
         "quantized_layers": len(layers), "quantization": sorted({f"{b}-bit/g{g}" for b, g in layers.values()}),
-        "constrained": info.get("constrained", False), "toolrag": bool(selected),
+        **decoding, "toolrag": bool(selected),
     }
     test = splits["test"][:cfg.latency_n]
     tools = selected["test"][:cfg.latency_n] if selected else None
@@ -266,8 +267,7 @@ def measure(cfg: QuantizeConfig, kind: str, built: dict[str, Any], splits: dict[
     if cfg.success_backend == "mlx":
         scorer: Any = planner
     elif cfg.success_backend == "torch":
-        scorer = Planner.load(_torch_copy(kind, built, cfg), constrained=info.get("constrained", False),
-                              batch_size=cfg.eval_batch_size)
+        scorer = Planner.load(_torch_copy(kind, built, cfg), **decoding, batch_size=cfg.eval_batch_size)
         scorer.model.float()
     else:
         raise ValueError(f"success_backend {cfg.success_backend!r}: use 'torch' or 'mlx'")
