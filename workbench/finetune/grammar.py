@@ -95,8 +95,9 @@ def plan_grammar(specs: Sequence[ToolSpec], max_steps: int = 20, max_str_len: in
 
 
 def query_spans(query: str, max_words: int = 8) -> list[str]:
-    """The values a grounded argument may take for `query`: every run of up to `max_words` words, also without
-    surrounding quotes, brackets, trailing punctuation or a possessive 's, and with a capital first letter.
+    """The values a grounded argument may take for `query`: every run of up to `max_words` words without the
+    quotes, brackets and trailing punctuation around it, also without a possessive 's, and with a capital first
+    letter as well.
 
         >>> query_spans("Text Ana's phone.", max_words=2)[:6]
         ['Text', "Text Ana's", 'Text Ana', "Ana's", 'Ana', "Ana's phone"]

@@ -183,7 +183,8 @@ def predict_file(input_path: str, output_path: str, model: str | None = None, to
     """`workbench predict`: a plan for each `{"query": ..., "today"?: ...}` line; returns how many.
 
     Without `model`, the best trained planner with its decoding settings and the trained ToolRAG classifier
-    when one exists; `toolrag="none"` turns tool selection off; `grounded` implies `constrained`. The output is written whole and then moved into place.
+    when one exists; `toolrag="none"` turns tool selection off; `grounded` implies `constrained`. The output is
+    written whole and then moved into place.
     """
     from workbench.finetune.evaluate import read_jsonl
 
