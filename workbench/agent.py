@@ -257,7 +257,7 @@ class TinyAgent:
             if close is not None:
                 await close()
 
-    def _planner_llm(self, tools: list[str], query: str = "") -> LLM:
+    def _planner_llm(self, tools: list[str], query: str) -> LLM:
         """The served LLM, or the in-process model under the grammar of `tools` (and, decoding grounded, of the
         spans of `query`) when it decodes constrained."""
         if self.local is None:

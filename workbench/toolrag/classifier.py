@@ -181,7 +181,6 @@ class ToolRAGClassifier:
         loss_fn = torch.nn.BCEWithLogitsLoss()
         out_dir = out_dir or classifier_dir()
         history: dict[str, Any] = {"train_loss": [], "val": [], "n_train": len(records), "steps": steps,
-                                   "n_out_of_scope": cfg.out_of_scope,
                                    "data": data_fingerprint_of, "device": device}
         best, step, start = -1.0, 0, time.perf_counter()
         bar = tqdm(total=steps, desc="ToolRAG classifier", unit="step", disable=not progress, mininterval=2)
