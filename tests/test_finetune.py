@@ -11,7 +11,7 @@ from workbench.cli import main as cli
 from workbench.finetune import base, prompts
 from workbench.finetune.evaluate import evaluate, evaluate_files, score_plan
 from workbench.finetune.grammar import max_plan_bytes, query_spans
-from workbench.finetune.predict import NO_TOOL_PLAN, Planner, toolrag_selector
+from workbench.finetune.predict import NO_TOOL_PLAN, Planner, saved_plan_order, toolrag_selector
 from workbench.finetune.stage import FinetuneConfig, run
 from workbench.finetune.tokenizer import train_tokenizer
 from workbench.finetune.train import finetune, lora_settings, resolve_precision, run_trainer
@@ -88,6 +88,19 @@ def test_training_example_puts_the_loss_on_the_plan_only(tokenizer):
     assert ex["input_ids"][:n_prompt] == prompts.prompt_ids(tokenizer, messages)
     target = ex["labels"][n_prompt:]
     assert target[-1] == tokenizer.eos_token_id and tokenizer.decode(target[:-1]) == GOLD
+
+
+def test_grouped_targets_write_each_request_after_its_own_lookups(tokenizer):
+    gold = ('1. get_phone_number("Ana")\n2. get_email_address("Bo")\n3. send_sms(["$1"], "late")\n'
+            '4. compose_new_email(["$2"], [], "Late", "", [])\n5. join()<END_OF_PLAN>')
+    record = {"query": "Text Ana and email Bo that I'm late", "today": "2024-06-12", "tools": [], "plan": gold}
+    for order, second in (("gold", 'get_email_address("Bo")'), ("grouped", 'send_sms(["$1"], "late")')):
+        ex = prompts.build_examples(tokenizer, [record], negatives=False, order=order)[0]
+        target = tokenizer.decode([t for t in ex["labels"] if t != prompts.IGNORE][:-1])
+        assert target == prompts.target_plan(gold, order) and target.splitlines()[1] == f"2. {second}"
+        assert score_plan(target, gold)["argument_exact"] == 1.0  # the same DAG, arguments and all
+    with pytest.raises(ValueError, match="unknown plan order 'random'"):
+        prompts.target_plan(gold, "random")
 
 
 def test_negatives_keep_every_needed_tool_in_canonical_order():
@@ -232,6 +245,7 @@ def test_stage_trains_and_evaluates_every_variant(stage_results, workbench_dir):
     assert losses[-1] < losses[0], "pre-training lowers the loss"
     assert (workbench_dir / "figures" / "fig_success_rate.png").exists()
     assert (art / "tokenizer.json").exists(), "ToolRAG counts prompt tokens with the planner's tokenizer"
+    assert r["plan_order"] == "grouped" and saved_plan_order(art / "full" / "model") == "grouped"
 
 
 @pytest.mark.slow
@@ -266,6 +280,11 @@ def test_missing_model_and_bad_input_are_clear_errors(workbench_dir, tmp_path, c
                 "--model", str(tmp_path / "nope")]) == 1
     assert "workbench finetune" in capsys.readouterr().err
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_an_unknown_plan_order_is_a_clear_error(workbench_dir):
+    with pytest.raises(ValueError, match="unknown plan_order 'shuffled'"):
+        run(FinetuneConfig(**{**TINY, "plan_order": "shuffled"}))
 
 
 def test_toolrag_selector_is_optional_unless_named(tmp_path, workbench_dir):

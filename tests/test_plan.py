@@ -15,6 +15,7 @@ from workbench.plan import (
     PlanError,
     Step,
     StreamingPlanParser,
+    grouped_by_part,
     parse_plan,
     references,
     render_plan,
@@ -209,6 +210,36 @@ def test_streaming_equals_batch_for_any_split(plan, data):
     parser = StreamingPlanParser()
     streamed = [s for c in chunks for s in parser.feed(c)] + parser.close()
     assert streamed == parse_plan(text).steps == plan.steps
+
+
+@given(plans())
+@settings(max_examples=400, deadline=None)
+def test_grouping_by_part_keeps_the_dag_and_writes_each_part_together(plan):
+    from workbench.metrics import plan_success
+
+    grouped = grouped_by_part(plan)
+    assert [s.idx for s in grouped.steps] == list(range(1, len(plan.steps) + 1))
+    assert parse_plan(render_plan(grouped)) == grouped  # references renumbered consistently with deps
+    if plan.tasks:
+        assert plan_success(grouped, plan) == 1.0
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_nodes_from(s.idx for s in grouped.tasks)
+    graph.add_edges_from((s.idx, d) for s in grouped.tasks for d in s.deps)
+    for part in nx.connected_components(graph):  # each part's steps are consecutive
+        assert max(part) - min(part) + 1 == len(part)
+    assert all(d < s.idx for s in grouped.steps for d in s.deps)
+
+
+def test_grouping_by_part_puts_each_request_after_its_own_lookups():
+    gold = parse_plan('1. get_email_address("Ana")\n2. get_phone_number("Bo")\n3. open_and_get_file_path("a.pdf")\n'
+                      '4. compose_new_email(["$1"], [], "Hi", "", [])\n5. send_sms(["${2}"], "hi")\n'
+                      '6. summarize_pdf("$3")\n7. join()')
+    assert render_plan(grouped_by_part(gold), end_marker=False).splitlines() == [
+        '1. get_email_address("Ana")', '2. compose_new_email(["$1"], [], "Hi", "", [])',
+        '3. get_phone_number("Bo")', '4. send_sms(["${3}"], "hi")',
+        '5. open_and_get_file_path("a.pdf")', '6. summarize_pdf("$5")', "7. join()"]
 
 
 # --------------------------------------------------------------------------------------------- fuzz

@@ -119,6 +119,7 @@ def _stamp(folder: Path, stamp: dict[str, Any]) -> None:
 def build_models(cfg: QuantizeConfig, progress: bool = True) -> dict[str, Any]:
     """Convert, quantize and train (each step cached by its inputs); returns the folders and training reports."""
     from workbench.finetune import mlx
+    from workbench.finetune.predict import saved_plan_order
     from workbench.synth.dataset import load_split
 
     src, info = source_planner(cfg)
@@ -133,12 +134,12 @@ def build_models(cfg: QuantizeConfig, progress: bool = True) -> dict[str, Any]:
             _stamp(folder, stamp)
     data = out / "data"
     data_stamp = {"train": cfg.train_records, "val": cfg.val_records, "seed": cfg.seed,
-                  "prompt": mlx.saved_decoding(src).get("kind", "compact")}
+                  "prompt": mlx.saved_decoding(src).get("kind", "compact"), "plan_order": saved_plan_order(src)}
     if not _cached(data, data_stamp):
         train = load_split("train")
         train = random.Random(cfg.seed).sample(train, min(cfg.train_records, len(train)))
         mlx.export_chat_data(data, train, load_split("val", limit=cfg.val_records), kind=data_stamp["prompt"],
-                             seed=cfg.seed)
+                             seed=cfg.seed, order=data_stamp["plan_order"])
         _stamp(data, data_stamp)
     reports: dict[str, Any] = {}
     adapter = out / "qlora_adapter"
@@ -168,17 +169,18 @@ def qlora_torch(cfg: QuantizeConfig, quantized: Path, adapter: Path) -> dict[str
     of the frozen matmul differs (float32 here, 4-bit kernels in MLX)."""
     from workbench.finetune import mlx
     from workbench.finetune.base import load_model
+    from workbench.finetune.predict import saved_plan_order
     from workbench.finetune.prompts import build_examples
     from workbench.finetune.train import finetune, lora_settings
     from workbench.synth.dataset import load_split
 
     frozen = mlx.dequantize(quantized, mlx_dir() / "qlora_torch" / "frozen_4bit")
     _, tokenizer = load_model(frozen)
-    kind = mlx.saved_decoding(frozen).get("kind", "compact")
+    kind, order = mlx.saved_decoding(frozen).get("kind", "compact"), saved_plan_order(frozen)
     train = load_split("train")
     train = random.Random(cfg.seed).sample(train, min(cfg.train_records, len(train)))
-    rows = build_examples(tokenizer, train, kind, cfg.seed)
-    val = build_examples(tokenizer, load_split("val", limit=cfg.val_records), kind, cfg.seed + 1)
+    rows = build_examples(tokenizer, train, kind, cfg.seed, order=order)
+    val = build_examples(tokenizer, load_split("val", limit=cfg.val_records), kind, cfg.seed + 1, order=order)
     out = mlx_dir() / "qlora_torch"
     report = finetune(frozen, "lora", rows, val, out, lr=cfg.qlora_lr, epochs=cfg.qlora_epochs,
                       batch_size=cfg.qlora_batch_size, eval_every=max(len(rows) // cfg.qlora_batch_size // 4, 1),

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.finetune.predict import Planner, saved_decoding, toolrag_selector
-from workbench.finetune.prompts import ordered, planner_chat, with_negatives
+from workbench.finetune.prompts import ordered, planner_chat, target_plan, with_negatives
 
 #: An adapter folder holds these two files (what `mlx_lm.lora` writes and `mlx_lm.load(adapter_path=)` reads).
 ADAPTER_FILES = ("adapters.safetensors", "adapter_config.json")
@@ -63,15 +63,17 @@ def _replace_dir(tmp: Path, dst: Path, src: Path | None = None) -> Path:
 # ----------------------------------------------------------------------------------------------- data
 
 
-def chat_record(record: dict[str, Any], tools: Sequence[str], kind: str = "compact") -> dict[str, Any]:
-    """One training pair in mlx-lm's chat format: the planner's chat, then the gold plan as the assistant turn."""
+def chat_record(record: dict[str, Any], tools: Sequence[str], kind: str = "compact",
+                order: str = "gold") -> dict[str, Any]:
+    """One training pair in mlx-lm's chat format: the planner's chat, then the gold plan (in `order`, see
+    `prompts.target_plan`) as the assistant turn."""
     chat = planner_chat(record["query"], record["today"], list(tools), kind)
-    return {"messages": chat + [{"role": "assistant", "content": record["plan"]}]}
+    return {"messages": chat + [{"role": "assistant", "content": target_plan(record["plan"], order)}]}
 
 
 def export_chat_data(folder: str | Path, train: Sequence[dict[str, Any]], valid: Sequence[dict[str, Any]],
                      kind: str = "compact", seed: int = 0, negatives: bool = True,
-                     test: Sequence[dict[str, Any]] | None = None) -> Path:
+                     test: Sequence[dict[str, Any]] | None = None, order: str = "gold") -> Path:
     """Write `train.jsonl`, `valid.jsonl` (and `test.jsonl`) for `mlx_lm.lora --data FOLDER`, with the same
     prompts as `finetune.train`: each lists the query's tools plus random irrelevant ones."""
     folder = Path(folder)
@@ -80,7 +82,7 @@ def export_chat_data(folder: str | Path, train: Sequence[dict[str, Any]], valid:
     splits = (("train", train), ("valid", valid)) + ((("test", test),) if test is not None else ())
     for name, records in splits:
         lines = [json.dumps(chat_record(r, with_negatives(r["tools"], rng) if negatives else ordered(r["tools"]),
-                                        kind), ensure_ascii=False) + "\n" for r in records]
+                                        kind, order), ensure_ascii=False) + "\n" for r in records]
         tmp = folder / f"{name}.jsonl.tmp"
         tmp.write_text("".join(lines), encoding="utf-8")
         tmp.replace(folder / f"{name}.jsonl")

@@ -167,6 +167,15 @@ def saved_decoding(model_dir: str | Path) -> dict[str, Any]:
     return out
 
 
+def saved_plan_order(model_dir: str | Path) -> str:
+    """The step order of the plans a model was trained on ("gold" when its folder does not say): further
+    training of it (QLoRA after quantization) keeps that order."""
+    from workbench.finetune.stage import DECODING_FILE
+
+    meta = Path(model_dir) / DECODING_FILE
+    return json.loads(meta.read_text(encoding="utf-8")).get("plan_order", "gold") if meta.exists() else "gold"
+
+
 def best_planner() -> tuple[Path, dict[str, Any]]:
     """The folder and decoding settings of the best planner `workbench finetune` last trained."""
     from workbench import config

@@ -10,6 +10,8 @@ tools come from ToolRAG. Retrieved solved examples may follow. Two prompt kinds:
 
 Tools are always listed in the fixed order of `TOOL_NAMES`, so their position says nothing about which are
 needed. The target is the gold plan followed by the end-of-turn token; the loss covers those tokens only.
+The target's step order is a choice (`PLAN_ORDERS`): as synthesized, or grouped by request (the same DAG,
+so the same success; see `plan.grouped_by_part`).
 
     >>> messages = planner_chat("Text Ana I'm late", "2024-06-12", ["send_sms", "get_phone_number"])
     >>> print(messages[0]["content"])
@@ -23,9 +25,11 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from workbench.plan import grouped_by_part, parse_plan, render_plan
 from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
 
 PROMPT_KINDS = ("compact", "full")
+PLAN_ORDERS = ("gold", "grouped")  # target step order: as synthesized (lookups first), or each request together
 IGNORE = -100  # label of a token that carries no loss
 _SPECS = {t.name: t for t in tinyagent_tools()}
 
@@ -76,6 +80,22 @@ def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
     return list(enc["input_ids"] if isinstance(enc, dict) or hasattr(enc, "keys") else enc)
 
 
+def target_plan(plan: str, order: str = "gold") -> str:
+    """The plan a model is trained to write: the gold text, or the same DAG with each request's steps together.
+
+        >>> print(target_plan('1. f("a")\\n2. g("b")\\n3. h("$1")\\n4. join()<END_OF_PLAN>', "grouped"))
+        1. f("a")
+        2. h("$1")
+        3. g("b")
+        4. join()<END_OF_PLAN>
+    """
+    if order == "gold":
+        return plan
+    if order == "grouped":
+        return render_plan(grouped_by_part(parse_plan(plan)))
+    raise ValueError(f"unknown plan order {order!r}; use one of {PLAN_ORDERS}")
+
+
 def training_example(tokenizer: Any, messages: list[dict[str, str]], plan: str) -> dict[str, list[int]]:
     """input_ids = prompt + plan + end-of-turn; labels mask the prompt so only the plan is learned."""
     prompt = prompt_ids(tokenizer, messages)
@@ -84,8 +104,10 @@ def training_example(tokenizer: Any, messages: list[dict[str, str]], plan: str) 
 
 
 def build_examples(tokenizer: Any, records: Sequence[dict[str, Any]], kind: str = "compact", seed: int = 0,
-                   negatives: bool = True, retrieve: Any = None, max_length: int = 1024) -> list[dict[str, Any]]:
-    """Tokenized training examples; `retrieve(record) -> str` adds in-context examples when given.
+                   negatives: bool = True, retrieve: Any = None, max_length: int = 1024,
+                   order: str = "gold") -> list[dict[str, Any]]:
+    """Tokenized training examples; `retrieve(record) -> str` adds in-context examples when given; `order` is
+    the target's step order (`target_plan`).
 
     Records longer than `max_length` tokens are dropped (and counted by the caller from the lengths).
     """
@@ -94,7 +116,8 @@ def build_examples(tokenizer: Any, records: Sequence[dict[str, Any]], kind: str 
     for r in records:
         tools = with_negatives(r["tools"], rng) if negatives else ordered(r["tools"])
         examples = retrieve(r) if retrieve else ""
-        ex = training_example(tokenizer, planner_chat(r["query"], r["today"], tools, kind, examples), r["plan"])
+        chat = planner_chat(r["query"], r["today"], tools, kind, examples)
+        ex = training_example(tokenizer, chat, target_plan(r["plan"], order))
         if len(ex["input_ids"]) <= max_length:
             out.append(ex)
     return out

@@ -49,6 +49,9 @@ class FinetuneConfig:
     pretrain_epochs: float = field(default=1.0, metadata={"help": "offline base: passes over the corpus"})
     pretrain_lr: float = field(default=3e-3, metadata={"help": "offline base: learning rate"})
     prompt: str = field(default="compact", metadata={"help": "compact (tool names) or full (LLMCompiler prompt)"})
+    plan_order: str = field(default="grouped", metadata={
+        "help": "training targets' step order: gold (as synthesized, every lookup first) or grouped (each "
+                "request's steps together; the same DAG)"})
     train_examples: int = field(default=0, metadata={
         "help": "retrieved in-context examples in each training prompt (the paper's; 0 keeps CPU prompts short)"})
     train_records: int | None = field(default=24_000, metadata={"help": "training pairs used (None: all)"})
@@ -83,8 +86,8 @@ class FinetuneConfig:
 
 BASE_FIELDS = ("base_model", "vocab_size", "hidden", "layers", "heads", "intermediate", "calendar_docs", "restate",
                "pretrain_records", "pretrain_epochs", "pretrain_lr", "precision", "seed")
-TUNE_FIELDS = ("prompt", "train_examples", "train_records", "val_records", "batch_size", "eval_every", "max_length",
-               "precision", "seed")
+TUNE_FIELDS = ("prompt", "plan_order", "train_examples", "train_records", "val_records", "batch_size", "eval_every",
+               "max_length", "precision", "seed")
 METHOD_FIELDS = {"lora": ("lora_r", "lora_alpha", "lora_dropout", "lora_lr", "lora_epochs"),
                  "full": ("full_lr", "full_epochs")}
 
@@ -201,8 +204,10 @@ def finetune_method(cfg: FinetuneConfig, method: str, base_dir: Path) -> dict[st
     val = load_split("val", limit=cfg.val_records)
     _, tokenizer = load_model(base_dir)
     retrieve = _training_examples(cfg) if cfg.train_examples else None
-    rows = build_examples(tokenizer, train, cfg.prompt, cfg.seed, retrieve=retrieve, max_length=cfg.max_length)
-    val_rows = build_examples(tokenizer, val, cfg.prompt, cfg.seed + 1, retrieve=retrieve, max_length=cfg.max_length)
+    rows = build_examples(tokenizer, train, cfg.prompt, cfg.seed, retrieve=retrieve, max_length=cfg.max_length,
+                          order=cfg.plan_order)
+    val_rows = build_examples(tokenizer, val, cfg.prompt, cfg.seed + 1, retrieve=retrieve, max_length=cfg.max_length,
+                              order=cfg.plan_order)
     lr, epochs = (cfg.lora_lr, cfg.lora_epochs) if method == "lora" else (cfg.full_lr, cfg.full_epochs)
     report = finetune(base_dir, method, rows, val_rows, folder, lr=lr, epochs=epochs, batch_size=cfg.batch_size,
                       eval_every=cfg.eval_every, seed=cfg.seed, progress=cfg.progress, precision=cfg.precision,
@@ -253,12 +258,15 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
     from workbench.finetune.base import count_parameters, load_model
     from workbench.finetune.evaluate import success_by_steps
     from workbench.finetune.predict import Planner, toolrag_selector
+    from workbench.finetune.prompts import PLAN_ORDERS
     from workbench.synth.dataset import load_split
 
     cfg = cfg or config.stage_config(FinetuneConfig, "finetune")
     unknown = [m for m in cfg.methods if m not in METHOD_FIELDS]
     if unknown:
         raise ValueError(f"unknown fine-tuning method(s) {unknown}; use lora and/or full")
+    if cfg.plan_order not in PLAN_ORDERS:
+        raise ValueError(f"unknown plan_order {cfg.plan_order!r}; use one of {PLAN_ORDERS}")
     torch.set_num_threads(cfg.threads)
     cfg = _resolved(cfg)
     t0 = time.perf_counter()
@@ -318,8 +326,8 @@ DECODING_FILE = "workbench_decoding.json"  # inside a model folder: how it was t
 
 
 def decoding_settings(cfg: FinetuneConfig) -> dict[str, Any]:
-    return {"prompt": cfg.prompt, "examples": cfg.train_examples, "max_new_tokens": cfg.max_new_tokens,
-            "grammar_limits": grammar_limits(cfg)}
+    return {"prompt": cfg.prompt, "plan_order": cfg.plan_order, "examples": cfg.train_examples,
+            "max_new_tokens": cfg.max_new_tokens, "grammar_limits": grammar_limits(cfg)}
 
 
 def grammar_limits(cfg: FinetuneConfig) -> dict[str, int]:
@@ -352,6 +360,7 @@ def summarize(cfg: FinetuneConfig, rows: list[dict[str, Any]], reports: dict[str
         "pretrain_wall_s": json.loads(pretrain.read_text())["wall_s"] if pretrain.exists() else None,
         "stage_wall_s": round(wall, 1),
         "prompt": cfg.prompt,
+        "plan_order": cfg.plan_order,
         "best_chosen_on": "val",
         "toolrag_rows": "measured" if any(r["toolrag"] for r in rows) else
                         "missing: no trained ToolRAG classifier (run `workbench toolrag train`)",

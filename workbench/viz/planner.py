@@ -81,12 +81,13 @@ def fig_mlx_lora(results: dict[str, Any] | None = None) -> Path:
                         title=f"mlx-lm LoRA, measured ({results['profile']}; {results['device']})")
 
 
-def prompt_html(record: dict[str, Any], tools: list[str], examples: str = "", kind: str = "compact") -> str:
+def prompt_html(record: dict[str, Any], tools: list[str], examples: str = "", kind: str = "compact",
+                order: str = "gold") -> str:
     """One training prompt as HTML: needed tools in green, negatives in grey, retrieved examples in blue,
-    the target plan (the only tokens with a loss) in bold."""
+    the target plan (the only tokens with a loss, in the step `order` trained on) in bold."""
     import html
 
-    from workbench.finetune.prompts import ordered, system_prompt
+    from workbench.finetune.prompts import ordered, system_prompt, target_plan
 
     needed = set(record["tools"])
     text = html.escape(system_prompt(record["today"], tools, kind))
@@ -97,6 +98,7 @@ def prompt_html(record: dict[str, Any], tools: list[str], examples: str = "", ki
     if examples.strip():
         parts.append(f'<span style="color:#2e6fd8"><b>retrieved examples</b><br>{html.escape(examples)}</span>')
     parts.append(f"<b>user</b><br>{html.escape(record['query'])}")
-    parts.append(f"<b>assistant (target; loss on these tokens only)</b><br><b>{html.escape(record['plan'])}</b>")
+    target = html.escape(target_plan(record["plan"], order))
+    parts.append(f"<b>assistant (target, {order} order; loss on these tokens only)</b><br><b>{target}</b>")
     body = "<br><br>".join(p.replace("\n", "<br>") for p in parts)
     return f'<div style="font-family:monospace;font-size:12px;line-height:1.4">{body}</div>'
