@@ -406,10 +406,13 @@ def grouped_by_part(plan: Plan) -> Plan:
     order = sorted(tasks, key=lambda s: (root(s.idx), s.idx))  # stable within a part
     new = {s.idx: i for i, s in enumerate(order, 1)}
 
+    def ref(m: re.Match) -> str:  # `$k` or `${k}`, in the form it was written
+        k = int(m.group(1) or m.group(2))
+        return ("${%d}" if m.group(1) else "$%d") % new.get(k, k)
+
     def renumber(v: Any) -> Any:
         if isinstance(v, str):
-            return REFERENCE_RE.sub(lambda m: ("${%d}" if m.group(1) else "$%d") % new.get(
-                int(m.group(1) or m.group(2)), int(m.group(1) or m.group(2))), v)
+            return REFERENCE_RE.sub(ref, v)
         if isinstance(v, (list, tuple)):
             return type(v)(renumber(x) for x in v)
         if isinstance(v, dict):
