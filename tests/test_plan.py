@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import keyword
 
+import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from workbench.metrics import plan_success
 from workbench.paper_examples import FIG1_PLAN
 from workbench.plan import (
     END_OF_PLAN,
@@ -215,15 +217,11 @@ def test_streaming_equals_batch_for_any_split(plan, data):
 @given(plans())
 @settings(max_examples=400, deadline=None)
 def test_grouping_by_part_keeps_the_dag_and_writes_each_part_together(plan):
-    from workbench.metrics import plan_success
-
     grouped = grouped_by_part(plan)
     assert [s.idx for s in grouped.steps] == list(range(1, len(plan.steps) + 1))
     assert parse_plan(render_plan(grouped)) == grouped  # references renumbered consistently with deps
     if plan.tasks:
         assert plan_success(grouped, plan) == 1.0
-    import networkx as nx
-
     graph = nx.Graph()
     graph.add_nodes_from(s.idx for s in grouped.tasks)
     graph.add_edges_from((s.idx, d) for s in grouped.tasks for d in s.deps)

@@ -155,10 +155,9 @@ def toolrag_selector(toolrag: str | Path | None) -> Callable[[Sequence[str]], li
 def saved_decoding(model_dir: str | Path) -> dict[str, Any]:
     """The prompt kind, examples, generation budget and grammar limits a model was trained with, as `Planner`
     arguments (from `workbench_decoding.json` in its folder, written by `workbench finetune`)."""
-    from workbench.finetune.stage import DECODING_FILE, example_source
+    from workbench.finetune.stage import example_source
 
-    meta = Path(model_dir) / DECODING_FILE
-    saved = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
+    saved = _saved(model_dir)
     out = {k: saved[k] for k in ("max_new_tokens", "grammar_limits") if k in saved}
     if "prompt" in saved:
         out["kind"] = saved["prompt"]
@@ -170,10 +169,15 @@ def saved_decoding(model_dir: str | Path) -> dict[str, Any]:
 def saved_plan_order(model_dir: str | Path) -> str:
     """The step order of the plans a model was trained on ("gold" when its folder does not say): further
     training of it (QLoRA after quantization) keeps that order."""
+    return _saved(model_dir).get("plan_order", "gold")
+
+
+def _saved(model_dir: str | Path) -> dict[str, Any]:
+    """`workbench_decoding.json` of a model folder, or {} for a model that `workbench finetune` did not train."""
     from workbench.finetune.stage import DECODING_FILE
 
     meta = Path(model_dir) / DECODING_FILE
-    return json.loads(meta.read_text(encoding="utf-8")).get("plan_order", "gold") if meta.exists() else "gold"
+    return json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
 
 
 def best_planner() -> tuple[Path, dict[str, Any]]:
