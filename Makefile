@@ -40,6 +40,7 @@ endif
 test: setup
 	rm -rf $(TEST_OUT)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check workbench tests
 	$(TEST_ENV) $(VENV)/bin/pytest -q --doctest-modules workbench tests
 	$(TEST_ENV) $(VENV)/bin/pytest -q --nbmake --nbmake-timeout=900 notebooks
 

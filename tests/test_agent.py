@@ -38,7 +38,9 @@ def test_plan_streams_into_the_executor_and_the_rule_joiner_answers():
     seen, emit = _events()
     result = run(TinyAgent(llm, kind="compact").run(FIG1_QUERY, TODAY, desktop, on_event=emit))
     assert result.finished and result.served
-    assert result.answer.startswith("Event 'Apple Design Award' created on 2024-06-13"), "the rule joiner's answer"
+    assert result.answer.startswith("Event 'Apple Design Award' created on 2024-06-13"), (
+        "the rule joiner's answer"
+    )
     assert desktop.calendar[0]["invitees"] == ["sid.jha@example.com", "lutfi.erdogan@example.com"]
     r = result.rounds[0]
     assert r.execution.records[1].started < r.plan_end - 0.05, "step 1 runs while the plan is still written"
@@ -46,8 +48,9 @@ def test_plan_streams_into_the_executor_and_the_rule_joiner_answers():
     first_start = kinds.index("start")
     plan_lines = [t for k, t in seen if k == "plan"]
     assert plan_lines[1] == '1. get_email_address("Sid")' and plan_lines[-1] == "4. join()"
-    assert kinds.index("plan") < first_start < max(i for i, k in enumerate(kinds) if k == "plan"), \
+    assert kinds.index("plan") < first_start < max(i for i, k in enumerate(kinds) if k == "plan"), (
         "the first task starts between plan lines"
+    )
     assert ("end", "get_email_address -> sid.jha@example.com") in seen
     system, user = llm.calls[0]
     assert system["content"].endswith("Tools: " + ", ".join(t.name for t in tinyagent_tools()))
@@ -57,14 +60,20 @@ def test_plan_streams_into_the_executor_and_the_rule_joiner_answers():
 
 def test_latency_breakdown_has_every_stage():
     llm = ScriptedLLM([FIG1_PLAN], ttft_s=0.1)
-    result = run(TinyAgent(llm, select=lambda qs: [["get_email_address", "create_calendar_event"]] * len(qs))
-                 .run(FIG1_QUERY, TODAY))
+    result = run(
+        TinyAgent(llm, select=lambda qs: [["get_email_address", "create_calendar_event"]] * len(qs)).run(
+            FIG1_QUERY, TODAY
+        )
+    )
     lat = result.latency
     assert set(lat) == {*STAGES, "total"} and all(v >= 0 for v in lat.values())
     assert lat["planning"] >= 0.1, "the planner's time to first token is planning time"
     assert lat["total"] >= lat["toolrag"] + lat["planning"] and lat["total"] < lat["planning"] + 0.5
     assert result.tools == ["get_email_address", "create_calendar_event"]
-    assert "create_calendar_event(" in llm.calls[0][0]["content"] and "send_sms" not in llm.calls[0][0]["content"]
+    assert (
+        "create_calendar_event(" in llm.calls[0][0]["content"]
+        and "send_sms" not in llm.calls[0][0]["content"]
+    )
 
 
 def test_garbage_is_replanned_then_a_clear_message():
@@ -114,8 +123,20 @@ def test_empty_and_unservable_queries_are_answered_not_crashed():
 def test_cli_prints_plan_tasks_answer_and_latency(capsys):
     plan = '1. get_email_address("Sid")\n2. get_email_address("Lutfi")\n3. join()<END_OF_PLAN>'
     with FakeChatServer([plan]) as server:
-        rc = cli(["agent", "Emails of Sid and Lutfi", "--provider", "vllm", "--base-url", server.base_url,
-                  "--model-name", "m", "--toolrag", "none"])
+        rc = cli(
+            [
+                "agent",
+                "Emails of Sid and Lutfi",
+                "--provider",
+                "vllm",
+                "--base-url",
+                server.base_url,
+                "--model-name",
+                "m",
+                "--toolrag",
+                "none",
+            ]
+        )
         system = server.requests[0]["messages"][0]["content"]
     out = capsys.readouterr().out
     assert rc == 0, out
@@ -169,14 +190,17 @@ def test_benchmark_writes_latency_and_success(dataset):
         query = messages[-1]["content"]
         return GARBAGE if first in query else gold[query]
 
-    r = run_benchmark(AgentConfig(n=4), agent=TinyAgent(ScriptedLLM(planner), kind="compact", max_replans=1),
-                      progress=False)
+    r = run_benchmark(
+        AgentConfig(n=4), agent=TinyAgent(ScriptedLLM(planner), kind="compact", max_replans=1), progress=False
+    )
     saved = json.loads(config.results_path("agent").read_text())
     assert saved == r and r["n"] == 4 and r["profile"] == config.active_profile()
     assert r["success_test"] == 0.75 and r["finished_rate"] == 0.75, "garbage once, gold three times"
     assert r["median_latency_s"] <= r["p95_latency_s"] and len(r["latencies_s"]) == 4
     assert set(r["per_stage"]) == set(STAGES)
-    assert all(set(v) == {"median_s", "p95_s"} and v["median_s"] <= v["p95_s"] for v in r["per_stage"].values())
+    assert all(
+        set(v) == {"median_s", "p95_s"} and v["median_s"] <= v["p95_s"] for v in r["per_stage"].values()
+    )
     assert r["device"] == "ScriptedLLM" and "joiner: rule-based" in r["agent"]
 
 
@@ -197,8 +221,14 @@ def test_a_tiny_random_planner_streams_valid_plans_in_process(dataset, tmp_path)
     model = base.small_llama(tokenizer, hidden=32, layers=2, heads=2, intermediate=64)
     tools = ["get_phone_number", "send_sms"]
     limits = {"max_steps": 2, "max_str_len": 6, "max_list_len": 2}
-    planner = Planner(model, tokenizer, select=lambda qs: [tools] * len(qs), constrained=True, grammar_limits=limits,
-                      max_new_tokens=max_plan_bytes(tinyagent_tools(tools), **limits))
+    planner = Planner(
+        model,
+        tokenizer,
+        select=lambda qs: [tools] * len(qs),
+        constrained=True,
+        grammar_limits=limits,
+        max_new_tokens=max_plan_bytes(tinyagent_tools(tools), **limits),
+    )
     agent = TinyAgent(planner, max_replans=0)
     assert "fine-tuned planner in process" in agent.describe() and "grammar-constrained" in agent.describe()
     query = "Text Ana that I'm late"
@@ -206,14 +236,19 @@ def test_a_tiny_random_planner_streams_valid_plans_in_process(dataset, tmp_path)
     plan = parse_plan(result.first_plan, tinyagent_tools())  # constrained: parses and validates
     assert {s.tool for s in plan.tasks} <= set(tools) and result.tools == tools
     whole = planner.plan([query], [TODAY])[0]["plan"]
-    assert whole.removesuffix(END_OF_PLAN).strip() == result.first_plan.strip(), "streamed = whole-plan decoding"
+    assert whole.removesuffix(END_OF_PLAN).strip() == result.first_plan.strip(), (
+        "streamed = whole-plan decoding"
+    )
     assert result.rounds[0].plan_completion.usage.completion_tokens > 0 and result.latency["planning"] > 0
 
     folder = base.save_model(model, tokenizer, tmp_path / "planner")  # as `workbench finetune` leaves it
     budget = max_plan_bytes(tinyagent_tools(), **limits)  # enough for any plan over all 16 tools
-    (folder / DECODING_FILE).write_text(json.dumps({"prompt": "compact", "max_new_tokens": budget,
-                                                    "grammar_limits": limits}))
-    loaded = TinyAgent.from_config(AgentConfig(model=str(folder), toolrag="none", constrained=True, max_replans=0))
+    (folder / DECODING_FILE).write_text(
+        json.dumps({"prompt": "compact", "max_new_tokens": budget, "grammar_limits": limits})
+    )
+    loaded = TinyAgent.from_config(
+        AgentConfig(model=str(folder), toolrag="none", constrained=True, max_replans=0)
+    )
     assert loaded.local.grammar_limits == limits and loaded.max_plan_tokens == budget
     assert str(folder) in loaded.describe() and loaded.select is None
     again = run(loaded.run(query, TODAY))

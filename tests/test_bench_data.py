@@ -63,8 +63,9 @@ def offline(tmp_workbench: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @needs_mirror
 @pytest.mark.parametrize("name,count", [("hotpotqa", 1487), ("movie", 500), ("parallelqa", 113)])
-def test_counts_from_mirror(name: str, count: int, monkeypatch: pytest.MonkeyPatch,
-                            tmp_workbench: Path) -> None:
+def test_counts_from_mirror(
+    name: str, count: int, monkeypatch: pytest.MonkeyPatch, tmp_workbench: Path
+) -> None:
     monkeypatch.setenv("WORKBENCH_DATASETS_MIRROR", str(MIRROR))
     examples = load_benchmark(name, base_url=f"http://127.0.0.1:{_closed_port()}/")
     assert len(examples) == count == BENCHMARKS[name].expected_count
@@ -170,8 +171,9 @@ def test_cut_or_wrong_download_leaves_nothing(offline: Path, server: _Server) ->
     assert not offline.exists() or list(offline.iterdir()) == []
 
 
-def test_failed_write_leaves_no_temporary_file(offline: Path, server: _Server,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_no_temporary_file(
+    offline: Path, server: _Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server.body = json.dumps(_items(2)).encode()
 
     def broken_replace(src: str, dst: str) -> None:
@@ -183,13 +185,18 @@ def test_failed_write_leaves_no_temporary_file(offline: Path, server: _Server,
     assert list(offline.iterdir()) == []
 
 
-@pytest.mark.parametrize("raw,needle", [
-    ([1], "expected an object"),
-    ([{"id": "1", "question": "q", "answer": 3}], "answer must be a non-empty string"),
-    ([{"id": "1", "question": "", "answer": "a"}], "question must be a non-empty string"),
-    ([{"id": 1, "question": "q", "answer": "a"}, {"id": "1", "question": "q", "answer": "b"}],
-     "appears twice"),
-])
+@pytest.mark.parametrize(
+    "raw,needle",
+    [
+        ([1], "expected an object"),
+        ([{"id": "1", "question": "q", "answer": 3}], "answer must be a non-empty string"),
+        ([{"id": "1", "question": "", "answer": "a"}], "question must be a non-empty string"),
+        (
+            [{"id": 1, "question": "q", "answer": "a"}, {"id": "1", "question": "q", "answer": "b"}],
+            "appears twice",
+        ),
+    ],
+)
 def test_shape_errors(raw: Any, needle: str) -> None:
     with pytest.raises(DatasetError, match=needle):
         parse_examples(raw, BENCHMARKS["movie"], source="x.json")
@@ -210,8 +217,8 @@ def test_bad_names_and_limits(offline: Path) -> None:
 
 PAGES = {
     "Scott Derrickson": "Scott Derrickson\nScott Derrickson (born July 16, 1966) is an American director, "
-                        "screenwriter and producer. He lives in Los Angeles. He directed Doctor Strange. "
-                        "Derrickson was born in Denver. He studied film. He likes horror.",
+    "screenwriter and producer. He lives in Los Angeles. He directed Doctor Strange. "
+    "Derrickson was born in Denver. He studied film. He likes horror.",
     "Ed Wood": "Edward Davis Wood Jr. was an American filmmaker. Wood was born in Poughkeepsie.",
 }
 
@@ -219,8 +226,9 @@ PAGES = {
 @pytest.fixture
 def store(tmp_path: Path) -> LocalDocstore:
     (tmp_path / "Scott Derrickson.txt").write_text(PAGES["Scott Derrickson"], encoding="utf-8")
-    (tmp_path / "pages.jsonl").write_text(json.dumps({"title": "Ed Wood", "text": PAGES["Ed Wood"]}) + "\n\n",
-                                          encoding="utf-8")
+    (tmp_path / "pages.jsonl").write_text(
+        json.dumps({"title": "Ed Wood", "text": PAGES["Ed Wood"]}) + "\n\n", encoding="utf-8"
+    )
     return LocalDocstore(tmp_path)
 
 
@@ -243,8 +251,10 @@ def test_search_miss_lists_similar_titles(store: LocalDocstore) -> None:
 def test_lookup_walks_matches_of_last_page(store: LocalDocstore) -> None:
     assert store.lookup("born").startswith("Error:")  # nothing searched yet
     store.search("Scott Derrickson")
-    assert store.lookup("BORN") == "(Result 1 / 2) Scott Derrickson (born July 16, 1966) is an American " \
-                                   "director, screenwriter and producer."
+    assert (
+        store.lookup("BORN") == "(Result 1 / 2) Scott Derrickson (born July 16, 1966) is an American "
+        "director, screenwriter and producer."
+    )
     assert store.lookup("born") == "(Result 2 / 2) Derrickson was born in Denver."
     assert store.lookup("born") == "No more results."
     assert "mentions 'Poughkeepsie'" in store.lookup("Poughkeepsie")
@@ -303,47 +313,59 @@ def test_online_backend_logic_without_network() -> None:
 # ----------------------------------------------------------------------------------------------------- math
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("1.5 * 3", "4.5"),
-    ("What is 12 - 4.5?", "7.5"),
-    ("Calculate: (8848 * 0.8) =", "7078.4"),
-    ("1,234 + 1", "1235"),
-    ("2^10", "1024"),
-    ("7 // 2 + 7 % 2 - -1", "5"),
-    ("max(3, 9, 4) + min(2.5, 8) + abs(-1)", "12.5"),
-    ("sqrt(16) + round(2.567, 2) + log(e) + exp(0)", "8.57"),
-    ("round(pi, 3)", "3.142"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("1.5 * 3", "4.5"),
+        ("What is 12 - 4.5?", "7.5"),
+        ("Calculate: (8848 * 0.8) =", "7078.4"),
+        ("1,234 + 1", "1235"),
+        ("2^10", "1024"),
+        ("7 // 2 + 7 % 2 - -1", "5"),
+        ("max(3, 9, 4) + min(2.5, 8) + abs(-1)", "12.5"),
+        ("sqrt(16) + round(2.567, 2) + log(e) + exp(0)", "8.57"),
+        ("round(pi, 3)", "3.142"),
+    ],
+)
 def test_math_direct_answers(text: str, expected: str) -> None:
     assert asyncio.run(solve_math(text, [])) == expected
 
 
-@pytest.mark.parametrize("expr,needle", [
-    ("__import__('os').system('true')", "not allowed"),
-    ("a + 1", "not allowed"),
-    ("'ab' * 3", "only numbers"),
-    ("True + 1", "only numbers"),
-    ("[1, 2]", "not allowed"),
-    ("(lambda: 1)()", "not allowed"),
-    ("2 ** 100000", "exponent"),
-    ("9 ** 9 ** 9", "exponent"),
-    ("99 ** 999", "too large"),
-    ("1e308 * 10", "finite"),
-    ("10 ^ 2", r"write \*\*"),
-    ("1 / 0", "division by zero"),
-    ("sqrt(-1)", "cannot evaluate"),
-    ("(-8) ** 0.5", "real number"),
-    ("max(x=1)", "positional"),
-    ("1 +" + " 1 +" * 200 + " 1", "longer than"),
-])
+@pytest.mark.parametrize(
+    "expr,needle",
+    [
+        ("__import__('os').system('true')", "not allowed"),
+        ("a + 1", "not allowed"),
+        ("'ab' * 3", "only numbers"),
+        ("True + 1", "only numbers"),
+        ("[1, 2]", "not allowed"),
+        ("(lambda: 1)()", "not allowed"),
+        ("2 ** 100000", "exponent"),
+        ("9 ** 9 ** 9", "exponent"),
+        ("99 ** 999", "too large"),
+        ("1e308 * 10", "finite"),
+        ("10 ^ 2", r"write \*\*"),
+        ("1 / 0", "division by zero"),
+        ("sqrt(-1)", "cannot evaluate"),
+        ("(-8) ** 0.5", "real number"),
+        ("max(x=1)", "positional"),
+        ("1 +" + " 1 +" * 200 + " 1", "longer than"),
+    ],
+)
 def test_evaluator_refuses(expr: str, needle: str) -> None:
     with pytest.raises(MathError, match=needle):
         safe_eval(expr)
     assert evaluate(expr).startswith("Error:")
 
 
-_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-        "//": operator.floordiv, "%": operator.mod}
+_OPS = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+}
 _leaf = st.one_of(st.integers(0, 1000), st.floats(0, 1e6, allow_nan=False).map(lambda x: round(x, 3)))
 _tree = st.recursive(
     _leaf,
@@ -384,8 +406,11 @@ def test_random_arithmetic_matches_python(tree: Any) -> None:
         with pytest.raises(MathError):
             safe_eval(text)
         return
-    bad = isinstance(expected, complex) or (isinstance(expected, float) and not math.isfinite(expected)) or (
-        isinstance(expected, int) and expected.bit_length() > mathtool.MAX_INT_BITS)
+    bad = (
+        isinstance(expected, complex)
+        or (isinstance(expected, float) and not math.isfinite(expected))
+        or (isinstance(expected, int) and expected.bit_length() > mathtool.MAX_INT_BITS)
+    )
     if bad:
         with pytest.raises(MathError):
             safe_eval(text)
@@ -464,8 +489,13 @@ REAL_GOLD = [
     ("hotpotqa", "5a8b57f25542995d1e6f1371", "yes", "Yes.", True),
     ("hotpotqa", "5a8b57f25542995d1e6f1371", "yes", "no", False),
     ("hotpotqa", "5adbf0a255429947ff17385a", "no", "No", True),
-    ("movie", "0", "Austin Powers International Man of Mystery",
-     "Austin Powers: International Man of Mystery", True),
+    (
+        "movie",
+        "0",
+        "Austin Powers International Man of Mystery",
+        "Austin Powers: International Man of Mystery",
+        True,
+    ),
     ("movie", "0", "Austin Powers International Man of Mystery", "In Cold Blood", False),
     ("movie", "1", "Star Wars Episode IV - A New Hope", "star wars episode iv a new hope", True),
     ("parallelqa", "1", "Mariana Trench", "the Mariana Trench", True),
@@ -492,8 +522,9 @@ def gold() -> dict[tuple[str, str], str]:
 
 
 @pytest.mark.parametrize("benchmark,item_id,answer,pred,expected", REAL_GOLD)
-def test_score_real_gold_answers(gold: dict[tuple[str, str], str], benchmark: str, item_id: str, answer: str,
-                                 pred: str, expected: bool) -> None:
+def test_score_real_gold_answers(
+    gold: dict[tuple[str, str], str], benchmark: str, item_id: str, answer: str, pred: str, expected: bool
+) -> None:
     assert gold[(benchmark, item_id)] == answer
     assert score(benchmark, pred, answer) is expected
 

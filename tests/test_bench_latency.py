@@ -42,7 +42,10 @@ def test_workloads_are_valid_plans_and_react_turns():
         query, plan, react, join = latency.workload(w)
         p = parse_plan(plan, tools=tinyagent_tools())
         assert len(p.tasks) == w + 1 and p.step(w + 1).deps == tuple(range(1, w + 1))
-        assert [parse_action(t)[1] for t in react] == ["get_email_address"] * w + ["compose_new_email", "Finish"]
+        assert [parse_action(t)[1] for t in react] == ["get_email_address"] * w + [
+            "compose_new_email",
+            "Finish",
+        ]
 
 
 def test_latency_model_small(tmp_workbench):
@@ -83,8 +86,10 @@ def test_latency_on_the_synthesized_test_set(tmp_workbench):
 
 
 def test_react_turns_replay_the_gold_plan_with_resolved_values():
-    plan = parse_plan('1. get_email_address("Sid")\n2. send_sms("+15550100", "hi")\n'
-                      '3. compose_new_email(["$1"], [], "Hi", "", [])\n4. join()')
+    plan = parse_plan(
+        '1. get_email_address("Sid")\n2. send_sms("+15550100", "hi")\n'
+        '3. compose_new_email(["$1"], [], "Hi", "", [])\n4. join()'
+    )
     desktop = SimulatedDesktop().prepare_for(plan)
     dry = asyncio.run(Executor(desktop_tools(desktop)).run(plan.steps))
     turns = latency.react_turns(plan, dry)

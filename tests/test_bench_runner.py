@@ -61,11 +61,15 @@ PAGES = {
 # The Laleli answer is deliberately wrong (gold "no"); Local H first searches a title the docstore lacks.
 HOTPOT = {
     "Were Scott Derrickson and Ed Wood of the same nationality?": (["Scott Derrickson", "Ed Wood"], "yes"),
-    "Are the Laleli Mosque and Esma Sultan Mansion located in the same neighborhood?":
-        (["Laleli Mosque", "Esma Sultan Mansion"], "yes"),
+    "Are the Laleli Mosque and Esma Sultan Mansion located in the same neighborhood?": (
+        ["Laleli Mosque", "Esma Sultan Mansion"],
+        "yes",
+    ),
     "Are Local H and For Against both from the United States?": (["Local H", "For Against"], "Yes."),
-    "Are Random House Tower and 888 7th Avenue both used for real estate?":
-        (["Random House Tower", "888 7th Avenue"], "no"),
+    "Are Random House Tower and 888 7th Avenue both used for real estate?": (
+        ["Random House Tower", "888 7th Avenue"],
+        "no",
+    ),
 }
 FIRST_TRY = {"For Against": "For Against (band)"}  # not a page: the joiner must ask for a replan
 LALELI = "Laleli Mosque"
@@ -74,7 +78,7 @@ LALELI = "Laleli Mosque"
 def _query(messages: list[Message]) -> str:
     user = messages[-1]["content"]
     assert user.startswith("Query: ")
-    return user[len("Query: "):].split("\n\n")[0]
+    return user[len("Query: ") :].split("\n\n")[0]
 
 
 def _plan(entities: list[str], first_try: bool) -> str:
@@ -94,7 +98,9 @@ def hotpot_model(messages: list[Message]) -> str:
             entities = [e for e in entities if e in FIRST_TRY]
         return _plan(entities, first_try=not replanning)
     if system.startswith("You answer a user's query"):
-        latest = user.rsplit("Why this was not enough:", 1)[-1]  # the joiner sees every round; decide on the last
+        latest = user.rsplit("Why this was not enough:", 1)[
+            -1
+        ]  # the joiner sees every round; decide on the last
         if "Could not find" in latest:
             return "Thought: A page is missing.\nAction: Replan(search the exact title)"
         assert all(PAGES[e] in user for e in entities)  # every round's observations reached the joiner
@@ -116,10 +122,12 @@ def trench_model(messages: list[Message]) -> str:
         factor = 0.8 if "reduced by 20%" in user else 1.2
         return f"Expression: {depth.group(1).replace(',', '')} * {factor}"
     if system.startswith("Write a plan"):
-        return ('1. search("Mariana Trench")\n2. search("Puerto Rico Trench")\n'
-                '3. math("the depth of the Mariana Trench reduced by 20%", ["$1"])\n'
-                '4. math("the depth of the Puerto Rico Trench increased by 20%", ["$2"])\n'
-                "5. join()<END_OF_PLAN>")
+        return (
+            '1. search("Mariana Trench")\n2. search("Puerto Rico Trench")\n'
+            '3. math("the depth of the Mariana Trench reduced by 20%", ["$1"])\n'
+            '4. math("the depth of the Puerto Rico Trench increased by 20%", ["$2"])\n'
+            "5. join()<END_OF_PLAN>"
+        )
     if system.startswith("You answer a user's query"):
         values = [float(v) for v in re.findall(r"^Observation: ([\d.]+)$", user, re.MULTILINE)]
         assert len(values) == 2, user
@@ -131,7 +139,9 @@ def trench_model(messages: list[Message]) -> str:
 @pytest.fixture
 def mirror(monkeypatch: pytest.MonkeyPatch) -> Path:
     if not (MIRROR / "llmcompiler").is_dir():
-        pytest.skip(f"the LLMCompiler dataset mirror {MIRROR / 'llmcompiler'} is absent (not part of the repo)")
+        pytest.skip(
+            f"the LLMCompiler dataset mirror {MIRROR / 'llmcompiler'} is absent (not part of the repo)"
+        )
     monkeypatch.setenv("WORKBENCH_DATASETS_MIRROR", str(MIRROR))
     return MIRROR
 
@@ -145,13 +155,18 @@ def docstore(tmp_path: Path) -> Path:
     for title, text in items[:3]:
         (folder / f"{title}.txt").write_text(text, encoding="utf-8")
     (folder / "pages.jsonl").write_text(
-        "".join(json.dumps({"title": t, "text": x}) + "\n" for t, x in items[3:]), encoding="utf-8")
+        "".join(json.dumps({"title": t, "text": x}) + "\n" for t, x in items[3:]), encoding="utf-8"
+    )
     return folder
 
 
 def cfg_for(docstore: Path, store: Path | None, **kw: Any) -> BenchRunConfig:
-    values: dict[str, Any] = {"benchmark": "hotpotqa", "limit": 4, "docstore": str(docstore),
-                              "store": str(store) if store else None}
+    values: dict[str, Any] = {
+        "benchmark": "hotpotqa",
+        "limit": 4,
+        "docstore": str(docstore),
+        "store": str(store) if store else None,
+    }
     values.update(kw)
     return BenchRunConfig(**values)
 
@@ -177,7 +192,9 @@ def test_every_example_is_valid_for_its_agent(name: str) -> None:
     store = LocalDocstore.from_pages({})
     specs = [t.spec for t in benchmark_tools(name, store)]
     for example in PLANS[name]:
-        plan = parse_plan(example.plan, specs)  # strict: Thought lines and steps only, tools and types checked
+        plan = parse_plan(
+            example.plan, specs
+        )  # strict: Thought lines and steps only, tools and types checked
         assert plan.has_join and plan.tasks
     tools = {"search", "math"} if name == "parallelqa" else {"search"}
     used = {t for e in PLANS[name] for t in parse_plan(e.plan).tools}
@@ -225,13 +242,28 @@ def test_accuracy_records_and_store(mirror: Path, docstore: Path, tmp_path: Path
     assert "For Against (band)" in record["plans"][0] and record["finished"] is True
     assert summary["replans_total"] == 1
     for r in lines:
-        assert set(r) >= {"id", "question", "gold", "answer", "correct", "latency_s", "prompt_tokens",
-                          "completion_tokens", "llm_calls", "replans", "finished", "cost_usd", "plans"}
+        assert set(r) >= {
+            "id",
+            "question",
+            "gold",
+            "answer",
+            "correct",
+            "latency_s",
+            "prompt_tokens",
+            "completion_tokens",
+            "llm_calls",
+            "replans",
+            "finished",
+            "cost_usd",
+            "plans",
+        }
         assert r["prompt_tokens"] > 0 and r["completion_tokens"] > 0 and r["latency_s"] > 0
         assert r["cost_usd"] == pytest.approx(cost_usd("gpt-4o-mini", r))
     assert summary["cost_usd_total"] == pytest.approx(math.fsum(r["cost_usd"] for r in lines))
     assert summary["prompt_tokens_mean"] == pytest.approx(sum(r["prompt_tokens"] for r in lines) / 4)
-    assert summary["agent"] == "llmcompiler" and summary["model"] == "gpt-4o-mini" and summary["stream"] is True
+    assert (
+        summary["agent"] == "llmcompiler" and summary["model"] == "gpt-4o-mini" and summary["stream"] is True
+    )
     assert evaluate(store) == summary
     text = format_summary(summary)
     assert "75.0 %" in text and "hotpotqa / llmcompiler / gpt-4o-mini: 4 examples" in text
@@ -347,14 +379,17 @@ def test_resuming_with_another_agent_is_refused(mirror: Path, docstore: Path, tm
 def test_config_help_and_validation() -> None:
     assert all(f.metadata.get("help") for f in dataclasses.fields(BenchRunConfig))
     assert BenchRunConfig().temperature == 0.0 and BenchRunConfig().max_replans == 2
-    with pytest.raises(ValueError, match="unknown benchmark 'squad'; choose one of hotpotqa, movie, parallelqa"):
+    with pytest.raises(
+        ValueError, match="unknown benchmark 'squad'; choose one of hotpotqa, movie, parallelqa"
+    ):
         BenchRunConfig(benchmark="squad")
     with pytest.raises(ValueError, match="limit"):
         BenchRunConfig(limit=-1)
 
 
-def test_user_errors_have_clear_messages(tmp_path: Path, docstore: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_errors_have_clear_messages(
+    tmp_path: Path, docstore: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     llm = ScriptedLLM(hotpot_model)
     with pytest.raises(FileNotFoundError, match="docstore folder .*missing does not exist"):
         run_benchmark(cfg_for(tmp_path / "missing", None), llm=llm)
@@ -370,20 +405,30 @@ def test_user_errors_have_clear_messages(tmp_path: Path, docstore: Path,
 
 
 @needs_mirror
-def test_openai_client_path_against_fake_server(mirror: Path, docstore: Path, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_openai_client_path_against_fake_server(
+    mirror: Path, docstore: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = "sk-test-DO-NOT-LEAK-4242"
     monkeypatch.setenv("VLLM_API_KEY", secret)
     questions = list(HOTPOT)[:2]
     script = []
     for q in questions:
         entities, answer = HOTPOT[q]
-        script += [Reply(_plan(entities, first_try=False), usage=(100, 10)),
-                   Reply(f"Thought: found.\nAction: Finish({answer})", usage=(50, 5))]
+        script += [
+            Reply(_plan(entities, first_try=False), usage=(100, 10)),
+            Reply(f"Thought: found.\nAction: Finish({answer})", usage=(50, 5)),
+        ]
     store = tmp_path / "served.jsonl"
     with FakeChatServer(script) as server:
-        cfg = cfg_for(docstore, store, limit=2, provider="vllm", model="gpt-4o", base_url=server.base_url,
-                      temperature=0.3)
+        cfg = cfg_for(
+            docstore,
+            store,
+            limit=2,
+            provider="vllm",
+            model="gpt-4o",
+            base_url=server.base_url,
+            temperature=0.3,
+        )
         summary = run_benchmark(cfg, llm=None)
         assert server.remaining == 0 and len(server.requests) == 4
         assert all(r["temperature"] == 0.3 and r["model"] == "gpt-4o" for r in server.requests)

@@ -64,8 +64,26 @@ def test_bench_run_and_evaluate_through_a_local_server(tmp_path, monkeypatch, ca
     plan = '1. search("Scott Derrickson")\n2. search("Ed Wood")\n3. join()<END_OF_PLAN>'
     store = tmp_path / "run.jsonl"
     with FakeChatServer([plan, "Thought: both American.\nAction: Finish(yes)"]) as server:
-        rc = main(["bench", "run", "--benchmark", "hotpotqa", "--limit", "1", "--provider", "vllm",
-                   "--model", "m", "--base-url", server.base_url, "--docstore", str(pages), "--store", str(store)])
+        rc = main(
+            [
+                "bench",
+                "run",
+                "--benchmark",
+                "hotpotqa",
+                "--limit",
+                "1",
+                "--provider",
+                "vllm",
+                "--model",
+                "m",
+                "--base-url",
+                server.base_url,
+                "--docstore",
+                str(pages),
+                "--store",
+                str(store),
+            ]
+        )
         assert rc == 0 and len(server.requests) == 2
         assert "American film director" in server.requests[1]["messages"][-1]["content"]
     ran = capsys.readouterr().out

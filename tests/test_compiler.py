@@ -73,7 +73,9 @@ def test_a_task_starts_the_moment_its_last_dependency_ends():
     chain = "\n".join(["1. sleep(0.01)"] + [f'{i}. sleep(0.01, "${i - 1}")' for i in range(2, 21)])
     res = run(Executor([SLEEP]).run(steps(chain)))
     gaps = [res.records[i].started - res.records[i - 1].ended for i in range(2, 21)]
-    assert statistics.median(gaps) < 0.002, f"median start delay {statistics.median(gaps) * 1e3:.2f} ms: polling?"
+    assert statistics.median(gaps) < 0.002, (
+        f"median start delay {statistics.median(gaps) * 1e3:.2f} ms: polling?"
+    )
 
 
 def test_tasks_start_while_the_plan_is_still_streaming():
@@ -102,7 +104,9 @@ def test_failures_become_observations_and_only_dependants_are_skipped():
 
 
 def test_timeouts_and_sync_tools_in_threads():
-    res = run(Executor([SLEEP], timeout_s=0.05).run(steps('1. sleep(5)\n2. sleep(0.01, "$1")\n3. sleep(0.01)')))
+    res = run(
+        Executor([SLEEP], timeout_s=0.05).run(steps('1. sleep(5)\n2. sleep(0.01, "$1")\n3. sleep(0.01)'))
+    )
     assert "timed out after 0.05 s" in res.records[1].observation and res.records[2].status == "skipped"
     assert res.wall_s < 1.0
 
@@ -136,15 +140,18 @@ def test_a_plan_error_mid_stream_stops_dispatching_but_keeps_what_ran():
 # ------------------------------------------------------------------------------------------- joiner
 
 
-@pytest.mark.parametrize("text, action, answer", [
-    ("Thought: ok\nAction: Finish(Paris (France))", "finish", "Paris (France)"),
-    ("Thought: missing\nAction: Replan(need the date)", "replan", "need the date"),
-    ("Action: Replan", "replan", ""),
-    ("Thought: a\nAction: Replan(x)\nThought: b\nAction: Finish(f(x) = 2)", "finish", "f(x) = 2"),
-    ("The answer is 42.", "finish", "The answer is 42."),
-    ("Action: Finish[yes]", "finish", "yes"),
-    ("Action: Finish(multi\nline (answer))", "finish", "multi\nline (answer)"),
-])
+@pytest.mark.parametrize(
+    "text, action, answer",
+    [
+        ("Thought: ok\nAction: Finish(Paris (France))", "finish", "Paris (France)"),
+        ("Thought: missing\nAction: Replan(need the date)", "replan", "need the date"),
+        ("Action: Replan", "replan", ""),
+        ("Thought: a\nAction: Replan(x)\nThought: b\nAction: Finish(f(x) = 2)", "finish", "f(x) = 2"),
+        ("The answer is 42.", "finish", "The answer is 42."),
+        ("Action: Finish[yes]", "finish", "yes"),
+        ("Action: Finish(multi\nline (answer))", "finish", "multi\nline (answer)"),
+    ],
+)
 def test_joiner_output(text, action, answer):
     d = parse_joiner_output(text)
     assert (d.action, d.answer) == (action, answer)
@@ -158,7 +165,11 @@ FINISH = "Thought: done.\nAction: Finish(Event created (2pm))"
 def _agent(responses, stream=True, **kw):
     desktop = SimulatedDesktop(latency=LatencyModel.uniform(0.02, 0.02))
     llm = ScriptedLLM(responses, ttft_s=0.01, tokens_per_s=2000)
-    return LLMCompiler(llm, desktop_tools(desktop), tinyagent=True, today="2024-06-12", stream=stream, **kw), desktop, llm
+    return (
+        LLMCompiler(llm, desktop_tools(desktop), tinyagent=True, today="2024-06-12", stream=stream, **kw),
+        desktop,
+        llm,
+    )
 
 
 @pytest.mark.parametrize("stream", [True, False])
@@ -188,11 +199,14 @@ def test_streaming_overlaps_execution_with_planning():
     assert r.execution.records[1].started < r.plan_end - 0.1, "step 1 should run while the plan streams"
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("1. get_email_address(Sid\n2. join()", "cannot read the call"),
-    ('1. send_email("Sid")\n2. join()', "unknown tool 'send_email'"),
-    ('1. get_email_address("Sid")\n2. send_sms("$3", "hi")\n3. join()', "refers to a later step"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("1. get_email_address(Sid\n2. join()", "cannot read the call"),
+        ('1. send_email("Sid")\n2. join()', "unknown tool 'send_email'"),
+        ('1. get_email_address("Sid")\n2. send_sms("$3", "hi")\n3. join()', "refers to a later step"),
+    ],
+)
 def test_bad_plans_are_replanned_not_crashed(bad, message):
     agent, desktop, llm = _agent([bad, "Thought: bad plan\nAction: Replan(fix it)", FIG1_PLAN, FINISH])
     result = run(agent.run(FIG1_QUERY))
@@ -211,7 +225,9 @@ def test_garbage_three_times_ends_with_a_clear_message():
 
 def test_rule_joiner_replans_on_tool_errors():
     desktop = SimulatedDesktop()
-    llm = ScriptedLLM(['1. get_email_address("Nobody Known")\n2. join()', '1. get_email_address("Sid")\n2. join()'])
+    llm = ScriptedLLM(
+        ['1. get_email_address("Nobody Known")\n2. join()', '1. get_email_address("Sid")\n2. join()']
+    )
     result = run(LLMCompiler(llm, desktop_tools(desktop), joiner=RuleJoiner()).run("email of Sid"))
     assert result.finished and result.answer == "sid.jha@example.com" and len(result.rounds) == 2
 
@@ -241,7 +257,9 @@ def test_custom_tools_from_plain_functions():
     assert tools[1].spec.params[1].optional and tools[1].spec.rules == ("prices are numbers as text.",)
     plan = '1. lookup_price("apple")\n2. lookup_price("pear")\n3. total(["$1", "$2"], 0.1)\n4. join()'
     llm = ScriptedLLM([plan, "Thought: sum known\nAction: Finish(1.12 euros)"])
-    agent = LLMCompiler(llm, tools, custom_instructions="Always answer in euros.", examples="Query: x\n1. join()")
+    agent = LLMCompiler(
+        llm, tools, custom_instructions="Always answer in euros.", examples="Query: x\n1. join()"
+    )
     result = run(agent.run("What do an apple and a pear cost together?"))
     assert result.rounds[0].execution.records[3].observation == "1.12"
     system = llm.calls[0][0]["content"]
@@ -273,12 +291,14 @@ def test_parse_action():
 
 def test_react_runs_tools_one_at_a_time():
     desktop = SimulatedDesktop(latency=LatencyModel.uniform(0.03, 0.03))
-    llm = ScriptedLLM([
-        "Thought: Sid first\nAction: get_email_address[Sid]",
-        "I forgot the format",
-        'Thought: then Lutfi\nAction: get_email_address["Lutfi"]',
-        "Thought: both known\nAction: Finish[sid.jha@example.com, lutfi.erdogan@example.com]",
-    ])
+    llm = ScriptedLLM(
+        [
+            "Thought: Sid first\nAction: get_email_address[Sid]",
+            "I forgot the format",
+            'Thought: then Lutfi\nAction: get_email_address["Lutfi"]',
+            "Thought: both known\nAction: Finish[sid.jha@example.com, lutfi.erdogan@example.com]",
+        ]
+    )
     result = run(ReAct(llm, desktop_tools(desktop)).run("Emails of Sid and Lutfi?"))
     assert result.finished and result.answer.startswith("sid.jha@example.com")
     calls = [r.execution.records for r in result.rounds if r.execution.records]
@@ -321,8 +341,14 @@ def test_good_steps_in_the_same_chunk_as_a_bad_line_still_run():
 
 def test_the_joiner_sees_every_round_after_a_replan():
     desktop = SimulatedDesktop()
-    llm = ScriptedLLM(['1. get_email_address("Sid")\n2. join()', "Action: Replan(need Lutfi too)",
-                       '1. get_email_address("Lutfi")\n2. join()', "Action: Finish(both)"])
+    llm = ScriptedLLM(
+        [
+            '1. get_email_address("Sid")\n2. join()',
+            "Action: Replan(need Lutfi too)",
+            '1. get_email_address("Lutfi")\n2. join()',
+            "Action: Finish(both)",
+        ]
+    )
     run(LLMCompiler(llm, desktop_tools(desktop)).run("emails of Sid and Lutfi"))
     last_joiner_prompt = llm.calls[3][1]["content"]
     assert "sid.jha@example.com" in last_joiner_prompt and "lutfi.erdogan@example.com" in last_joiner_prompt
@@ -335,10 +361,14 @@ def test_react_passes_dollar_text_through_and_finds_the_last_action():
         seen.append(expression)
         return "15"
 
-    llm = ScriptedLLM(["Thought: compute\nAction: math[$5 * 3]", "Thought: ok\nAction: Finish[Action Comics]"])
+    llm = ScriptedLLM(
+        ["Thought: compute\nAction: math[$5 * 3]", "Thought: ok\nAction: Finish[Action Comics]"]
+    )
     result = run(ReAct(llm, [function_tool(math)]).run("?"))
     assert seen == ["$5 * 3"] and result.answer == "Action Comics"
-    assert parse_action("Thought: x\nAction: Finish[Action Comics sold more]")[2] == ("Action Comics sold more",)
+    assert parse_action("Thought: x\nAction: Finish[Action Comics sold more]")[2] == (
+        "Action Comics sold more",
+    )
 
 
 def test_infrastructure_failures_stop_the_run_and_cancel_the_rest():
@@ -356,7 +386,9 @@ def test_infrastructure_failures_stop_the_run_and_cancel_the_rest():
 
 def test_cancelling_a_run_cancels_its_tasks_promptly():
     async def scenario():
-        task = asyncio.create_task(Executor([SLEEP]).run(steps('1. sleep(5)\n2. sleep(5, "$1")\n3. sleep(5, "$1")')))
+        task = asyncio.create_task(
+            Executor([SLEEP]).run(steps('1. sleep(5)\n2. sleep(5, "$1")\n3. sleep(5, "$1")'))
+        )
         await asyncio.sleep(0.05)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -18,7 +18,9 @@ FAST = LatencyModel.uniform(0.002, 0.006)  # distinct event times, a run in mill
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
-    with synthesized_workbench(tmp_path_factory.mktemp("explorer"), train=10, val=4, test=8, ood=8, report_sample=4):
+    with synthesized_workbench(
+        tmp_path_factory.mktemp("explorer"), train=10, val=4, test=8, ood=8, report_sample=4
+    ):
         yield {r["id"]: r for split in ("test", "ood") for r in load_split(split)}
 
 
@@ -39,8 +41,9 @@ def with_references(records):
 
 
 def explorer(records, plan_fn=None, **kwargs):
-    return PlanExplorer(plan_fn=plan_fn or gold_planner(records), select=gold_tools(records), latency=FAST,
-                        **kwargs)
+    return PlanExplorer(
+        plan_fn=plan_fn or gold_planner(records), select=gold_tools(records), latency=FAST, **kwargs
+    )
 
 
 def numbers(text):
@@ -117,8 +120,10 @@ def test_a_different_plan_is_judged_not_isomorphic(records):
 
 
 def test_a_failing_tool_call_fails_its_node_and_skips_its_dependents(records):
-    plan = ('1. get_email_address("Nobody Known")\n2. get_phone_number("Sid")\n'
-            '3. compose_new_email(["$1"], [], "hi", "see you", [])\n4. join()')
+    plan = (
+        '1. get_email_address("Nobody Known")\n2. get_phone_number("Sid")\n'
+        '3. compose_new_email(["$1"], [], "hi", "see you", [])\n4. join()'
+    )
     w = explorer(records, plan_fn=lambda query, today, tools: plan)
     w.example.value = with_references(records)
     assert w.node_states() == {1: "failed", 2: "done", 3: "skipped", 4: "done"}
@@ -135,7 +140,7 @@ def test_a_streamed_plan_appears_chunk_by_chunk_while_tasks_already_run(records)
     def streaming(query, today, tools):
         for i in range(0, len(gold), 12):
             time.sleep(0.005)
-            yield gold[i:i + 12]
+            yield gold[i : i + 12]
 
     w = explorer(records, plan_fn=streaming)
     seen = []
@@ -194,8 +199,10 @@ def test_a_planner_object_plans_and_counts_its_own_prompt(records):
             return [[0] * (10 + len(t)) for t in tools]
 
         def plan(self, queries, todays, tools):
-            return [{"query": q, "plan": '1. open_note("Ideas", "Work")\n2. join()', "tools": t}
-                    for q, t in zip(queries, tools, strict=True)]
+            return [
+                {"query": q, "plan": '1. open_note("Ideas", "Work")\n2. join()', "tools": t}
+                for q, t in zip(queries, tools, strict=True)
+            ]
 
     w = explorer(records, plan_fn=FakePlanner())
     w.query.value = "Open my Ideas note"
@@ -205,17 +212,31 @@ def test_a_planner_object_plans_and_counts_its_own_prompt(records):
 
 
 def test_widgets_carry_the_css_classes_a_browser_test_targets(records):
-    w = explore(with_references(records), plan_fn=gold_planner(records), select=gold_tools(records), latency=FAST)
+    w = explore(
+        with_references(records), plan_fn=gold_planner(records), select=gold_tools(records), latency=FAST
+    )
     assert w.run is not None, "explore(example) opens the example at once"
-    for attr, css in (("example", "wb-example"), ("query", "wb-query"), ("step", "wb-step"), ("play", "wb-play"),
-                      ("dag", "wb-dag"), ("gold", "wb-gold"), ("verdict", "wb-verdict"), ("plan", "wb-plan"),
-                      ("timeline", "wb-timeline"), ("tools", "wb-tools"), ("prompt", "wb-prompt")):
+    for attr, css in (
+        ("example", "wb-example"),
+        ("query", "wb-query"),
+        ("step", "wb-step"),
+        ("play", "wb-play"),
+        ("dag", "wb-dag"),
+        ("gold", "wb-gold"),
+        ("verdict", "wb-verdict"),
+        ("plan", "wb-plan"),
+        ("timeline", "wb-timeline"),
+        ("tools", "wb-tools"),
+        ("prompt", "wb-prompt"),
+    ):
         assert css in getattr(w, attr)._dom_classes, attr
     assert "wb-explorer" in w._dom_classes and w.step.description == "replay"
 
 
 def test_without_a_dataset_the_explorer_says_which_command_makes_one(tmp_workbench):
-    w = PlanExplorer(plan_fn=lambda query, today, tools: '1. open_note("Ideas", "Work")\n2. join()', latency=FAST)
+    w = PlanExplorer(
+        plan_fn=lambda query, today, tools: '1. open_note("Ideas", "Work")\n2. join()', latency=FAST
+    )
     assert w.example.options == (("(type a query below)", None),)
     assert "workbench synth" in w.note.value
     w.query.value = "Open my Ideas note"

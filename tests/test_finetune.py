@@ -24,7 +24,9 @@ GOLD = '1. get_phone_number("Ana")\n2. get_phone_number("Bo")\n3. send_sms(["$1"
 
 @pytest.fixture(scope="module")
 def workbench_dir(tmp_path_factory):
-    with synthesized_workbench(tmp_path_factory.mktemp("finetune"), train=300, val=30, test=12, ood=12) as root:
+    with synthesized_workbench(
+        tmp_path_factory.mktemp("finetune"), train=300, val=30, test=12, ood=12
+    ) as root:
         yield root
 
 
@@ -34,11 +36,33 @@ def tokenizer(workbench_dir):
     return train_tokenizer(docs, vocab_size=320, whole_words=TOOL_NAMES)
 
 
-TINY = dict(eval_val=8, vocab_size=320, hidden=32, layers=2, heads=2, intermediate=64, calendar_docs=200, train_records=300,
-            val_records=30, batch_size=16, eval_every=5, eval_test=12, eval_ood=12, base_examples=1, latency_n=2,
-            max_new_tokens=max_plan_bytes(tinyagent_tools(), 2, 6, 2), grammar_max_steps=2, grammar_max_str_len=6,
-            grammar_max_list_len=2, lora_r=4, lora_alpha=8, progress=False, pretrain_lr=3e-3, lora_lr=3e-3,
-            full_lr=3e-3)
+TINY = dict(
+    eval_val=8,
+    vocab_size=320,
+    hidden=32,
+    layers=2,
+    heads=2,
+    intermediate=64,
+    calendar_docs=200,
+    train_records=300,
+    val_records=30,
+    batch_size=16,
+    eval_every=5,
+    eval_test=12,
+    eval_ood=12,
+    base_examples=1,
+    latency_n=2,
+    max_new_tokens=max_plan_bytes(tinyagent_tools(), 2, 6, 2),
+    grammar_max_steps=2,
+    grammar_max_str_len=6,
+    grammar_max_list_len=2,
+    lora_r=4,
+    lora_alpha=8,
+    progress=False,
+    pretrain_lr=3e-3,
+    lora_lr=3e-3,
+    full_lr=3e-3,
+)
 
 
 def _gold_tools_selector():
@@ -65,8 +89,9 @@ def test_tokenizer_spells_unseen_names_and_splits_digits(tokenizer):
     pieces = tokenizer.convert_ids_to_tokens(ids)
     assert "send_sms" in pieces, "tool names are whole tokens"
     assert all(len(p.lstrip("Ġ")) == 1 for p in pieces if p.lstrip("Ġ")[:1].isdigit()), "one token per digit"
-    chat = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
-                                         add_generation_prompt=True)
+    chat = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
     assert chat == "<|user|>\nhi<|end|>\n<|assistant|>\n" and tokenizer.eos_token == "<|end|>"
 
 
@@ -82,7 +107,9 @@ def test_pretraining_corpus_has_no_plans(workbench_dir):
 
 
 def test_training_example_puts_the_loss_on_the_plan_only(tokenizer):
-    messages = prompts.planner_chat("Text Ana and Bo that I'm late", "2024-06-12", ["send_sms", "get_phone_number"])
+    messages = prompts.planner_chat(
+        "Text Ana and Bo that I'm late", "2024-06-12", ["send_sms", "get_phone_number"]
+    )
     ex = prompts.training_example(tokenizer, messages, GOLD)
     n_prompt = sum(1 for x in ex["labels"] if x == prompts.IGNORE)
     assert ex["input_ids"][:n_prompt] == prompts.prompt_ids(tokenizer, messages)
@@ -91,9 +118,16 @@ def test_training_example_puts_the_loss_on_the_plan_only(tokenizer):
 
 
 def test_grouped_targets_write_each_request_after_its_own_lookups(tokenizer):
-    gold = ('1. get_phone_number("Ana")\n2. get_email_address("Bo")\n3. send_sms(["$1"], "late")\n'
-            '4. compose_new_email(["$2"], [], "Late", "", [])\n5. join()<END_OF_PLAN>')
-    record = {"query": "Text Ana and email Bo that I'm late", "today": "2024-06-12", "tools": [], "plan": gold}
+    gold = (
+        '1. get_phone_number("Ana")\n2. get_email_address("Bo")\n3. send_sms(["$1"], "late")\n'
+        '4. compose_new_email(["$2"], [], "Late", "", [])\n5. join()<END_OF_PLAN>'
+    )
+    record = {
+        "query": "Text Ana and email Bo that I'm late",
+        "today": "2024-06-12",
+        "tools": [],
+        "plan": gold,
+    }
     for order, second in (("gold", 'get_email_address("Bo")'), ("grouped", 'send_sms(["$1"], "late")')):
         ex = prompts.build_examples(tokenizer, [record], negatives=False, order=order)[0]
         target = tokenizer.decode([t for t in ex["labels"] if t != prompts.IGNORE][:-1])
@@ -124,14 +158,30 @@ def test_full_prompt_describes_only_the_given_tools():
 
 
 def test_scores_of_typical_predictions():
-    swapped = GOLD.replace('"Ana"', "X").replace('"Bo"', '"Ana"').replace("X", '"Bo"').replace('"$1", "$2"', '"$2", "$1"')
-    assert score_plan(GOLD, GOLD) == {"success": 1.0, "parse_failure": 0.0, "tool_recall": 1.0, "argument_exact": 1.0}
+    swapped = (
+        GOLD.replace('"Ana"', "X")
+        .replace('"Bo"', '"Ana"')
+        .replace("X", '"Bo"')
+        .replace('"$1", "$2"', '"$2", "$1"')
+    )
+    assert score_plan(GOLD, GOLD) == {
+        "success": 1.0,
+        "parse_failure": 0.0,
+        "tool_recall": 1.0,
+        "argument_exact": 1.0,
+    }
     assert score_plan(swapped, GOLD)["argument_exact"] == 1.0, "the same plan in another step order"
     assert score_plan(GOLD.replace('"late"', '"later"'), GOLD)["argument_exact"] == 0.0
     wrong_tool = GOLD.replace("get_phone_number", "get_email_address", 1)
-    assert score_plan(wrong_tool, GOLD)["success"] == 0.0 and score_plan(wrong_tool, GOLD)["tool_recall"] == 1.0
-    assert score_plan("1. send_sms(", GOLD) == {"success": 0.0, "parse_failure": 1.0, "tool_recall": 0.0,
-                                                "argument_exact": 0.0}
+    assert (
+        score_plan(wrong_tool, GOLD)["success"] == 0.0 and score_plan(wrong_tool, GOLD)["tool_recall"] == 1.0
+    )
+    assert score_plan("1. send_sms(", GOLD) == {
+        "success": 0.0,
+        "parse_failure": 1.0,
+        "tool_recall": 0.0,
+        "argument_exact": 0.0,
+    }
     assert score_plan(GOLD.replace('"$1", "$2"', '"$1", "$4"'), GOLD)["parse_failure"] == 1.0
     assert evaluate([GOLD, "junk"], [GOLD, GOLD])["success"] == 0.5
     with pytest.raises(ValueError, match="pair them"):
@@ -140,8 +190,12 @@ def test_scores_of_typical_predictions():
 
 def test_evaluate_files_matches_by_query_and_names_bad_lines(tmp_path):
     gold, pred = tmp_path / "gold.jsonl", tmp_path / "pred.jsonl"
-    gold.write_text(json.dumps({"query": "a", "plan": GOLD}) + "\n" + json.dumps({"query": "b", "plan": GOLD}) + "\n")
-    pred.write_text(json.dumps({"query": "b", "plan": "nope"}) + "\n" + json.dumps({"query": "a", "plan": GOLD}) + "\n")
+    gold.write_text(
+        json.dumps({"query": "a", "plan": GOLD}) + "\n" + json.dumps({"query": "b", "plan": GOLD}) + "\n"
+    )
+    pred.write_text(
+        json.dumps({"query": "b", "plan": "nope"}) + "\n" + json.dumps({"query": "a", "plan": GOLD}) + "\n"
+    )
     assert evaluate_files(str(pred), str(gold))["success"] == 0.5
     pred.write_text(json.dumps({"query": "a", "plan": GOLD}) + "\n")
     with pytest.raises(ValueError, match="no prediction"):
@@ -171,19 +225,51 @@ def test_training_resumes_from_the_last_checkpoint(tokenizer, tmp_path):
     rows = _tiny_rows(tokenizer)
     model = base.small_llama(tokenizer, hidden=32, layers=1, heads=2, intermediate=64)
     with pytest.raises(KeyboardInterrupt):
-        run_trainer(model, tokenizer, rows, rows[:8], tmp_path / "ckpt", lr=1e-3, epochs=2, batch_size=8,
-                    eval_every=2, progress=False, callbacks=[Crash()])
+        run_trainer(
+            model,
+            tokenizer,
+            rows,
+            rows[:8],
+            tmp_path / "ckpt",
+            lr=1e-3,
+            epochs=2,
+            batch_size=8,
+            eval_every=2,
+            progress=False,
+            callbacks=[Crash()],
+        )
     assert (tmp_path / "ckpt" / "checkpoint-4").exists()
-    result = run_trainer(base.small_llama(tokenizer, hidden=32, layers=1, heads=2, intermediate=64), tokenizer, rows,
-                         rows[:8], tmp_path / "ckpt", lr=1e-3, epochs=2, batch_size=8, eval_every=2, progress=False)
+    result = run_trainer(
+        base.small_llama(tokenizer, hidden=32, layers=1, heads=2, intermediate=64),
+        tokenizer,
+        rows,
+        rows[:8],
+        tmp_path / "ckpt",
+        lr=1e-3,
+        epochs=2,
+        batch_size=8,
+        eval_every=2,
+        progress=False,
+    )
     assert result["resumed_from"] == "checkpoint-4" and result["steps"] == 16
 
 
 def test_bf16_autocast_trains_and_keeps_float32_weights(tokenizer, tmp_path):
     rows = _tiny_rows(tokenizer, 32)
     model = base.small_llama(tokenizer, hidden=32, layers=1, heads=2, intermediate=64)
-    result = run_trainer(model, tokenizer, rows, rows[:8], tmp_path / "ckpt", lr=1e-2, epochs=2, batch_size=8,
-                         eval_every=4, progress=False, precision="bf16")
+    result = run_trainer(
+        model,
+        tokenizer,
+        rows,
+        rows[:8],
+        tmp_path / "ckpt",
+        lr=1e-2,
+        epochs=2,
+        batch_size=8,
+        eval_every=4,
+        progress=False,
+        precision="bf16",
+    )
     losses = [e["loss"] for e in result["log"] if "loss" in e]
     assert result["precision"] == "bf16" and losses[-1] < losses[0]
     assert all(p.dtype == torch.float32 for p in result["model"].parameters())  # autocast, not a bf16 model
@@ -193,16 +279,32 @@ def test_bf16_autocast_trains_and_keeps_float32_weights(tokenizer, tmp_path):
 
 
 def test_lora_merge_gives_the_adapted_model(tokenizer, tmp_path):
-    base_dir = base.save_model(base.small_llama(tokenizer, hidden=32, layers=1, heads=2, intermediate=64), tokenizer,
-                               tmp_path / "base")
+    base_dir = base.save_model(
+        base.small_llama(tokenizer, hidden=32, layers=1, heads=2, intermediate=64),
+        tokenizer,
+        tmp_path / "base",
+    )
     rows = _tiny_rows(tokenizer, 32)
-    report = finetune(base_dir, "lora", rows, [], tmp_path / "lora", lr=1e-2, epochs=1, batch_size=8, eval_every=2,
-                      lora=lora_settings(4, 8, 0.0), progress=False)
+    report = finetune(
+        base_dir,
+        "lora",
+        rows,
+        [],
+        tmp_path / "lora",
+        lr=1e-2,
+        epochs=1,
+        batch_size=8,
+        eval_every=2,
+        lora=lora_settings(4, 8, 0.0),
+        progress=False,
+    )
     assert report["trainable_parameters"] < report["parameters"] / 2
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_dir), tmp_path / "lora" / "adapter")
+    peft_model = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(base_dir), tmp_path / "lora" / "adapter"
+    )
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "lora" / "model")
     plain = AutoModelForCausalLM.from_pretrained(base_dir)
     ids = torch.tensor([rows[0]["input_ids"]])
@@ -221,16 +323,32 @@ def test_stage_trains_and_evaluates_every_variant(stage_results, workbench_dir):
     variants = {row["variant"] for row in r["rows"]}
     decodings = {"base": ("", " + constrained"), "lora": ("", " + constrained", " + grounded")}
     decodings["full"] = decodings["lora"]  # grounded decoding is measured for the trained models
-    assert variants == {f"{m}{t}{c}" for m in ("base", "lora", "full") for t in ("", " + ToolRAG")
-                        for c in decodings[m]}
+    assert variants == {
+        f"{m}{t}{c}" for m in ("base", "lora", "full") for t in ("", " + ToolRAG") for c in decodings[m]
+    }
     assert all(row["constrained"] for row in r["rows"] if row["grounded"])
     for row in r["rows"]:
-        for key in ("success_val", "success_test", "success_ood", "argument_exact_test", "tool_recall_ood",
-                    "median_latency_s", "parameters", "wall_s", "train_tokens"):
+        for key in (
+            "success_val",
+            "success_test",
+            "success_ood",
+            "argument_exact_test",
+            "tool_recall_ood",
+            "median_latency_s",
+            "parameters",
+            "wall_s",
+            "train_tokens",
+        ):
             assert key in row, (row["variant"], key)
     assert r["best_chosen_on"] == "val" and r["toolrag_rows"] == "measured"
-    for key in ("best_variant", "best_success_test", "best_success_ood", "constrained_parse_failure_rate",
-                "train_wall_s", "profile"):
+    for key in (
+        "best_variant",
+        "best_success_test",
+        "best_success_ood",
+        "constrained_parse_failure_rate",
+        "train_wall_s",
+        "profile",
+    ):
         assert key in r
     assert r["constrained_parse_failure_rate"] == 0.0
     by_steps = r["best_success_by_steps"]["test"]
@@ -259,10 +377,14 @@ def test_a_second_run_reuses_the_trained_models(stage_results, workbench_dir):
 @pytest.mark.slow
 def test_predict_and_evaluate_from_the_command_line(stage_results, workbench_dir, capsys):
     queries = workbench_dir / "q.jsonl"
-    queries.write_text("".join(json.dumps({"query": r["query"], "today": r["today"]}) + "\n"
-                               for r in load_split("test")))
+    queries.write_text(
+        "".join(json.dumps({"query": r["query"], "today": r["today"]}) + "\n" for r in load_split("test"))
+    )
     out = workbench_dir / "p.jsonl"
-    assert cli(["predict", "--input", str(queries), "--output", str(out), "--constrained", "--toolrag", "none"]) == 0
+    assert (
+        cli(["predict", "--input", str(queries), "--output", str(out), "--constrained", "--toolrag", "none"])
+        == 0
+    )
     preds = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(preds) == 12 and all(parse_plan(p["plan"], tinyagent_tools()) for p in preds)
     gold = workbench_dir / "data" / "tinyagent" / "test.jsonl"
@@ -276,8 +398,20 @@ def test_missing_model_and_bad_input_are_clear_errors(workbench_dir, tmp_path, c
     assert cli(["predict", "--input", str(bad), "--output", str(tmp_path / "o.jsonl"), "--model", "x"]) == 1
     assert 'needs a non-empty "query"' in capsys.readouterr().err
     bad.write_text(json.dumps({"query": "hi"}) + "\n")
-    assert cli(["predict", "--input", str(bad), "--output", str(tmp_path / "o.jsonl"),
-                "--model", str(tmp_path / "nope")]) == 1
+    assert (
+        cli(
+            [
+                "predict",
+                "--input",
+                str(bad),
+                "--output",
+                str(tmp_path / "o.jsonl"),
+                "--model",
+                str(tmp_path / "nope"),
+            ]
+        )
+        == 1
+    )
     assert "workbench finetune" in capsys.readouterr().err
     assert not (tmp_path / "o.jsonl").exists()
 
@@ -295,16 +429,26 @@ def test_toolrag_selector_is_optional_unless_named(tmp_path, workbench_dir):
 
 @pytest.mark.slow
 def test_planner_uses_the_tools_it_is_given(stage_results, workbench_dir):
-    planner = Planner.load(workbench_dir / "artifacts" / "planner" / "full" / "model", constrained=True,
-                           max_new_tokens=TINY["max_new_tokens"], grammar_limits={"max_steps": 2, "max_str_len": 6,
-                                                                                  "max_list_len": 2})
+    planner = Planner.load(
+        workbench_dir / "artifacts" / "planner" / "full" / "model",
+        constrained=True,
+        max_new_tokens=TINY["max_new_tokens"],
+        grammar_limits={"max_steps": 2, "max_str_len": 6, "max_list_len": 2},
+    )
     out = planner.plan(["Text Ana that I'm late"], ["2024-06-12"], tools=[["get_phone_number", "send_sms"]])
     used = {s.tool for s in parse_plan(out[0]["plan"]).steps if not s.is_join}
     assert used <= {"get_phone_number", "send_sms"}
-    grounded = Planner.load(workbench_dir / "artifacts" / "planner" / "full" / "model", constrained=True, grounded=True,
-                            max_new_tokens=TINY["max_new_tokens"])
-    out = grounded.plan(["Text Ana that I'm late", "What's the weather?"], ["2024-06-12"] * 2,
-                        tools=[["get_phone_number", "send_sms"], []])
+    grounded = Planner.load(
+        workbench_dir / "artifacts" / "planner" / "full" / "model",
+        constrained=True,
+        grounded=True,
+        max_new_tokens=TINY["max_new_tokens"],
+    )
+    out = grounded.plan(
+        ["Text Ana that I'm late", "What's the weather?"],
+        ["2024-06-12"] * 2,
+        tools=[["get_phone_number", "send_sms"], []],
+    )
     names = [s.args[0] for s in parse_plan(out[0]["plan"]).steps if s.tool == "get_phone_number"]
     assert all(n.startswith("$") or n in query_spans("Text Ana that I'm late") for n in names), names
     assert out[1]["plan"] == NO_TOOL_PLAN and not out[1]["cut"], "no tool selected: a plan that calls none"
@@ -325,7 +469,9 @@ def test_changed_settings_never_reuse_a_model_or_its_checkpoints(tmp_path, monke
     folder = stage.planner_dir() / "full"
     (folder / "checkpoints" / "checkpoint-4").mkdir(parents=True)
     stage._begin(folder, {"lr": 1})
-    assert not (folder / "checkpoints" / "checkpoint-4").exists(), "checkpoints of unknown settings are dropped"
+    assert not (folder / "checkpoints" / "checkpoint-4").exists(), (
+        "checkpoints of unknown settings are dropped"
+    )
     (folder / "checkpoints" / "checkpoint-8").mkdir()
     stage._begin(folder, {"lr": 1})
     assert (folder / "checkpoints" / "checkpoint-8").exists(), "the same settings resume"

@@ -82,27 +82,30 @@ GOLD = """\
 4. join()<END_OF_PLAN>"""
 
 
-@pytest.mark.parametrize("bad", [
-    GOLD.replace("send_sms", "send_text"),                                     # unknown tool
-    GOLD.replace('"Sehoon Liu"', '"$3"'),                                      # forward reference
-    GOLD.replace('"Sehoon Liu"', '"$2"'),                                      # self reference
-    GOLD.replace('"$1"', '"${1}"'),                                            # braces are not written
-    GOLD.replace(', "see you at the station"', ""),                            # too few arguments
-    GOLD.replace('"see you at the station"', '"hi", "there"'),                 # too many arguments
-    GOLD.replace("\n4. join()<END_OF_PLAN>", ""),                              # no join
-    GOLD.replace("<END_OF_PLAN>", ""),                                         # no end marker
-    GOLD.replace('send_sms(["$1", "$2"], ', 'send_sms(recipients=["$1", "$2"], '),  # keyword argument
-    "Thought: look them up first.\n" + GOLD,                                   # thoughts
-    GOLD.replace("2. get", "3. get"),                                          # numbering
-    GOLD.replace('"Alejandro"', "'Alejandro'"),                                # single quotes
-    GOLD.replace('"Alejandro"', "Alejandro"),                                  # bare word
-    GOLD.replace('"Alejandro"', '"$1"'),                                       # reference at step 1
-    GOLD.replace('"Alejandro"', '"Ale $5"'),                                   # dollar in a plain string
-    GOLD.replace('["$1", "$2"]', '["$1","$2"]'),                               # separator
-    GOLD.replace('"Alejandro"', '"' + "a" * 201 + '"'),                        # string too long
-    GOLD + "\n5. join()",                                                      # text after the end
-    "1. join()<END_OF_PLAN>",                                                  # no tool step
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        GOLD.replace("send_sms", "send_text"),  # unknown tool
+        GOLD.replace('"Sehoon Liu"', '"$3"'),  # forward reference
+        GOLD.replace('"Sehoon Liu"', '"$2"'),  # self reference
+        GOLD.replace('"$1"', '"${1}"'),  # braces are not written
+        GOLD.replace(', "see you at the station"', ""),  # too few arguments
+        GOLD.replace('"see you at the station"', '"hi", "there"'),  # too many arguments
+        GOLD.replace("\n4. join()<END_OF_PLAN>", ""),  # no join
+        GOLD.replace("<END_OF_PLAN>", ""),  # no end marker
+        GOLD.replace('send_sms(["$1", "$2"], ', 'send_sms(recipients=["$1", "$2"], '),  # keyword argument
+        "Thought: look them up first.\n" + GOLD,  # thoughts
+        GOLD.replace("2. get", "3. get"),  # numbering
+        GOLD.replace('"Alejandro"', "'Alejandro'"),  # single quotes
+        GOLD.replace('"Alejandro"', "Alejandro"),  # bare word
+        GOLD.replace('"Alejandro"', '"$1"'),  # reference at step 1
+        GOLD.replace('"Alejandro"', '"Ale $5"'),  # dollar in a plain string
+        GOLD.replace('["$1", "$2"]', '["$1","$2"]'),  # separator
+        GOLD.replace('"Alejandro"', '"' + "a" * 201 + '"'),  # string too long
+        GOLD + "\n5. join()",  # text after the end
+        "1. join()<END_OF_PLAN>",  # no tool step
+    ],
+)
 def test_rejects_broken_plans(tok, bad):
     assert bad != GOLD
     assert not grammar_accepts(tok, ALL, bad)
@@ -112,8 +115,8 @@ def test_rejects_wrong_types_and_tools_outside_the_subset(tok):
     reminder = '1. create_reminder("Pay rent", None, "", "", {}, {})\n2. join()<END_OF_PLAN>'
     assert grammar_accepts(tok, ALL, reminder.format(0, "False"))
     assert grammar_accepts(tok, ALL, reminder.format("None", "True"))
-    assert not grammar_accepts(tok, ALL, reminder.format('"0"', "False"))   # str for int
-    assert not grammar_accepts(tok, ALL, reminder.format(0, "false"))       # not a Python bool
+    assert not grammar_accepts(tok, ALL, reminder.format('"0"', "False"))  # str for int
+    assert not grammar_accepts(tok, ALL, reminder.format(0, "false"))  # not a Python bool
     assert not grammar_accepts(tok, ALL, reminder.format(0, '"False"'))
     assert not grammar_accepts(tok, plan_grammar([SPECS["send_sms"]]), reminder.format(0, "False"))
     assert not grammar_accepts(tok, ALL, GOLD.replace('"Alejandro"', "None"))  # name is required
@@ -129,7 +132,7 @@ def test_step_bound(tok):
 def test_float_and_any_parameters(tok):
     grammar = plan_grammar([CONVERT])
     plan = "1. convert({})\n2. join()<END_OF_PLAN>"
-    for args in ['2.5, ["a"], None', '-3, 7, True', '0.125, "s", False', "1, None, None", "0, -1.5, False"]:
+    for args in ['2.5, ["a"], None', "-3, 7, True", '0.125, "s", False', "1, None, None", "0, -1.5, False"]:
         assert grammar_accepts(tok, grammar, plan.format(args)), args
         parse_plan(plan.format(args), [CONVERT])
     for args in ['"2.5", 1, None', "2.5e3, 1, None", "1., 1, None", "1, 1", "1, {}, None", "01, 1, None"]:
@@ -146,8 +149,9 @@ def test_rejects_tool_sets_it_cannot_write(tok):
 
 
 # Strings in the grammar's alphabet, as the offline teacher writes them (names, dates, Unicode letters).
-_TEXT = st.text(st.characters(codec="utf-8", exclude_characters='$<', exclude_categories=("Cc", "Cs")),
-                max_size=30)
+_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_characters="$<", exclude_categories=("Cc", "Cs")), max_size=30
+)
 
 
 @st.composite
@@ -161,10 +165,16 @@ def _plans(draw):
         string = st.one_of(_TEXT, st.sampled_from(refs)) if refs else _TEXT
         args = []
         for p in spec.params:
-            value = {"str": string, "list[str]": st.lists(string, max_size=3), "int": st.integers(-9, 10**6),
-                     "float": st.floats(-1e6, 1e6).map(lambda x: round(x, 3)), "bool": st.booleans(),
-                     "any": st.one_of(string, st.lists(string, max_size=3), st.integers(-9, 99), st.booleans(),
-                                      st.none())}[p.type]
+            value = {
+                "str": string,
+                "list[str]": st.lists(string, max_size=3),
+                "int": st.integers(-9, 10**6),
+                "float": st.floats(-1e6, 1e6).map(lambda x: round(x, 3)),
+                "bool": st.booleans(),
+                "any": st.one_of(
+                    string, st.lists(string, max_size=3), st.integers(-9, 99), st.booleans(), st.none()
+                ),
+            }[p.type]
             if p.single_ok:
                 value = st.one_of(value, string)
             if p.optional:
@@ -188,8 +198,15 @@ def _tiny_llama(vocab: int, seed: int):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=4096)
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=4096,
+    )
     return LlamaForCausalLM(config).eval()
 
 
@@ -204,14 +221,16 @@ def test_random_model_writes_only_valid_plans(tok, seed):
     rng = random.Random(seed)
     rows = [rng.sample(TOOLS, rng.randint(1, 5)) for _ in range(8)]
     model = _tiny_llama(len(tok), seed)
-    queries = [q for q, _ in RECORDS[8 * seed: 8 * seed + 8]]
-    prompts = [tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
-               for q in queries]
+    queries = [q for q, _ in RECORDS[8 * seed : 8 * seed + 8]]
+    prompts = [
+        tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+        for q in queries
+    ]
     inputs = tok(prompts, return_tensors="pt", padding=True)
     kwargs = constrained_generate_kwargs(tok, [plan_grammar(specs, **BOUNDS) for specs in rows])
     torch.manual_seed(seed)
     out = model.generate(**inputs, do_sample=True, temperature=1.0, top_k=0, max_new_tokens=MAX_NEW, **kwargs)
-    new = out[:, inputs["input_ids"].shape[1]:]
+    new = out[:, inputs["input_ids"].shape[1] :]
     for specs, ids in zip(rows, new.tolist(), strict=True):
         assert tok.eos_token_id in ids, "the row did not finish"
         text = tok.decode(ids[: ids.index(tok.eos_token_id)])
@@ -226,10 +245,16 @@ def test_greedy_and_broadcast_grammar(tok):
     model = _tiny_llama(len(tok), 7)
     inputs = tok(["<|user|>\nText Bo<|end|>\n<|assistant|>\n"], return_tensors="pt")
     grammar = plan_grammar([SPECS["get_phone_number"], SPECS["send_sms"]], **BOUNDS)
-    out = model.generate(**inputs, do_sample=True, num_return_sequences=3, max_new_tokens=MAX_NEW,
-                         **constrained_generate_kwargs(tok, grammar))
-    greedy = model.generate(**inputs, do_sample=False, max_new_tokens=MAX_NEW,
-                            **constrained_generate_kwargs(tok, [grammar]))
+    out = model.generate(
+        **inputs,
+        do_sample=True,
+        num_return_sequences=3,
+        max_new_tokens=MAX_NEW,
+        **constrained_generate_kwargs(tok, grammar),
+    )
+    greedy = model.generate(
+        **inputs, do_sample=False, max_new_tokens=MAX_NEW, **constrained_generate_kwargs(tok, [grammar])
+    )
     start = inputs["input_ids"].shape[1]
     for ids in out[:, start:].tolist() + greedy[:, start:].tolist():
         assert tok.eos_token_id in ids
@@ -253,7 +278,7 @@ def test_processor_masks_to_eos_after_the_plan(tok):
             assert allowed[0].nonzero().flatten().tolist() == [tok.eos_token_id]
             nxt = torch.tensor([[tok.pad_token_id]] * 2)  # finished rows get padding
         assert i == 0 or allowed[1].nonzero().flatten().tolist() == [tok.eos_token_id]
-        assert not allowed[:, len(tok):].any()
+        assert not allowed[:, len(tok) :].any()
         prompt = torch.cat([prompt, nxt], dim=1)
     first = torch.isfinite(proc(torch.zeros((2, 3), dtype=torch.long), torch.zeros((2, vocab))))
     assert first[:, ids[0]].all() and first.sum() < len(tok)  # a new prompt starts the plans over
@@ -299,13 +324,27 @@ def test_mlx_lm_generate(tok):
     from mlx_lm.tokenizer_utils import TokenizerWrapper
 
     mx.random.seed(0)
-    model = llama.Model(llama.ModelArgs(model_type="llama", hidden_size=32, num_hidden_layers=2, intermediate_size=64,
-                                        num_attention_heads=4, rms_norm_eps=1e-5, vocab_size=len(tok)))
+    model = llama.Model(
+        llama.ModelArgs(
+            model_type="llama",
+            hidden_size=32,
+            num_hidden_layers=2,
+            intermediate_size=64,
+            num_attention_heads=4,
+            rms_norm_eps=1e-5,
+            vocab_size=len(tok),
+        )
+    )
     wrapper = TokenizerWrapper(tok)
     specs = [SPECS["get_phone_number"], SPECS["send_sms"]]
-    text = generate(model, wrapper, "<|user|>\nText Bo<|end|>\n<|assistant|>\n", max_tokens=MAX_NEW,
-                    sampler=make_sampler(temp=1.0),
-                    logits_processors=[mlx_logits_processor(wrapper, plan_grammar(specs, **BOUNDS))])
+    text = generate(
+        model,
+        wrapper,
+        "<|user|>\nText Bo<|end|>\n<|assistant|>\n",
+        max_tokens=MAX_NEW,
+        sampler=make_sampler(temp=1.0),
+        logits_processors=[mlx_logits_processor(wrapper, plan_grammar(specs, **BOUNDS))],
+    )
     assert text.endswith(f"join(){END_OF_PLAN}") and parse_plan(text, specs)
 
 
@@ -313,8 +352,13 @@ def test_a_plan_cut_off_by_the_budget_is_closed_and_still_parses(tok):
     from workbench.finetune.predict import Planner
 
     tools = [["get_phone_number", "send_sms"], ["create_note", "open_note", "get_email_address"]]
-    planner = Planner(_tiny_llama(len(tok), 3), tok, constrained=True, max_new_tokens=30,
-                      grammar_limits={"max_steps": 20, "max_str_len": 200, "max_list_len": 8})
+    planner = Planner(
+        _tiny_llama(len(tok), 3),
+        tok,
+        constrained=True,
+        max_new_tokens=30,
+        grammar_limits={"max_steps": 20, "max_str_len": 200, "max_list_len": 8},
+    )
     preds = planner.plan(["Text Bo I'm late", "Note the milk"] * 3, ["2024-06-12"] * 6, tools=tools * 3)
     assert any(p["cut"] for p in preds), "a 30-token budget cuts a random model's plans"
     for p in preds:
@@ -329,21 +373,29 @@ def test_a_plan_cut_off_by_the_budget_is_closed_and_still_parses(tok):
 def test_grounded_grammar_accepts_gold_plans_and_only_names_from_the_query(tok):
     for query, plan in RECORDS[:100]:  # every grounded gold argument is a span of its query
         assert grammar_accepts(tok, plan_grammar(TOOLS, spans=query_spans(query)), plan), (query, plan)
-    g = plan_grammar(TOOLS, spans=query_spans('Text Ana (my boss) that I\'m late, then open my Q3 "draft" plan note.'))
-    ok = ['1. get_phone_number("Ana")\n2. send_sms(["$1"], "anything at all")\n3. join()<END_OF_PLAN>',
-          '1. get_phone_number("Ana")\n2. get_phone_number("$1")\n3. join()<END_OF_PLAN>',
-          '1. get_phone_number("boss")\n2. open_note("Q3 \\"draft\\" plan", "")\n3. join()<END_OF_PLAN>',  # quotes escaped
-          '1. open_note("Q3", "")\n2. open_note("Q3", None)\n3. join()<END_OF_PLAN>']
-    bad = ['1. get_phone_number("Bob")\n2. join()<END_OF_PLAN>',  # not in the query
-           '1. get_phone_number("An")\n2. join()<END_OF_PLAN>',  # not a whole word
-           '1. get_phone_number("")\n2. join()<END_OF_PLAN>',  # required: no empty name
-           '1. open_note("Shopping", "")\n2. join()<END_OF_PLAN>']
+    g = plan_grammar(
+        TOOLS, spans=query_spans('Text Ana (my boss) that I\'m late, then open my Q3 "draft" plan note.')
+    )
+    ok = [
+        '1. get_phone_number("Ana")\n2. send_sms(["$1"], "anything at all")\n3. join()<END_OF_PLAN>',
+        '1. get_phone_number("Ana")\n2. get_phone_number("$1")\n3. join()<END_OF_PLAN>',
+        '1. get_phone_number("boss")\n2. open_note("Q3 \\"draft\\" plan", "")\n3. join()<END_OF_PLAN>',  # quotes escaped
+        '1. open_note("Q3", "")\n2. open_note("Q3", None)\n3. join()<END_OF_PLAN>',
+    ]
+    bad = [
+        '1. get_phone_number("Bob")\n2. join()<END_OF_PLAN>',  # not in the query
+        '1. get_phone_number("An")\n2. join()<END_OF_PLAN>',  # not a whole word
+        '1. get_phone_number("")\n2. join()<END_OF_PLAN>',  # required: no empty name
+        '1. open_note("Shopping", "")\n2. join()<END_OF_PLAN>',
+    ]
     for plan in ok:
         assert grammar_accepts(tok, g, plan), plan
     for plan in bad:
         assert not grammar_accepts(tok, g, plan), plan
     assert plan_grammar(TOOLS, spans=[]) == ALL, "no spans: the plain grammar"
-    odd = plan_grammar(TOOLS, spans=query_spans("Pay $5 to <Bo> now"))  # spans a plain string cannot hold are left out
+    odd = plan_grammar(
+        TOOLS, spans=query_spans("Pay $5 to <Bo> now")
+    )  # spans a plain string cannot hold are left out
     assert grammar_accepts(tok, odd, '1. get_phone_number("Pay")\n2. join()<END_OF_PLAN>')
     assert not grammar_accepts(tok, odd, '1. get_phone_number("Pay $5")\n2. join()<END_OF_PLAN>')
     assert not grammar_accepts(tok, odd, '1. get_phone_number("<Bo>")\n2. join()<END_OF_PLAN>')
@@ -351,16 +403,28 @@ def test_grounded_grammar_accepts_gold_plans_and_only_names_from_the_query(tok):
 
 def test_random_model_under_the_grounded_grammar_copies_every_name(tok):
     queries = [q for q, _ in RECORDS[40:48]]
-    rows = [[SPECS["get_phone_number"], SPECS["open_and_get_file_path"], SPECS["maps_open_location"]]] * len(queries)
-    grammars = [plan_grammar(specs, **BOUNDS, spans=query_spans(q)) for specs, q in zip(rows, queries, strict=True)]
+    rows = [[SPECS["get_phone_number"], SPECS["open_and_get_file_path"], SPECS["maps_open_location"]]] * len(
+        queries
+    )
+    grammars = [
+        plan_grammar(specs, **BOUNDS, spans=query_spans(q)) for specs, q in zip(rows, queries, strict=True)
+    ]
     model = _tiny_llama(len(tok), 3)
-    prompts = [tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
-               for q in queries]
+    prompts = [
+        tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+        for q in queries
+    ]
     inputs = tok(prompts, return_tensors="pt", padding=True)
     torch.manual_seed(3)
-    out = model.generate(**inputs, do_sample=True, temperature=1.0, top_k=0, max_new_tokens=MAX_NEW,
-                         **constrained_generate_kwargs(tok, grammars))
-    for query, ids in zip(queries, out[:, inputs["input_ids"].shape[1]:].tolist(), strict=True):
+    out = model.generate(
+        **inputs,
+        do_sample=True,
+        temperature=1.0,
+        top_k=0,
+        max_new_tokens=MAX_NEW,
+        **constrained_generate_kwargs(tok, grammars),
+    )
+    for query, ids in zip(queries, out[:, inputs["input_ids"].shape[1] :].tolist(), strict=True):
         plan = parse_plan(tok.decode(ids[: ids.index(tok.eos_token_id)]))
         names = [a for step in plan.tasks for a in step.args if not a.startswith("$")]
         assert names and all(n in query_spans(query) for n in names), (query, names)

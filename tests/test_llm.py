@@ -34,7 +34,9 @@ FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, timeout_
 TEXT = "1. get_email('Sid')\n2. send_sms($1, 'hello')\njoin()"
 
 
-async def collect(llm: LLM, messages: list[dict[str, str]] = USER, **kwargs: Any) -> tuple[list[str], Completion]:
+async def collect(
+    llm: LLM, messages: list[dict[str, str]] = USER, **kwargs: Any
+) -> tuple[list[str], Completion]:
     """Every chunk the consumer sees, and the call's Completion."""
     result: list[Completion] = []
     chunks = [chunk async for chunk in llm.stream(messages, result=result, **kwargs)]
@@ -73,7 +75,7 @@ def test_scripted_stop_sequences_split_across_chunks(stop):
     text = "1. f()\njoin()<END_OF_PLAN> ignored text"
     assert stop not in approx_tokens(text)  # the stop really is split over several chunks
     chunks, done = run(ScriptedLLM([text]), stop=[stop])
-    expected = text[:text.find(stop)]
+    expected = text[: text.find(stop)]
     assert "".join(chunks) == expected == done.text
     assert done.finish_reason == "stop"
 
@@ -305,11 +307,29 @@ def test_retry_policy_backoff_doubles_and_is_capped():
 
 # ------------------------------------------------------------------------------------------- from_env
 
-PROVIDER_VARS = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "AZURE_ENDPOINT", "AZURE_OPENAI_API_VERSION",
-                 "AZURE_DEPLOYMENT_NAME", "AZURE_OPENAI_API_KEY", "VLLM_BASE_URL", "VLLM_API_KEY", "VLLM_MODEL",
-                 "FRIENDLI_TOKEN", "FRIENDLI_BASE_URL", "FRIENDLI_MODEL", "LLAMACPP_BASE_URL", "LLAMACPP_MODEL",
-                 "LLAMACPP_API_KEY", "LMSTUDIO_BASE_URL", "LMSTUDIO_MODEL", "LMSTUDIO_API_KEY", "MLX_BASE_URL",
-                 "MLX_MODEL"]
+PROVIDER_VARS = [
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_MODEL",
+    "AZURE_ENDPOINT",
+    "AZURE_OPENAI_API_VERSION",
+    "AZURE_DEPLOYMENT_NAME",
+    "AZURE_OPENAI_API_KEY",
+    "VLLM_BASE_URL",
+    "VLLM_API_KEY",
+    "VLLM_MODEL",
+    "FRIENDLI_TOKEN",
+    "FRIENDLI_BASE_URL",
+    "FRIENDLI_MODEL",
+    "LLAMACPP_BASE_URL",
+    "LLAMACPP_MODEL",
+    "LLAMACPP_API_KEY",
+    "LMSTUDIO_BASE_URL",
+    "LMSTUDIO_MODEL",
+    "LMSTUDIO_API_KEY",
+    "MLX_BASE_URL",
+    "MLX_MODEL",
+]
 
 
 @pytest.fixture
@@ -319,21 +339,55 @@ def clean_env(monkeypatch):
     return monkeypatch
 
 
-@pytest.mark.parametrize("provider, env, model, base_url, want_model", [
-    ("openai", {"OPENAI_API_KEY": KEY}, "gpt-4o-mini", None, "gpt-4o-mini"),
-    ("openai", {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "http://proxy:9/v1", "OPENAI_MODEL": "gpt-x"}, None,
-     "http://proxy:9/v1", "gpt-x"),
-    ("azure", {"AZURE_ENDPOINT": "https://res.openai.azure.com", "AZURE_OPENAI_API_VERSION": "2024-10-21",
-               "AZURE_DEPLOYMENT_NAME": "planner", "AZURE_OPENAI_API_KEY": KEY}, None,
-     "https://res.openai.azure.com", "planner"),
-    ("vllm", {"VLLM_MODEL": "tiny-agent-1b"}, None, "http://127.0.0.1:8000/v1", "tiny-agent-1b"),
-    ("vllm", {"VLLM_BASE_URL": "http://gpu:8001/v1", "VLLM_API_KEY": KEY}, "m", "http://gpu:8001/v1", "m"),
-    ("friendli", {"FRIENDLI_TOKEN": KEY}, "meta-llama-3.1-8b", "https://inference.friendli.ai/v1",
-     "meta-llama-3.1-8b"),
-    ("llamacpp", {}, None, "http://127.0.0.1:8080/v1", "local"),
-    ("lmstudio", {"LMSTUDIO_MODEL": "tinyagent-1.1b"}, None, "http://127.0.0.1:1234/v1", "tinyagent-1.1b"),
-    ("mlx", {}, None, "http://127.0.0.1:8080/v1", "default_model"),
-])
+@pytest.mark.parametrize(
+    "provider, env, model, base_url, want_model",
+    [
+        ("openai", {"OPENAI_API_KEY": KEY}, "gpt-4o-mini", None, "gpt-4o-mini"),
+        (
+            "openai",
+            {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "http://proxy:9/v1", "OPENAI_MODEL": "gpt-x"},
+            None,
+            "http://proxy:9/v1",
+            "gpt-x",
+        ),
+        (
+            "azure",
+            {
+                "AZURE_ENDPOINT": "https://res.openai.azure.com",
+                "AZURE_OPENAI_API_VERSION": "2024-10-21",
+                "AZURE_DEPLOYMENT_NAME": "planner",
+                "AZURE_OPENAI_API_KEY": KEY,
+            },
+            None,
+            "https://res.openai.azure.com",
+            "planner",
+        ),
+        ("vllm", {"VLLM_MODEL": "tiny-agent-1b"}, None, "http://127.0.0.1:8000/v1", "tiny-agent-1b"),
+        (
+            "vllm",
+            {"VLLM_BASE_URL": "http://gpu:8001/v1", "VLLM_API_KEY": KEY},
+            "m",
+            "http://gpu:8001/v1",
+            "m",
+        ),
+        (
+            "friendli",
+            {"FRIENDLI_TOKEN": KEY},
+            "meta-llama-3.1-8b",
+            "https://inference.friendli.ai/v1",
+            "meta-llama-3.1-8b",
+        ),
+        ("llamacpp", {}, None, "http://127.0.0.1:8080/v1", "local"),
+        (
+            "lmstudio",
+            {"LMSTUDIO_MODEL": "tinyagent-1.1b"},
+            None,
+            "http://127.0.0.1:1234/v1",
+            "tinyagent-1.1b",
+        ),
+        ("mlx", {}, None, "http://127.0.0.1:8080/v1", "default_model"),
+    ],
+)
 def test_from_env_resolves_each_provider(clean_env, provider, env, model, base_url, want_model):
     for var, value in env.items():
         clean_env.setenv(var, value)
@@ -343,20 +397,35 @@ def test_from_env_resolves_each_provider(clean_env, provider, env, model, base_u
     no_key_in(llm)
 
 
-@pytest.mark.parametrize("provider, env, missing", [
-    ("openai", {}, "OPENAI_API_KEY"),
-    ("azure", {"AZURE_OPENAI_API_VERSION": "v", "AZURE_DEPLOYMENT_NAME": "d", "AZURE_OPENAI_API_KEY": KEY},
-     "AZURE_ENDPOINT"),
-    ("azure", {"AZURE_ENDPOINT": "https://r", "AZURE_DEPLOYMENT_NAME": "d", "AZURE_OPENAI_API_KEY": KEY},
-     "AZURE_OPENAI_API_VERSION"),
-    ("azure", {"AZURE_ENDPOINT": "https://r", "AZURE_OPENAI_API_VERSION": "v", "AZURE_DEPLOYMENT_NAME": "d"},
-     "AZURE_OPENAI_API_KEY"),
-    ("azure", {"AZURE_ENDPOINT": "https://r", "AZURE_OPENAI_API_VERSION": "v", "AZURE_OPENAI_API_KEY": KEY},
-     "AZURE_DEPLOYMENT_NAME"),
-    ("friendli", {}, "FRIENDLI_TOKEN"),
-    ("vllm", {}, "VLLM_MODEL"),
-    ("openai", {"OPENAI_API_KEY": KEY}, "OPENAI_MODEL"),
-])
+@pytest.mark.parametrize(
+    "provider, env, missing",
+    [
+        ("openai", {}, "OPENAI_API_KEY"),
+        (
+            "azure",
+            {"AZURE_OPENAI_API_VERSION": "v", "AZURE_DEPLOYMENT_NAME": "d", "AZURE_OPENAI_API_KEY": KEY},
+            "AZURE_ENDPOINT",
+        ),
+        (
+            "azure",
+            {"AZURE_ENDPOINT": "https://r", "AZURE_DEPLOYMENT_NAME": "d", "AZURE_OPENAI_API_KEY": KEY},
+            "AZURE_OPENAI_API_VERSION",
+        ),
+        (
+            "azure",
+            {"AZURE_ENDPOINT": "https://r", "AZURE_OPENAI_API_VERSION": "v", "AZURE_DEPLOYMENT_NAME": "d"},
+            "AZURE_OPENAI_API_KEY",
+        ),
+        (
+            "azure",
+            {"AZURE_ENDPOINT": "https://r", "AZURE_OPENAI_API_VERSION": "v", "AZURE_OPENAI_API_KEY": KEY},
+            "AZURE_DEPLOYMENT_NAME",
+        ),
+        ("friendli", {}, "FRIENDLI_TOKEN"),
+        ("vllm", {}, "VLLM_MODEL"),
+        ("openai", {"OPENAI_API_KEY": KEY}, "OPENAI_MODEL"),
+    ],
+)
 def test_from_env_missing_variable_is_named(clean_env, provider, env, missing):
     for var, value in env.items():
         clean_env.setenv(var, value)
@@ -383,8 +452,12 @@ def test_from_env_overrides_and_a_local_server_never_gets_the_openai_key(clean_e
 def test_azure_client_talks_to_the_deployment_path(clean_env):
     with FakeChatServer([TEXT, ("status", 401)]) as server:
         endpoint = server.base_url.removesuffix("/v1")
-        for var, value in {"AZURE_ENDPOINT": endpoint, "AZURE_OPENAI_API_VERSION": "2024-10-21",
-                           "AZURE_DEPLOYMENT_NAME": "planner-dep", "AZURE_OPENAI_API_KEY": KEY}.items():
+        for var, value in {
+            "AZURE_ENDPOINT": endpoint,
+            "AZURE_OPENAI_API_VERSION": "2024-10-21",
+            "AZURE_DEPLOYMENT_NAME": "planner-dep",
+            "AZURE_OPENAI_API_KEY": KEY,
+        }.items():
             clean_env.setenv(var, value)
         llm = from_env("azure", retry=FAST)
         _, done = run(llm, max_tokens=50)
@@ -411,17 +484,35 @@ def tiny_llama(tmp_path_factory) -> tuple[Any, Any, Path]:
     # No decoder: decoding joins tokens with spaces, so TextIteratorStreamer (which releases text up to
     # the last space) streams token by token even from a random model that never emits a space token.
     raw.pre_tokenizer = pre_tokenizers.Whitespace()
-    sentences = ["1. get_email('Sid') 2. send_sms($1, 'hello') join()", "The quick brown fox jumps over the lazy dog.",
-                 "user: plan the steps\nassistant: Thought: done", "create_calendar_event open_and_get_file_path"]
-    raw.train_from_iterator(sentences * 3, trainers.BpeTrainer(vocab_size=160,
-                                                               special_tokens=["<unk>", "<s>", "</s>"]))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
-    tokenizer.chat_template = ("<s>{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-                               "{% if add_generation_prompt %}assistant:{% endif %}")
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.eos_token_id, tie_word_embeddings=False)
+    sentences = [
+        "1. get_email('Sid') 2. send_sms($1, 'hello') join()",
+        "The quick brown fox jumps over the lazy dog.",
+        "user: plan the steps\nassistant: Thought: done",
+        "create_calendar_event open_and_get_file_path",
+    ]
+    raw.train_from_iterator(
+        sentences * 3, trainers.BpeTrainer(vocab_size=160, special_tokens=["<unk>", "<s>", "</s>"])
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=raw, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    tokenizer.chat_template = (
+        "<s>{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}assistant:{% endif %}"
+    )
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config).eval()
     folder = tmp_path_factory.mktemp("models") / "tiny-llama"
@@ -430,7 +521,10 @@ def tiny_llama(tmp_path_factory) -> tuple[Any, Any, Path]:
     return model, tokenizer, folder
 
 
-MESSAGES = [{"role": "system", "content": "You are a planner."}, {"role": "user", "content": "plan the steps"}]
+MESSAGES = [
+    {"role": "system", "content": "You are a planner."},
+    {"role": "user", "content": "plan the steps"},
+]
 
 
 def test_transformers_stream_equals_complete_and_usage_is_exact(tiny_llama):
@@ -444,11 +538,17 @@ def test_transformers_stream_equals_complete_and_usage_is_exact(tiny_llama):
     done = asyncio.run(llm.complete(MESSAGES, max_tokens=24))
     assert "".join(chunks) == streamed.text == done.text and done.text.strip()
 
-    prompt = tokenizer.apply_chat_template(MESSAGES, add_generation_prompt=True, tokenize=True,
-                                           return_dict=True)["input_ids"]
+    prompt = tokenizer.apply_chat_template(
+        MESSAGES, add_generation_prompt=True, tokenize=True, return_dict=True
+    )["input_ids"]
     ids = torch.tensor([prompt])
-    reference = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=24, do_sample=False,
-                               pad_token_id=tokenizer.eos_token_id)[0, len(prompt):]
+    reference = model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=24,
+        do_sample=False,
+        pad_token_id=tokenizer.eos_token_id,
+    )[0, len(prompt) :]
     assert done.text == tokenizer.decode(reference, skip_special_tokens=True)
     assert done.usage == Usage(len(prompt), len(reference))
     assert done.usage.prompt_tokens > 5
@@ -463,7 +563,7 @@ def test_transformers_stop_cancels_generation(tiny_llama):
     full = asyncio.run(llm.complete(MESSAGES, max_tokens=40)).text
     stop = full.split()[3]
     _, done = run(llm, messages=MESSAGES, stop=[stop], max_tokens=400)
-    assert done.text == full[:full.find(stop)]
+    assert done.text == full[: full.find(stop)]
     assert done.finish_reason == "stop"
     # generation was cancelled a few tokens after the stop word (one token per word here), not run on
     assert 0 < done.usage.completion_tokens <= 15
@@ -494,8 +594,10 @@ def test_local_backends_name_a_missing_folder(tmp_path):
 def test_importing_workbench_llm_loads_no_heavy_library():
     import subprocess
 
-    code = ("import sys, workbench.llm; heavy = [m for m in ('torch', 'mlx', 'transformers', 'openai') "
-            "if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys, workbench.llm; heavy = [m for m in ('torch', 'mlx', 'transformers', 'openai') "
+        "if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -517,8 +619,9 @@ def test_mlx_streams_text_and_exact_usage(tiny_llama):
     chunks, streamed = run(llm, messages=MESSAGES, max_tokens=8)
     done = asyncio.run(llm.complete(MESSAGES, max_tokens=8))
     assert "".join(chunks) == streamed.text == done.text and done.text.strip()
-    prompt = tokenizer.apply_chat_template(MESSAGES, add_generation_prompt=True, tokenize=True,
-                                           return_dict=True)["input_ids"]
+    prompt = tokenizer.apply_chat_template(
+        MESSAGES, add_generation_prompt=True, tokenize=True, return_dict=True
+    )["input_ids"]
     assert done.usage.prompt_tokens == len(prompt)
     assert 1 <= done.usage.completion_tokens <= 8
     assert done.finish_reason == ("length" if done.usage.completion_tokens == 8 else "stop")

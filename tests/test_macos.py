@@ -53,7 +53,7 @@ def lex(script: str) -> tuple[str, list[str]]:
         buf: list[str] = []
         while True:
             if i >= n:
-                raise LexError(f"unterminated literal starting at {start}: {script[start:start + 40]!r}")
+                raise LexError(f"unterminated literal starting at {start}: {script[start : start + 40]!r}")
             ch = script[i]
             if ch == "\\":
                 if i + 1 >= n:
@@ -82,7 +82,8 @@ _DANGEROUS_IN_CODE = ("--", "(*", "*)", "#", "¬", "«", "»", "\\")
 
 def test_lexer_reads_literals_and_escapes():
     assert lex('say "hi" & "a\\"b\\\\c\\nd\\re\\tf"\n') == (
-        f"say {PLACEHOLDER} & {PLACEHOLDER}\n", ["hi", 'a"b\\c\nd\re\tf'],
+        f"say {PLACEHOLDER} & {PLACEHOLDER}\n",
+        ["hi", 'a"b\\c\nd\re\tf'],
     )
     assert lex('""') == (PLACEHOLDER, [""])
     assert lex("set x to 1") == ("set x to 1", [])
@@ -98,13 +99,47 @@ def test_lexer_rejects_malformed_literals(bad):
 
 INJECTION = '" & do shell script "rm -rf ~" & "'
 FRAGMENTS = [
-    '"', "\\", "\n", "\r", "\t", "\r\n", '\\"', '\\\\"', "\\n", '""', INJECTION, "¬", "¬\n", "«data»",
-    "«event sysodlog»", "--", "(*", "*)", "#", "“", "”", "'", "é", "日本語", "🙂", "\u2028", "\u0085", "\x7f",
-    "\x01", "end tell", "return", "$1", "{", "}", "&", " ",
+    '"',
+    "\\",
+    "\n",
+    "\r",
+    "\t",
+    "\r\n",
+    '\\"',
+    '\\\\"',
+    "\\n",
+    '""',
+    INJECTION,
+    "¬",
+    "¬\n",
+    "«data»",
+    "«event sysodlog»",
+    "--",
+    "(*",
+    "*)",
+    "#",
+    "“",
+    "”",
+    "'",
+    "é",
+    "日本語",
+    "🙂",
+    "\u2028",
+    "\u0085",
+    "\x7f",
+    "\x01",
+    "end tell",
+    "return",
+    "$1",
+    "{",
+    "}",
+    "&",
+    " ",
 ]
 _chars = st.characters(codec="utf-8", exclude_characters="\x00")  # no NUL, no lone surrogates: refused
 adversarial = st.lists(
-    st.one_of(st.sampled_from(FRAGMENTS), st.text(alphabet=_chars, min_size=1, max_size=6)), max_size=8,
+    st.one_of(st.sampled_from(FRAGMENTS), st.text(alphabet=_chars, min_size=1, max_size=6)),
+    max_size=8,
 ).map("".join)
 # Non-empty (an empty optional string legitimately drops a clause) and, for maps, not blank either.
 adversarial_nonempty = st.tuples(adversarial, adversarial).map(lambda t: t[0] + "Z" + t[1])
@@ -127,7 +162,9 @@ def test_applescript_list_round_trips(values):
 
 def test_applescript_string_known_values():
     assert applescript_string("") == '""'
-    assert applescript_string('say "hi" & do shell script "rm"') == '"say \\"hi\\" & do shell script \\"rm\\""'
+    assert (
+        applescript_string('say "hi" & do shell script "rm"') == '"say \\"hi\\" & do shell script \\"rm\\""'
+    )
     assert applescript_string("a\\b\nc\rd\te") == '"a\\\\b\\nc\\rd\\te"'
     assert applescript_string("¬ «data» -- (*") == '"¬ «data» -- (*"'
 
@@ -202,7 +239,7 @@ def script_for(tool: str, texts: dict[str, Any], **fixed: Any) -> str:
 
 
 def benign(tool: str, tag: bool = False) -> dict[str, Any]:
-    """"x" everywhere, or with `tag` a distinct marker per string so literals can be traced to inputs."""
+    """ "x" everywhere, or with `tag` a distinct marker per string so literals can be traced to inputs."""
     out: dict[str, Any] = {}
     for name, kind in slots(tool):
         if kind == "str":
@@ -224,7 +261,11 @@ def tool_texts(draw: st.DrawFn, tool: str) -> dict[str, Any]:
 
 
 def test_script_tools_are_the_applescript_ones():
-    assert set(SCRIPT_TOOLS) == set(SPECS) - {"open_and_get_file_path", "summarize_pdf", "get_zoom_meeting_link"}
+    assert set(SCRIPT_TOOLS) == set(SPECS) - {
+        "open_and_get_file_path",
+        "summarize_pdf",
+        "get_zoom_meeting_link",
+    }
     for tool in SCRIPT_TOOLS:
         assert slots(tool), tool  # every script tool takes some text to fuzz
 
@@ -280,8 +321,13 @@ def test_no_argument_can_change_the_code(tool, data):
 
 def test_calendar_script_dates_are_built_from_numbers():
     script = script_for("create_calendar_event", benign("create_calendar_event"))
-    for line in ("set year of sd to 2024", "set month of sd to 6", "set day of sd to 12",
-                 "set time of sd to 36000", "set time of ed to 41400"):
+    for line in (
+        "set year of sd to 2024",
+        "set month of sd to 6",
+        "set day of sd to 12",
+        "set time of sd to 36000",
+        "set time of ed to 41400",
+    ):
         assert line + "\n" in script
     assert script.index("set day of sd to 1\n") < script.index("set month of sd to 6")
     assert script.count("make new attendee") == LIST_LEN
@@ -302,8 +348,10 @@ def test_reminder_script_due_date_and_all_day():
 
 def test_bad_date_and_unknown_tool():
     with pytest.raises(ToolError, match="not a date"):
-        build_script("create_calendar_event", SPECS["create_calendar_event"].bind(
-            ["t", "next tuesday", "", "", [], "", ""]))
+        build_script(
+            "create_calendar_event",
+            SPECS["create_calendar_event"].bind(["t", "next tuesday", "", "", [], "", ""]),
+        )
     with pytest.raises(ToolError, match="not a date"):
         build_script("create_reminder", SPECS["create_reminder"].bind(["r", "2024-13-01", "", "", 0, False]))
     with pytest.raises(ValueError, match="not an AppleScript tool"):
@@ -314,7 +362,9 @@ def test_bad_date_and_unknown_tool():
 
 
 def test_zoom_request_is_built_not_sent():
-    req = zoom_request("Design review", "2024-06-12 10:00:00", 45, ["sid.jha@example.com", "x@y.org"], "tok123")
+    req = zoom_request(
+        "Design review", "2024-06-12 10:00:00", 45, ["sid.jha@example.com", "x@y.org"], "tok123"
+    )
     assert req.full_url == "https://api.zoom.us/v2/users/me/meetings"
     assert req.get_method() == "POST"
     assert req.get_header("Authorization") == "Bearer tok123"
@@ -344,6 +394,8 @@ def test_macos_backend_call_returns_errors_before_running_anything():
     backend.specs = SPECS
     assert backend.call("no_such_tool", []) == "Error: unknown tool 'no_such_tool'"
     assert backend.call("create_note", [1, "c", ""]).startswith("Error: create_note: name must be str")
-    assert backend.call("create_note", ["a\x00b", "c", ""]).startswith("Error: text for AppleScript cannot contain a NUL")
+    assert backend.call("create_note", ["a\x00b", "c", ""]).startswith(
+        "Error: text for AppleScript cannot contain a NUL"
+    )
     assert "surrogate" in backend.call("send_sms", ["+15550001111", "hi \ud800"])
     assert "not a date" in backend.call("create_reminder", ["r", "someday", "", "", 0, False])

@@ -41,18 +41,29 @@ def test_paper_figure3_cases(caption, gold, pred, expected):
 # Hand-labelled pairs: (what differs, predicted plan, expected verdict against GOLD)
 LABELLED = [
     ("identical", GOLD, 1.0),
-    ("look-ups swapped", plan(f'{E}("Lutfi")', f'{E}("Sid")', EVENT.replace('"$1", "$2"', '"$2", "$1"'), J), 1.0),
+    (
+        "look-ups swapped",
+        plan(f'{E}("Lutfi")', f'{E}("Sid")', EVENT.replace('"$1", "$2"', '"$2", "$1"'), J),
+        1.0,
+    ),
     ("argument values differ", plan(f'{E}("Nick")', f'{E}("Kurt")', EVENT.replace('"M"', '"Other"'), J), 1.0),
     ("${N} spelling", plan(f'{E}("Sid")', f'{E}("Lutfi")', EVENT.replace('"$1"', '"${1}"'), J), 1.0),
-    ("numbering with gaps", "\n".join([f'1. {E}("Sid")', f'5. {E}("Lutfi")',
-                                       "9. " + EVENT.replace('"$2"', '"$5"'), f"10. {J}"]), 1.0),
+    (
+        "numbering with gaps",
+        "\n".join([f'1. {E}("Sid")', f'5. {E}("Lutfi")', "9. " + EVENT.replace('"$2"', '"$5"'), f"10. {J}"]),
+        1.0,
+    ),
     ("no join at the end", plan(f'{E}("Sid")', f'{E}("Lutfi")', EVENT), 1.0),
     ("one wrong function", plan(f'{E}("Sid")', f'{P}("Lutfi")', EVENT, J), 0.0),
     ("a step missing", plan(f'{E}("Sid")', EVENT.replace(', "$2"', ""), J), 0.0),
     ("an extra step", plan(f'{E}("Sid")', f'{E}("Lutfi")', f'{E}("Nick")', EVENT, J), 0.0),
     ("a dependency missing", plan(f'{E}("Sid")', f'{E}("Lutfi")', EVENT.replace(', "$2"', ""), J), 0.0),
     ("a chain instead of parallel look-ups", plan(f'{E}("Sid")', f'{E}("$1")', EVENT, J), 0.0),
-    ("event before the look-ups", plan(EVENT.replace('["$1", "$2"]', "[]"), f'{E}("Sid")', f'{E}("Lutfi")', J), 0.0),
+    (
+        "event before the look-ups",
+        plan(EVENT.replace('["$1", "$2"]', "[]"), f'{E}("Sid")', f'{E}("Lutfi")', J),
+        0.0,
+    ),
     ("unparseable prediction", "1. get_email_address(Sid", 0.0),
     ("empty prediction", "", 0.0),
     ("only join", plan(J), 0.0),
@@ -132,7 +143,10 @@ def _brute_force_isomorphic(p: Plan, q: Plan) -> bool:
     tool_b = {s.idx: s.tool for s in b}
     for perm in itertools.permutations([s.idx for s in b]):
         m = {s.idx: t for s, t in zip(a, perm, strict=True)}
-        if all(tool_b[m[s.idx]] == s.tool for s in a) and {(m[d], m[s.idx]) for s in a for d in s.deps} == edges_b:
+        if (
+            all(tool_b[m[s.idx]] == s.tool for s in a)
+            and {(m[d], m[s.idx]) for s in a for d in s.deps} == edges_b
+        ):
             return True
     return False
 
@@ -147,8 +161,12 @@ def test_success_agrees_with_a_brute_force_isomorphism_check(p, q):
 
 def test_graph_edit_distance():
     assert graph_edit_distance(GOLD, GOLD) == 0.0
-    assert graph_edit_distance(plan(f'{E}("Sid")', f'{P}("Lutfi")', EVENT, J), GOLD) == 1.0  # one substitution
-    assert graph_edit_distance(plan(f'{E}("Sid")', EVENT.replace(', "$2"', ""), J), GOLD) == 2.0  # node + edge
+    assert (
+        graph_edit_distance(plan(f'{E}("Sid")', f'{P}("Lutfi")', EVENT, J), GOLD) == 1.0
+    )  # one substitution
+    assert (
+        graph_edit_distance(plan(f'{E}("Sid")', EVENT.replace(', "$2"', ""), J), GOLD) == 2.0
+    )  # node + edge
     assert graph_edit_distance("not a plan", GOLD) == 5.0  # 3 nodes + 2 edges from nothing
 
 

@@ -36,11 +36,15 @@ def hf_model(workbench_dir):
     """A random Llama (hidden 64: every matrix splits into groups of 32) saved as a Hugging Face folder."""
     docs = base.pretraining_corpus(load_split("train"), calendar=100, doc_repeats=1)
     tokenizer = train_tokenizer(docs, vocab_size=320, whole_words=TOOL_NAMES)
-    folder = base.save_model(base.small_llama(tokenizer, hidden=64, layers=2, heads=2, intermediate=128), tokenizer,
-                             workbench_dir / "hf")
+    folder = base.save_model(
+        base.small_llama(tokenizer, hidden=64, layers=2, heads=2, intermediate=128),
+        tokenizer,
+        workbench_dir / "hf",
+    )
     budget = max_plan_bytes(tinyagent_tools(), **LIMITS)
-    (folder / DECODING_FILE).write_text(json.dumps({"prompt": "compact", "examples": 0, "max_new_tokens": budget,
-                                                    "grammar_limits": LIMITS}))
+    (folder / DECODING_FILE).write_text(
+        json.dumps({"prompt": "compact", "examples": 0, "max_new_tokens": budget, "grammar_limits": LIMITS})
+    )
     return folder
 
 
@@ -84,8 +88,19 @@ def test_chat_export_is_mlx_lm_chat_format(chat_data):
 
 def test_mlx_lora_lowers_the_loss_and_fuses_to_the_same_model(hf_model, chat_data, workbench_dir):
     adapter = workbench_dir / "adapter"
-    report = mlx.lora(hf_model, chat_data, adapter, iters=30, batch_size=8, lr=3e-2, rank=8, scale=10.0, steps_per_report=1,
-                      steps_per_eval=29, val_batches=1)
+    report = mlx.lora(
+        hf_model,
+        chat_data,
+        adapter,
+        iters=30,
+        batch_size=8,
+        lr=3e-2,
+        rank=8,
+        scale=10.0,
+        steps_per_report=1,
+        steps_per_eval=29,
+        val_batches=1,
+    )
     losses = [c["train_loss"] for c in report["train_curve"]]
     assert len(losses) == 30 and np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.1
     assert report["val_curve"][-1]["val_loss"] < report["val_curve"][0]["val_loss"] - 0.1
@@ -103,13 +118,30 @@ def test_qlora_trains_on_the_4_bit_model(quantized, workbench_dir):
     # short pairs: a 4-bit backward pass is slow on mlx's CPU build
     data = workbench_dir / "short"
     data.mkdir()
-    chat = {"messages": [{"role": "user", "content": "Text Ana"}, {"role": "assistant", "content": "1. join()"}]}
+    chat = {
+        "messages": [{"role": "user", "content": "Text Ana"}, {"role": "assistant", "content": "1. join()"}]
+    }
     for name in ("train", "valid"):
         (data / f"{name}.jsonl").write_text((json.dumps(chat) + "\n") * 8)
-    report = mlx.lora(quantized, data, workbench_dir / "qlora", iters=12, batch_size=4, lr=3e-3, rank=8, scale=4.0,
-                      steps_per_report=1, steps_per_eval=100, val_batches=1)
+    report = mlx.lora(
+        quantized,
+        data,
+        workbench_dir / "qlora",
+        iters=12,
+        batch_size=4,
+        lr=3e-3,
+        rank=8,
+        scale=4.0,
+        steps_per_report=1,
+        steps_per_eval=100,
+        val_batches=1,
+    )
     losses = [c["train_loss"] for c in report["train_curve"]]
-    assert report["quantized_base"] and np.isfinite(losses).all() and np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.1
+    assert (
+        report["quantized_base"]
+        and np.isfinite(losses).all()
+        and np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.1
+    )
 
 
 def test_a_peft_adapter_runs_on_the_mlx_model(hf_model, workbench_dir):
@@ -128,7 +160,9 @@ def test_a_peft_adapter_runs_on_the_mlx_model(hf_model, workbench_dir):
         want = peft_model(torch.tensor([ids])).logits.numpy()
     got = np.array(load(str(hf_model), adapter_path=str(adapter))[0](mx.array([ids])))
     plain = np.array(load(str(hf_model))[0](mx.array([ids])))
-    assert np.abs(want - got).max() < 1e-3 < np.abs(want - plain).max(), "same function, and the adapter matters"
+    assert np.abs(want - got).max() < 1e-3 < np.abs(want - plain).max(), (
+        "same function, and the adapter matters"
+    )
 
 
 def test_constrained_mlx_planner_writes_only_valid_plans_with_random_weights(quantized):
@@ -146,7 +180,9 @@ def test_server_answers_plain_and_streamed_chat_completions(quantized):
         chat = [{"role": "user", "content": "Text Ana that I'm late"}]
         done = client.chat.completions.create(model="default_model", messages=chat, max_tokens=8)
         assert isinstance(done.choices[0].message.content, str) and done.usage.completion_tokens > 0
-        chunks = client.chat.completions.create(model="default_model", messages=chat, max_tokens=8, stream=True)
+        chunks = client.chat.completions.create(
+            model="default_model", messages=chat, max_tokens=8, stream=True
+        )
         pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
         assert pieces, "the stream carried text"
         port, proc = server.port, server.process
@@ -171,13 +207,32 @@ def test_server_errors_name_the_problem(quantized, tmp_path):
 
 @pytest.mark.slow
 def test_stage_writes_table_2(hf_model, workbench_dir):
-    cfg = QuantizeConfig(source=str(hf_model), base=str(hf_model), qlora_iters=3, mlx_lora_iters=3,
-                         qlora_batch_size=4, train_records=40, val_records=8, latency_n=2, served_n=1, eval_test=8,
-                         eval_ood=8)
+    cfg = QuantizeConfig(
+        source=str(hf_model),
+        base=str(hf_model),
+        qlora_iters=3,
+        mlx_lora_iters=3,
+        qlora_batch_size=4,
+        train_records=40,
+        val_records=8,
+        latency_n=2,
+        served_n=1,
+        eval_test=8,
+        eval_ood=8,
+    )
     r = run(cfg)
-    assert {"size_ratio_vs_fp16", "success_test_full", "success_test_4bit", "latency_ratio_4bit_over_full",
-            "device"} <= set(r)
-    assert r["size_ratio_vs_fp16"] >= 2.9 and [row["row"] for row in r["rows"]] == ["float16", "4bit", "qlora"]
+    assert {
+        "size_ratio_vs_fp16",
+        "success_test_full",
+        "success_test_4bit",
+        "latency_ratio_4bit_over_full",
+        "device",
+    } <= set(r)
+    assert r["size_ratio_vs_fp16"] >= 2.9 and [row["row"] for row in r["rows"]] == [
+        "float16",
+        "4bit",
+        "qlora",
+    ]
     assert r["rows"][1]["quantization"] == ["4-bit/g32"] and r["rows"][0]["quantization"] == []
     assert r["served"]["served_n"] == 1 and r["training"]["mlx_lora"]["iters"] == 3
     table = (workbench_dir / "figures" / "table2_quantization.md").read_text()

@@ -27,7 +27,9 @@ def test_notebook_code_cells_are_thin(path):
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            assert len(cell.source.splitlines()) <= 15, f"{path.name}: a cell of >15 lines belongs in workbench/"
+            assert len(cell.source.splitlines()) <= 15, (
+                f"{path.name}: a cell of >15 lines belongs in workbench/"
+            )
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
 
 

@@ -33,7 +33,12 @@ TOOLS = tinyagent_tools()
 def test_parses_the_issue_example():
     plan = parse_plan(FIG1_PLAN, tools=TOOLS)
     assert [s.idx for s in plan.steps] == [1, 2, 3, 4]
-    assert [s.tool for s in plan.steps] == ["get_email_address", "get_email_address", "create_calendar_event", "join"]
+    assert [s.tool for s in plan.steps] == [
+        "get_email_address",
+        "get_email_address",
+        "create_calendar_event",
+        "join",
+    ]
     assert plan.steps[0].args == ("Sid",)
     assert plan.steps[2].args[4] == ["$1", "${2}"] and plan.steps[2].args[6] is None
     assert plan.steps[2].deps == (1, 2)
@@ -91,7 +96,7 @@ def test_literals_only_never_eval():
         ('1. f("a")\n3. g("$2")', "refers to step 2, which does not exist", 2),
         ('1. f("a")\n2. g("${2}")', r"step 2 refers to itself", 2),
         ('1. f(name="a")', "keyword arguments are not allowed", 1),
-        ('1. f($1)', r"references must be quoted", 1),
+        ("1. f($1)", r"references must be quoted", 1),
         ('1. f("a"', "cannot read the call", 1),
         ('1. join("a")', "join\\(\\) takes no arguments", 1),
         ('1. f("a")\nHere is my plan', "expected a numbered step", 2),
@@ -126,19 +131,23 @@ def test_validation_against_tool_specs(text, message):
 
 
 def test_single_values_for_list_parameters_are_accepted():
-    text = ('1. get_email_address("Sid")\n'
-            '2. compose_new_email("$1", "nick@example.com", "Hi", "", "/Users/me/a.pdf")\n'
-            '3. send_sms("+15551234567", "hi")\n4. join()')
+    text = (
+        '1. get_email_address("Sid")\n'
+        '2. compose_new_email("$1", "nick@example.com", "Hi", "", "/Users/me/a.pdf")\n'
+        '3. send_sms("+15551234567", "hi")\n4. join()'
+    )
     assert len(parse_plan(text, tools=TOOLS)) == 4
     with pytest.raises(PlanError, match="duration must be int"):
         parse_plan('1. get_zoom_meeting_link("t", "2024-06-13 14:00:00", ["30"], [])', tools=TOOLS)
 
 
 def test_references_pass_for_any_type_and_none_for_optional():
-    text = ('1. open_and_get_file_path("report")\n'
-            '2. get_zoom_meeting_link("t", "2024-06-13 14:00:00", "$1", "$1")\n'
-            '3. create_calendar_event("T", "2024-06-13 14:00:00", "2024-06-13 15:00:00", None, [], None, None)\n'
-            "4. join()")
+    text = (
+        '1. open_and_get_file_path("report")\n'
+        '2. get_zoom_meeting_link("t", "2024-06-13 14:00:00", "$1", "$1")\n'
+        '3. create_calendar_event("T", "2024-06-13 14:00:00", "2024-06-13 15:00:00", None, [], None, None)\n'
+        "4. join()"
+    )
     validate_plan(parse_plan(text), TOOLS)
 
 
@@ -168,9 +177,11 @@ _IDENT = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True).filter(
 _TEXT = st.text(st.characters(blacklist_characters="$", blacklist_categories=("Cs",)), max_size=20).filter(
     lambda t: END_OF_PLAN not in t
 )
-_THOUGHT_LINE = st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=30).map(
-    str.strip
-).filter(lambda t: END_OF_PLAN not in t)  # the marker ends a plan wherever it appears
+_THOUGHT_LINE = (
+    st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=30)
+    .map(str.strip)
+    .filter(lambda t: END_OF_PLAN not in t)
+)  # the marker ends a plan wherever it appears
 
 
 @st.composite
@@ -181,18 +192,29 @@ def plans(draw) -> Plan:
     for _ in range(n):
         idx += draw(st.integers(1, 3))
         earlier = [s.idx for s in steps]
-        ref = st.sampled_from(earlier).flatmap(lambda k: st.sampled_from([f"${k}", f"${{{k}}}"])) if earlier else st.nothing()
+        ref = (
+            st.sampled_from(earlier).flatmap(lambda k: st.sampled_from([f"${k}", f"${{{k}}}"]))
+            if earlier
+            else st.nothing()
+        )
         # a digit right after `$1` would make it `$10`: the suffix never starts with one
         suffix = _TEXT.filter(lambda t: not (t and t[0] in "0123456789"))
         text_arg = st.one_of(_TEXT, st.tuples(_TEXT, ref, suffix).map("".join)) if earlier else _TEXT
-        leaf = st.one_of(st.none(), st.booleans(), st.integers(-10**9, 10**9),
-                         st.floats(allow_nan=False, allow_infinity=False), text_arg)
+        leaf = st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-(10**9), 10**9),
+            st.floats(allow_nan=False, allow_infinity=False),
+            text_arg,
+        )
         value = st.recursive(leaf, lambda c: st.lists(c, max_size=3), max_leaves=5)
         args = tuple(draw(st.lists(value, max_size=4)))
         thought = draw(st.one_of(st.none(), st.lists(_THOUGHT_LINE, min_size=1, max_size=2).map("\n".join)))
         steps.append(Step(idx, draw(_IDENT), args, tuple(sorted(references(args))), thought))
     if draw(st.booleans()):
-        steps.append(Step(idx + 1, "join", (), tuple(s.idx for s in steps), draw(st.one_of(st.none(), _THOUGHT_LINE))))
+        steps.append(
+            Step(idx + 1, "join", (), tuple(s.idx for s in steps), draw(st.one_of(st.none(), _THOUGHT_LINE)))
+        )
     return Plan(steps)
 
 
@@ -231,20 +253,60 @@ def test_grouping_by_part_keeps_the_dag_and_writes_each_part_together(plan):
 
 
 def test_grouping_by_part_puts_each_request_after_its_own_lookups():
-    gold = parse_plan('1. get_email_address("Ana")\n2. get_phone_number("Bo")\n3. open_and_get_file_path("a.pdf")\n'
-                      '4. compose_new_email(["$1"], [], "Hi", "", [])\n5. send_sms(["${2}"], "hi")\n'
-                      '6. summarize_pdf("$3")\n7. join()')
+    gold = parse_plan(
+        '1. get_email_address("Ana")\n2. get_phone_number("Bo")\n3. open_and_get_file_path("a.pdf")\n'
+        '4. compose_new_email(["$1"], [], "Hi", "", [])\n5. send_sms(["${2}"], "hi")\n'
+        '6. summarize_pdf("$3")\n7. join()'
+    )
     assert render_plan(grouped_by_part(gold), end_marker=False).splitlines() == [
-        '1. get_email_address("Ana")', '2. compose_new_email(["$1"], [], "Hi", "", [])',
-        '3. get_phone_number("Bo")', '4. send_sms(["${3}"], "hi")',
-        '5. open_and_get_file_path("a.pdf")', '6. summarize_pdf("$5")', "7. join()"]
+        '1. get_email_address("Ana")',
+        '2. compose_new_email(["$1"], [], "Hi", "", [])',
+        '3. get_phone_number("Bo")',
+        '4. send_sms(["${3}"], "hi")',
+        '5. open_and_get_file_path("a.pdf")',
+        '6. summarize_pdf("$5")',
+        "7. join()",
+    ]
 
 
 # --------------------------------------------------------------------------------------------- fuzz
 
-_FRAGMENTS = ["1. ", "2. ", "10. ", "join()", "f(", ")", '"', "'", "$1", "${2}", "$10", "[", "]", ", ", "\n",
-              "\r\n", "Thought: ", "<END_OF_PLAN>", "None", "get_email_address", "(", "\\", "*", "=", "{", "}",
-              " ", "0", "9999999999999999999999", "((((((((", "lambda: 0", "\x00", "é", "\u2028"]
+_FRAGMENTS = [
+    "1. ",
+    "2. ",
+    "10. ",
+    "join()",
+    "f(",
+    ")",
+    '"',
+    "'",
+    "$1",
+    "${2}",
+    "$10",
+    "[",
+    "]",
+    ", ",
+    "\n",
+    "\r\n",
+    "Thought: ",
+    "<END_OF_PLAN>",
+    "None",
+    "get_email_address",
+    "(",
+    "\\",
+    "*",
+    "=",
+    "{",
+    "}",
+    " ",
+    "0",
+    "9999999999999999999999",
+    "((((((((",
+    "lambda: 0",
+    "\x00",
+    "é",
+    "\u2028",
+]
 
 
 def _parse_or_plan_error(text: str, **kw) -> Plan | None:

@@ -23,7 +23,10 @@ def built(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("WORKBENCH_DATA_DIR", str(root / "data"))
     report = run(SMALL)
-    data = {s: [json.loads(line) for line in split_path(s).read_text(encoding="utf-8").splitlines()] for s in SPLITS}
+    data = {
+        s: [json.loads(line) for line in split_path(s).read_text(encoding="utf-8").splitlines()]
+        for s in SPLITS
+    }
     yield report, data, root
     mp.undo()
 
@@ -36,7 +39,11 @@ def test_sizes_fields_and_every_record_passes_the_checks(built):
         assert len({r["id"] for r in rows}) == len(rows)
         for r in rows:
             assert set(r) == {"id", "query", "plan", "tools", "today", "split", "teacher"}
-            assert r["split"] == split and r["teacher"] == "offline" and r["plan"].endswith("join()<END_OF_PLAN>")
+            assert (
+                r["split"] == split
+                and r["teacher"] == "offline"
+                and r["plan"].endswith("join()<END_OF_PLAN>")
+            )
             assert check_plan(r["plan"]) == r["tools"]
             dt.date.fromisoformat(r["today"])
 
@@ -59,7 +66,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(built, tmp_path, monkeypatc
 
 
 def _people_in(plan_text: str) -> set[str]:
-    return {s.args[0] for s in parse_plan(plan_text).steps if s.tool in ("get_email_address", "get_phone_number")}
+    return {
+        s.args[0] for s in parse_plan(plan_text).steps if s.tool in ("get_email_address", "get_phone_number")
+    }
 
 
 def test_ood_uses_held_out_people_templates_and_pairs(built):
@@ -83,7 +92,11 @@ def test_plans_are_maximally_parallel_and_look_up_once(built):
         plan = parse_plan(r["plan"])
         deps = [bool(s.deps) for s in plan.tasks]
         assert deps == sorted(deps), f"a dependency-free step comes after a dependent one: {r['plan']}"
-        lookups = [(s.tool, s.args) for s in plan.tasks if s.tool.startswith("get_") or s.tool == "open_and_get_file_path"]
+        lookups = [
+            (s.tool, s.args)
+            for s in plan.tasks
+            if s.tool.startswith("get_") or s.tool == "open_and_get_file_path"
+        ]
         assert len(lookups) == len(set(map(repr, lookups)))
 
 
@@ -120,7 +133,9 @@ def reference_date(phrase: str, today: dt.date) -> dt.date:
         return dt.date.fromisoformat(m.group(1))
     m = re.fullmatch(r"on (?:the (\d+)\w\w of (\w+)|(\w+) (\d+))", phrase)
     assert m, f"unknown phrase {phrase!r}"
-    day, month = (int(m.group(1)), MONTHS[m.group(2)]) if m.group(1) else (int(m.group(4)), MONTHS[m.group(3)])
+    day, month = (
+        (int(m.group(1)), MONTHS[m.group(2)]) if m.group(1) else (int(m.group(4)), MONTHS[m.group(3)])
+    )
     for year in (today.year, today.year + 1):
         if (d := dt.date(year, month, day)) >= today:
             return d
@@ -150,17 +165,20 @@ def test_time_phrases():
 # --------------------------------------------------------------------------------------- sanity checks
 
 
-@pytest.mark.parametrize("plan, reason", [
-    ('1. get_email_address("A")\n2. join()', "no_end_marker"),
-    ('1. get_email_address("A"\n2. join()<END_OF_PLAN>', "unparseable"),
-    ('1. send_email("A")\n2. join()<END_OF_PLAN>', "invalid_tool_call"),
-    ('1. get_email_address("A", "B")\n2. join()<END_OF_PLAN>', "invalid_tool_call"),
-    ('1. open_note("A", "")\n2. join()\n3. open_note("B", "")<END_OF_PLAN>', "steps_after_join"),
-    ('1. open_note("A", "")<END_OF_PLAN>', "no_join"),
-    ('1. join()<END_OF_PLAN>', "no_tasks"),
-    ('1. open_note("A", "")\n3. open_note("B", "")\n4. join()<END_OF_PLAN>', "bad_numbering"),
-    ('1. get_email_address("A")\n2. open_note("B", "")\n3. join()<END_OF_PLAN>', "unused_step"),
-])
+@pytest.mark.parametrize(
+    "plan, reason",
+    [
+        ('1. get_email_address("A")\n2. join()', "no_end_marker"),
+        ('1. get_email_address("A"\n2. join()<END_OF_PLAN>', "unparseable"),
+        ('1. send_email("A")\n2. join()<END_OF_PLAN>', "invalid_tool_call"),
+        ('1. get_email_address("A", "B")\n2. join()<END_OF_PLAN>', "invalid_tool_call"),
+        ('1. open_note("A", "")\n2. join()\n3. open_note("B", "")<END_OF_PLAN>', "steps_after_join"),
+        ('1. open_note("A", "")<END_OF_PLAN>', "no_join"),
+        ("1. join()<END_OF_PLAN>", "no_tasks"),
+        ('1. open_note("A", "")\n3. open_note("B", "")\n4. join()<END_OF_PLAN>', "bad_numbering"),
+        ('1. get_email_address("A")\n2. open_note("B", "")\n3. join()<END_OF_PLAN>', "unused_step"),
+    ],
+)
 def test_each_rejection_has_a_reason(plan, reason):
     checker = Checker()
     assert checker.check("a query", plan) is None
@@ -201,10 +219,16 @@ def test_llm_teacher_path_builds_splits(tmp_path, monkeypatch):
 
     def reply(messages):  # a scripted stand-in for GPT-4-Turbo: well-formed blocks, one of them garbage
         pairs = [offline.compose(rng, "train", dt.date(2024, 6, 12))[:2] for _ in range(5)]
-        return "Here you go:\n" + "".join(format_pair(q, p) + "\n" for q, p in pairs) + "Query: x\nPlan:\nnonsense\n###"
+        return (
+            "Here you go:\n"
+            + "".join(format_pair(q, p) + "\n" for q, p in pairs)
+            + "Query: x\nPlan:\nnonsense\n###"
+        )
 
     monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path))
-    cfg = SynthConfig(train=30, val=5, test=5, ood=10, teacher="llm", requests_per_minute=1e6, report_sample=20)
+    cfg = SynthConfig(
+        train=30, val=5, test=5, ood=10, teacher="llm", requests_per_minute=1e6, report_sample=20
+    )
     report = run(cfg, llm=ScriptedLLM(reply, model="scripted-teacher"))
     assert report["counts"] == {"train": 30, "val": 5, "test": 5, "ood": 10}
     assert report["llm_teacher"]["accepted"] == 40 and report["llm_teacher"]["rejected"]
@@ -246,11 +270,17 @@ def test_out_of_scope_queries_are_distinct_seeded_and_held_out_templates_are_uns
     from workbench.synth.out_of_scope import _templates, out_of_scope_queries
 
     train = out_of_scope_queries(500, seed=0)
-    assert len(set(train)) == 500 and train == out_of_scope_queries(500, seed=0) != out_of_scope_queries(500, seed=1)
+    assert len(set(train)) == 500 and train == out_of_scope_queries(500, seed=0) != out_of_scope_queries(
+        500, seed=1
+    )
     assert not set(_templates(held_out=False)) & set(_templates(held_out=True))
     held = out_of_scope_queries(200, seed=0, held_out=True)
     assert not set(train) & set(held)
-    assert any("recipe" in q or "cook" in q for q in held) and not any("recipe" in q or "cook" in q for q in train)
-    monkeypatch.setattr(out_of_scope, "_templates", lambda held_out: ["tell me a joke."])  # 6 openers, 6 queries
+    assert any("recipe" in q or "cook" in q for q in held) and not any(
+        "recipe" in q or "cook" in q for q in train
+    )
+    monkeypatch.setattr(
+        out_of_scope, "_templates", lambda held_out: ["tell me a joke."]
+    )  # 6 openers, 6 queries
     with pytest.raises(ValueError, match="only 6 distinct out-of-scope"):
         out_of_scope_queries(7)

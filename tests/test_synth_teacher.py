@@ -48,22 +48,30 @@ def pair(i: int) -> tuple[str, str]:
     name = NAMES[i % len(NAMES)]
     kind = i % 4
     if kind == 0:
-        return (f"Text {name} that order {i} has shipped.",
-                f'1. get_phone_number("{name}")\n2. send_sms(["$1"], "Order {i} has shipped.")\n'
-                "3. join()<END_OF_PLAN>")
+        return (
+            f"Text {name} that order {i} has shipped.",
+            f'1. get_phone_number("{name}")\n2. send_sms(["$1"], "Order {i} has shipped.")\n'
+            "3. join()<END_OF_PLAN>",
+        )
     if kind == 1:
-        return (f"Invite {name} to review draft {i} tomorrow at 3pm.",
-                f'1. get_email_address("{name}")\n'
-                f'2. create_calendar_event("Review draft {i}", "2024-06-13 15:00:00", "2024-06-13 16:00:00", "", '
-                '["$1"], "", None)\n3. join()<END_OF_PLAN>')
+        return (
+            f"Invite {name} to review draft {i} tomorrow at 3pm.",
+            f'1. get_email_address("{name}")\n'
+            f'2. create_calendar_event("Review draft {i}", "2024-06-13 15:00:00", "2024-06-13 16:00:00", "", '
+            '["$1"], "", None)\n3. join()<END_OF_PLAN>',
+        )
     if kind == 2:
-        return (f"Email {name} a summary of report {i}.",
-                f'1. open_and_get_file_path("report {i}")\n2. get_email_address("{name}")\n'
-                f'3. summarize_pdf("$1")\n4. compose_new_email(["$2"], [], "Report {i}", "$3", [])\n'
-                "5. join()<END_OF_PLAN>")
-    return (f"Remind me to water plant {i} on Friday morning.",
-            f'1. create_reminder("Water plant {i}", "2024-06-14 09:00:00", "", "", 0, False)\n'
-            "2. join()<END_OF_PLAN>")
+        return (
+            f"Email {name} a summary of report {i}.",
+            f'1. open_and_get_file_path("report {i}")\n2. get_email_address("{name}")\n'
+            f'3. summarize_pdf("$1")\n4. compose_new_email(["$2"], [], "Report {i}", "$3", [])\n'
+            "5. join()<END_OF_PLAN>",
+        )
+    return (
+        f"Remind me to water plant {i} on Friday morning.",
+        f'1. create_reminder("Water plant {i}", "2024-06-14 09:00:00", "", "", 0, False)\n'
+        "2. join()<END_OF_PLAN>",
+    )
 
 
 def block(query: str, plan: str) -> str:
@@ -82,8 +90,12 @@ def lines_of(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-async def _synth(server: FakeChatServer, out: Path, cfg: TeacherConfig, model: str = "fake-model",
-                 ) -> dict[str, Any]:
+async def _synth(
+    server: FakeChatServer,
+    out: Path,
+    cfg: TeacherConfig,
+    model: str = "fake-model",
+) -> dict[str, Any]:
     llm = OpenAICompatLLM(model, server.base_url, "k", FAST)
     try:
         return await synthesize(llm, out, cfg, progress=False)
@@ -96,8 +108,13 @@ def synth(server: FakeChatServer, out: Path, cfg: TeacherConfig, model: str = "f
 
 
 def config(**kw: Any) -> TeacherConfig:
-    base: dict[str, Any] = {"concurrency": 1, "requests_per_minute": None, "max_attempts_per_call": 2,
-                            "retry_backoff_s": 0.01, "call_timeout_s": 10.0}
+    base: dict[str, Any] = {
+        "concurrency": 1,
+        "requests_per_minute": None,
+        "max_attempts_per_call": 2,
+        "retry_backoff_s": 0.01,
+        "call_timeout_s": 10.0,
+    }
     return TeacherConfig(**{**base, **kw})
 
 
@@ -137,9 +154,11 @@ class CountingServer(FakeChatServer):
 
 def test_parse_good_reply_with_prose_fences_and_markdown() -> None:
     (q1, p1), (q2, p2) = pair(0), pair(1)
-    text = (f"Here are the examples you asked for.\n\n**Query:** {q1}\n**Plan:**\n```\n{p1}\n```\n###\n"
-            f"Some words between blocks.\n###\nQuery: \"{q2}\"\nPlan:\n{p2}  (this plan is parallel)\n###\n"
-            "Hope these help!")
+    text = (
+        f"Here are the examples you asked for.\n\n**Query:** {q1}\n**Plan:**\n```\n{p1}\n```\n###\n"
+        f'Some words between blocks.\n###\nQuery: "{q2}"\nPlan:\n{p2}  (this plan is parallel)\n###\n'
+        "Hope these help!"
+    )
     skipped: Counter = Counter()
     assert parse_teacher_reply(text, skipped) == [(q1, p1), (q2, p2)]
     assert skipped == Counter()
@@ -147,15 +166,19 @@ def test_parse_good_reply_with_prose_fences_and_markdown() -> None:
 
 def test_parse_mixed_reply_counts_blocks_without_plans() -> None:
     q, p = pair(2)
-    text = ("Query: Call my mom about Sunday lunch.\nPlan: I would look up her number and then call her.\n###\n"
-            f"Query: {q}\n{p}\n###\n"  # no `Plan:` heading: the steps are still found
-            f"Plan:\n{pair(3)[1]}\n###\n"  # steps without a query
-            "Query:\n   Show me the way to the zoo.\nPlan:\n1. maps_show_directions(\"\", \"Zoo\", \"d\")\n"
-            "2. join()<END_OF_PLAN> and that's it\n3. send_sms([], \"after the end\")\n###")
+    text = (
+        "Query: Call my mom about Sunday lunch.\nPlan: I would look up her number and then call her.\n###\n"
+        f"Query: {q}\n{p}\n###\n"  # no `Plan:` heading: the steps are still found
+        f"Plan:\n{pair(3)[1]}\n###\n"  # steps without a query
+        'Query:\n   Show me the way to the zoo.\nPlan:\n1. maps_show_directions("", "Zoo", "d")\n'
+        '2. join()<END_OF_PLAN> and that\'s it\n3. send_sms([], "after the end")\n###'
+    )
     skipped: Counter = Counter()
     pairs = parse_teacher_reply(text, skipped)
-    assert pairs == [(q, p), ("Show me the way to the zoo.",
-                              '1. maps_show_directions("", "Zoo", "d")\n2. join()<END_OF_PLAN>')]
+    assert pairs == [
+        (q, p),
+        ("Show me the way to the zoo.", '1. maps_show_directions("", "Zoo", "d")\n2. join()<END_OF_PLAN>'),
+    ]
     assert skipped == Counter({"prose_not_plan": 1, "missing_query": 1})
 
 
@@ -214,11 +237,14 @@ def test_synthesize_mixed_script(tmp_path: Path) -> None:
     dup = (q1[0].upper().replace(".", "!"), q1[1])  # the same query up to case and punctuation
     usage = (100, 10)
     script = [
-        Reply(reply(q1, q2, prose="Here you go:\n") + "Query: Plan a trip.\nPlan: first find flights.\n###\n",
-              usage=usage),
+        Reply(
+            reply(q1, q2, prose="Here you go:\n") + "Query: Plan a trip.\nPlan: first find flights.\n###\n",
+            usage=usage,
+        ),
         ("status", 429),  # first try of call 2 fails, the second try answers with prose
         Reply(GARBAGE, usage=usage),
-        ("status", 500), ("status", 500),  # call 3 fails twice: llm_error
+        ("status", 500),
+        ("status", 500),  # call 3 fails twice: llm_error
         Reply(reply(BAD_TOOL, dup, q4), usage=usage),
         Reply(reply(q5, q6), usage=usage),  # q6 is past the target: not written
     ]
@@ -227,8 +253,12 @@ def test_synthesize_mixed_script(tmp_path: Path) -> None:
         report = synth(server, out, config(n_records=4, prices={"fake-model": (1.0, 2.0)}))
         assert server.remaining == 0 and len(server.requests) == 7
     assert report["accepted"] == 4 and report["total"] == 4 and report["stopped"] == "target"
-    assert report["rejected"] == {"prose_not_plan": 2, "llm_error": 1, "invalid_tool_call": 1,
-                                  "duplicate_query": 1}
+    assert report["rejected"] == {
+        "prose_not_plan": 2,
+        "llm_error": 1,
+        "invalid_tool_call": 1,
+        "duplicate_query": 1,
+    }
     assert report["calls"] == 5 and report["attempts"] == 7
     assert (report["prompt_tokens"], report["completion_tokens"]) == (400, 40)
     assert report["cost_usd"] == pytest.approx((400 * 1.0 + 40 * 2.0) / 1e6)
@@ -259,7 +289,9 @@ def test_concurrency_is_bounded_and_used(tmp_path: Path) -> None:
 def test_rate_limit_spaces_request_starts(tmp_path: Path) -> None:
     script = [reply(pair(i)) for i in range(10)]
     with CountingServer(script) as server:
-        report = synth(server, tmp_path / "t.jsonl", config(n_records=6, concurrency=4, requests_per_minute=600))
+        report = synth(
+            server, tmp_path / "t.jsonl", config(n_records=6, concurrency=4, requests_per_minute=600)
+        )
     assert report["accepted"] == 6
     # 600/min: one start per 0.1 s. The server sees each start after a connection delay that varies with the
     # machine's load, so single gaps can shrink; the span of six starts cannot, without the limiter (concurrency 4
@@ -280,17 +312,24 @@ def test_call_budget_stops_a_teacher_that_never_plans(tmp_path: Path) -> None:
     assert report["cost_usd"] is not None and report["cost_usd"] > 0  # a priced model (bench defaults)
 
 
-
 def test_a_stuck_call_times_out_and_the_run_goes_on(tmp_path: Path) -> None:
     with FakeChatServer([("hang", 5.0), reply(pair(0))]) as server:
         start = time.monotonic()
-        report = synth(server, tmp_path / "t.jsonl", config(n_records=1, max_attempts_per_call=1, call_timeout_s=0.3))
+        report = synth(
+            server, tmp_path / "t.jsonl", config(n_records=1, max_attempts_per_call=1, call_timeout_s=0.3)
+        )
     assert time.monotonic() - start < 3
     assert report["rejected"] == {"timeout": 1} and report["accepted"] == 1 and report["calls"] == 2
 
+
 def _write_records(path: Path, n: int) -> list[bytes]:
-    lines = [json.dumps(Record(f"llm-{i:06d}", pair(i)[0], pair(i)[1], [], "2024-06-12", "unsplit",
-                               "llm:x").to_dict()).encode() + b"\n" for i in range(n)]
+    lines = [
+        json.dumps(
+            Record(f"llm-{i:06d}", pair(i)[0], pair(i)[1], [], "2024-06-12", "unsplit", "llm:x").to_dict()
+        ).encode()
+        + b"\n"
+        for i in range(n)
+    ]
     path.write_bytes(b"".join(lines))
     return lines
 
@@ -348,8 +387,12 @@ def test_resume_after_sigkill_loses_nothing_and_repeats_nothing(tmp_path: Path) 
     # Slow replies of two pairs each (over a second per call), so the child is mid-run when it is killed.
     slow = [Reply(reply(pair(2 * i), pair(2 * i + 1)), chunk_delay_s=0.01) for i in range(20)]
     with FakeChatServer(slow) as server:
-        child = subprocess.Popen([sys.executable, "-c", CHILD, server.base_url, str(out), str(n)], cwd=REPO,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, server.base_url, str(out), str(n)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.monotonic() + 20
             while not (out.exists() and out.read_bytes().count(b"\n") >= 2):
@@ -375,7 +418,7 @@ def test_resume_after_sigkill_loses_nothing_and_repeats_nothing(tmp_path: Path) 
     assert report["rejected"] == {"duplicate_query": len(before)}
 
     data = out.read_bytes()
-    assert data.endswith(b"\n") and data.split(b"\n")[:len(before)] == before  # nothing lost, same order
+    assert data.endswith(b"\n") and data.split(b"\n")[: len(before)] == before  # nothing lost, same order
     records = lines_of(out)
     assert len(records) == n
     assert [r["id"] for r in records] == [f"llm-{i:06d}" for i in range(n)]

@@ -31,8 +31,9 @@ def encoder():
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """A small synthesized dataset and a classifier trained on it, in a temporary workbench."""
-    with synthesized_workbench(tmp_path_factory.mktemp("toolrag"), train=400, val=40, test=40, ood=40,
-                               report_sample=20) as root:
+    with synthesized_workbench(
+        tmp_path_factory.mktemp("toolrag"), train=400, val=40, test=40, ood=40, report_sample=20
+    ) as root:
         cfg = ToolRAGConfig(max_train=320, out_of_scope=80, epochs=1, batch_size=32, eval_every=5, max_val=40)
         model, history = ToolRAGClassifier.train(cfg, load_split("train"), load_split("val"), progress=False)
         yield root, cfg, model, history
@@ -40,7 +41,9 @@ def data(tmp_path_factory):
 
 def test_minilm_ships_in_a_pip_package_and_embeds_offline(encoder):
     assert (minilm_path() / "model.safetensors").exists()
-    v = encoder.embed(["Email Ana the slides", "Send Ana the slides by email", "Remind me to water the plants"])
+    v = encoder.embed(
+        ["Email Ana the slides", "Send Ana the slides by email", "Remind me to water the plants"]
+    )
     assert v.shape == (3, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert v[0] @ v[1] > v[0] @ v[2] + 0.2, "paraphrases are closer than unrelated requests"
 
@@ -72,10 +75,16 @@ def test_basic_rag_top_k(encoder):
 
 
 def test_basic_rag_from_examples(encoder):
-    rows = [{"query": "text Bo that dinner is at 7", "tools": ["get_phone_number", "send_sms"]},
-            {"query": "open my grocery note", "tools": ["open_note"]}]
-    rag = BasicRAG(encoder, mode="examples", train_queries=[r["query"] for r in rows],
-                   train_tools=[r["tools"] for r in rows])
+    rows = [
+        {"query": "text Bo that dinner is at 7", "tools": ["get_phone_number", "send_sms"]},
+        {"query": "open my grocery note", "tools": ["open_note"]},
+    ]
+    rag = BasicRAG(
+        encoder,
+        mode="examples",
+        train_queries=[r["query"] for r in rows],
+        train_tools=[r["tools"] for r in rows],
+    )
     assert set(rag.select(["send a text to Ana saying hi"], k=2)[0]) == {"get_phone_number", "send_sms"}
 
 
@@ -100,12 +109,17 @@ def test_classifier_trains_saves_and_loads(data):
     meta = json.loads((saved / "toolrag.json").read_text())
     best = max(history["val"], key=lambda v: v["recall"] - 0.01 * v["avg_tools"])
     assert meta["saved_at_step"] == best["step"], "the checkpoint kept is the best one on val"
-    with torch.no_grad():  # a save/load round trip keeps the weights (perturbed, so they differ from the file)
+    with (
+        torch.no_grad()
+    ):  # a save/load round trip keeps the weights (perturbed, so they differ from the file)
         model.head.bias.add_(0.5)
     copy = root / "copy"
     model.save(copy, cfg, history)
-    assert np.allclose(ToolRAGClassifier.load(copy).probabilities(["Text Ana that I'm late"]),
-                       model.probabilities(["Text Ana that I'm late"]), atol=1e-5)
+    assert np.allclose(
+        ToolRAGClassifier.load(copy).probabilities(["Text Ana that I'm late"]),
+        model.probabilities(["Text Ana that I'm late"]),
+        atol=1e-5,
+    )
     odd = model.select(["", "x" * 20000, "Envoie un SMS à Zoë"])  # defined results; "no tool" is one of them
     assert len(odd) == 3 and all(isinstance(s, list) and set(s) <= set(TOOL_NAMES) for s in odd)
     assert meta["labels"] == list(TOOL_NAMES) and meta["threshold"] == 0.5
@@ -129,8 +143,12 @@ def test_queries_no_tool_serves_are_rejected_and_the_agent_says_so(tmp_path):
     rejected = sum(not s for s in model.select(unseen)) / len(unseen)
     kept = sum(bool(s) for s in model.select(test)) / len(test)
     assert rejected >= 0.7 and kept >= 0.75, (rejected, kept)  # offline profile: 0.92 and 1.00 (toolrag.json)
-    llm = ScriptedLLM(['1. create_calendar_event("Weather", "", "", "", [], "", None)\n2. join()<END_OF_PLAN>'])
-    result = asyncio.run(TinyAgent(llm, select=model.select).run("What's the weather in Paris tomorrow?", "2024-06-12"))
+    llm = ScriptedLLM(
+        ['1. create_calendar_event("Weather", "", "", "", [], "", None)\n2. join()<END_OF_PLAN>']
+    )
+    result = asyncio.run(
+        TinyAgent(llm, select=model.select).run("What's the weather in Paris tomorrow?", "2024-06-12")
+    )
     assert not result.served and "ToolRAG selected none" in result.answer and llm.calls == []
 
 
@@ -151,8 +169,14 @@ def test_stage_writes_results_and_table(data):
 
     root, cfg, *_ = data
     r = stage.run(cfg)
-    for key in ("classifier_recall_test", "classifier_avg_tools_test", "classifier_recall_ood",
-                "basic_recall_at_k_test", "prompt_tokens_reduction_test", "train_wall_s"):
+    for key in (
+        "classifier_recall_test",
+        "classifier_avg_tools_test",
+        "classifier_recall_ood",
+        "basic_recall_at_k_test",
+        "prompt_tokens_reduction_test",
+        "train_wall_s",
+    ):
         assert key in r
     assert r["basic_recall_at_k_test"]["16"] == 1.0 and r["prompt_tokens_reduction_test"] > 1.0
     assert r["basic_examples_recall_at_k_test"]["16"] == 1.0

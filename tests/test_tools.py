@@ -22,10 +22,22 @@ from workbench.tools import (
 from workbench.tools.desktop import ERROR_PREFIX, maps_directions_url, maps_location_url
 
 EXPECTED_NAMES = [
-    "get_phone_number", "get_email_address", "create_calendar_event", "open_and_get_file_path",
-    "summarize_pdf", "compose_new_email", "reply_to_email", "forward_email", "maps_open_location",
-    "maps_show_directions", "create_note", "open_note", "append_note_content", "create_reminder",
-    "send_sms", "get_zoom_meeting_link",
+    "get_phone_number",
+    "get_email_address",
+    "create_calendar_event",
+    "open_and_get_file_path",
+    "summarize_pdf",
+    "compose_new_email",
+    "reply_to_email",
+    "forward_email",
+    "maps_open_location",
+    "maps_show_directions",
+    "create_note",
+    "open_note",
+    "append_note_content",
+    "create_reminder",
+    "send_sms",
+    "get_zoom_meeting_link",
 ]
 
 SPECS = {t.name: t for t in tinyagent_tools()}
@@ -46,25 +58,43 @@ def test_tinyagent_tools_are_exactly_the_sixteen_in_order():
 
 
 def test_tinyagent_tools_subset_and_unknown_name():
-    assert [t.name for t in tinyagent_tools(["send_sms", "get_phone_number"])] == ["send_sms", "get_phone_number"]
+    assert [t.name for t in tinyagent_tools(["send_sms", "get_phone_number"])] == [
+        "send_sms",
+        "get_phone_number",
+    ]
     with pytest.raises(KeyError, match="no_such_tool"):
         tinyagent_tools(["send_sms", "no_such_tool"])
 
 
 def test_exact_signatures():
     assert sig("create_calendar_event") == [
-        ("title", "str"), ("start_date", "str"), ("end_date", "str"), ("location", "str"),
-        ("invitees", "list[str]"), ("notes", "str"), ("calendar", "str"),
+        ("title", "str"),
+        ("start_date", "str"),
+        ("end_date", "str"),
+        ("location", "str"),
+        ("invitees", "list[str]"),
+        ("notes", "str"),
+        ("calendar", "str"),
     ]
     assert sig("create_reminder") == [
-        ("name", "str"), ("due_date", "str"), ("notes", "str"), ("list_name", "str"),
-        ("priority", "int"), ("all_day", "bool"),
+        ("name", "str"),
+        ("due_date", "str"),
+        ("notes", "str"),
+        ("list_name", "str"),
+        ("priority", "int"),
+        ("all_day", "bool"),
     ]
     assert sig("get_zoom_meeting_link") == [
-        ("topic", "str"), ("start_time", "str"), ("duration", "int"), ("meeting_invitees", "list[str]"),
+        ("topic", "str"),
+        ("start_time", "str"),
+        ("duration", "int"),
+        ("meeting_invitees", "list[str]"),
     ]
     assert sig("compose_new_email") == [
-        ("recipients", "list[str]"), ("cc", "list[str]"), ("subject", "str"), ("context", "str"),
+        ("recipients", "list[str]"),
+        ("cc", "list[str]"),
+        ("subject", "str"),
+        ("context", "str"),
         ("attachments", "list[str]"),
     ]
     assert sig("send_sms") == [("recipients", "list[str]"), ("message", "str")]
@@ -155,7 +185,9 @@ def test_non_reference_strings_are_not_accepted_for_int(not_ref):
 
 def test_none_accepted_only_for_optional_params():
     cal = SPECS["create_calendar_event"]
-    assert cal.argument_errors(["T", "2024-06-12 10:00:00", "2024-06-12 11:00:00", None, None, None, None]) == []
+    assert (
+        cal.argument_errors(["T", "2024-06-12 10:00:00", "2024-06-12 11:00:00", None, None, None, None]) == []
+    )
     errs = cal.argument_errors([None, "2024-06-12 10:00:00", "2024-06-12 11:00:00", None, None, None, None])
     assert errs == ["title is required (got None)"]
     rem = SPECS["create_reminder"]
@@ -170,8 +202,13 @@ def test_bind_names_and_wraps_single_values():
     assert sms.bind([("a", "b"), "hi"]) == {"recipients": ["a", "b"], "message": "hi"}
     email = SPECS["compose_new_email"]
     bound = email.bind(["a@b.c", None, "S", "", "/tmp/x.pdf"])
-    assert bound == {"recipients": ["a@b.c"], "cc": None, "subject": "S", "context": "",
-                     "attachments": ["/tmp/x.pdf"]}
+    assert bound == {
+        "recipients": ["a@b.c"],
+        "cc": None,
+        "subject": "S",
+        "context": "",
+        "attachments": ["/tmp/x.pdf"],
+    }
     with pytest.raises(ValueError, match="send_sms: .*takes 2 arguments"):
         sms.bind(["a"])
     with pytest.raises(ValueError, match="message must be str"):
@@ -196,7 +233,9 @@ def test_desktop_deterministic_for_seed():
     a, b = SimulatedDesktop(seed=7), SimulatedDesktop(seed=7)
     assert a.contacts == b.contacts
     assert run_sequence(a) == run_sequence(b)
-    assert [(c.tool, c.args, c.result, c.ok) for c in a.calls] == [(c.tool, c.args, c.result, c.ok) for c in b.calls]
+    assert [(c.tool, c.args, c.result, c.ok) for c in a.calls] == [
+        (c.tool, c.args, c.result, c.ok) for c in b.calls
+    ]
     assert a.calendar == b.calendar and a.sms == b.sms and a.zoom_meetings == b.zoom_meetings
 
 
@@ -221,15 +260,31 @@ def test_contact_lookup():
 
 def test_calendar_event_resolves_invitee_names():
     d = SimulatedDesktop(seed=0)
-    out = d.call("create_calendar_event", [
-        "Review", "2024-06-13 14:00:00", "2024-06-13 15:30:00", "Room 1", ["Sid", "x@y.org"], "bring notes", "",
-    ])
+    out = d.call(
+        "create_calendar_event",
+        [
+            "Review",
+            "2024-06-13 14:00:00",
+            "2024-06-13 15:30:00",
+            "Room 1",
+            ["Sid", "x@y.org"],
+            "bring notes",
+            "",
+        ],
+    )
     assert not out.startswith(ERROR_PREFIX), out
     assert "2024-06-13" in out and "14:00" in out and "15:30" in out
-    assert d.calendar == [{
-        "title": "Review", "start": "2024-06-13 14:00:00", "end": "2024-06-13 15:30:00", "location": "Room 1",
-        "invitees": ["sid.jha@example.com", "x@y.org"], "notes": "bring notes", "calendar": "Calendar",
-    }]
+    assert d.calendar == [
+        {
+            "title": "Review",
+            "start": "2024-06-13 14:00:00",
+            "end": "2024-06-13 15:30:00",
+            "location": "Room 1",
+            "invitees": ["sid.jha@example.com", "x@y.org"],
+            "notes": "bring notes",
+            "calendar": "Calendar",
+        }
+    ]
     # a single invitee string is wrapped; an empty end date means one hour
     d.call("create_calendar_event", ["Solo", "2024-06-14 09:00:00", "", None, "Nick Lee", None, "Work"])
     assert d.calendar[-1]["invitees"] == ["nick.lee@example.com"]
@@ -248,7 +303,9 @@ def test_files_and_summarize_pdf():
     d = SimulatedDesktop(seed=0)
     path = d.call("open_and_get_file_path", ["LLMCompiler"])
     assert path == "/Users/me/Documents/Research/LLMCompiler.pdf"
-    assert d.call("open_and_get_file_path", ["lease agreement.pdf"]) == "/Users/me/Downloads/Lease Agreement.pdf"
+    assert (
+        d.call("open_and_get_file_path", ["lease agreement.pdf"]) == "/Users/me/Downloads/Lease Agreement.pdf"
+    )
     summary = d.call("summarize_pdf", [path])
     assert summary.startswith("LLMCompiler plans function calls as a DAG")
     assert summary in d.files[path]
@@ -258,15 +315,19 @@ def test_files_and_summarize_pdf():
 
 def test_compose_email_resolves_recipients_and_attachments():
     d = SimulatedDesktop(seed=0)
-    out = d.call("compose_new_email", [["Sid", "x@y.org"], "Lutfi", "Paper", "see attached", ["LLMCompiler", "Lease"]])
+    out = d.call(
+        "compose_new_email", [["Sid", "x@y.org"], "Lutfi", "Paper", "see attached", ["LLMCompiler", "Lease"]]
+    )
     assert not out.startswith(ERROR_PREFIX), out
     mail = d.outbox[-1]
     assert mail.kind == "new"
     assert mail.to == ["sid.jha@example.com", "x@y.org"]
     assert mail.cc == ["lutfi.erdogan@example.com"]
     assert mail.subject == "Paper" and mail.body == "see attached"
-    assert mail.attachments == ["/Users/me/Documents/Research/LLMCompiler.pdf",
-                                "/Users/me/Downloads/Lease Agreement.pdf"]
+    assert mail.attachments == [
+        "/Users/me/Documents/Research/LLMCompiler.pdf",
+        "/Users/me/Downloads/Lease Agreement.pdf",
+    ]
 
 
 def test_reply_and_forward_use_selected_email():
@@ -275,13 +336,19 @@ def test_reply_and_forward_use_selected_email():
     out = d.call("reply_to_email", [None, "Looks good", "Quarterly Report"])
     assert not out.startswith(ERROR_PREFIX), out
     reply = d.outbox[-1]
-    assert reply.kind == "reply" and reply.to == [original.sender] and reply.subject == "Re: " + original.subject
+    assert (
+        reply.kind == "reply" and reply.to == [original.sender] and reply.subject == "Re: " + original.subject
+    )
     assert reply.body == "Looks good"
     assert reply.attachments == ["/Users/me/Documents/Quarterly Report Q2.pdf"]
     out = d.call("forward_email", ["Nick", ["Kurt"], "FYI", None])
     assert not out.startswith(ERROR_PREFIX), out
     fwd = d.outbox[-1]
-    assert fwd.kind == "forward" and fwd.to == ["nick.lee@example.com"] and fwd.cc == ["kurt.keutzer@example.com"]
+    assert (
+        fwd.kind == "forward"
+        and fwd.to == ["nick.lee@example.com"]
+        and fwd.cc == ["kurt.keutzer@example.com"]
+    )
     assert fwd.subject == "Fwd: " + original.subject
     assert fwd.body.startswith("FYI") and original.body in fwd.body
     d.selected_email = None
@@ -291,7 +358,10 @@ def test_reply_and_forward_use_selected_email():
 
 def test_maps_urls():
     d = SimulatedDesktop(seed=0)
-    assert d.call("maps_open_location", ["Golden Gate Bridge"]) == "https://maps.apple.com/?q=Golden%20Gate%20Bridge"
+    assert (
+        d.call("maps_open_location", ["Golden Gate Bridge"])
+        == "https://maps.apple.com/?q=Golden%20Gate%20Bridge"
+    )
     assert d.call("maps_open_location", ["Golden Gate Bridge"]) == maps_location_url("Golden Gate Bridge")
     url = d.call("maps_show_directions", ["Berkeley", "San Francisco & Co", "walking"])
     assert url == "https://maps.apple.com/?saddr=Berkeley&daddr=San%20Francisco%20%26%20Co&dirflg=w"
@@ -322,11 +392,25 @@ def test_reminder_recorded():
     d = SimulatedDesktop(seed=0)
     out = d.call("create_reminder", ["Pay rent", "2024-07-01 09:00:00", "by transfer", "Home", 1, False])
     assert out == "Reminder 'Pay rent' created due 2024-07-01 09:00."
-    assert d.reminders == [{"name": "Pay rent", "due": "2024-07-01 09:00:00", "notes": "by transfer",
-                            "list": "Home", "priority": 1, "all_day": False}]
+    assert d.reminders == [
+        {
+            "name": "Pay rent",
+            "due": "2024-07-01 09:00:00",
+            "notes": "by transfer",
+            "list": "Home",
+            "priority": 1,
+            "all_day": False,
+        }
+    ]
     d.call("create_reminder", ["Call mum", "2024-07-02", None, None, None, True])
-    assert d.reminders[-1] == {"name": "Call mum", "due": "2024-07-02 00:00:00", "notes": "", "list": "Reminders",
-                               "priority": 0, "all_day": True}
+    assert d.reminders[-1] == {
+        "name": "Call mum",
+        "due": "2024-07-02 00:00:00",
+        "notes": "",
+        "list": "Reminders",
+        "priority": 0,
+        "all_day": True,
+    }
 
 
 def test_sms_resolves_phone_from_name():
@@ -346,10 +430,17 @@ def test_zoom_link_format_and_stability():
     assert d.call("get_zoom_meeting_link", list(args)) == link
     assert SimulatedDesktop(seed=0).call("get_zoom_meeting_link", args) == link
     assert d.call("get_zoom_meeting_link", ["Other topic", "2024-06-12 10:00:00", 15, "Sid"]) != link
-    assert d.zoom_meetings[0] == {"topic": "Standup", "start": "2024-06-12 10:00:00", "duration": 15,
-                                  "invitees": ["sid.jha@example.com", "x@y.org"], "link": link}
+    assert d.zoom_meetings[0] == {
+        "topic": "Standup",
+        "start": "2024-06-12 10:00:00",
+        "duration": 15,
+        "invitees": ["sid.jha@example.com", "x@y.org"],
+        "link": link,
+    }
     assert d.call("get_zoom_meeting_link", ["T", "2024-06-12 10:00:00", 0, ["Sid"]]).startswith(ERROR_PREFIX)
-    links = {d.call("get_zoom_meeting_link", [f"Topic {i}", "2024-06-12 10:00:00", 30, []]) for i in range(200)}
+    links = {
+        d.call("get_zoom_meeting_link", [f"Topic {i}", "2024-06-12 10:00:00", 30, []]) for i in range(200)
+    }
     assert len(links) == 200
     assert all(re.fullmatch(r"https://zoom\.us/j/[1-9]\d{9}", link) for link in links)
 
@@ -395,28 +486,31 @@ def test_all_sixteen_tools_run():
     assert d.notes["Work"]["Ideas"] == "Try ToolRAG on the new dataset.\nmore"
 
 
-@pytest.mark.parametrize(("tool", "args"), [
-    ("get_phone_number", ["Nobody Known"]),
-    ("get_email_address", ["Zed"]),  # ambiguous first name (two Zeds)
-    ("get_email_address", [""]),
-    ("open_and_get_file_path", ["no-such-file-anywhere"]),
-    ("summarize_pdf", ["Budget 2024"]),  # an .xlsx
-    ("summarize_pdf", ["Slides Final"]),
-    ("create_calendar_event", ["X", "2024-13-01 10:00:00", "", "", [], "", ""]),
-    ("create_calendar_event", ["X", "tomorrow at ten", "", "", [], "", ""]),
-    ("create_reminder", ["R", "June 5th", "", "", 0, False]),
-    ("get_zoom_meeting_link", ["Z", "not a date", 30, ["Sid"]]),
-    ("send_sms", ["Nobody Known", "hi"]),
-    ("compose_new_email", ["Sid", None, "S", "", ["no-such-file-anywhere"]]),
-    ("compose_new_email", [[], None, "S", "", None]),
-    ("get_phone_number", [42]),
-    ("get_zoom_meeting_link", ["Z", "2024-06-12 10:00:00", "30", ["Sid"]]),
-    ("create_note", ["N"]),
-    ("delete_everything", []),
-    ("maps_open_location", ["\ud800"]),  # a lone surrogate parses from plan text ("\\ud800")
-    ("get_zoom_meeting_link", ["Sync \udfff", "2024-06-12 10:00:00", 30, ["Sid"]]),
-    ("send_sms", [["Sid", "\udc00"], "hi"]),
-])
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("get_phone_number", ["Nobody Known"]),
+        ("get_email_address", ["Zed"]),  # ambiguous first name (two Zeds)
+        ("get_email_address", [""]),
+        ("open_and_get_file_path", ["no-such-file-anywhere"]),
+        ("summarize_pdf", ["Budget 2024"]),  # an .xlsx
+        ("summarize_pdf", ["Slides Final"]),
+        ("create_calendar_event", ["X", "2024-13-01 10:00:00", "", "", [], "", ""]),
+        ("create_calendar_event", ["X", "tomorrow at ten", "", "", [], "", ""]),
+        ("create_reminder", ["R", "June 5th", "", "", 0, False]),
+        ("get_zoom_meeting_link", ["Z", "not a date", 30, ["Sid"]]),
+        ("send_sms", ["Nobody Known", "hi"]),
+        ("compose_new_email", ["Sid", None, "S", "", ["no-such-file-anywhere"]]),
+        ("compose_new_email", [[], None, "S", "", None]),
+        ("get_phone_number", [42]),
+        ("get_zoom_meeting_link", ["Z", "2024-06-12 10:00:00", "30", ["Sid"]]),
+        ("create_note", ["N"]),
+        ("delete_everything", []),
+        ("maps_open_location", ["\ud800"]),  # a lone surrogate parses from plan text ("\\ud800")
+        ("get_zoom_meeting_link", ["Sync \udfff", "2024-06-12 10:00:00", 30, ["Sid"]]),
+        ("send_sms", [["Sid", "\udc00"], "hi"]),
+    ],
+)
 def test_failures_become_error_observations(tool, args):
     d = SimulatedDesktop(seed=0, contacts=["Zed Alpha", "Zed Beta"])
     before = (len(d.calendar), len(d.outbox), len(d.sms), len(d.reminders), len(d.zoom_meetings))
@@ -448,7 +542,9 @@ def test_calls_record_ok_and_failed():
     d.call("get_phone_number", ["Nobody Known"])
     d.call("maps_open_location", ["Paris"])
     assert [(c.tool, c.ok) for c in d.calls] == [
-        ("get_phone_number", True), ("get_phone_number", False), ("maps_open_location", True),
+        ("get_phone_number", True),
+        ("get_phone_number", False),
+        ("maps_open_location", True),
     ]
     assert d.calls[0].result == d.contacts["Sid Jha"].phone
     assert d.calls[1].result.startswith(ERROR_PREFIX)
@@ -475,7 +571,9 @@ def test_add_contact_makes_name_resolvable():
 
 def test_latency_sample_in_range_and_order_independent():
     model = LatencyModel({"send_sms": (0.2, 0.5)}, (0.01, 0.02), seed=5)
-    draws = {(tool, i): model.sample(tool, [f"arg{i}"]) for tool in ("send_sms", "create_note") for i in range(50)}
+    draws = {
+        (tool, i): model.sample(tool, [f"arg{i}"]) for tool in ("send_sms", "create_note") for i in range(50)
+    }
     for (tool, _), v in draws.items():
         lo, hi = (0.2, 0.5) if tool == "send_sms" else (0.01, 0.02)
         assert lo <= v <= hi
@@ -504,8 +602,10 @@ def test_acall_concurrent_calls_overlap():
     async def main() -> tuple[list[str], float]:
         t0 = time.perf_counter()
         results = await asyncio.gather(
-            d.acall("get_phone_number", ["Sid"]), d.acall("get_email_address", ["Nick"]),
-            d.acall("maps_open_location", ["Paris"]), d.acall("get_phone_number", ["Nobody Known"]),
+            d.acall("get_phone_number", ["Sid"]),
+            d.acall("get_email_address", ["Nick"]),
+            d.acall("maps_open_location", ["Paris"]),
+            d.acall("get_phone_number", ["Nobody Known"]),
         )
         return list(results), time.perf_counter() - t0
 

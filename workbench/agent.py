@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from workbench.finetune.predict import Planner
 
 STAGES = ("toolrag", "planning", "execution", "joining")
-EMPTY_QUERY = "The query is empty: say what to do, e.g. \"Text Sid that I'm running late\"."
+EMPTY_QUERY = 'The query is empty: say what to do, e.g. "Text Sid that I\'m running late".'
 NO_TOOL = "None of my tools can do this: {why}. I work with {apps}."
 Emit = Callable[[str, str], None]
 T = TypeVar("T")
@@ -71,32 +71,66 @@ T = TypeVar("T")
 class AgentConfig:
     """The agent and its benchmark. Field help texts serve `--help` and notebooks (`config.describe`)."""
 
-    n: int = field(default=20, metadata={"help": "benchmark: the first N queries of data/tinyagent/test.jsonl"})
-    warmup: int = field(default=1, metadata={
-        "help": "benchmark: queries run untimed first (the first call of each model pays one-time costs)"})
-    model: str | None = field(default=None, metadata={
-        "help": "planner model folder (None: the best planner `workbench finetune` trained)"})
-    toolrag: str = field(default="auto", metadata={
-        "help": "ToolRAG classifier folder, 'auto' (the trained one if any) or 'none' (all 16 tools)"})
-    constrained: bool | None = field(default=None, metadata={
-        "help": "grammar-constrained decoding of the in-process planner (None: as its best variant / False)"})
-    provider: str | None = field(default=None, metadata={
-        "help": "plan with a served model instead (mlx, vllm, openai, ...: workbench.llm.from_env); None: the "
-                "fine-tuned planner in process"})
+    n: int = field(
+        default=20, metadata={"help": "benchmark: the first N queries of data/tinyagent/test.jsonl"}
+    )
+    warmup: int = field(
+        default=1,
+        metadata={
+            "help": "benchmark: queries run untimed first (the first call of each model pays one-time costs)"
+        },
+    )
+    model: str | None = field(
+        default=None,
+        metadata={"help": "planner model folder (None: the best planner `workbench finetune` trained)"},
+    )
+    toolrag: str = field(
+        default="auto",
+        metadata={
+            "help": "ToolRAG classifier folder, 'auto' (the trained one if any) or 'none' (all 16 tools)"
+        },
+    )
+    constrained: bool | None = field(
+        default=None,
+        metadata={
+            "help": "grammar-constrained decoding of the in-process planner (None: as its best variant / False)"
+        },
+    )
+    provider: str | None = field(
+        default=None,
+        metadata={
+            "help": "plan with a served model instead (mlx, vllm, openai, ...: workbench.llm.from_env); None: the "
+            "fine-tuned planner in process"
+        },
+    )
     base_url: str | None = field(default=None, metadata={"help": "served planner: server URL"})
     model_name: str | None = field(default=None, metadata={"help": "served planner: model name"})
-    prompt: str | None = field(default=None, metadata={
-        "help": "served planner's prompt: compact (a fine-tuned planner) or full (a general LLM); None: compact "
-                "for provider mlx (`workbench serve`), full otherwise"})
+    prompt: str | None = field(
+        default=None,
+        metadata={
+            "help": "served planner's prompt: compact (a fine-tuned planner) or full (a general LLM); None: compact "
+            "for provider mlx (`workbench serve`), full otherwise"
+        },
+    )
     examples: int = field(default=0, metadata={"help": "served planner: retrieved in-context examples"})
-    joiner: str = field(default="rule", metadata={
-        "help": "rule (finish with the observations, replan on an error) or llm (the served model joins)"})
+    joiner: str = field(
+        default="rule",
+        metadata={
+            "help": "rule (finish with the observations, replan on an error) or llm (the served model joins)"
+        },
+    )
     max_replans: int = field(default=2, metadata={"help": "new plans after the first one, at most"})
     stream: bool = field(default=True, metadata={"help": "dispatch each task as soon as its line is written"})
-    max_plan_tokens: int = field(default=512, metadata={
-        "help": "served planner: generation budget (the in-process one uses its trained budget)"})
-    tool_latency: str = field(default="none", metadata={
-        "help": "simulated app latency: none, or typical (a rough model of a laptop's apps, not measured)"})
+    max_plan_tokens: int = field(
+        default=512,
+        metadata={"help": "served planner: generation budget (the in-process one uses its trained budget)"},
+    )
+    tool_latency: str = field(
+        default="none",
+        metadata={
+            "help": "simulated app latency: none, or typical (a rough model of a laptop's apps, not measured)"
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.joiner not in ("rule", "llm"):
@@ -106,8 +140,10 @@ class AgentConfig:
         if self.tool_latency not in ("none", "typical"):
             raise ValueError(f"tool_latency must be none or typical, got {self.tool_latency!r}")
         if self.n < 1 or self.max_replans < 0 or self.warmup < 0:
-            raise ValueError(f"need n >= 1, warmup >= 0 and max_replans >= 0, got n={self.n}, warmup={self.warmup}, "
-                             f"max_replans={self.max_replans}")
+            raise ValueError(
+                f"need n >= 1, warmup >= 0 and max_replans >= 0, got n={self.n}, warmup={self.warmup}, "
+                f"max_replans={self.max_replans}"
+            )
 
 
 @dataclass
@@ -153,10 +189,18 @@ class TinyAgent:
     `select(queries) -> tool lists`: ToolRAG (None: all 16 tools). `joiner`: default `RuleJoiner`.
     """
 
-    def __init__(self, planner: LLM | Planner, select: Callable[[Sequence[str]], list[list[str]]] | None = None,
-                 kind: str = "full", examples: Callable[[str, list[str]], str] | None = None,
-                 joiner: Any = None, max_replans: int = 2, stream: bool = True, max_plan_tokens: int = 512,
-                 tool_latency: LatencyModel | None = None):
+    def __init__(
+        self,
+        planner: LLM | Planner,
+        select: Callable[[Sequence[str]], list[list[str]]] | None = None,
+        kind: str = "full",
+        examples: Callable[[str, list[str]], str] | None = None,
+        joiner: Any = None,
+        max_replans: int = 2,
+        stream: bool = True,
+        max_plan_tokens: int = 512,
+        tool_latency: LatencyModel | None = None,
+    ):
         self.llm: LLM | None = planner if isinstance(planner, LLM) else None
         self.local: Planner | None = None if isinstance(planner, LLM) else planner
         if self.local is not None:  # the fine-tuned planner brings its own selection, prompt and budget
@@ -187,10 +231,15 @@ class TinyAgent:
 
         llm = from_env(cfg.provider, cfg.model_name, **({"base_url": cfg.base_url} if cfg.base_url else {}))
         kind = cfg.prompt or ("compact" if cfg.provider == "mlx" else "full")
-        return cls(llm, select=toolrag_selector(rag), kind=kind,
-                   examples=example_source(cfg.examples) if cfg.examples else None,
-                   joiner=LLMJoiner(llm) if cfg.joiner == "llm" else None, max_plan_tokens=cfg.max_plan_tokens,
-                   **common)
+        return cls(
+            llm,
+            select=toolrag_selector(rag),
+            kind=kind,
+            examples=example_source(cfg.examples) if cfg.examples else None,
+            joiner=LLMJoiner(llm) if cfg.joiner == "llm" else None,
+            max_plan_tokens=cfg.max_plan_tokens,
+            **common,
+        )
 
     def describe(self) -> str:
         from workbench.llm.select import describe_llm
@@ -199,11 +248,18 @@ class TinyAgent:
         if self.local is None:
             planner = describe_llm(self.llm)
         else:
-            mode = ("grounded" if self.local.grounded else "grammar-constrained" if self.local.constrained
-                    else "unconstrained")
+            mode = (
+                "grounded"
+                if self.local.grounded
+                else "grammar-constrained"
+                if self.local.constrained
+                else "unconstrained"
+            )
             name = self.local.model.config._name_or_path
-            planner = (f"fine-tuned planner in process ({config.shown_path(name) if name else 'in memory'}; "
-                       f"{mode} greedy decoding, streamed token by token)")
+            planner = (
+                f"fine-tuned planner in process ({config.shown_path(name) if name else 'in memory'}; "
+                f"{mode} greedy decoding, streamed token by token)"
+            )
         toolrag = "all 16 tools" if self.select is None else "ToolRAG classifier"
         return f"planner: {planner}; prompt {self.kind}; tools: {toolrag}; joiner: {joiner}"
 
@@ -219,8 +275,13 @@ class TinyAgent:
     def tools_for(self, query: str) -> list[str]:
         return list(self.select([query])[0]) if self.select else list(TOOL_NAMES)
 
-    async def run(self, query: str, today: str | None = None, desktop: SimulatedDesktop | None = None,
-                  on_event: Emit | None = None) -> TinyAgentResult:
+    async def run(
+        self,
+        query: str,
+        today: str | None = None,
+        desktop: SimulatedDesktop | None = None,
+        on_event: Emit | None = None,
+    ) -> TinyAgentResult:
         """Answer `query` on `desktop` (default: a fresh simulated one). `on_event(kind, text)` hears the
         selection, each plan line as it is written, each task as it starts and ends, and each replan."""
         emit = on_event or _ignore
@@ -231,20 +292,32 @@ class TinyAgent:
         tools = self.tools_for(query)
         examples = self.examples(query, tools) if self.examples and tools else ""
         toolrag_s = time.perf_counter() - start
-        shown = ", ".join(tools) + f" ({len(tools)} of 16)" if len(tools) < len(TOOL_NAMES) else "all 16 tools"
+        shown = (
+            ", ".join(tools) + f" ({len(tools)} of 16)" if len(tools) < len(TOOL_NAMES) else "all 16 tools"
+        )
         emit("toolrag", (shown if tools else "no tool") + (", with retrieved examples" if examples else ""))
         if not tools:
-            return TinyAgentResult(query, _no_tool("ToolRAG selected none of the 16 tools"), tools, toolrag_s,
-                                   served=False)
+            return TinyAgentResult(
+                query, _no_tool("ToolRAG selected none of the 16 tools"), tools, toolrag_s, served=False
+            )
         desktop = desktop or SimulatedDesktop(today=today, latency=self.tool_latency)
         compiler = LLMCompiler(
-            _PlanEcho(self._planner_llm(tools, query), emit), [_reporting(t, emit) for t in desktop_tools(desktop)],
-            joiner=_ReportingJoiner(self.joiner, emit), today=today, max_replans=self.max_replans,
-            stream=self.stream, max_plan_tokens=self.max_plan_tokens,
-            messages=lambda q, context: tinyagent_messages(q, today, tools, self.kind, examples, context))
+            _PlanEcho(self._planner_llm(tools, query), emit),
+            [_reporting(t, emit) for t in desktop_tools(desktop)],
+            joiner=_ReportingJoiner(self.joiner, emit),
+            today=today,
+            max_replans=self.max_replans,
+            stream=self.stream,
+            max_plan_tokens=self.max_plan_tokens,
+            messages=lambda q, context: tinyagent_messages(q, today, tools, self.kind, examples, context),
+        )
         run = await compiler.run(query)
         out = TinyAgentResult(query, run.answer, tools, toolrag_s, run)
-        if run.finished and isinstance(self.joiner, RuleJoiner) and not any(r.execution.records for r in run.rounds):
+        if (
+            run.finished
+            and isinstance(self.joiner, RuleJoiner)
+            and not any(r.execution.records for r in run.rounds)
+        ):
             out.answer, out.served = _no_tool("the planner wrote a plan without a tool call"), False
         return out
 
@@ -271,12 +344,14 @@ class TinyAgent:
             spans = query_spans(query) if self.local.grounded else None
             grammar = plan_grammar(tinyagent_tools(tools), **self.local.grammar_limits, spans=spans)
         model = _DecodingModel(self.local.model, self.local.tokenizer, grammar)
-        return TransformersLLM(model, self.local.tokenizer, default_max_tokens=self.max_plan_tokens,
-                               name="fine-tuned planner")
+        return TransformersLLM(
+            model, self.local.tokenizer, default_max_tokens=self.max_plan_tokens, name="fine-tuned planner"
+        )
 
 
-def tinyagent_messages(query: str, today: str, tools: Sequence[str], kind: str = "compact", examples: str = "",
-                       context: str = "") -> list[Message]:
+def tinyagent_messages(
+    query: str, today: str, tools: Sequence[str], kind: str = "compact", examples: str = "", context: str = ""
+) -> list[Message]:
     """The planner's chat (`planner_chat`); a replan's user message carries LLMCompiler's replan request."""
     chat = planner_chat(query, today, tools, kind, examples)
     if context:  # one wording of the replan request for every planner: LLMCompiler's (its system part unused)
@@ -326,10 +401,18 @@ class _PlanEcho(LLM):
     def __init__(self, inner: LLM, emit: Emit):
         self.inner, self.emit, self.model = inner, emit, inner.model
 
-    async def _generate(self, messages: list[Message], stop: Sequence[str], temperature: float,
-                        max_tokens: int | None, state: StreamState) -> AsyncIterator[str]:
+    async def _generate(
+        self,
+        messages: list[Message],
+        stop: Sequence[str],
+        temperature: float,
+        max_tokens: int | None,
+        state: StreamState,
+    ) -> AsyncIterator[str]:
         pending, ended = "", False
-        async with contextlib.aclosing(self.inner._generate(messages, stop, temperature, max_tokens, state)) as chunks:
+        async with contextlib.aclosing(
+            self.inner._generate(messages, stop, temperature, max_tokens, state)
+        ) as chunks:
             async for chunk in chunks:  # closing this stream (at join()) closes the inner one
                 if not ended:
                     pending += chunk
@@ -392,7 +475,9 @@ def format_latency(latency: dict[str, float]) -> str:
     return f"latency: {parts}; total {latency['total']:.3f} s"
 
 
-def ask(agent: TinyAgent, query: str, today: str | None = None, file: IO[str] | None = None) -> TinyAgentResult:
+def ask(
+    agent: TinyAgent, query: str, today: str | None = None, file: IO[str] | None = None
+) -> TinyAgentResult:
     """`workbench agent "..."`: run one query, printing the plan, the tasks, the answer and the latency."""
     from workbench.aio import run_sync
 
@@ -410,11 +495,15 @@ def ask(agent: TinyAgent, query: str, today: str | None = None, file: IO[str] | 
 def _median_p95(values: Sequence[float]) -> dict[str, float]:
     import numpy as np
 
-    return {"median_s": round(statistics.median(values), 4), "p95_s": round(float(np.percentile(values, 95)), 4)}
+    return {
+        "median_s": round(statistics.median(values), 4),
+        "p95_s": round(float(np.percentile(values, 95)), 4),
+    }
 
 
-def run_benchmark(cfg: AgentConfig | None = None, agent: TinyAgent | None = None,
-                  progress: bool = True) -> dict[str, Any]:
+def run_benchmark(
+    cfg: AgentConfig | None = None, agent: TinyAgent | None = None, progress: bool = True
+) -> dict[str, Any]:
     """End-to-end latency and first-plan success over the first `cfg.n` test queries: `data/results/agent.json`.
 
     Queries run one after another (after `cfg.warmup` untimed ones), each on a fresh simulated desktop that
@@ -437,22 +526,33 @@ def run_benchmark(cfg: AgentConfig | None = None, agent: TinyAgent | None = None
     t0 = time.perf_counter()
 
     async def run_all() -> list[dict[str, Any]]:
-        for r in records[:cfg.warmup]:
+        for r in records[: cfg.warmup]:
             await agent.run(r["query"], r["today"], SimulatedDesktop(today=r["today"]).prepare_for(r["plan"]))
         rows = []
         for r in tqdm(records, desc="agent", unit="query", disable=not progress):
             desktop = SimulatedDesktop(today=r["today"], latency=agent.tool_latency).prepare_for(r["plan"])
             res = await agent.run(r["query"], r["today"], desktop)
-            rows.append({"latency": res.latency, "success": score_plan(res.first_plan, r["plan"])["success"],
-                         "finished": res.finished, "rounds": len(res.rounds),
-                         "toolrag_recall": float(set(r["tools"]) <= set(res.tools))})
+            rows.append(
+                {
+                    "latency": res.latency,
+                    "success": score_plan(res.first_plan, r["plan"])["success"],
+                    "finished": res.finished,
+                    "rounds": len(res.rounds),
+                    "toolrag_recall": float(set(r["tools"]) <= set(res.tools)),
+                }
+            )
         return rows
 
     rows = run_sync(agent.closing(run_all()))
     totals = [row["latency"]["total"] for row in rows]
     results = {
-        "profile": config.active_profile(), "n": len(rows), "device": agent.device, "agent": agent.describe(),
-        "stream": agent.stream, "tool_latency": cfg.tool_latency, "warmup": cfg.warmup,
+        "profile": config.active_profile(),
+        "n": len(rows),
+        "device": agent.device,
+        "agent": agent.describe(),
+        "stream": agent.stream,
+        "tool_latency": cfg.tool_latency,
+        "warmup": cfg.warmup,
         "median_latency_s": round(statistics.median(totals), 4),
         "p95_latency_s": _median_p95(totals)["p95_s"],
         "mean_latency_s": round(statistics.fmean(totals), 4),
@@ -470,6 +570,8 @@ def run_benchmark(cfg: AgentConfig | None = None, agent: TinyAgent | None = None
 
 def format_benchmark(r: dict[str, Any]) -> str:
     stages = ", ".join(f"{s} {v['median_s']:.3f}/{v['p95_s']:.3f}" for s, v in r["per_stage"].items())
-    return (f"{r['n']} test queries on {r['device']}: latency median {r['median_latency_s']:.3f} s, p95 "
-            f"{r['p95_latency_s']:.3f} s; first-plan success {r['success_test']:.3f}; finished "
-            f"{r['finished_rate']:.3f}\nper stage (median/p95 s): {stages}")
+    return (
+        f"{r['n']} test queries on {r['device']}: latency median {r['median_latency_s']:.3f} s, p95 "
+        f"{r['p95_latency_s']:.3f} s; first-plan success {r['success_test']:.3f}; finished "
+        f"{r['finished_rate']:.3f}\nper stage (median/p95 s): {stages}"
+    )

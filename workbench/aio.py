@@ -1,8 +1,8 @@
 """Run a coroutine to completion from sync code, also inside Jupyter (whose event loop is already running).
 
-    >>> import asyncio
-    >>> run_sync(asyncio.sleep(0, result=7))
-    7
+>>> import asyncio
+>>> run_sync(asyncio.sleep(0, result=7))
+7
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ class StoreWarning(UserWarning):
 
 def _check_path(path: Path) -> None:
     if path.is_dir():
-        raise IsADirectoryError(f"the store {path} is a directory; give a file path such as {path / 'run.jsonl'}")
+        raise IsADirectoryError(
+            f"the store {path} is a directory; give a file path such as {path / 'run.jsonl'}"
+        )
 
 
 def _record_or_none(raw: bytes, required: Sequence[str], where: str) -> dict[str, Any] | None:
@@ -35,7 +37,9 @@ def _record_or_none(raw: bytes, required: Sequence[str], where: str) -> dict[str
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
     if not (isinstance(record, dict) and all(isinstance(record.get(k), str) for k in required)):
-        raise ValueError(f"{where}: a JSON line without {', '.join(required)} (as text); the store is damaged")
+        raise ValueError(
+            f"{where}: a JSON line without {', '.join(required)} (as text); the store is damaged"
+        )
     return record
 
 
@@ -50,15 +54,24 @@ def parse(data: bytes, path: Path, required: Sequence[str] = ("id",)) -> tuple[l
         if raw.strip():
             record = _record_or_none(raw, required, f"{path}:{i + 1}")
             if record is None and i == last:
-                warnings.warn(f"{path}: line {i + 1} is not a complete record (the run was probably killed while "
-                              "writing it); it is ignored", StoreWarning, stacklevel=3)
+                warnings.warn(
+                    f"{path}: line {i + 1} is not a complete record (the run was probably killed while "
+                    "writing it); it is ignored",
+                    StoreWarning,
+                    stacklevel=3,
+                )
                 return records, offset
             if record is None:
-                raise ValueError(f"{path}:{i + 1}: not a JSON record with {', '.join(required)}; the store is "
-                                 "damaged (only a torn last line is repaired automatically)")
+                raise ValueError(
+                    f"{path}:{i + 1}: not a JSON record with {', '.join(required)}; the store is "
+                    "damaged (only a torn last line is repaired automatically)"
+                )
             if record["id"] in seen:
-                warnings.warn(f"{path}: id {record['id']!r} is stored twice; the first record is kept",
-                              StoreWarning, stacklevel=3)
+                warnings.warn(
+                    f"{path}: id {record['id']!r} is stored twice; the first record is kept",
+                    StoreWarning,
+                    stacklevel=3,
+                )
             else:
                 seen.add(record["id"])
                 records.append(record)
@@ -73,7 +86,9 @@ def read_records(path: str | Path, required: Sequence[str] = ("id",)) -> list[di
     return parse(path.read_bytes(), path, required)[0] if path.exists() else []
 
 
-def open_for_append(path: str | Path, required: Sequence[str] = ("id",)) -> tuple[list[dict[str, Any]], IO[str]]:
+def open_for_append(
+    path: str | Path, required: Sequence[str] = ("id",)
+) -> tuple[list[dict[str, Any]], IO[str]]:
     """Read the stored records, cut off a torn last line (fsynced), and open the file to append."""
     path = Path(path)
     _check_path(path)

@@ -83,7 +83,10 @@ def graph_edit_distance(pred: PlanLike, gold: PlanLike, timeout: float = 2.0) ->
     except PlanError:
         return float(g2.number_of_nodes() + g2.number_of_edges())
     d = nx.graph_edit_distance(
-        g1, g2, node_subst_cost=lambda a, b: 0.0 if a["tool"] == b["tool"] else 1.0, timeout=timeout,
+        g1,
+        g2,
+        node_subst_cost=lambda a, b: 0.0 if a["tool"] == b["tool"] else 1.0,
+        timeout=timeout,
     )
     if d is None:  # nothing found in time: deleting everything and inserting the gold graph is a bound
         d = g1.number_of_nodes() + g1.number_of_edges() + g2.number_of_nodes() + g2.number_of_edges()
@@ -105,8 +108,9 @@ def tool_recall(pred: PlanLike | Iterable[str], gold: PlanLike | Iterable[str]) 
     return len(wanted & tools(pred)) / len(wanted) if wanted else 1.0
 
 
-def critical_path_length(plan: PlanLike,
-                         latency: Mapping[str, float] | Callable[[str], float] | None = None) -> float:
+def critical_path_length(
+    plan: PlanLike, latency: Mapping[str, float] | Callable[[str], float] | None = None
+) -> float:
     """The longest chain of dependent tasks, in steps (default) or in seconds with per-tool `latency`.
 
     With a perfect parallel executor, this is the plan's execution time: the physical limit that

@@ -72,8 +72,9 @@ def run_notebooks(profile: str | None = None, pattern: str = "", timeout_s: int 
     report = []
     for path in tqdm(paths, desc=f"notebooks ({profile})", unit="nb"):
         nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=timeout_s, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            nb, timeout=timeout_s, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        )
         start = time.perf_counter()
         try:
             client.execute()

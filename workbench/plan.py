@@ -136,7 +136,7 @@ def _read_call(text: str, line: int) -> tuple[str, tuple[Any, ...]]:
     try:
         tree = ast.parse(text, mode="eval")
     except _PARSE_ERRORS as e:
-        hint = " (references must be quoted, e.g. \"$1\")" if "$" in text else ""
+        hint = ' (references must be quoted, e.g. "$1")' if "$" in text else ""
         raise PlanError(f"cannot read the call {_clip(text)}: {_reason(e)}{hint}", line) from None
     call = tree.body
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
@@ -153,7 +153,7 @@ def _read_call(text: str, line: int) -> tuple[str, tuple[Any, ...]]:
             args.append(ast.literal_eval(node))
         except _PARSE_ERRORS:
             src = ast.get_source_segment(text, node) or "?"
-            hint = " (references must be quoted, e.g. \"$1\")" if src.startswith("$") else ""
+            hint = ' (references must be quoted, e.g. "$1")' if src.startswith("$") else ""
             raise PlanError(
                 f"{call.func.id}: argument {i} ({_clip(src)}) is not a Python literal{hint}", line
             ) from None
@@ -225,7 +225,7 @@ class StreamingPlanParser:
         out = [] if self._ended else self.feed("\n")
         self._closed = True
         if not self.steps:
-            raise PlanError("the plan has no steps (expected lines such as `1. tool(\"x\")`)")
+            raise PlanError('the plan has no steps (expected lines such as `1. tool("x")`)')
         return out
 
     def plan(self) -> Plan:
@@ -246,7 +246,10 @@ class StreamingPlanParser:
         m = _STEP_RE.match(text)
         if m is None or not m.group(2):
             if self.strict:
-                raise PlanError(f"expected a numbered step `N. tool(...)` or `Thought: ...`, got {_clip(text)}", self._line)
+                raise PlanError(
+                    f"expected a numbered step `N. tool(...)` or `Thought: ...`, got {_clip(text)}",
+                    self._line,
+                )
             return None
         idx = _step_number(m.group(1), self._line)
         tool, args = _read_call(m.group(2), self._line)
@@ -286,8 +289,9 @@ class StreamingPlanParser:
         return Step(idx, tool, args, deps, thought, line)
 
 
-def parse_plan(text: str, tools: Iterable[ToolSpec] | Mapping[str, ToolSpec] | None = None,
-               strict: bool = True) -> Plan:
+def parse_plan(
+    text: str, tools: Iterable[ToolSpec] | Mapping[str, ToolSpec] | None = None, strict: bool = True
+) -> Plan:
     """Parse a whole plan; with `tools`, also validate it against their specs (see `validate_plan`)."""
     if not isinstance(text, str):
         raise PlanError(f"a plan is text, got {type(text).__name__}")
@@ -419,8 +423,13 @@ def grouped_by_part(plan: Plan) -> Plan:
             return {k: renumber(x) for k, x in v.items()}
         return v
 
-    steps = [Step(new[s.idx], s.tool, renumber(s.args), tuple(sorted(new.get(d, d) for d in s.deps)), s.thought)
-             for s in order]
-    steps += [Step(len(steps) + 1, s.tool, s.args, tuple(range(1, len(steps) + 1)), s.thought)
-              for s in plan.steps if s.is_join]
+    steps = [
+        Step(new[s.idx], s.tool, renumber(s.args), tuple(sorted(new.get(d, d) for d in s.deps)), s.thought)
+        for s in order
+    ]
+    steps += [
+        Step(len(steps) + 1, s.tool, s.args, tuple(range(1, len(steps) + 1)), s.thought)
+        for s in plan.steps
+        if s.is_join
+    ]
     return Plan(steps)

@@ -49,34 +49,62 @@ REPORTED = [
 
 @dataclass
 class QuantizeConfig:
-    source: str = field(default="best", metadata={
-        "help": "the planner to quantize: 'best' (what `workbench finetune` chose) or a Hugging Face model folder"})
+    source: str = field(
+        default="best",
+        metadata={
+            "help": "the planner to quantize: 'best' (what `workbench finetune` chose) or a Hugging Face model folder"
+        },
+    )
     bits: int = field(default=4, metadata={"help": "quantization bits"})
-    group_size: int = field(default=32, metadata={"help": "weights sharing one scale and bias (TinyAgent: 32)"})
+    group_size: int = field(
+        default=32, metadata={"help": "weights sharing one scale and bias (TinyAgent: 32)"}
+    )
     dtype: str = field(default="float16", metadata={"help": "float weights, scales and biases"})
-    qlora_backend: str = field(default="torch", metadata={
-        "help": "QLoRA trainer: torch (peft LoRA on the exactly dequantized 4-bit weights, then converted to an "
-                "mlx-lm adapter) or mlx (mlx-lm LoRA on the 4-bit model; the Apple-silicon path)"})
+    qlora_backend: str = field(
+        default="torch",
+        metadata={
+            "help": "QLoRA trainer: torch (peft LoRA on the exactly dequantized 4-bit weights, then converted to an "
+            "mlx-lm adapter) or mlx (mlx-lm LoRA on the 4-bit model; the Apple-silicon path)"
+        },
+    )
     qlora_iters: int = field(default=100, metadata={"help": "QLoRA (mlx backend): iterations"})
-    qlora_epochs: float = field(default=1.0, metadata={"help": "QLoRA (torch backend): passes over train_records"})
+    qlora_epochs: float = field(
+        default=1.0, metadata={"help": "QLoRA (torch backend): passes over train_records"}
+    )
     qlora_batch_size: int = field(default=8, metadata={"help": "QLoRA: pairs per iteration"})
     qlora_lr: float = field(default=2e-4, metadata={"help": "QLoRA: learning rate"})
     qlora_rank: int = field(default=8, metadata={"help": "QLoRA: adapter rank (all linear layers)"})
     qlora_scale: float = field(default=2.0, metadata={"help": "QLoRA: adapter scale (alpha / rank)"})
     train_records: int = field(default=4000, metadata={"help": "training pairs exported for mlx-lm"})
     val_records: int = field(default=64, metadata={"help": "val pairs exported for mlx-lm"})
-    base: str = field(default="finetune", metadata={
-        "help": "base model for mlx-lm LoRA: 'finetune' (the one `workbench finetune` started from) or a folder"})
-    mlx_lora_iters: int = field(default=200, metadata={
-        "help": "mlx-lm LoRA on the base model (0: skip); a handful on Linux, where mlx runs on a reference BLAS"})
+    base: str = field(
+        default="finetune",
+        metadata={
+            "help": "base model for mlx-lm LoRA: 'finetune' (the one `workbench finetune` started from) or a folder"
+        },
+    )
+    mlx_lora_iters: int = field(
+        default=200,
+        metadata={
+            "help": "mlx-lm LoRA on the base model (0: skip); a handful on Linux, where mlx runs on a reference BLAS"
+        },
+    )
     mlx_lora_lr: float = field(default=1e-3, metadata={"help": "mlx-lm LoRA on the base: learning rate"})
     mlx_lora_rank: int = field(default=16, metadata={"help": "mlx-lm LoRA on the base: rank"})
     eval_test: int | None = field(default=300, metadata={"help": "test records scored (None: all)"})
     eval_ood: int | None = field(default=300, metadata={"help": "ood records scored (None: all)"})
-    success_backend: str = field(default="torch", metadata={
-        "help": "torch (exactly dequantized weights, batched) or mlx (mlx kernels, one query at a time)"})
-    latency_n: int = field(default=20, metadata={"help": "test queries planned one at a time in MLX and timed"})
-    served_n: int = field(default=3, metadata={"help": "test queries planned through mlx_lm.server (0: skip)"})
+    success_backend: str = field(
+        default="torch",
+        metadata={
+            "help": "torch (exactly dequantized weights, batched) or mlx (mlx kernels, one query at a time)"
+        },
+    )
+    latency_n: int = field(
+        default=20, metadata={"help": "test queries planned one at a time in MLX and timed"}
+    )
+    served_n: int = field(
+        default=3, metadata={"help": "test queries planned through mlx_lm.server (0: skip)"}
+    )
     eval_batch_size: int = field(default=64, metadata={"help": "queries decoded together (torch backend)"})
     seed: int = field(default=0, metadata={"help": "sampling and shuffling seed"})
 
@@ -93,7 +121,9 @@ def source_planner(cfg: QuantizeConfig) -> tuple[Path, dict[str, Any]]:
         return best_planner()
     folder = Path(cfg.source)
     if not (folder / "config.json").exists():
-        raise FileNotFoundError(f"{folder} is not a model folder: give one, or source='best' after `workbench finetune`")
+        raise FileNotFoundError(
+            f"{folder} is not a model folder: give one, or source='best' after `workbench finetune`"
+        )
     return folder, {"toolrag": False, "constrained": False}
 
 
@@ -133,24 +163,51 @@ def build_models(cfg: QuantizeConfig, progress: bool = True) -> dict[str, Any]:
             mlx.to_mlx(src, folder, dtype=cfg.dtype, bits=bits, group_size=cfg.group_size)
             _stamp(folder, stamp)
     data = out / "data"
-    data_stamp = {"train": cfg.train_records, "val": cfg.val_records, "seed": cfg.seed,
-                  "prompt": mlx.saved_decoding(src).get("kind", "compact"), "plan_order": saved_plan_order(src)}
+    data_stamp = {
+        "train": cfg.train_records,
+        "val": cfg.val_records,
+        "seed": cfg.seed,
+        "prompt": mlx.saved_decoding(src).get("kind", "compact"),
+        "plan_order": saved_plan_order(src),
+    }
     if not _cached(data, data_stamp):
         train = load_split("train")
         train = random.Random(cfg.seed).sample(train, min(cfg.train_records, len(train)))
-        mlx.export_chat_data(data, train, load_split("val", limit=cfg.val_records), kind=data_stamp["prompt"],
-                             seed=cfg.seed, order=data_stamp["plan_order"])
+        mlx.export_chat_data(
+            data,
+            train,
+            load_split("val", limit=cfg.val_records),
+            kind=data_stamp["prompt"],
+            seed=cfg.seed,
+            order=data_stamp["plan_order"],
+        )
         _stamp(data, data_stamp)
     reports: dict[str, Any] = {}
     adapter = out / "qlora_adapter"
-    stamp = {"model": _fingerprint(q), "data": data_stamp, "backend": cfg.qlora_backend, "lr": cfg.qlora_lr,
-             "rank": cfg.qlora_rank, "scale": cfg.qlora_scale, "batch": cfg.qlora_batch_size,
-             "iters": cfg.qlora_iters if cfg.qlora_backend == "mlx" else cfg.qlora_epochs}
+    stamp = {
+        "model": _fingerprint(q),
+        "data": data_stamp,
+        "backend": cfg.qlora_backend,
+        "lr": cfg.qlora_lr,
+        "rank": cfg.qlora_rank,
+        "scale": cfg.qlora_scale,
+        "batch": cfg.qlora_batch_size,
+        "iters": cfg.qlora_iters if cfg.qlora_backend == "mlx" else cfg.qlora_epochs,
+    }
     if not _cached(adapter, stamp):
         if cfg.qlora_backend == "mlx":
-            report = mlx.lora(q, data, adapter, iters=cfg.qlora_iters, batch_size=cfg.qlora_batch_size,
-                              lr=cfg.qlora_lr, rank=cfg.qlora_rank, scale=cfg.qlora_scale, seed=cfg.seed,
-                              steps_per_eval=max(cfg.qlora_iters // 2, 1))
+            report = mlx.lora(
+                q,
+                data,
+                adapter,
+                iters=cfg.qlora_iters,
+                batch_size=cfg.qlora_batch_size,
+                lr=cfg.qlora_lr,
+                rank=cfg.qlora_rank,
+                scale=cfg.qlora_scale,
+                seed=cfg.seed,
+                steps_per_eval=max(cfg.qlora_iters // 2, 1),
+            )
         elif cfg.qlora_backend == "torch":
             report = qlora_torch(cfg, q, adapter)
         else:
@@ -182,10 +239,20 @@ def qlora_torch(cfg: QuantizeConfig, quantized: Path, adapter: Path) -> dict[str
     rows = build_examples(tokenizer, train, kind, cfg.seed, order=order)
     val = build_examples(tokenizer, load_split("val", limit=cfg.val_records), kind, cfg.seed + 1, order=order)
     out = mlx_dir() / "qlora_torch"
-    report = finetune(frozen, "lora", rows, val, out, lr=cfg.qlora_lr, epochs=cfg.qlora_epochs,
-                      batch_size=cfg.qlora_batch_size, eval_every=max(len(rows) // cfg.qlora_batch_size // 4, 1),
-                      seed=cfg.seed, lora=lora_settings(cfg.qlora_rank, int(cfg.qlora_scale * cfg.qlora_rank), 0.0),
-                      progress=True)
+    report = finetune(
+        frozen,
+        "lora",
+        rows,
+        val,
+        out,
+        lr=cfg.qlora_lr,
+        epochs=cfg.qlora_epochs,
+        batch_size=cfg.qlora_batch_size,
+        eval_every=max(len(rows) // cfg.qlora_batch_size // 4, 1),
+        seed=cfg.seed,
+        lora=lora_settings(cfg.qlora_rank, int(cfg.qlora_scale * cfg.qlora_rank), 0.0),
+        progress=True,
+    )
     mlx.peft_to_mlx_adapter(out / "adapter", adapter)
     report.pop("log", None)
     return report
@@ -196,14 +263,32 @@ def mlx_lora_on_base(cfg: QuantizeConfig, data: Path, data_stamp: dict[str, Any]
     from workbench.finetune import mlx
     from workbench.finetune.stage import FinetuneConfig, build_base
 
-    base = build_base(config.stage_config(FinetuneConfig, "finetune")) if cfg.base == "finetune" else Path(cfg.base)
+    base = (
+        build_base(config.stage_config(FinetuneConfig, "finetune"))
+        if cfg.base == "finetune"
+        else Path(cfg.base)
+    )
     adapter, fused = mlx_dir() / "base_lora_adapter", mlx_dir() / "base_lora_fused"
-    stamp = {"base": _fingerprint(base) if base.exists() else str(base), "data": data_stamp,
-             "iters": cfg.mlx_lora_iters, "lr": cfg.mlx_lora_lr, "rank": cfg.mlx_lora_rank}
+    stamp = {
+        "base": _fingerprint(base) if base.exists() else str(base),
+        "data": data_stamp,
+        "iters": cfg.mlx_lora_iters,
+        "lr": cfg.mlx_lora_lr,
+        "rank": cfg.mlx_lora_rank,
+    }
     if not _cached(fused, stamp):
-        report = mlx.lora(base, data, adapter, iters=cfg.mlx_lora_iters, batch_size=cfg.qlora_batch_size,
-                          lr=cfg.mlx_lora_lr, rank=cfg.mlx_lora_rank, scale=2.0, seed=cfg.seed,
-                          steps_per_eval=max(cfg.mlx_lora_iters // 2, 1))
+        report = mlx.lora(
+            base,
+            data,
+            adapter,
+            iters=cfg.mlx_lora_iters,
+            batch_size=cfg.qlora_batch_size,
+            lr=cfg.mlx_lora_lr,
+            rank=cfg.mlx_lora_rank,
+            scale=2.0,
+            seed=cfg.seed,
+            steps_per_eval=max(cfg.mlx_lora_iters // 2, 1),
+        )
         mlx.fuse(base, adapter, fused)
         config.write_json_atomic(fused / "training.json", report)
         _stamp(fused, stamp)
@@ -227,8 +312,13 @@ def _torch_copy(kind: str, built: dict[str, Any], cfg: QuantizeConfig) -> Path:
     return mlx.dequantize(built["float" if kind == "float16" else "quantized"], dst)
 
 
-def measure(cfg: QuantizeConfig, kind: str, built: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
-            selected: dict[str, list[list[str]]] | None) -> dict[str, Any]:
+def measure(
+    cfg: QuantizeConfig,
+    kind: str,
+    built: dict[str, Any],
+    splits: dict[str, list[dict[str, Any]]],
+    selected: dict[str, list[list[str]]] | None,
+) -> dict[str, Any]:
     """One Table 2 row: size, bits per weight, MLX latency / speed / memory, success on test and ood."""
     import mlx.core as mx
 
@@ -244,28 +334,36 @@ def measure(cfg: QuantizeConfig, kind: str, built: dict[str, Any], splits: dict[
     layers = mlx.quantized_layers(planner.model)
     size = mlx.weights_bytes(folder) + (mlx.weights_bytes(adapter) if adapter else 0)
     row: dict[str, Any] = {
-        "row": kind, "folder": str(folder.relative_to(config.artifacts_dir())),
+        "row": kind,
+        "folder": str(folder.relative_to(config.artifacts_dir())),
         "adapter": str(adapter.relative_to(config.artifacts_dir())) if adapter else None,
-        "size_bytes": size, "bits_per_weight": round(mlx.bits_per_weight(planner.model), 3),
-        "quantized_layers": len(layers), "quantization": sorted({f"{b}-bit/g{g}" for b, g in layers.values()}),
-        **decoding, "toolrag": bool(selected),
+        "size_bytes": size,
+        "bits_per_weight": round(mlx.bits_per_weight(planner.model), 3),
+        "quantized_layers": len(layers),
+        "quantization": sorted({f"{b}-bit/g{g}" for b, g in layers.values()}),
+        **decoding,
+        "toolrag": bool(selected),
     }
-    test = splits["test"][:cfg.latency_n]
-    tools = selected["test"][:cfg.latency_n] if selected else None
+    test = splits["test"][: cfg.latency_n]
+    tools = selected["test"][: cfg.latency_n] if selected else None
     mx.reset_peak_memory()
     times, mlx_plans = [], []
     for i, r in enumerate(test):
         start = time.perf_counter()
-        mlx_plans.append(planner.plan([r["query"]], [r["today"]], tools=[tools[i]] if tools else None)[0]["plan"])
+        mlx_plans.append(
+            planner.plan([r["query"]], [r["today"]], tools=[tools[i]] if tools else None)[0]["plan"]
+        )
         times.append(time.perf_counter() - start)
     stats = planner.stats
-    row.update({
-        "median_latency_s": round(statistics.median(times), 4),
-        "generation_tokens_per_s": round(statistics.median(s["generation_tps"] for s in stats), 1),
-        "prompt_tokens_per_s": round(statistics.median(s["prompt_tps"] for s in stats), 1),
-        "median_generated_tokens": statistics.median(s["generation_tokens"] for s in stats),
-        "peak_memory_mb": round(mx.get_peak_memory() / 2**20, 2),
-    })
+    row.update(
+        {
+            "median_latency_s": round(statistics.median(times), 4),
+            "generation_tokens_per_s": round(statistics.median(s["generation_tps"] for s in stats), 1),
+            "prompt_tokens_per_s": round(statistics.median(s["prompt_tps"] for s in stats), 1),
+            "median_generated_tokens": statistics.median(s["generation_tokens"] for s in stats),
+            "peak_memory_mb": round(mx.get_peak_memory() / 2**20, 2),
+        }
+    )
     if cfg.success_backend == "mlx":
         scorer: Any = planner
     elif cfg.success_backend == "torch":
@@ -278,12 +376,14 @@ def measure(cfg: QuantizeConfig, kind: str, built: dict[str, Any], splits: dict[
         preds = res.pop("preds")
         row.update({f"{k}_{split}": v for k, v in res.items()})
         if split == "test":
-            same = [p["plan"] == m for p, m in zip(preds[:len(mlx_plans)], mlx_plans, strict=True)]
+            same = [p["plan"] == m for p, m in zip(preds[: len(mlx_plans)], mlx_plans, strict=True)]
             row["mlx_agreement"] = round(sum(same) / len(same), 4) if same else None
     return row
 
 
-def served_check(folder: Path, adapter: Path | None, recs: list[dict[str, Any]], planner: Any) -> dict[str, Any]:
+def served_check(
+    folder: Path, adapter: Path | None, recs: list[dict[str, Any]], planner: Any
+) -> dict[str, Any]:
     """Plan a few queries through `mlx_lm.server` with the `openai` client; compare with in-process MLX plans."""
     from workbench.aio import run_sync
     from workbench.finetune.prompts import planner_chat
@@ -291,8 +391,10 @@ def served_check(folder: Path, adapter: Path | None, recs: list[dict[str, Any]],
     from workbench.tools.tinyagent import TOOL_NAMES
 
     async def ask(llm: Any, r: dict[str, Any]) -> str:
-        done = await llm.complete(planner_chat(r["query"], r["today"], list(TOOL_NAMES), planner.kind),
-                                  max_tokens=planner.max_new_tokens)
+        done = await llm.complete(
+            planner_chat(r["query"], r["today"], list(TOOL_NAMES), planner.kind),
+            max_tokens=planner.max_new_tokens,
+        )
         return done.text.strip()
 
     start = time.perf_counter()
@@ -301,8 +403,12 @@ def served_check(folder: Path, adapter: Path | None, recs: list[dict[str, Any]],
         llm = server.llm()
         served = [run_sync(ask(llm, r)) for r in recs]
     local = [p["plan"] for p in planner.plan([r["query"] for r in recs], [r["today"] for r in recs])]
-    return {"served_n": len(recs), "served_same_as_in_process": sum(a == b for a, b in zip(served, local, strict=True)),
-            "server_startup_s": round(ready, 2), "served_example": {"query": recs[0]["query"], "plan": served[0]}}
+    return {
+        "served_n": len(recs),
+        "served_same_as_in_process": sum(a == b for a, b in zip(served, local, strict=True)),
+        "server_startup_s": round(ready, 2),
+        "served_example": {"query": recs[0]["query"], "plan": served[0]},
+    }
 
 
 def device() -> str:
@@ -331,12 +437,13 @@ def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
     served = None
     if cfg.served_n:
         planner = mlx.MLXPlanner.load(built["quantized"], constrained=False)
-        served = served_check(built["quantized"], None, splits["test"][:cfg.served_n], planner)
+        served = served_check(built["quantized"], None, splits["test"][: cfg.served_n], planner)
     results = {
         "profile": config.active_profile(),
         "device": device(),
         "source": config.shown_path(built["source"]),
-        "bits": cfg.bits, "group_size": cfg.group_size,
+        "bits": cfg.bits,
+        "group_size": cfg.group_size,
         "size_ratio_vs_fp16": round(by["float16"]["size_bytes"] / by["4bit"]["size_bytes"], 3),
         "success_test_full": by["float16"]["success_test"],
         "success_test_4bit": by["4bit"]["success_test"],
@@ -344,7 +451,9 @@ def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
         "success_ood_full": by["float16"]["success_ood"],
         "success_ood_4bit": by["4bit"]["success_ood"],
         "success_ood_qlora": by["qlora"]["success_ood"],
-        "latency_ratio_4bit_over_full": round(by["4bit"]["median_latency_s"] / by["float16"]["median_latency_s"], 3),
+        "latency_ratio_4bit_over_full": round(
+            by["4bit"]["median_latency_s"] / by["float16"]["median_latency_s"], 3
+        ),
         "success_backend": cfg.success_backend,
         "rows": rows,
         "training": built["reports"],
@@ -353,7 +462,7 @@ def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
         "wall_s": round(time.perf_counter() - t0, 1),
         "reported": REPORTED,
         "note": "success = DAG isomorphism on our synthesized test/ood sets, not the paper's; latency is planning "
-                "one query alone in MLX on the device named here",
+        "one query alone in MLX on the device named here",
     }
     config.save_results("quantization", results)
     from workbench.viz.planner import fig_mlx_lora

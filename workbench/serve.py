@@ -49,17 +49,27 @@ class MLXServer:
     Requests name the model "default_model" (the folder given here); `llm()` returns a client for it.
     """
 
-    def __init__(self, model_dir: str | Path, adapter_dir: str | Path | None = None, port: int | None = None,
-                 max_tokens: int = 512, startup_timeout_s: float = 120.0):
+    def __init__(
+        self,
+        model_dir: str | Path,
+        adapter_dir: str | Path | None = None,
+        port: int | None = None,
+        max_tokens: int = 512,
+        startup_timeout_s: float = 120.0,
+    ):
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "config.json").exists():
-            raise FileNotFoundError(f"{self.model_dir} is not a model folder (no config.json): run "
-                                    "`workbench quantize` (or `workbench finetune`) to make one")
+            raise FileNotFoundError(
+                f"{self.model_dir} is not a model folder (no config.json): run "
+                "`workbench quantize` (or `workbench finetune`) to make one"
+            )
         if adapter_dir is not None and not (Path(adapter_dir) / "adapters.safetensors").exists():
             raise FileNotFoundError(f"{adapter_dir} holds no adapters.safetensors: train an adapter first")
         if port is not None and port_in_use(port):
-            raise OSError(f"port {port} on {HOST} is already in use: stop what listens there, pick another "
-                          "port, or pass port=None for a free one")
+            raise OSError(
+                f"port {port} on {HOST} is already in use: stop what listens there, pick another "
+                "port, or pass port=None for a free one"
+            )
         self.adapter_dir = Path(adapter_dir) if adapter_dir else None
         self.port = port or free_port()
         self.max_tokens, self.startup_timeout_s = max_tokens, startup_timeout_s
@@ -72,8 +82,22 @@ class MLXServer:
         return f"http://{HOST}:{self.port}/v1"
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "mlx_lm", "server", "--model", str(self.model_dir), "--host", HOST,
-               "--port", str(self.port), "--max-tokens", str(self.max_tokens), "--temp", "0.0"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mlx_lm",
+            "server",
+            "--model",
+            str(self.model_dir),
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--max-tokens",
+            str(self.max_tokens),
+            "--temp",
+            "0.0",
+        ]
         if self.adapter_dir:
             cmd += ["--adapter-path", str(self.adapter_dir)]
         return cmd
@@ -88,19 +112,27 @@ class MLXServer:
             if code is not None:
                 log = self.log_tail()
                 self.stop()
-                raise RuntimeError(f"mlx_lm.server for {self.model_dir} exited with code {code} "
-                                   f"while starting; its log ends with:\n{log}")
-            if "generation thread died" in self.log_tail(100_000):  # mlx_lm.server keeps serving HTTP regardless
+                raise RuntimeError(
+                    f"mlx_lm.server for {self.model_dir} exited with code {code} "
+                    f"while starting; its log ends with:\n{log}"
+                )
+            if "generation thread died" in self.log_tail(
+                100_000
+            ):  # mlx_lm.server keeps serving HTTP regardless
                 log = self.log_tail()
                 self.stop()
-                raise RuntimeError(f"mlx_lm.server could not load {self.model_dir}; its log ends with:\n{log}")
+                raise RuntimeError(
+                    f"mlx_lm.server could not load {self.model_dir}; its log ends with:\n{log}"
+                )
             if self._healthy() and self._answers(deadline):
                 return self
             time.sleep(0.2)
         log = self.log_tail()
         self.stop()
-        raise TimeoutError(f"mlx_lm.server did not answer on {self.url} within {self.startup_timeout_s:.0f} s; "
-                           f"its log ends with:\n{log}")
+        raise TimeoutError(
+            f"mlx_lm.server did not answer on {self.url} within {self.startup_timeout_s:.0f} s; "
+            f"its log ends with:\n{log}"
+        )
 
     def _healthy(self) -> bool:
         try:
@@ -111,10 +143,12 @@ class MLXServer:
 
     def _answers(self, deadline: float) -> bool:
         """A one-token chat completion: the model is loaded and generating (`/health` only says HTTP is up)."""
-        body = json.dumps({"model": "default_model", "max_tokens": 1,
-                           "messages": [{"role": "user", "content": "ready?"}]}).encode()
-        request = urllib.request.Request(f"{self.url}/chat/completions", data=body,
-                                         headers={"Content-Type": "application/json"})
+        body = json.dumps(
+            {"model": "default_model", "max_tokens": 1, "messages": [{"role": "user", "content": "ready?"}]}
+        ).encode()
+        request = urllib.request.Request(
+            f"{self.url}/chat/completions", data=body, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=max(deadline - time.monotonic(), 0.1)) as r:
                 return r.status == 200

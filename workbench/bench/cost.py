@@ -41,20 +41,27 @@ def validate_prices(prices: Mapping[str, Any]) -> Prices:
     out: Prices = {}
     for model, pair in prices.items():
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise ValueError(f"price of {model!r} must be [prompt, completion] USD per 1M tokens, "
-                             f"got {pair!r}")
+            raise ValueError(
+                f"price of {model!r} must be [prompt, completion] USD per 1M tokens, got {pair!r}"
+            )
         values = []
         for value in pair:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value < 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value < 0
+            ):
                 raise ValueError(f"price of {model!r} must be finite non-negative numbers, got {pair!r}")
             values.append(float(value))
         out[str(model)] = (values[0], values[1])
     return out
 
 
-def price_of(model: str, prices: Mapping[str, tuple[float, float]] | None = None,
-             ) -> tuple[float, float] | None:
+def price_of(
+    model: str,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+) -> tuple[float, float] | None:
     """The price pair of `model`; a dated snapshot ("gpt-4o-2024-08-06") falls back to its base name."""
     table = DEFAULT_PRICES if prices is None else prices
     if model in table:

@@ -69,8 +69,9 @@ def cache_dir() -> Path:
     return config.data_dir() / "cache" / "llmcompiler"
 
 
-def load_benchmark(name: str, limit: int | None = None, *, base_url: str = BASE_URL,
-                   timeout: float = 30.0) -> list[Example]:
+def load_benchmark(
+    name: str, limit: int | None = None, *, base_url: str = BASE_URL, timeout: float = 30.0
+) -> list[Example]:
     """The examples of benchmark `name` in file order; the first `limit` of them when given."""
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0 or None, got {limit}")
@@ -95,8 +96,10 @@ def benchmark_path(name: str, *, base_url: str = BASE_URL, timeout: float = 30.0
             if path.is_file():
                 return path
         tried = " or ".join(str(p) for p in candidates)
-        raise DatasetError(f"{MIRROR_ENV} is set but {tried} does not exist; add the file from "
-                           f"{base_url}{bench.file} or unset {MIRROR_ENV} to use the cache and network")
+        raise DatasetError(
+            f"{MIRROR_ENV} is set but {tried} does not exist; add the file from "
+            f"{base_url}{bench.file} or unset {MIRROR_ENV} to use the cache and network"
+        )
     cached = cache_dir() / bench.file
     if cached.is_file():
         return cached

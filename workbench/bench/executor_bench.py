@@ -94,8 +94,15 @@ async def _measure(cfg: ExecutorBenchConfig) -> dict:
         ev_plain = await Executor([plain]).run(steps)
         assert all(r.ok for r in ev.records.values()), "a benchmark task failed"
         polled = await run_polling(steps, exact, cfg.poll_interval_ms / 1000)
-        rows.append({"seed": seed, "critical_path_ms": critical * 1000, "event_driven": ev.makespan / critical,
-                     "event_driven_plain_sleep": ev_plain.makespan / critical, "polling": polled / critical})
+        rows.append(
+            {
+                "seed": seed,
+                "critical_path_ms": critical * 1000,
+                "event_driven": ev.makespan / critical,
+                "event_driven_plain_sleep": ev_plain.makespan / critical,
+                "polling": polled / critical,
+            }
+        )
 
     async def noop(*after: str) -> str:
         return ""
@@ -128,12 +135,18 @@ def run(cfg: ExecutorBenchConfig | None = None, save: bool = True) -> dict:
     """Measure and write `data/results/executor.json`."""
     cfg = cfg or config.stage_config(ExecutorBenchConfig, "bench_executor")
     results = run_sync(_measure(cfg))
-    results.update({
-        "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
-        "targets": {"makespan_over_critical_path_median": 1.05, "overhead_us_per_task": 100.0},
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-        "what": "makespan / critical path on random DAGs (1.0 = physical limit); scheduling overhead per task",
-    })
+    results.update(
+        {
+            "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+            "targets": {"makespan_over_critical_path_median": 1.05, "overhead_us_per_task": 100.0},
+            "machine": {
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+            },
+            "what": "makespan / critical path on random DAGs (1.0 = physical limit); scheduling overhead per task",
+        }
+    )
     if save:
         config.save_results("executor", results)
     return results

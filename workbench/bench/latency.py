@@ -22,9 +22,24 @@ from workbench.metrics import critical_path_length, plan_width
 from workbench.plan import Plan, parse_plan, render_args, render_plan
 from workbench.tools import LatencyModel, SimulatedDesktop
 
-PEOPLE = ["Ana Costa", "Ben Okoro", "Chloé Martin", "Dev Patel", "Eun-ji Park", "Farid Haddad", "Greta Lind",
-          "Hiro Tanaka", "Ines Duarte", "Jon Berg", "Kemal Aydın", "Lena Vogel", "Mia Rossi", "Noor Khan",
-          "Olek Nowak", "Pia Jensen"]
+PEOPLE = [
+    "Ana Costa",
+    "Ben Okoro",
+    "Chloé Martin",
+    "Dev Patel",
+    "Eun-ji Park",
+    "Farid Haddad",
+    "Greta Lind",
+    "Hiro Tanaka",
+    "Ines Duarte",
+    "Jon Berg",
+    "Kemal Aydın",
+    "Lena Vogel",
+    "Mia Rossi",
+    "Noor Khan",
+    "Olek Nowak",
+    "Pia Jensen",
+]
 SLIDES = "/Users/me/Desktop/Slides Final.key"
 
 
@@ -45,12 +60,20 @@ def workload(width: int) -> tuple[str, str, list[str], str]:
     lookups = [f'{i}. get_email_address("{p}")' for i, p in enumerate(people, 1)]
     refs = ", ".join(f'"${i}"' for i in range(1, width + 1))
     email = f'{width + 1}. compose_new_email([{refs}], [], "Final slides", "", ["{SLIDES}"])'
-    plan = "\n".join(["Thought: Look up every recipient's address, then send one email.", *lookups, email,
-                      f"{width + 2}. join()<END_OF_PLAN>"])
+    plan = "\n".join(
+        [
+            "Thought: Look up every recipient's address, then send one email.",
+            *lookups,
+            email,
+            f"{width + 2}. join()<END_OF_PLAN>",
+        ]
+    )
     react = [f'Thought: I need the email address of {p}.\nAction: get_email_address["{p}"]' for p in people]
     addresses = ", ".join(f'"{p.lower().replace(" ", ".")}@example.com"' for p in people)
-    react.append(f'Thought: I have every address.\nAction: compose_new_email[[{addresses}], [], "Final slides", '
-                 f'"", ["{SLIDES}"]]')
+    react.append(
+        f'Thought: I have every address.\nAction: compose_new_email[[{addresses}], [], "Final slides", '
+        f'"", ["{SLIDES}"]]'
+    )
     react.append("Thought: The email is ready.\nAction: Finish[The email with the slides is ready to send.]")
     join = "Thought: The email is ready.\nAction: Finish(The email with the slides is ready to send.)"
     return query, plan, react, join
@@ -68,11 +91,17 @@ async def _once(cfg: LatencyBenchConfig, width: int, agent: str) -> dict:
         result = await ReAct(llm, desktop_tools(desktop)).run(query)
     else:
         llm = ScriptedLLM([plan, join], cfg.ttft_s, cfg.tokens_per_s)
-        result = await LLMCompiler(llm, desktop_tools(desktop), stream=agent == "llmcompiler_stream").run(query)
+        result = await LLMCompiler(llm, desktop_tools(desktop), stream=agent == "llmcompiler_stream").run(
+            query
+        )
     if not result.finished or not desktop.outbox:
         raise RuntimeError(f"{agent} did not complete the width-{width} workload: {result.answer}")
-    return {"latency_s": result.latency_s, "prompt_tokens": result.usage.prompt_tokens,
-            "completion_tokens": result.usage.completion_tokens, "llm_calls": result.llm_calls}
+    return {
+        "latency_s": result.latency_s,
+        "prompt_tokens": result.usage.prompt_tokens,
+        "completion_tokens": result.usage.completion_tokens,
+        "llm_calls": result.llm_calls,
+    }
 
 
 AGENTS = ("llmcompiler_stream", "llmcompiler_no_stream", "react")
@@ -84,7 +113,9 @@ def react_turns(plan: Plan, execution: ExecutionResult) -> list[str]:
     turns = []
     for step in plan.tasks:
         args = execution.records[step.idx].resolved_args or step.args
-        turns.append(f"Thought: Next, {step.tool.replace('_', ' ')}.\nAction: {step.tool}[{render_args(args)}]")
+        turns.append(
+            f"Thought: Next, {step.tool.replace('_', ' ')}.\nAction: {step.tool}[{render_args(args)}]"
+        )
     return turns + ["Thought: Every step is done.\nAction: Finish[Done.]"]
 
 
@@ -109,18 +140,31 @@ async def _testset(cfg: LatencyBenchConfig) -> dict | None:
                 result = await ReAct(llm, desktop_tools(desktop), max_steps=len(turns)).run(r["query"])
             else:
                 llm = ScriptedLLM([r["plan"], JOIN_REPLY], cfg.ttft_s, cfg.tokens_per_s)
-                result = await LLMCompiler(llm, desktop_tools(desktop), tinyagent=True, today=r["today"]).run(r["query"])
+                result = await LLMCompiler(llm, desktop_tools(desktop), tinyagent=True, today=r["today"]).run(
+                    r["query"]
+                )
             if not result.finished or any(not c.ok for c in desktop.calls):
                 raise RuntimeError(f"{agent} failed on {r['id']}: {result.answer}")
             times[agent] = result.latency_s
-        rows.append({"id": r["id"], "width": plan_width(plan), "tasks": len(plan.tasks),
-                     "speedup": times["react"] / times["llmcompiler_stream"], **times})
+        rows.append(
+            {
+                "id": r["id"],
+                "width": plan_width(plan),
+                "tasks": len(plan.tasks),
+                "speedup": times["react"] / times["llmcompiler_stream"],
+                **times,
+            }
+        )
     by_width: dict[str, list[float]] = {}
     for row in rows:
-        by_width.setdefault(str(min(row["width"], 4)) + ("+" if row["width"] >= 4 else ""), []).append(row["speedup"])
+        by_width.setdefault(str(min(row["width"], 4)) + ("+" if row["width"] >= 4 else ""), []).append(
+            row["speedup"]
+        )
     return {
         "n": len(rows),
-        "median_latency_s": {a: statistics.median(r[a] for r in rows) for a in ("llmcompiler_stream", "react")},
+        "median_latency_s": {
+            a: statistics.median(r[a] for r in rows) for a in ("llmcompiler_stream", "react")
+        },
         "median_speedup": statistics.median(r["speedup"] for r in rows),
         "median_speedup_by_width": {k: statistics.median(v) for k, v in sorted(by_width.items())},
         "rows": rows,
@@ -131,7 +175,11 @@ async def _measure(cfg: LatencyBenchConfig) -> list[dict]:
     rows = []
     for width in cfg.widths:
         plan = parse_plan(workload(width)[1])
-        row: dict = {"width": width, "plan_width": plan_width(plan), "plan_depth": int(critical_path_length(plan))}
+        row: dict = {
+            "width": width,
+            "plan_width": plan_width(plan),
+            "plan_depth": int(critical_path_length(plan)),
+        }
         for agent in AGENTS:
             runs = [await _once(cfg, width, agent) for _ in range(cfg.repeats)]
             row[agent] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
@@ -155,7 +203,9 @@ def run(cfg: LatencyBenchConfig | None = None, save: bool = True) -> dict:
         "speedup_stream_by_width": {str(r["width"]): r["speedup_llmcompiler_stream"] for r in rows},
         "speedup_no_stream_by_width": {str(r["width"]): r["speedup_llmcompiler_no_stream"] for r in rows},
         "example_plan": render_plan(parse_plan(workload(min(cfg.widths))[1])),
-        "testset": testset if testset is not None else "skipped: no data/tinyagent/test.jsonl (run workbench synth)",
+        "testset": testset
+        if testset is not None
+        else "skipped: no data/tinyagent/test.jsonl (run workbench synth)",
     }
     if save:
         config.save_results("llmcompiler_vs_react", results)

@@ -36,8 +36,13 @@ MAX_EXPONENT = 1000
 MAX_INT_BITS = 4096
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
 }
 _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
 
@@ -47,8 +52,13 @@ def _minmax(fn: Callable[..., Number]) -> Callable[..., Number]:
 
 
 _FUNCTIONS: dict[str, tuple[Callable[..., Number], int, int]] = {  # name -> (function, min args, max args)
-    "abs": (abs, 1, 1), "round": (round, 1, 2), "min": (_minmax(min), 1, 20), "max": (_minmax(max), 1, 20),
-    "sqrt": (_math.sqrt, 1, 1), "log": (_math.log, 1, 2), "exp": (_math.exp, 1, 1),
+    "abs": (abs, 1, 1),
+    "round": (round, 1, 2),
+    "min": (_minmax(min), 1, 20),
+    "max": (_minmax(max), 1, 20),
+    "sqrt": (_math.sqrt, 1, 1),
+    "log": (_math.log, 1, 2),
+    "exp": (_math.exp, 1, 1),
 }
 _CONSTANTS: dict[str, float] = {"pi": _math.pi, "e": _math.e}
 
@@ -200,8 +210,9 @@ def _context_lines(context: Sequence[str] | str | None) -> list[str]:
     return [str(c) for c in context if str(c).strip()]
 
 
-async def solve_math(problem: str, context: Sequence[str] | str | None = None,
-                     llm: CompletesText | None = None) -> str:
+async def solve_math(
+    problem: str, context: Sequence[str] | str | None = None, llm: CompletesText | None = None
+) -> str:
     """Answer `problem` (the tool `math`): directly when it is arithmetic, else through `llm` if given."""
     problem = str(problem)
     direct = as_expression(problem)
@@ -210,14 +221,17 @@ async def solve_math(problem: str, context: Sequence[str] | str | None = None,
     except MathError as exc:
         direct_error = exc
     if llm is None:
-        return (f"Error: {problem!r} is not a plain arithmetic expression ({direct_error}); "
-                "word problems need an LLM to write the expression (pass llm= to the math tool)")
+        return (
+            f"Error: {problem!r} is not a plain arithmetic expression ({direct_error}); "
+            "word problems need an LLM to write the expression (pass llm= to the math tool)"
+        )
     notes = _context_lines(context)
     user = f"Problem: {problem}"
     if notes:
         user += "\nContext:\n" + "\n".join(f"- {c}" for c in notes)
-    completion = await llm.complete([{"role": "system", "content": SYSTEM_PROMPT},
-                                     {"role": "user", "content": user}])
+    completion = await llm.complete(
+        [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    )
     expression = as_expression(extract_expression(str(getattr(completion, "text", completion))))
     try:
         return format_number(safe_eval(expression))
@@ -227,12 +241,19 @@ async def solve_math(problem: str, context: Sequence[str] | str | None = None,
 
 MATH_SPEC = ToolSpec(
     "math",
-    (Param("problem", "str", "the calculation, in words or as an expression"),
-     Param("context", "list[str]", "earlier observations that hold the numbers",
-           optional=True, single_ok=True)),
+    (
+        Param("problem", "str", "the calculation, in words or as an expression"),
+        Param(
+            "context",
+            "list[str]",
+            "earlier observations that hold the numbers",
+            optional=True,
+            single_ok=True,
+        ),
+    ),
     "Solves a numeric problem and returns the number.",
     rules=(
-        "Give one calculation per call; pass the observations it needs (e.g. [\"$1\", \"$2\"]) as context.",
+        'Give one calculation per call; pass the observations it needs (e.g. ["$1", "$2"]) as context.',
         "Write the problem so that it can be answered with a single number.",
     ),
     app="Math",

@@ -54,18 +54,30 @@ class BenchRunConfig:
     benchmark: str = field(default="hotpotqa", metadata={"help": "hotpotqa | movie | parallelqa"})
     limit: int | None = field(default=None, metadata={"help": "run only the first N examples (None: all)"})
     react: bool = field(default=False, metadata={"help": "run the ReAct baseline instead of LLMCompiler"})
-    stream: bool = field(default=True, metadata={
-        "help": "LLMCompiler: dispatch each task as soon as the planner has written its line"})
-    provider: str = field(default="openai", metadata={
-        "help": "LLM provider for from_env (openai, azure, vllm, friendli, llamacpp, lmstudio, mlx)"})
+    stream: bool = field(
+        default=True,
+        metadata={"help": "LLMCompiler: dispatch each task as soon as the planner has written its line"},
+    )
+    provider: str = field(
+        default="openai",
+        metadata={
+            "help": "LLM provider for from_env (openai, azure, vllm, friendli, llamacpp, lmstudio, mlx)"
+        },
+    )
     model: str | None = field(default=None, metadata={"help": "model name (None: the provider's variable)"})
     base_url: str | None = field(default=None, metadata={"help": "server URL (None: the provider's default)"})
-    docstore: str | None = field(default=None, metadata={
-        "help": "folder of Wikipedia pages for LocalDocstore (None: the online Wikipedia API)"})
-    store: str | None = field(default=None, metadata={
-        "help": "JSONL file of per-example records; a run resumes from it (None: keep nothing)"})
+    docstore: str | None = field(
+        default=None,
+        metadata={"help": "folder of Wikipedia pages for LocalDocstore (None: the online Wikipedia API)"},
+    )
+    store: str | None = field(
+        default=None,
+        metadata={"help": "JSONL file of per-example records; a run resumes from it (None: keep nothing)"},
+    )
     logging: bool = field(default=False, metadata={"help": "print each example's answer and score"})
-    max_replans: int = field(default=2, metadata={"help": "LLMCompiler: how many times the joiner may replan"})
+    max_replans: int = field(
+        default=2, metadata={"help": "LLMCompiler: how many times the joiner may replan"}
+    )
     temperature: float = field(default=0.0, metadata={"help": "sampling temperature of every LLM call"})
 
     def __post_init__(self) -> None:
@@ -94,8 +106,14 @@ class _Tempered(LLM):
         self.temperature = temperature
         self.model = inner.model
 
-    def _generate(self, messages: list[Message], stop: Sequence[str], temperature: float,
-                  max_tokens: int | None, state: StreamState) -> AsyncIterator[str]:
+    def _generate(
+        self,
+        messages: list[Message],
+        stop: Sequence[str],
+        temperature: float,
+        max_tokens: int | None,
+        state: StreamState,
+    ) -> AsyncIterator[str]:
         return self.inner._generate(messages, stop, self.temperature, max_tokens, state)
 
     async def aclose(self) -> None:
@@ -183,16 +201,18 @@ def format_summary(summary: dict[str, Any]) -> str:
         agent += " (no streaming)"
     accuracy = summary["accuracy"]
     cost = summary["cost_usd_total"]
-    return "\n".join([
-        f"{summary['benchmark']} / {agent} / {summary['model']}: {summary['n']} examples",
-        f"  accuracy   {num(None if accuracy is None else 100 * accuracy, '.1f')} %",
-        f"  latency    mean {num(summary['latency_mean_s'], '.2f')} s, median "
-        f"{num(summary['latency_median_s'], '.2f')} s",
-        f"  tokens     {num(summary['prompt_tokens_mean'], '.0f')} prompt + "
-        f"{num(summary['completion_tokens_mean'], '.0f')} completion per example",
-        f"  cost       {'unknown (no price for this model)' if cost is None else f'${cost:.4f}'}",
-        f"  replans    {num(summary['replans_total'], 'd')}",
-    ])
+    return "\n".join(
+        [
+            f"{summary['benchmark']} / {agent} / {summary['model']}: {summary['n']} examples",
+            f"  accuracy   {num(None if accuracy is None else 100 * accuracy, '.1f')} %",
+            f"  latency    mean {num(summary['latency_mean_s'], '.2f')} s, median "
+            f"{num(summary['latency_median_s'], '.2f')} s",
+            f"  tokens     {num(summary['prompt_tokens_mean'], '.0f')} prompt + "
+            f"{num(summary['completion_tokens_mean'], '.0f')} completion per example",
+            f"  cost       {'unknown (no price for this model)' if cost is None else f'${cost:.4f}'}",
+            f"  replans    {num(summary['replans_total'], 'd')}",
+        ]
+    )
 
 
 # -------------------------------------------------------------------------------------------------- run
@@ -203,8 +223,10 @@ def _wiki(cfg: BenchRunConfig) -> Docstore:
         return OnlineWikipedia()
     folder = Path(cfg.docstore)
     if not folder.is_dir():
-        raise FileNotFoundError(f"docstore folder {folder} does not exist: give a folder of <Title>.txt pages "
-                                "and/or a pages.jsonl, or leave docstore unset to use the online Wikipedia")
+        raise FileNotFoundError(
+            f"docstore folder {folder} does not exist: give a folder of <Title>.txt pages "
+            "and/or a pages.jsonl, or leave docstore unset to use the online Wikipedia"
+        )
     return LocalDocstore(folder)
 
 
@@ -215,8 +237,9 @@ def _llm(cfg: BenchRunConfig) -> LLM:
     return from_env(cfg.provider, cfg.model, **overrides)
 
 
-def _record(cfg: BenchRunConfig, model: str, example: Example, result: AgentResult,
-            tool_calls: Sequence[Completion]) -> dict[str, Any]:
+def _record(
+    cfg: BenchRunConfig, model: str, example: Example, result: AgentResult, tool_calls: Sequence[Completion]
+) -> dict[str, Any]:
     usage = result.usage + sum((c.usage for c in tool_calls), Usage())
     answer = result.answer
     return {
@@ -245,17 +268,22 @@ def _check_resumable(path: Path, records: Iterable[dict[str, Any]], expected: di
     for record in records:
         for key, value in expected.items():
             if record.get(key) != value:
-                raise ValueError(f"the store {path} holds a record of another run ({key}={record.get(key)!r}, "
-                                 f"this run has {value!r}, id {record['id']!r}); use another store path")
+                raise ValueError(
+                    f"the store {path} holds a record of another run ({key}={record.get(key)!r}, "
+                    f"this run has {value!r}, id {record['id']!r}); use another store path"
+                )
 
 
-async def arun_benchmark(cfg: BenchRunConfig, llm: LLM | None = None,
-                         wiki: Docstore | None = None) -> dict[str, Any]:
+async def arun_benchmark(
+    cfg: BenchRunConfig, llm: LLM | None = None, wiki: Docstore | None = None
+) -> dict[str, Any]:
     """`run_benchmark` for callers inside an event loop (Jupyter: ``await arun_benchmark(cfg)``)."""
     store = Path(cfg.store) if cfg.store else None
     if store is not None:
         if store.is_dir():
-            raise IsADirectoryError(f"the store {store} is a directory; give a file path such as {store / 'run.jsonl'}")
+            raise IsADirectoryError(
+                f"the store {store} is a directory; give a file path such as {store / 'run.jsonl'}"
+            )
     wiki = wiki if wiki is not None else _wiki(cfg)
     base = llm if llm is not None else _llm(cfg)
     model = cfg.model or base.model
@@ -268,16 +296,25 @@ async def arun_benchmark(cfg: BenchRunConfig, llm: LLM | None = None,
     if cfg.react:
         agent = ReAct(agent_llm, tools, examples=texts.react)
     else:
-        agent = LLMCompiler(agent_llm, tools, joiner=LLMJoiner(agent_llm, texts.joiner), examples=texts.planner,
-                            max_replans=cfg.max_replans, stream=cfg.stream)
+        agent = LLMCompiler(
+            agent_llm,
+            tools,
+            joiner=LLMJoiner(agent_llm, texts.joiner),
+            examples=texts.planner,
+            max_replans=cfg.max_replans,
+            stream=cfg.stream,
+        )
 
     stored: dict[str, dict[str, Any]] = {}
     out: IO[str] | None = None
     if store is not None:
         previous, out = open_for_append(store)
         try:
-            _check_resumable(store, previous, {"benchmark": cfg.benchmark, "agent": cfg.agent, "model": model,
-                                               "stream": cfg.stream})
+            _check_resumable(
+                store,
+                previous,
+                {"benchmark": cfg.benchmark, "agent": cfg.agent, "model": model, "stream": cfg.stream},
+            )
         except ValueError:
             out.close()
             raise
@@ -298,8 +335,10 @@ async def arun_benchmark(cfg: BenchRunConfig, llm: LLM | None = None,
             bar.set_postfix(acc=f"{sum(r['correct'] for r in records) / len(records):.2f}")
             if cfg.logging:
                 mark = "ok   " if record["correct"] else "WRONG"
-                bar.write(f"{mark} {example.id}  {record['latency_s']:.2f}s  answer={record['answer']!r}  "
-                          f"gold={record['gold']!r}")
+                bar.write(
+                    f"{mark} {example.id}  {record['latency_s']:.2f}s  answer={record['answer']!r}  "
+                    f"gold={record['gold']!r}"
+                )
     finally:
         bar.close()
         if out is not None:
@@ -312,7 +351,9 @@ async def arun_benchmark(cfg: BenchRunConfig, llm: LLM | None = None,
     return summarize(records)
 
 
-def run_benchmark(cfg: BenchRunConfig, llm: LLM | None = None, wiki: Docstore | None = None) -> dict[str, Any]:
+def run_benchmark(
+    cfg: BenchRunConfig, llm: LLM | None = None, wiki: Docstore | None = None
+) -> dict[str, Any]:
     """Run `cfg` and return its summary (see the module docstring); `llm` and `wiki` replace what the
     config would build (a scripted LLM or a prepared docstore in tests and notebooks).
 
@@ -323,9 +364,20 @@ def run_benchmark(cfg: BenchRunConfig, llm: LLM | None = None, wiki: Docstore | 
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(arun_benchmark(cfg, llm, wiki))
-    raise RuntimeError("run_benchmark was called inside a running event loop (a notebook?): use "
-                       "`await arun_benchmark(cfg)` there instead")
+    raise RuntimeError(
+        "run_benchmark was called inside a running event loop (a notebook?): use "
+        "`await arun_benchmark(cfg)` there instead"
+    )
 
 
-__all__ = ["AGENTS", "BenchRunConfig", "StoreWarning", "arun_benchmark", "evaluate", "format_summary",
-           "read_store", "run_benchmark", "summarize"]
+__all__ = [
+    "AGENTS",
+    "BenchRunConfig",
+    "StoreWarning",
+    "arun_benchmark",
+    "evaluate",
+    "format_summary",
+    "read_store",
+    "run_benchmark",
+    "summarize",
+]

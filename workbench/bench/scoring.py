@@ -75,4 +75,3 @@ def score(benchmark: str, pred: str | None, gold: str) -> bool:
     if benchmark == "parallelqa" and is_numeric_answer(gold):
         return numeric_match(pred, gold)
     return exact_match(pred, gold)
-

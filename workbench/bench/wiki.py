@@ -190,13 +190,16 @@ class OnlineWikipedia(Docstore):
 
     def _query(self, **params: str) -> dict[str, Any]:
         params = {"action": "query", "format": "json", "formatversion": "2", **params}
-        request = urllib.request.Request(f"{self.api}?{urllib.parse.urlencode(params)}",
-                                         headers={"User-Agent": self.user_agent})
+        request = urllib.request.Request(
+            f"{self.api}?{urllib.parse.urlencode(params)}", headers={"User-Agent": self.user_agent}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read().decode("utf-8"))
         except (OSError, ValueError) as e:  # URLError and timeouts are OSErrors; a bad body is a ValueError
-            raise ToolUnavailable(f"Wikipedia did not answer ({e}); check the connection or use --docstore") from None
+            raise ToolUnavailable(
+                f"Wikipedia did not answer ({e}); check the connection or use --docstore"
+            ) from None
 
     def _fetch(self, title: str) -> Page | None:
         data = self._query(prop="extracts", explaintext="1", redirects="1", titles=title)
@@ -217,13 +220,15 @@ class OnlineWikipedia(Docstore):
 
 
 SEARCH_SPEC = ToolSpec(
-    "search", (Param("entity", "str", "the exact name of a person, place, work or thing"),),
+    "search",
+    (Param("entity", "str", "the exact name of a person, place, work or thing"),),
     "Looks the entity up on Wikipedia and returns the opening sentences of its page.",
     rules=("When there is no page with that exact name, it returns similar titles instead: retry with one.",),
     app="Wikipedia",
 )
 LOOKUP_SPEC = ToolSpec(
-    "lookup", (Param("keyword", "str", "a word or phrase to find"),),
+    "lookup",
+    (Param("keyword", "str", "a word or phrase to find"),),
     "Returns the next sentence that contains the keyword in the page found by the last search.",
     rules=("Calling it again with the same keyword gives the following match.",),
     app="Wikipedia",

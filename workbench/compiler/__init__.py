@@ -8,7 +8,21 @@ from workbench.compiler.react import ReAct
 from workbench.compiler.tools import Tool, as_tools, desktop_tools, function_tool
 
 __all__ = [
-    "AgentResult", "ExecutionResult", "Executor", "JoinDecision", "LLMCompiler", "LLMJoiner", "PlannerPrompt",
-    "ReAct", "Round", "RuleJoiner", "TaskRecord", "Tool", "as_tools", "desktop_tools", "function_tool",
-    "parse_joiner_output", "substitute",
+    "AgentResult",
+    "ExecutionResult",
+    "Executor",
+    "JoinDecision",
+    "LLMCompiler",
+    "LLMJoiner",
+    "PlannerPrompt",
+    "ReAct",
+    "Round",
+    "RuleJoiner",
+    "TaskRecord",
+    "Tool",
+    "as_tools",
+    "desktop_tools",
+    "function_tool",
+    "parse_joiner_output",
+    "substitute",
 ]

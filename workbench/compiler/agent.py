@@ -31,8 +31,9 @@ from workbench.plan import END_OF_PLAN, Plan, PlanError, Step, StreamingPlanPars
 
 
 class Joiner(Protocol):
-    async def __call__(self, question: str, pad: str,
-                       execution: ExecutionResult) -> tuple[JoinDecision, Completion | None]: ...
+    async def __call__(
+        self, question: str, pad: str, execution: ExecutionResult
+    ) -> tuple[JoinDecision, Completion | None]: ...
 
 
 @dataclass
@@ -86,11 +87,22 @@ class LLMCompiler:
     prompt over `tools`. TinyAgent's fine-tuned planner brings its own prompt (`workbench.agent`).
     """
 
-    def __init__(self, planner: LLM, tools: Iterable[Tool | Any], joiner: Joiner | None = None,
-                 examples: str = "", custom_instructions: str = "", today: str | None = None,
-                 tinyagent: bool = False, max_replans: int = 2, stream: bool = True,
-                 tool_timeout_s: float | None = 60.0, strict: bool = True, max_plan_tokens: int | None = 1024,
-                 messages: Callable[[str, str], list[Message]] | None = None):
+    def __init__(
+        self,
+        planner: LLM,
+        tools: Iterable[Tool | Any],
+        joiner: Joiner | None = None,
+        examples: str = "",
+        custom_instructions: str = "",
+        today: str | None = None,
+        tinyagent: bool = False,
+        max_replans: int = 2,
+        stream: bool = True,
+        tool_timeout_s: float | None = 60.0,
+        strict: bool = True,
+        max_plan_tokens: int | None = 1024,
+        messages: Callable[[str, str], list[Message]] | None = None,
+    ):
         self.planner = planner
         self.tools: list[Tool] = as_tools(tools)
         self.joiner = joiner or LLMJoiner(planner)
@@ -111,31 +123,49 @@ class LLMCompiler:
         context = ""
         decision = JoinDecision("replan", "no plan was made")
         for _ in range(self.max_replans + 1):
-            messages = (self.messages(question, context) if self.messages
-                        else planner_messages(self.prompt, question, context))
+            messages = (
+                self.messages(question, context)
+                if self.messages
+                else planner_messages(self.prompt, question, context)
+            )
             completions: list[Completion] = []
             parser = StreamingPlanParser(strict=self.strict)
             plan_start = time.perf_counter() - start
             if self.stream:
-                execution = await self.executor.run(self._streamed_steps(messages, parser, completions), start)
+                execution = await self.executor.run(
+                    self._streamed_steps(messages, parser, completions), start
+                )
             else:
-                execution = await self.executor.run(await self._whole_plan_steps(messages, parser, completions), start)
+                execution = await self.executor.run(
+                    await self._whole_plan_steps(messages, parser, completions), start
+                )
             exec_end = time.perf_counter() - start
             plan_end = plan_start + (completions[0].total_s if completions else 0.0)
             pad = scratchpad(parser.steps, execution)
             decision, join_completion = await self.joiner(question, context + pad, execution)  # every round
-            result.rounds.append(Round(
-                completions[0].text if completions else "", list(parser.steps), execution, decision,
-                completions[0] if completions else None, join_completion, plan_start, plan_end, exec_end,
-                time.perf_counter() - start,
-            ))
+            result.rounds.append(
+                Round(
+                    completions[0].text if completions else "",
+                    list(parser.steps),
+                    execution,
+                    decision,
+                    completions[0] if completions else None,
+                    join_completion,
+                    plan_start,
+                    plan_end,
+                    exec_end,
+                    time.perf_counter() - start,
+                )
+            )
             if decision.action == "finish":
                 result.answer, result.finished = decision.answer, True
                 break
             context += f"{pad}\nWhy this was not enough: {decision.answer}\n"
         else:
-            result.answer = (f"I could not complete the task: the replanning budget ({self.max_replans}) ran "
-                             f"out. Last problem: {decision.answer}")
+            result.answer = (
+                f"I could not complete the task: the replanning budget ({self.max_replans}) ran "
+                f"out. Last problem: {decision.answer}"
+            )
         result.latency_s = time.perf_counter() - start
         return result
 
@@ -144,16 +174,18 @@ class LLMCompiler:
             validate_plan(Plan([step]), self.specs)
         return step
 
-    async def _streamed_steps(self, messages: list[dict[str, str]], parser: StreamingPlanParser,
-                              completions: list[Completion]) -> AsyncIterator[Step]:
+    async def _streamed_steps(
+        self, messages: list[dict[str, str]], parser: StreamingPlanParser, completions: list[Completion]
+    ) -> AsyncIterator[Step]:
         """Steps as the planner writes them; a bad line is raised after the stream is drained.
 
         Closing this generator (the executor does at `join()`) closes the planner's stream, which still
         records its call in `completions`.
         """
         error: PlanError | None = None
-        stream = self.planner.stream(messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens,
-                                     result=completions)
+        stream = self.planner.stream(
+            messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens, result=completions
+        )
         async with contextlib.aclosing(stream) as chunks:
             async for chunk in chunks:
                 if error is not None:
@@ -169,8 +201,9 @@ class LLMCompiler:
         else:
             raise error
 
-    async def _whole_plan_steps(self, messages: list[dict[str, str]], parser: StreamingPlanParser,
-                                completions: list[Completion]) -> Sequence[Step] | AsyncIterator[Step]:
+    async def _whole_plan_steps(
+        self, messages: list[dict[str, str]], parser: StreamingPlanParser, completions: list[Completion]
+    ) -> Sequence[Step] | AsyncIterator[Step]:
         done = await self.planner.complete(messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens)
         completions.append(done)
 

@@ -100,8 +100,14 @@ class ExecutionResult:
     def timeline(self) -> list[dict[str, Any]]:
         """Rows for a Gantt chart, in step order."""
         return [
-            {"idx": r.idx, "tool": r.tool, "status": r.status, "dispatched": r.dispatched,
-             "started": r.started, "ended": r.ended}
+            {
+                "idx": r.idx,
+                "tool": r.tool,
+                "status": r.status,
+                "dispatched": r.dispatched,
+                "started": r.started,
+                "ended": r.ended,
+            }
             for r in sorted(self.records.values(), key=lambda r: r.idx)
         ]
 
@@ -117,7 +123,9 @@ class Executor:
         self.timeout_s = timeout_s
         self.substitute = substitute  # False: arguments are passed as written (ReAct has no $ references)
 
-    async def run(self, steps: Iterable[Step] | AsyncIterable[Step], origin: float | None = None) -> ExecutionResult:
+    async def run(
+        self, steps: Iterable[Step] | AsyncIterable[Step], origin: float | None = None
+    ) -> ExecutionResult:
         """Dispatch steps as they arrive; return when every dispatched task has finished.
 
         Times are seconds from `origin` (a `time.perf_counter()` value; default: now), so that an agent can
@@ -144,7 +152,9 @@ class Executor:
 
         try:
             while True:
-                step = await _next_or_stop(source, fatal_seen)  # does not wait for the planner after a fatal error
+                step = await _next_or_stop(
+                    source, fatal_seen
+                )  # does not wait for the planner after a fatal error
                 if step is None:
                     break
                 if step.is_join:
@@ -171,13 +181,21 @@ class Executor:
         result.wall_s = time.perf_counter() - began
         return result
 
-    async def _run_task(self, record: TaskRecord, futures: dict[int, asyncio.Future[bool]],
-                        records: dict[int, TaskRecord], start: float) -> None:
+    async def _run_task(
+        self,
+        record: TaskRecord,
+        futures: dict[int, asyncio.Future[bool]],
+        records: dict[int, TaskRecord],
+        start: float,
+    ) -> None:
         ok = False
         try:
             missing = [d for d in record.deps if d not in futures]
             if missing:
-                record.status, record.observation = "skipped", f"{ERROR_PREFIX}depends on unknown step(s) {missing}"
+                record.status, record.observation = (
+                    "skipped",
+                    f"{ERROR_PREFIX}depends on unknown step(s) {missing}",
+                )
                 return
             failed = [d for d in record.deps if not await asyncio.shield(futures[d])]
             if failed:
@@ -189,9 +207,14 @@ class Executor:
             record.status = "running"
             observations = {d: records[d].observation or "" for d in record.deps}
             try:
-                record.resolved_args = substitute(record.args, observations) if self.substitute else record.args
+                record.resolved_args = (
+                    substitute(record.args, observations) if self.substitute else record.args
+                )
             except (KeyError, ValueError) as e:  # a reference the planner did not declare as a dependency
-                record.status, record.observation = "failed", f"{ERROR_PREFIX}cannot fill in the arguments: {e}"
+                record.status, record.observation = (
+                    "failed",
+                    f"{ERROR_PREFIX}cannot fill in the arguments: {e}",
+                )
                 return
             record.observation = await self._call(record.tool, record.resolved_args)
             ok = not is_error(record.observation)

@@ -76,7 +76,9 @@ class LLMJoiner:
         self.llm = llm
         self.examples = examples
 
-    async def __call__(self, question: str, pad: str, execution: ExecutionResult) -> tuple[JoinDecision, Completion | None]:
+    async def __call__(
+        self, question: str, pad: str, execution: ExecutionResult
+    ) -> tuple[JoinDecision, Completion | None]:
         done = await self.llm.complete(joiner_messages(question, pad, self.examples), stop=["\nObservation:"])
         return parse_joiner_output(done.text), done
 
@@ -84,7 +86,9 @@ class LLMJoiner:
 class RuleJoiner:
     """Finish with the last observations when every task succeeded; otherwise replan (a rule, not a model)."""
 
-    async def __call__(self, question: str, pad: str, execution: ExecutionResult) -> tuple[JoinDecision, Completion | None]:
+    async def __call__(
+        self, question: str, pad: str, execution: ExecutionResult
+    ) -> tuple[JoinDecision, Completion | None]:
         if execution.plan_error is not None:
             return JoinDecision("replan", f"the plan was invalid: {execution.plan_error}", "rule"), None
         errors = execution.errors
@@ -93,7 +97,10 @@ class RuleJoiner:
             return JoinDecision("replan", why, "rule"), None
         if not execution.records:
             return JoinDecision("finish", "No tool was needed for this query.", "rule"), None
-        sinks = [r for r in execution.records.values()
-                 if not any(r.idx in o.deps for o in execution.records.values())]
+        sinks = [
+            r
+            for r in execution.records.values()
+            if not any(r.idx in o.deps for o in execution.records.values())
+        ]
         answer = "\n".join(r.observation or "" for r in sorted(sinks, key=lambda r: r.idx))
         return JoinDecision("finish", answer, "rule"), None

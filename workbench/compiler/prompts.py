@@ -23,8 +23,8 @@ JOIN_DESCRIPTION = (
 )
 
 GUIDELINES = [
-    "Write one step per line: the step number, a period, then one tool call, e.g. 2. search(\"$1\").",
-    "Arguments are Python literals passed by position. To use the result of an earlier step, write \"$N\" "
+    'Write one step per line: the step number, a period, then one tool call, e.g. 2. search("$1").',
+    'Arguments are Python literals passed by position. To use the result of an earlier step, write "$N" '
     "inside a string argument (N is that step's number).",
     "Number steps 1, 2, 3, ... in order. A step may only use results of steps before it.",
     "Make the plan as parallel as possible: steps that do not need each other's results must not "
@@ -38,7 +38,7 @@ TINYAGENT_RULES = [
     "Today's date is {today}. Resolve relative dates (tomorrow, next Monday) against it and write every date "
     "as 'YYYY-MM-DD HH:MM:SS'.",
     "Never use keyword arguments; pass every argument by position.",
-    "Fill in every argument of each call; write \"\", [] or None where a value does not apply.",
+    'Fill in every argument of each call; write "", [] or None where a value does not apply.',
     "Look up a person's email address or phone number with a tool unless the query gives it.",
 ]
 

@@ -64,8 +64,14 @@ def parse_action(text: str) -> tuple[str, str, tuple[Any, ...]] | None:
 class ReAct:
     """The baseline agent over the same tools and LLM interface as `LLMCompiler`."""
 
-    def __init__(self, llm: LLM, tools: Iterable[Tool | Any], examples: str = "", max_steps: int = 10,
-                 tool_timeout_s: float | None = 60.0):
+    def __init__(
+        self,
+        llm: LLM,
+        tools: Iterable[Tool | Any],
+        examples: str = "",
+        max_steps: int = 10,
+        tool_timeout_s: float | None = 60.0,
+    ):
         self.llm = llm
         self.tools = as_tools(tools)
         self.examples = examples
@@ -84,15 +90,19 @@ class ReAct:
             return result
         pad = ""
         for i in range(1, self.max_steps + 1):
-            messages = [{"role": "system", "content": self.system()},
-                        {"role": "user", "content": f"Query: {question}\n\n{pad}"}]
+            messages = [
+                {"role": "system", "content": self.system()},
+                {"role": "user", "content": f"Query: {question}\n\n{pad}"},
+            ]
             t0 = time.perf_counter() - start
             done = await self.llm.complete(messages, stop=["\nObservation:", "Observation:"])
             t1 = time.perf_counter() - start
             parsed = parse_action(done.text)
             execution = ExecutionResult()
             if parsed is None:
-                observation = "Error: no action found; write `Action: tool[arguments]` or `Action: Finish[answer]`."
+                observation = (
+                    "Error: no action found; write `Action: tool[arguments]` or `Action: Finish[answer]`."
+                )
                 decision = JoinDecision("replan", observation)
             elif parsed[1] == "Finish":
                 decision = JoinDecision("finish", str(parsed[2][0]), parsed[0])

@@ -61,8 +61,9 @@ def _param_type(annotation: Any) -> tuple[str, bool]:
     return "any", optional
 
 
-def function_tool(fn: Callable[..., Any], name: str | None = None, description: str | None = None,
-                  app: str = "") -> Tool:
+def function_tool(
+    fn: Callable[..., Any], name: str | None = None, description: str | None = None, app: str = ""
+) -> Tool:
     """Make a `Tool` from a typed function: its signature gives the parameters, its docstring the text.
 
     The docstring's first paragraph is the description; lines that start with `- ` become rules.
@@ -73,10 +74,15 @@ def function_tool(fn: Callable[..., Any], name: str | None = None, description: 
     params = []
     for p in sig.parameters.values():
         if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            raise TypeError(f"{fn.__name__}: parameter {p.name!r} must be positional (plans pass arguments by position)")
+            raise TypeError(
+                f"{fn.__name__}: parameter {p.name!r} must be positional (plans pass arguments by position)"
+            )
         type_name, optional = _param_type(hints.get(p.name, Any))
-        params.append(Param(p.name, type_name, optional=optional or p.default is None,
-                            single_ok=type_name == "list[str]"))
+        params.append(
+            Param(
+                p.name, type_name, optional=optional or p.default is None, single_ok=type_name == "list[str]"
+            )
+        )
     doc = inspect.getdoc(fn) or ""
     paragraphs = [b.strip() for b in doc.split("\n\n") if b.strip()]
     first = " ".join(line.strip() for line in paragraphs[0].splitlines()) if paragraphs else ""
@@ -84,8 +90,14 @@ def function_tool(fn: Callable[..., Any], name: str | None = None, description: 
     if description is None:
         description = "" if first.startswith("- ") else first
     returns = _TYPE_NAMES.get(hints.get("return"), "str")
-    spec = ToolSpec(name or fn.__name__, tuple(params), description or f"Calls {fn.__name__}.", rules,
-                    returns=returns, app=app)
+    spec = ToolSpec(
+        name or fn.__name__,
+        tuple(params),
+        description or f"Calls {fn.__name__}.",
+        rules,
+        returns=returns,
+        app=app,
+    )
     return Tool(spec, fn)
 
 

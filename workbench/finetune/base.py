@@ -32,20 +32,49 @@ from typing import Any
 from workbench.tools.tinyagent import tinyagent_tools
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December"]
-NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-                "twelve"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+NUMBER_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+]
 
 
 def tool_documentation() -> list[str]:
     """One paragraph per tool: signature, description and rules (as in a manual, no plans)."""
     out = []
     for spec in tinyagent_tools():
-        params = "; ".join(f"{p.name} ({p.type}){': ' + p.description if p.description else ''}" for p in spec.params)
+        params = "; ".join(
+            f"{p.name} ({p.type}){': ' + p.description if p.description else ''}" for p in spec.params
+        )
         rules = " ".join(spec.rules)
-        out.append(f"The tool {spec.name} is part of {spec.app}. Signature: {spec.signature()}. {spec.description} "
-                   f"Parameters: {params}. {rules}")
+        out.append(
+            f"The tool {spec.name} is part of {spec.app}. Signature: {spec.signature()}. {spec.description} "
+            f"Parameters: {params}. {rules}"
+        )
     return out
 
 
@@ -57,13 +86,20 @@ def _clock(rng: random.Random) -> str:
     """A time of day said one way, and its 24-hour form."""
     hour, minute = rng.randrange(24), rng.choice([0, 0, 15, 30, 45, rng.randrange(60)])
     h12, ampm = hour % 12 or 12, "am" if hour < 12 else "pm"
-    said = rng.choice([
-        f"{h12}:{minute:02d} {ampm}", f"{h12}:{minute:02d}{ampm}", f"{hour}h{minute:02d}",
-        f"{hour:02d}:{minute:02d}",
-        {0: f"{NUMBER_WORDS[h12]} o'clock", 15: f"quarter past {NUMBER_WORDS[h12]}",
-         30: f"half past {NUMBER_WORDS[h12]}", 45: f"quarter to {NUMBER_WORDS[h12 % 12 + 1]}"}.get(
-            minute, f"{h12}:{minute:02d} {ampm}"),
-    ])
+    said = rng.choice(
+        [
+            f"{h12}:{minute:02d} {ampm}",
+            f"{h12}:{minute:02d}{ampm}",
+            f"{hour}h{minute:02d}",
+            f"{hour:02d}:{minute:02d}",
+            {
+                0: f"{NUMBER_WORDS[h12]} o'clock",
+                15: f"quarter past {NUMBER_WORDS[h12]}",
+                30: f"half past {NUMBER_WORDS[h12]}",
+                45: f"quarter to {NUMBER_WORDS[h12 % 12 + 1]}",
+            }.get(minute, f"{h12}:{minute:02d} {ampm}"),
+        ]
+    )
     if (hour, minute) == (12, 0):
         said = rng.choice([said, "noon", "midday"])
     return f"{said.capitalize()} is {hour:02d}:{minute:02d}:00 on a 24-hour clock."
@@ -82,8 +118,10 @@ def _calendar(rng: random.Random) -> str:
         word = rng.choice([NUMBER_WORDS[n], str(n)])
         return f"{word.capitalize()} weeks after {name} is {(day + dt.timedelta(7 * n)).isoformat()}."
     if kind == 2:
-        return (f"{day.isoformat()} is {WEEKDAYS[day.weekday()]}, the {_ordinal(day.day)} of "
-                f"{MONTHS[day.month - 1]} {day.year}; it is also written {MONTHS[day.month - 1]} {day.day}, {day.year}.")
+        return (
+            f"{day.isoformat()} is {WEEKDAYS[day.weekday()]}, the {_ordinal(day.day)} of "
+            f"{MONTHS[day.month - 1]} {day.year}; it is also written {MONTHS[day.month - 1]} {day.day}, {day.year}."
+        )
     if kind == 3 and rng.random() < 0.2:
         n = rng.randint(2, 99)
         return f"On {name} the tickets cost ${n} each, so [two, three] of them cost ${2 * n} and ${3 * n}."
@@ -95,14 +133,23 @@ def _calendar(rng: random.Random) -> str:
 
 
 CORPUS_VERSION = 2  # bump when the corpus recipe changes, so a saved base is not reused
-RESTATE = ['The message was: "{q}" Once more: "{q}"', 'Request: {q}\nRepeated: {q}',
-           'You said "{q}" and I heard "{q}"', "Note to self: {q}\nCopy of the note: {q}",
-           "<|user|>\n{q}<|end|>\n<|assistant|>\nYou asked: {q}<|end|>\n",
-           '<|system|>\nRepeat the request.<|end|>\n<|user|>\n{q}<|end|>\n<|assistant|>\n"{q}"<|end|>\n']
+RESTATE = [
+    'The message was: "{q}" Once more: "{q}"',
+    "Request: {q}\nRepeated: {q}",
+    'You said "{q}" and I heard "{q}"',
+    "Note to self: {q}\nCopy of the note: {q}",
+    "<|user|>\n{q}<|end|>\n<|assistant|>\nYou asked: {q}<|end|>\n",
+    '<|system|>\nRepeat the request.<|end|>\n<|user|>\n{q}<|end|>\n<|assistant|>\n"{q}"<|end|>\n',
+]
 
 
-def pretraining_corpus(records: Sequence[dict[str, Any]], seed: int = 0, calendar: int = 20_000,
-                       doc_repeats: int = 50, restate: float = 0.5) -> list[str]:
+def pretraining_corpus(
+    records: Sequence[dict[str, Any]],
+    seed: int = 0,
+    calendar: int = 20_000,
+    doc_repeats: int = 50,
+    restate: float = 0.5,
+) -> list[str]:
     """Plan-free documents: the records' queries (a `restate` fraction of them quoted twice), tool
     documentation and calendar prose, shuffled."""
     rng = random.Random(seed)
@@ -114,18 +161,33 @@ def pretraining_corpus(records: Sequence[dict[str, Any]], seed: int = 0, calenda
     return docs
 
 
-def small_llama(tokenizer: Any, hidden: int = 128, layers: int = 4, heads: int = 4, intermediate: int = 384,
-                max_positions: int = 1024, seed: int = 0) -> Any:
+def small_llama(
+    tokenizer: Any,
+    hidden: int = 128,
+    layers: int = 4,
+    heads: int = 4,
+    intermediate: int = 384,
+    max_positions: int = 1024,
+    seed: int = 0,
+) -> Any:
     """A randomly initialized Llama sized for a CPU, tied input and output embeddings."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
     cfg = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=intermediate, num_hidden_layers=layers,
-        num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=max_positions,
-        tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, rope_theta=10_000.0,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        rope_theta=10_000.0,
     )
     return LlamaForCausalLM(cfg)
 
@@ -142,7 +204,7 @@ class PackedBlocks:
         for enc in tokenizer(list(docs), add_special_tokens=False)["input_ids"]:
             ids.extend(enc)
             ids.append(tokenizer.bos_token_id)
-        self.blocks = [ids[i:i + block] for i in range(0, len(ids) - block + 1, block)]
+        self.blocks = [ids[i : i + block] for i in range(0, len(ids) - block + 1, block)]
         self.tokens = len(self.blocks) * block
 
     def __len__(self) -> int:
@@ -171,13 +233,17 @@ def load_model(path: str | Path, dtype: Any = None) -> tuple[Any, Any]:
 
     path = str(path)
     if not Path(path).exists() and ("/" not in path or path.startswith((".", "/"))):
-        raise FileNotFoundError(f"no model at {path}: run `workbench finetune` first (it trains and saves one)")
+        raise FileNotFoundError(
+            f"no model at {path}: run `workbench finetune` first (it trains and saves one)"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     except OSError as e:  # not a folder here, and the hub is off or has no such model
-        raise FileNotFoundError(f"cannot load a model from {path} ({str(e).splitlines()[0]}): give a model folder, "
-                                "a reachable hub id, or run `workbench finetune` first") from None
+        raise FileNotFoundError(
+            f"cannot load a model from {path} ({str(e).splitlines()[0]}): give a model folder, "
+            "a reachable hub id, or run `workbench finetune` first"
+        ) from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer

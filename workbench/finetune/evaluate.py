@@ -57,9 +57,12 @@ def score_plan(pred: str, gold: str) -> dict[str, float]:
         plan = parse_plan(pred, specs)
     except PlanError:
         return {"success": 0.0, "parse_failure": 1.0, "tool_recall": 0.0, "argument_exact": 0.0}
-    return {"success": plan_success(plan, gold_plan), "parse_failure": 0.0,
-            "tool_recall": tool_recall(plan, gold_plan),
-            "argument_exact": float(_canonical(plan) == _canonical(gold_plan))}
+    return {
+        "success": plan_success(plan, gold_plan),
+        "parse_failure": 0.0,
+        "tool_recall": tool_recall(plan, gold_plan),
+        "argument_exact": float(_canonical(plan) == _canonical(gold_plan)),
+    }
 
 
 def evaluate(preds: Sequence[str], golds: Sequence[str]) -> dict[str, float]:
@@ -76,12 +79,13 @@ def evaluate(preds: Sequence[str], golds: Sequence[str]) -> dict[str, float]:
 STEP_BUCKETS = ((1, 2), (3, 4), (5, 6), (7, 99))
 
 
-def success_by_steps(preds: Sequence[str], golds: Sequence[str],
-                     buckets: Sequence[tuple[int, int]] = STEP_BUCKETS) -> dict[str, dict[str, float]]:
+def success_by_steps(
+    preds: Sequence[str], golds: Sequence[str], buckets: Sequence[tuple[int, int]] = STEP_BUCKETS
+) -> dict[str, dict[str, float]]:
     """Success rate by the gold plan's number of tool steps: where a small planner breaks down.
 
-        >>> success_by_steps(['1. get_phone_number("Ana")\\n2. join()'], ['1. get_phone_number("Bo")\\n2. join()'])
-        {'1-2': {'n': 1, 'success': 1.0}}
+    >>> success_by_steps(['1. get_phone_number("Ana")\\n2. join()'], ['1. get_phone_number("Bo")\\n2. join()'])
+    {'1-2': {'n': 1, 'success': 1.0}}
     """
     if len(preds) != len(golds):
         raise ValueError(f"{len(preds)} predictions for {len(golds)} gold plans: pair them one to one")
@@ -94,13 +98,17 @@ def success_by_steps(preds: Sequence[str], golds: Sequence[str],
     return {k: {"n": len(out[k]), "success": round(sum(out[k]) / len(out[k]), 4)} for k in order if k in out}
 
 
-def pair_by_query(preds: Sequence[dict[str, Any]], golds: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
+def pair_by_query(
+    preds: Sequence[dict[str, Any]], golds: Sequence[dict[str, Any]]
+) -> tuple[list[str], list[str]]:
     """Match `{"query", "plan"}` predictions to gold records by query text; every gold query must be predicted."""
     by_query = {p["query"]: p.get("plan", "") for p in preds}
     missing = [g["query"] for g in golds if g["query"] not in by_query]
     if missing:
-        raise ValueError(f"{len(missing)} gold queries have no prediction, e.g. {missing[0]!r}: "
-                         "predict every query of the gold file")
+        raise ValueError(
+            f"{len(missing)} gold queries have no prediction, e.g. {missing[0]!r}: "
+            "predict every query of the gold file"
+        )
     return [by_query[g["query"]] for g in golds], [g["plan"] for g in golds]
 
 
@@ -109,9 +117,13 @@ def evaluate_files(pred_path: str, gold_path: str) -> dict[str, float]:
     rows = {}
     for name, path in (("predictions", pred_path), ("gold", gold_path)):
         rows[name] = read_jsonl(path, name)
-        bad = [i for i, r in enumerate(rows[name]) if "query" not in r or (name == "gold" and "plan" not in r)]
+        bad = [
+            i for i, r in enumerate(rows[name]) if "query" not in r or (name == "gold" and "plan" not in r)
+        ]
         if bad:
-            raise ValueError(f"{path}, line {bad[0] + 1}: needs a \"query\"" + (" and a \"plan\"" if name == "gold" else ""))
+            raise ValueError(
+                f'{path}, line {bad[0] + 1}: needs a "query"' + (' and a "plan"' if name == "gold" else "")
+            )
     return evaluate(*pair_by_query(rows["predictions"], rows["gold"]))
 
 
@@ -130,8 +142,10 @@ def read_jsonl(path: str, what: str = "input") -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
-            raise ValueError(f"{path}, line {i}: not JSON ({e.msg}); write one JSON object per line") from None
+            raise ValueError(
+                f"{path}, line {i}: not JSON ({e.msg}); write one JSON object per line"
+            ) from None
         if not isinstance(row, dict):
-            raise ValueError(f"{path}, line {i}: a JSON object with a \"query\" is expected")
+            raise ValueError(f'{path}, line {i}: a JSON object with a "query" is expected')
         out.append(row)
     return out

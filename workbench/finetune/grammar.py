@@ -50,8 +50,13 @@ _CHAR = r'([^"\\$<\x00-\x1f\x7f]|\\["\\])'
 # ------------------------------------------------------------------------------------------- grammar
 
 
-def plan_grammar(specs: Sequence[ToolSpec], max_steps: int = 20, max_str_len: int = 200,
-                 max_list_len: int = 8, spans: Sequence[str] | None = None) -> str:
+def plan_grammar(
+    specs: Sequence[ToolSpec],
+    max_steps: int = 20,
+    max_str_len: int = 200,
+    max_list_len: int = 8,
+    spans: Sequence[str] | None = None,
+) -> str:
     """A Lark grammar (llguidance dialect) for plans of 1..`max_steps` tool steps over `specs`, then join.
 
     `max_steps` defaults to 20 because gold plans have up to 17 tool steps (train); a plan may call a
@@ -70,7 +75,7 @@ def plan_grammar(specs: Sequence[ToolSpec], max_steps: int = 20, max_str_len: in
     lines = [
         f"// plans over {len(specs)} tools, 1..{max_steps} tool steps, then join",
         'start: "1. " step1',
-        f"STRING: /\"{_CHAR}{{0,{max_str_len}}}\"/",
+        f'STRING: /"{_CHAR}{{0,{max_str_len}}}"/',
         "INT: /-?(0|[1-9][0-9]{0,8})/",
         r"NUMBER: /-?(0|[1-9][0-9]{0,8})(\.[0-9]{1,8})?/",
         'BOOL: "True" | "False"',
@@ -79,7 +84,10 @@ def plan_grammar(specs: Sequence[ToolSpec], max_steps: int = 20, max_str_len: in
     ]
     spans = [v for v in dict.fromkeys(spans or ()) if v and _plain(v) and len(v) <= max_str_len]
     if spans:  # a Lark literal of the argument as a plan writes it (`plan._render_value`): JSON twice
-        lines.append("SPAN: " + " | ".join(json.dumps(json.dumps(v, ensure_ascii=False), ensure_ascii=False) for v in spans))
+        lines.append(
+            "SPAN: "
+            + " | ".join(json.dumps(json.dumps(v, ensure_ascii=False), ensure_ascii=False) for v in spans)
+        )
         lines.append('EMPTY: "\\"\\""')
     for k in range(1, max_steps + 1):
         if k > 1:  # the values step k may write: strings may be references to steps 1..k-1
@@ -123,8 +131,9 @@ def _plain(value: str) -> bool:
     return not any(c in "$<" or ord(c) < 32 or ord(c) == 127 for c in value)
 
 
-def max_plan_bytes(specs: Sequence[ToolSpec], max_steps: int = 20, max_str_len: int = 200,
-                   max_list_len: int = 8) -> int:
+def max_plan_bytes(
+    specs: Sequence[ToolSpec], max_steps: int = 20, max_str_len: int = 200, max_list_len: int = 8
+) -> int:
     """An upper bound on the bytes of any plan `plan_grammar` accepts with these limits.
 
     Every token is at least one byte, so `max_new_tokens` at this bound lets every constrained row finish:
@@ -280,11 +289,15 @@ def _mask_logits(scores: torch.Tensor, bitmask: np.ndarray) -> torch.Tensor:
     """A copy of `scores` with the logits of disallowed tokens at -inf (`generate` keeps the raw logits)."""
     if scores.device.type == "cpu" and scores.dtype == torch.float32:
         # numpy, in one thread: torch's intra-op threads stall when other processes share the cores
-        masked = np.where(_disallowed(bitmask, scores.shape[-1]), np.float32(-np.inf), scores.detach().numpy())
+        masked = np.where(
+            _disallowed(bitmask, scores.shape[-1]), np.float32(-np.inf), scores.detach().numpy()
+        )
         return torch.from_numpy(masked)
     words = torch.from_numpy(bitmask).to(scores.device, non_blocking=True)  # unpack on the GPU
     bits = (words.unsqueeze(-1) >> torch.arange(32, dtype=torch.int32, device=scores.device)) & 1
-    allowed = torch.nn.functional.pad(bits.flatten(1).bool(), (0, max(0, scores.shape[-1] - 32 * words.shape[1])))
+    allowed = torch.nn.functional.pad(
+        bits.flatten(1).bool(), (0, max(0, scores.shape[-1] - 32 * words.shape[1]))
+    )
     return scores.masked_fill(~allowed[:, : scores.shape[-1]], float("-inf"))
 
 
@@ -327,7 +340,9 @@ def constrained_generate_kwargs(tokenizer: Any, grammars: str | Sequence[str]) -
     return {
         "logits_processor": LogitsProcessorList([PlanLogitsProcessor(tokenizer, grammars)]),
         "eos_token_id": tokenizer.eos_token_id,
-        "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id
+        if tokenizer.pad_token_id is not None
+        else tokenizer.eos_token_id,
     }
 
 

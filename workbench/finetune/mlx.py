@@ -32,8 +32,10 @@ def _need_mlx() -> None:
     try:
         import mlx_lm  # noqa: F401
     except ImportError as exc:
-        raise ImportError(f"the MLX path needs mlx-lm, which did not import ({exc}); on Apple silicon "
-                          "`pip install mlx-lm`, on Linux `pip install 'mlx[cpu]' mlx-lm`") from None
+        raise ImportError(
+            f"the MLX path needs mlx-lm, which did not import ({exc}); on Apple silicon "
+            "`pip install mlx-lm`, on Linux `pip install 'mlx[cpu]' mlx-lm`"
+        ) from None
 
 
 def _model_dir(path: str | Path) -> Path:
@@ -42,8 +44,10 @@ def _model_dir(path: str | Path) -> Path:
     if not path.exists() and text.count("/") == 1 and not text.startswith((".", "/", "~")):
         return path
     if not (path / "config.json").exists():
-        raise FileNotFoundError(f"{path} is not a model folder (no config.json): run `workbench finetune` "
-                                "(and `workbench quantize` for the MLX models) first")
+        raise FileNotFoundError(
+            f"{path} is not a model folder (no config.json): run `workbench finetune` "
+            "(and `workbench quantize` for the MLX models) first"
+        )
     return path
 
 
@@ -63,17 +67,25 @@ def _replace_dir(tmp: Path, dst: Path, src: Path | None = None) -> Path:
 # ----------------------------------------------------------------------------------------------- data
 
 
-def chat_record(record: dict[str, Any], tools: Sequence[str], kind: str = "compact",
-                order: str = "gold") -> dict[str, Any]:
+def chat_record(
+    record: dict[str, Any], tools: Sequence[str], kind: str = "compact", order: str = "gold"
+) -> dict[str, Any]:
     """One training pair in mlx-lm's chat format: the planner's chat, then the gold plan (in `order`, see
     `prompts.target_plan`) as the assistant turn."""
     chat = planner_chat(record["query"], record["today"], list(tools), kind)
     return {"messages": chat + [{"role": "assistant", "content": target_plan(record["plan"], order)}]}
 
 
-def export_chat_data(folder: str | Path, train: Sequence[dict[str, Any]], valid: Sequence[dict[str, Any]],
-                     kind: str = "compact", seed: int = 0, negatives: bool = True,
-                     test: Sequence[dict[str, Any]] | None = None, order: str = "gold") -> Path:
+def export_chat_data(
+    folder: str | Path,
+    train: Sequence[dict[str, Any]],
+    valid: Sequence[dict[str, Any]],
+    kind: str = "compact",
+    seed: int = 0,
+    negatives: bool = True,
+    test: Sequence[dict[str, Any]] | None = None,
+    order: str = "gold",
+) -> Path:
     """Write `train.jsonl`, `valid.jsonl` (and `test.jsonl`) for `mlx_lm.lora --data FOLDER`, with the same
     prompts as `finetune.train`: each lists the query's tools plus random irrelevant ones."""
     folder = Path(folder)
@@ -81,8 +93,16 @@ def export_chat_data(folder: str | Path, train: Sequence[dict[str, Any]], valid:
     rng = random.Random(seed)
     splits = (("train", train), ("valid", valid)) + ((("test", test),) if test is not None else ())
     for name, records in splits:
-        lines = [json.dumps(chat_record(r, with_negatives(r["tools"], rng) if negatives else ordered(r["tools"]),
-                                        kind, order), ensure_ascii=False) + "\n" for r in records]
+        lines = [
+            json.dumps(
+                chat_record(
+                    r, with_negatives(r["tools"], rng) if negatives else ordered(r["tools"]), kind, order
+                ),
+                ensure_ascii=False,
+            )
+            + "\n"
+            for r in records
+        ]
         tmp = folder / f"{name}.jsonl.tmp"
         tmp.write_text("".join(lines), encoding="utf-8")
         tmp.replace(folder / f"{name}.jsonl")
@@ -92,8 +112,9 @@ def export_chat_data(folder: str | Path, train: Sequence[dict[str, Any]], valid:
 # ------------------------------------------------------------------------------------ models and sizes
 
 
-def to_mlx(src: str | Path, dst: str | Path, dtype: str = "float16", bits: int | None = None,
-           group_size: int = 32) -> Path:
+def to_mlx(
+    src: str | Path, dst: str | Path, dtype: str = "float16", bits: int | None = None, group_size: int = 32
+) -> Path:
     """Convert a Hugging Face model folder to MLX, quantized to `bits` (affine, `group_size`) when given.
 
     `dtype` is that of the unquantized weights and of the quantization scales and biases: float16 gives
@@ -106,8 +127,14 @@ def to_mlx(src: str | Path, dst: str | Path, dtype: str = "float16", bits: int |
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    convert(str(src), str(tmp), quantize=bits is not None, q_bits=bits, q_group_size=group_size if bits else None,
-            dtype=dtype)
+    convert(
+        str(src),
+        str(tmp),
+        quantize=bits is not None,
+        q_bits=bits,
+        q_group_size=group_size if bits else None,
+        dtype=dtype,
+    )
     return _replace_dir(tmp, dst, src)
 
 
@@ -167,10 +194,24 @@ def _weight_count(model: Any) -> int:
 # ----------------------------------------------------------------------------------------- LoRA / QLoRA
 
 
-def lora(model_dir: str | Path, data_dir: str | Path, adapter_dir: str | Path, *, iters: int, batch_size: int = 8,
-         lr: float = 1e-3, rank: int = 8, scale: float = 2.0, dropout: float = 0.0, num_layers: int | None = None,
-         steps_per_report: int = 5, steps_per_eval: int = 50, val_batches: int = 4, max_seq_length: int = 1024,
-         seed: int = 0) -> dict[str, Any]:
+def lora(
+    model_dir: str | Path,
+    data_dir: str | Path,
+    adapter_dir: str | Path,
+    *,
+    iters: int,
+    batch_size: int = 8,
+    lr: float = 1e-3,
+    rank: int = 8,
+    scale: float = 2.0,
+    dropout: float = 0.0,
+    num_layers: int | None = None,
+    steps_per_report: int = 5,
+    steps_per_eval: int = 50,
+    val_batches: int = 4,
+    max_seq_length: int = 1024,
+    seed: int = 0,
+) -> dict[str, Any]:
     """LoRA with mlx-lm on `data_dir/{train,valid}.jsonl`; on a quantized model this is QLoRA.
 
     The same code `mlx_lm.lora --train` runs (`mlx_lm.lora.train_model`), with the loss on the assistant
@@ -189,13 +230,27 @@ def lora(model_dir: str | Path, data_dir: str | Path, adapter_dir: str | Path, *
         raise FileNotFoundError(f"{data_dir / 'train.jsonl'} is missing: write it with `export_chat_data`")
     model, tokenizer = load(str(model_dir))[:2]
     layers = len(model.layers) if num_layers is None else num_layers
-    args = types.SimpleNamespace(**{
-        **CONFIG_DEFAULTS, "model": str(model_dir), "train": True, "data": str(data_dir), "seed": seed,
-        "num_layers": layers, "batch_size": batch_size, "iters": iters, "val_batches": val_batches,
-        "learning_rate": lr, "steps_per_report": steps_per_report, "steps_per_eval": steps_per_eval,
-        "adapter_path": str(adapter_dir), "save_every": max(iters, 1), "max_seq_length": max_seq_length,
-        "lora_parameters": {"rank": rank, "scale": scale, "dropout": dropout}, "mask_prompt": True,
-    })
+    args = types.SimpleNamespace(
+        **{
+            **CONFIG_DEFAULTS,
+            "model": str(model_dir),
+            "train": True,
+            "data": str(data_dir),
+            "seed": seed,
+            "num_layers": layers,
+            "batch_size": batch_size,
+            "iters": iters,
+            "val_batches": val_batches,
+            "learning_rate": lr,
+            "steps_per_report": steps_per_report,
+            "steps_per_eval": steps_per_eval,
+            "adapter_path": str(adapter_dir),
+            "save_every": max(iters, 1),
+            "max_seq_length": max_seq_length,
+            "lora_parameters": {"rank": rank, "scale": scale, "dropout": dropout},
+            "mask_prompt": True,
+        }
+    )
     train_set, valid_set, _ = load_local_dataset(data_dir, tokenizer, args)
 
     class Curve(TrainingCallback):
@@ -214,10 +269,20 @@ def lora(model_dir: str | Path, data_dir: str | Path, adapter_dir: str | Path, *
     start = time.perf_counter()
     train_model(args, model, train_set, valid_set, curve)
     wall = time.perf_counter() - start
-    return {"iters": iters, "batch_size": batch_size, "lr": lr, "rank": rank, "scale": scale, "layers": layers,
-            "quantized_base": bool(quantized_layers(model)), "train_curve": curve.train, "val_curve": curve.val,
-            "tokens_per_s": round(sum(c["tokens_per_second"] for c in curve.train) / max(len(curve.train), 1), 1),
-            "wall_s": round(wall, 1), "peak_memory_mb": round(mx.get_peak_memory() / 2**20, 1)}
+    return {
+        "iters": iters,
+        "batch_size": batch_size,
+        "lr": lr,
+        "rank": rank,
+        "scale": scale,
+        "layers": layers,
+        "quantized_base": bool(quantized_layers(model)),
+        "train_curve": curve.train,
+        "val_curve": curve.val,
+        "tokens_per_s": round(sum(c["tokens_per_second"] for c in curve.train) / max(len(curve.train), 1), 1),
+        "wall_s": round(wall, 1),
+        "peak_memory_mb": round(mx.get_peak_memory() / 2**20, 1),
+    }
 
 
 def fuse(model_dir: str | Path, adapter_dir: str | Path, dst: str | Path, dequantize: bool = False) -> Path:
@@ -264,15 +329,25 @@ def peft_to_mlx_adapter(peft_dir: str | Path, dst: str | Path) -> Path:
     for name, w in load_file(str(peft_dir / "adapter_model.safetensors")).items():
         m = re.fullmatch(r"base_model\.model\.(model\.layers\.(\d+)\.(.+))\.lora_([AB])\.weight", name)
         if m is None:
-            raise ValueError(f"{peft_dir}: unexpected adapter tensor {name!r} (only Llama block linears convert)")
+            raise ValueError(
+                f"{peft_dir}: unexpected adapter tensor {name!r} (only Llama block linears convert)"
+            )
         weights[f"{m.group(1)}.lora_{m.group(4).lower()}"] = np.ascontiguousarray(w.T.astype(np.float32))
         layers.add(int(m.group(2)))
         keys.add(m.group(3))
     dst.mkdir(parents=True, exist_ok=True)
     save_file(weights, str(dst / "adapters.safetensors"))
-    config = {"fine_tune_type": "lora", "num_layers": len(layers), "converted_from": "peft",
-              "lora_parameters": {"rank": meta["r"], "scale": meta["lora_alpha"] / meta["r"], "dropout": 0.0,
-                                  "keys": sorted(keys)}}
+    config = {
+        "fine_tune_type": "lora",
+        "num_layers": len(layers),
+        "converted_from": "peft",
+        "lora_parameters": {
+            "rank": meta["r"],
+            "scale": meta["lora_alpha"] / meta["r"],
+            "dropout": 0.0,
+            "keys": sorted(keys),
+        },
+    }
     (dst / "adapter_config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
     return dst
 
@@ -292,17 +367,26 @@ class MLXPlanner(Planner):
         self.stats: list[dict[str, float]] = []
 
     @classmethod
-    def load(cls, model_dir: str | Path, toolrag: str | Path | None = None, adapter_dir: str | Path | None = None,
-             **kwargs: Any) -> MLXPlanner:
+    def load(
+        cls,
+        model_dir: str | Path,
+        toolrag: str | Path | None = None,
+        adapter_dir: str | Path | None = None,
+        **kwargs: Any,
+    ) -> MLXPlanner:
         """An MLX model folder (with an optional adapter); decoding settings as in `Planner.load`."""
         _need_mlx()
         from mlx_lm import load
 
         model_dir = _model_dir(model_dir)
         model, tokenizer = load(str(model_dir), adapter_path=str(adapter_dir) if adapter_dir else None)[:2]
-        return cls(model, tokenizer, select=toolrag_selector(toolrag), **{**saved_decoding(model_dir), **kwargs})
+        return cls(
+            model, tokenizer, select=toolrag_selector(toolrag), **{**saved_decoding(model_dir), **kwargs}
+        )
 
-    def prompts(self, queries: Sequence[str], todays: Sequence[str], tools: Sequence[Sequence[str]]) -> list[list[int]]:
+    def prompts(
+        self, queries: Sequence[str], todays: Sequence[str], tools: Sequence[Sequence[str]]
+    ) -> list[list[int]]:
         from workbench.finetune.prompts import prompt_ids
 
         hf = self.tokenizer._tokenizer  # mlx-lm's wrapper around the HF tokenizer
@@ -320,13 +404,25 @@ class MLXPlanner(Planner):
         for ids, names, query in zip(rows, tools, queries, strict=True):
             processors = [self._grammar(names, query)] if self.constrained else None
             text, last = "", None
-            for last in stream_generate(self.model, self.tokenizer, ids, max_tokens=self.max_new_tokens,
-                                        sampler=make_sampler(temp=0.0), logits_processors=processors):
+            for last in stream_generate(
+                self.model,
+                self.tokenizer,
+                ids,
+                max_tokens=self.max_new_tokens,
+                sampler=make_sampler(temp=0.0),
+                logits_processors=processors,
+            ):
                 text += last.text
             if last is not None:
-                self.stats.append({"prompt_tokens": last.prompt_tokens, "generation_tokens": last.generation_tokens,
-                                   "prompt_tps": last.prompt_tps, "generation_tps": last.generation_tps,
-                                   "peak_memory_gb": last.peak_memory})
+                self.stats.append(
+                    {
+                        "prompt_tokens": last.prompt_tokens,
+                        "generation_tokens": last.generation_tokens,
+                        "prompt_tps": last.prompt_tps,
+                        "generation_tps": last.generation_tps,
+                        "peak_memory_gb": last.peak_memory,
+                    }
+                )
             out.append(text.strip())
         return out
 
@@ -336,5 +432,6 @@ class MLXPlanner(Planner):
 
         specs = {s.name: s for s in tinyagent_tools()}
         spans = query_spans(query) if self.grounded else None
-        return mlx_logits_processor(self.tokenizer, plan_grammar([specs[n] for n in names], **self.grammar_limits,
-                                                                 spans=spans))
+        return mlx_logits_processor(
+            self.tokenizer, plan_grammar([specs[n] for n in names], **self.grammar_limits, spans=spans)
+        )

@@ -32,10 +32,19 @@ NO_TOOL_PLAN = f"1. {JOIN}(){END_OF_PLAN}"  # the plan for a query that no selec
 class Planner:
     """A causal LM planner with its prompt settings, tool selection and decoding mode."""
 
-    def __init__(self, model: Any, tokenizer: Any, select: Callable[[Sequence[str]], list[list[str]]] | None = None,
-                 kind: str = "compact", constrained: bool = False, examples: Callable[[str, list[str]], str] | None = None,
-                 max_new_tokens: int = 320, batch_size: int = 32, grammar_limits: dict[str, int] | None = None,
-                 grounded: bool = False):
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        select: Callable[[Sequence[str]], list[list[str]]] | None = None,
+        kind: str = "compact",
+        constrained: bool = False,
+        examples: Callable[[str, list[str]], str] | None = None,
+        max_new_tokens: int = 320,
+        batch_size: int = 32,
+        grammar_limits: dict[str, int] | None = None,
+        grounded: bool = False,
+    ):
         if grounded and not constrained:
             raise ValueError("grounded decoding is a kind of constrained decoding: pass constrained=True too")
         self.model, self.tokenizer, self.grounded = model.eval(), tokenizer, grounded
@@ -53,11 +62,17 @@ class Planner:
         from workbench.finetune.base import load_model
 
         model, tokenizer = load_model(model_dir)
-        return cls(model, tokenizer, select=toolrag_selector(toolrag), **{**saved_decoding(model_dir), **kwargs})
+        return cls(
+            model, tokenizer, select=toolrag_selector(toolrag), **{**saved_decoding(model_dir), **kwargs}
+        )
 
     @classmethod
-    def best(cls, toolrag: str | Path | None = "auto", constrained: bool | None = None,
-             grounded: bool | None = None) -> Planner:
+    def best(
+        cls,
+        toolrag: str | Path | None = "auto",
+        constrained: bool | None = None,
+        grounded: bool | None = None,
+    ) -> Planner:
         """The best model `workbench finetune` last trained, with its decoding settings, and (as `workbench
         predict` promises) the trained ToolRAG classifier when one exists. `toolrag` may name another
         classifier folder, or "none" for all tools; `constrained` and `grounded` override the best variant's
@@ -65,40 +80,60 @@ class Planner:
         model_dir, info = best_planner()
         constrained = info.get("constrained", False) if constrained is None else constrained
         grounded = (info.get("grounded", False) if grounded is None else grounded) and constrained
-        return cls.load(model_dir, toolrag=None if str(toolrag) == "none" else toolrag,
-                        constrained=constrained, grounded=grounded)
+        return cls.load(
+            model_dir,
+            toolrag=None if str(toolrag) == "none" else toolrag,
+            constrained=constrained,
+            grounded=grounded,
+        )
 
     def tools_for(self, queries: Sequence[str]) -> list[list[str]]:
         return self.select(queries) if self.select else [list(TOOL_NAMES) for _ in queries]
 
-    def prompts(self, queries: Sequence[str], todays: Sequence[str], tools: Sequence[Sequence[str]]) -> list[list[int]]:
+    def prompts(
+        self, queries: Sequence[str], todays: Sequence[str], tools: Sequence[Sequence[str]]
+    ) -> list[list[int]]:
         out = []
         for q, today, names in zip(queries, todays, tools, strict=True):
             examples = self.examples(q, list(names)) if self.examples else ""
             out.append(prompt_ids(self.tokenizer, planner_chat(q, today, names, self.kind, examples)))
         return out
 
-    def plan(self, queries: Sequence[str], todays: Sequence[str] | None = None, progress: bool = False,
-             tools: Sequence[Sequence[str]] | None = None) -> list[dict[str, Any]]:
+    def plan(
+        self,
+        queries: Sequence[str],
+        todays: Sequence[str] | None = None,
+        progress: bool = False,
+        tools: Sequence[Sequence[str]] | None = None,
+    ) -> list[dict[str, Any]]:
         """One `{"query", "plan", "tools"}` per query, in order; constrained, also `"cut"` (closed by `close_cut_plan`)."""
         todays = list(todays) if todays is not None else [dt.date.today().isoformat()] * len(queries)
         tools = [list(t) for t in tools] if tools is not None else self.tools_for(queries)
         # ToolRAG selected no tool: nothing serves the query, and the plan says so by calling none
         plans: dict[int, str] = {i: NO_TOOL_PLAN for i, names in enumerate(tools) if not names}
         todo = [i for i in range(len(queries)) if i not in plans]
-        ids = dict(zip(todo, self.prompts([queries[i] for i in todo], [todays[i] for i in todo],
-                                          [tools[i] for i in todo]), strict=True))
+        ids = dict(
+            zip(
+                todo,
+                self.prompts([queries[i] for i in todo], [todays[i] for i in todo], [tools[i] for i in todo]),
+                strict=True,
+            )
+        )
         order = sorted(todo, key=lambda i: len(ids[i]))  # similar lengths share a batch
-        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         if progress:
             from tqdm.auto import tqdm
 
             batches = tqdm(batches, desc="planning", unit="batch")
         for batch in batches:
-            texts = self._generate([ids[i] for i in batch], [tools[i] for i in batch], [queries[i] for i in batch])
+            texts = self._generate(
+                [ids[i] for i in batch], [tools[i] for i in batch], [queries[i] for i in batch]
+            )
             plans.update(zip(batch, texts, strict=True))
         out = [{"query": q, "plan": plans[i], "tools": tools[i]} for i, q in enumerate(queries)]
-        if self.constrained:  # a plan the budget cut off is closed after its last whole step, so it still parses
+        if (
+            self.constrained
+        ):  # a plan the budget cut off is closed after its last whole step, so it still parses
             from workbench.finetune.grammar import close_cut_plan
 
             for p in out:
@@ -128,14 +163,25 @@ class Planner:
             from workbench.tools.tinyagent import tinyagent_tools
 
             specs = {s.name: s for s in tinyagent_tools()}
-            grammars = [plan_grammar([specs[n] for n in names], **self.grammar_limits,
-                                     spans=query_spans(q) if self.grounded else None)
-                        for names, q in zip(tools, queries, strict=True)]
+            grammars = [
+                plan_grammar(
+                    [specs[n] for n in names],
+                    **self.grammar_limits,
+                    spans=query_spans(q) if self.grounded else None,
+                )
+                for names, q in zip(tools, queries, strict=True)
+            ]
             kwargs["logits_processor"] = [PlanLogitsProcessor(self.tokenizer, grammars)]
         with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=mask, do_sample=False,
-                                      max_new_tokens=self.max_new_tokens, pad_token_id=pad,
-                                      eos_token_id=self.tokenizer.eos_token_id, **kwargs)
+            out = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=mask,
+                do_sample=False,
+                max_new_tokens=self.max_new_tokens,
+                pad_token_id=pad,
+                eos_token_id=self.tokenizer.eos_token_id,
+                **kwargs,
+            )
         return [t.strip() for t in self.tokenizer.batch_decode(out[:, n:], skip_special_tokens=True)]
 
 
@@ -191,8 +237,15 @@ def best_planner() -> tuple[Path, dict[str, Any]]:
     return config.artifacts_dir() / info["model_dir"], info
 
 
-def predict_file(input_path: str, output_path: str, model: str | None = None, toolrag: str | None = None,
-                 constrained: bool | None = None, progress: bool = True, grounded: bool | None = None) -> int:
+def predict_file(
+    input_path: str,
+    output_path: str,
+    model: str | None = None,
+    toolrag: str | None = None,
+    constrained: bool | None = None,
+    progress: bool = True,
+    grounded: bool | None = None,
+) -> int:
     """`workbench predict`: a plan for each `{"query": ..., "today"?: ...}` line; returns how many.
 
     Without `model`, the best trained planner with its decoding settings and the trained ToolRAG classifier
@@ -204,19 +257,26 @@ def predict_file(input_path: str, output_path: str, model: str | None = None, to
     rows = read_jsonl(input_path)
     bad = [i for i, r in enumerate(rows, 1) if not isinstance(r.get("query"), str) or not r["query"].strip()]
     if bad:
-        raise ValueError(f"{input_path}, line {bad[0]}: needs a non-empty \"query\" string")
+        raise ValueError(f'{input_path}, line {bad[0]}: needs a non-empty "query" string')
     if model is None:
-        planner = Planner.best(toolrag=toolrag or "auto", constrained=True if grounded else constrained,
-                               grounded=grounded)
+        planner = Planner.best(
+            toolrag=toolrag or "auto", constrained=True if grounded else constrained, grounded=grounded
+        )
     else:
         rag = None if toolrag == "none" else (toolrag or "auto")
-        planner = Planner.load(model, toolrag=rag, constrained=bool(constrained or grounded), grounded=bool(grounded))
+        planner = Planner.load(
+            model, toolrag=rag, constrained=bool(constrained or grounded), grounded=bool(grounded)
+        )
     today = dt.date.today().isoformat()
     preds = planner.plan([r["query"] for r in rows], [r.get("today", today) for r in rows], progress=progress)
     out = Path(output_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(json.dumps({"query": p["query"], "plan": p["plan"]}, ensure_ascii=False) + "\n"
-                           for p in preds), encoding="utf-8")
+    tmp.write_text(
+        "".join(
+            json.dumps({"query": p["query"], "plan": p["plan"]}, ensure_ascii=False) + "\n" for p in preds
+        ),
+        encoding="utf-8",
+    )
     tmp.replace(out)
     return len(preds)

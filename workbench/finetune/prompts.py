@@ -29,7 +29,10 @@ from workbench.plan import grouped_by_part, parse_plan, render_plan
 from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
 
 PROMPT_KINDS = ("compact", "full")
-PLAN_ORDERS = ("gold", "grouped")  # target step order: as synthesized (lookups first), or each request together
+PLAN_ORDERS = (
+    "gold",
+    "grouped",
+)  # target step order: as synthesized (lookups first), or each request together
 IGNORE = -100  # label of a token that carries no loss
 _SPECS = {t.name: t for t in tinyagent_tools()}
 
@@ -67,11 +70,14 @@ def _not_runnable(*args: Any) -> str:  # a prompt only needs the specs
     raise RuntimeError("not a runnable tool")
 
 
-def planner_chat(query: str, today: str, tools: Sequence[str], kind: str = "compact",
-                 examples: str = "") -> list[dict[str, str]]:
+def planner_chat(
+    query: str, today: str, tools: Sequence[str], kind: str = "compact", examples: str = ""
+) -> list[dict[str, str]]:
     """The chat a planner sees: system prompt (date, tools, examples), then the query."""
-    return [{"role": "system", "content": system_prompt(today, tools, kind, examples)},
-            {"role": "user", "content": query}]
+    return [
+        {"role": "system", "content": system_prompt(today, tools, kind, examples)},
+        {"role": "user", "content": query},
+    ]
 
 
 def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
@@ -83,11 +89,11 @@ def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
 def target_plan(plan: str, order: str = "gold") -> str:
     """The plan a model is trained to write: the gold text, or the same DAG with each request's steps together.
 
-        >>> print(target_plan('1. f("a")\\n2. g("b")\\n3. h("$1")\\n4. join()<END_OF_PLAN>', "grouped"))
-        1. f("a")
-        2. h("$1")
-        3. g("b")
-        4. join()<END_OF_PLAN>
+    >>> print(target_plan('1. f("a")\\n2. g("b")\\n3. h("$1")\\n4. join()<END_OF_PLAN>', "grouped"))
+    1. f("a")
+    2. h("$1")
+    3. g("b")
+    4. join()<END_OF_PLAN>
     """
     if order == "gold":
         return plan
@@ -103,9 +109,16 @@ def training_example(tokenizer: Any, messages: list[dict[str, str]], plan: str) 
     return {"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target}
 
 
-def build_examples(tokenizer: Any, records: Sequence[dict[str, Any]], kind: str = "compact", seed: int = 0,
-                   negatives: bool = True, retrieve: Any = None, max_length: int = 1024,
-                   order: str = "gold") -> list[dict[str, Any]]:
+def build_examples(
+    tokenizer: Any,
+    records: Sequence[dict[str, Any]],
+    kind: str = "compact",
+    seed: int = 0,
+    negatives: bool = True,
+    retrieve: Any = None,
+    max_length: int = 1024,
+    order: str = "gold",
+) -> list[dict[str, Any]]:
     """Tokenized training examples; `retrieve(record) -> str` adds in-context examples when given; `order` is
     the target's step order (`target_plan`).
 

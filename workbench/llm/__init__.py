@@ -34,8 +34,22 @@ _LAZY = {
     "MLXLLM": "workbench.llm.local",
 }
 
-__all__ = ["LLM", "MLXLLM", "Completion", "LLMError", "Message", "OpenAICompatLLM", "RetryPolicy",
-           "ScriptedLLM", "StreamState", "TransformersLLM", "Usage", "approx_tokens", "count_tokens", "from_env"]
+__all__ = [
+    "LLM",
+    "MLXLLM",
+    "Completion",
+    "LLMError",
+    "Message",
+    "OpenAICompatLLM",
+    "RetryPolicy",
+    "ScriptedLLM",
+    "StreamState",
+    "TransformersLLM",
+    "Usage",
+    "approx_tokens",
+    "count_tokens",
+    "from_env",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -49,7 +49,9 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens)
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens
+        )
 
 
 @dataclass
@@ -82,12 +84,24 @@ class LLM(abc.ABC):
     model: str = ""
 
     @abc.abstractmethod
-    def _generate(self, messages: list[Message], stop: Sequence[str], temperature: float,
-                  max_tokens: int | None, state: StreamState) -> AsyncIterator[str]:
+    def _generate(
+        self,
+        messages: list[Message],
+        stop: Sequence[str],
+        temperature: float,
+        max_tokens: int | None,
+        state: StreamState,
+    ) -> AsyncIterator[str]:
         """Yield text chunks; set `state.usage` if the backend knows the exact counts."""
 
-    async def stream(self, messages: list[Message], stop: Sequence[str] = (), temperature: float = 0.0,
-                     max_tokens: int | None = None, result: list[Completion] | None = None) -> AsyncIterator[str]:
+    async def stream(
+        self,
+        messages: list[Message],
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        result: list[Completion] | None = None,
+    ) -> AsyncIterator[str]:
         """Yield text chunks up to (not including) the first stop sequence.
 
         When the stream ends, a `Completion` for the whole call is appended to `result` (if given).
@@ -124,11 +138,24 @@ class LLM(abc.ABC):
             await gen.aclose()
             if result is not None:
                 usage = state.usage or Usage(count_tokens(_prompt_text(messages)), count_tokens(text))
-                result.append(Completion(text, usage, ttft, time.perf_counter() - start, self.model,
-                                         "stop" if stopped else state.finish_reason))
+                result.append(
+                    Completion(
+                        text,
+                        usage,
+                        ttft,
+                        time.perf_counter() - start,
+                        self.model,
+                        "stop" if stopped else state.finish_reason,
+                    )
+                )
 
-    async def complete(self, messages: list[Message], stop: Sequence[str] = (), temperature: float = 0.0,
-                       max_tokens: int | None = None) -> Completion:
+    async def complete(
+        self,
+        messages: list[Message],
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+    ) -> Completion:
         result: list[Completion] = []
         async for _ in self.stream(messages, stop, temperature, max_tokens, result):
             pass

@@ -29,11 +29,15 @@ def model_folder(path: str | os.PathLike[str]) -> Path:
     """Check that `path` is a saved model folder, with an error that names it (instead of a deep traceback)."""
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        raise FileNotFoundError(f"model folder {str(folder)!r} does not exist (or is not a folder): pass the folder "
-                                "that save_pretrained / mlx_lm.convert / the fine-tuning notebook wrote")
+        raise FileNotFoundError(
+            f"model folder {str(folder)!r} does not exist (or is not a folder): pass the folder "
+            "that save_pretrained / mlx_lm.convert / the fine-tuning notebook wrote"
+        )
     if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"model folder {str(folder)!r} has no config.json, so it is not a saved model "
-                                "(did you pass its parent folder, or an adapter-only folder?)")
+        raise FileNotFoundError(
+            f"model folder {str(folder)!r} has no config.json, so it is not a saved model "
+            "(did you pass its parent folder, or an adapter-only folder?)"
+        )
     return folder
 
 
@@ -80,8 +84,14 @@ class TransformersLLM(LLM):
     `device` is where a model loaded from a folder is put; a model passed in stays where it is.
     """
 
-    def __init__(self, model_or_path: Any, tokenizer: Any = None, device: str = "cpu",
-                 default_max_tokens: int = 512, name: str | None = None):
+    def __init__(
+        self,
+        model_or_path: Any,
+        tokenizer: Any = None,
+        device: str = "cpu",
+        default_max_tokens: int = 512,
+        name: str | None = None,
+    ):
         if isinstance(model_or_path, (str, os.PathLike)):
             folder = model_folder(model_or_path)
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -91,7 +101,9 @@ class TransformersLLM(LLM):
             name = name or folder.name
         else:
             if tokenizer is None:
-                raise ValueError("TransformersLLM got a loaded model without its tokenizer: pass tokenizer=...")
+                raise ValueError(
+                    "TransformersLLM got a loaded model without its tokenizer: pass tokenizer=..."
+                )
             network = model_or_path
             name = name or getattr(network.config, "_name_or_path", "") or type(network).__name__
         self.network = network.eval()
@@ -105,14 +117,21 @@ class TransformersLLM(LLM):
     def prompt_ids(self, messages: Sequence[Message]) -> list[int]:
         """The token ids the model is given for `messages` (usage counts exactly these)."""
         if getattr(self.tokenizer, "chat_template", None):
-            ids = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True,
-                                                     return_dict=True)["input_ids"]
+            ids = self.tokenizer.apply_chat_template(
+                list(messages), add_generation_prompt=True, tokenize=True, return_dict=True
+            )["input_ids"]
         else:
             ids = self.tokenizer(_prompt_text(messages))["input_ids"]
         return list(ids)
 
-    async def _generate(self, messages: list[Message], stop: Sequence[str], temperature: float,
-                        max_tokens: int | None, state: StreamState) -> AsyncIterator[str]:
+    async def _generate(
+        self,
+        messages: list[Message],
+        stop: Sequence[str],
+        temperature: float,
+        max_tokens: int | None,
+        state: StreamState,
+    ) -> AsyncIterator[str]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
@@ -122,14 +141,18 @@ class TransformersLLM(LLM):
             """Stops `generate` when the caller has stopped reading."""
 
             def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> Any:
-                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool,
-                                  device=input_ids.device)
+                return torch.full(
+                    (input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device
+                )
 
         prompt = self.prompt_ids(messages)
         limit = max_tokens if max_tokens is not None else self.default_max_tokens
         input_ids = torch.tensor([prompt], device=self.network.device)
-        sampling: dict[str, Any] = ({"do_sample": True, "temperature": temperature} if temperature > 0
-                                    else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None})
+        sampling: dict[str, Any] = (
+            {"do_sample": True, "temperature": temperature}
+            if temperature > 0
+            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        )
         eos = self.tokenizer.eos_token_id
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
 
@@ -141,9 +164,14 @@ class TransformersLLM(LLM):
                 try:
                     with torch.inference_mode():
                         outcome["ids"] = self.network.generate(
-                            input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=limit,
-                            streamer=streamer, pad_token_id=pad,
-                            stopping_criteria=StoppingCriteriaList([_Cancelled()]), **sampling)
+                            input_ids,
+                            attention_mask=torch.ones_like(input_ids),
+                            max_new_tokens=limit,
+                            streamer=streamer,
+                            pad_token_id=pad,
+                            stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                            **sampling,
+                        )
                 except BaseException as exc:
                     outcome["error"] = exc
                     streamer.end()  # wake the reader below
@@ -154,7 +182,7 @@ class TransformersLLM(LLM):
             worker.join()
             if "error" in outcome:
                 raise outcome["error"]
-            new = outcome["ids"][0, len(prompt):].tolist()
+            new = outcome["ids"][0, len(prompt) :].tolist()
             state.usage = Usage(len(prompt), len(new))
             hit_eos = bool(new) and new[-1] in _as_set(eos)
             state.finish_reason = "length" if len(new) >= limit and not hit_eos else "stop"
@@ -180,14 +208,20 @@ class MLXLLM(LLM):
     directly); `adapter_path` an optional LoRA adapter folder from ``mlx_lm.lora``.
     """
 
-    def __init__(self, path: str | os.PathLike[str], adapter_path: str | os.PathLike[str] | None = None,
-                 default_max_tokens: int = 512):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        adapter_path: str | os.PathLike[str] | None = None,
+        default_max_tokens: int = 512,
+    ):
         folder = model_folder(path)
         try:
             import mlx_lm
         except ImportError as exc:
-            raise ImportError(f"MLXLLM needs the mlx-lm package, which did not import ({exc}); on Apple silicon "
-                              "`pip install mlx-lm`, on Linux `pip install 'mlx[cpu]' mlx-lm`") from None
+            raise ImportError(
+                f"MLXLLM needs the mlx-lm package, which did not import ({exc}); on Apple silicon "
+                "`pip install mlx-lm`, on Linux `pip install 'mlx[cpu]' mlx-lm`"
+            ) from None
         if adapter_path is not None and not Path(adapter_path).is_dir():
             raise FileNotFoundError(f"adapter folder {str(adapter_path)!r} does not exist")
         loaded = mlx_lm.load(str(folder), adapter_path=str(adapter_path) if adapter_path else None)
@@ -210,8 +244,14 @@ class MLXLLM(LLM):
             ids = tokenizer.encode(_prompt_text(messages))
         return list(ids)
 
-    async def _generate(self, messages: list[Message], stop: Sequence[str], temperature: float,
-                        max_tokens: int | None, state: StreamState) -> AsyncIterator[str]:
+    async def _generate(
+        self,
+        messages: list[Message],
+        stop: Sequence[str],
+        temperature: float,
+        max_tokens: int | None,
+        state: StreamState,
+    ) -> AsyncIterator[str]:
         from mlx_lm import stream_generate
         from mlx_lm.sample_utils import make_sampler
 
@@ -221,8 +261,13 @@ class MLXLLM(LLM):
 
         def produce() -> Iterator[str]:
             with self._lock:
-                for response in stream_generate(self.network, self.tokenizer, prompt, max_tokens=limit,
-                                                sampler=make_sampler(temp=temperature)):
+                for response in stream_generate(
+                    self.network,
+                    self.tokenizer,
+                    prompt,
+                    max_tokens=limit,
+                    sampler=make_sampler(temp=temperature),
+                ):
                     state.usage = Usage(response.prompt_tokens, response.generation_tokens)
                     if response.finish_reason is not None:
                         state.finish_reason = "length" if response.finish_reason == "length" else "stop"

@@ -98,14 +98,26 @@ class OpenAICompatLLM(LLM):
     ``max_completion_tokens``). `extra_body` is merged into every request (server-specific options).
     """
 
-    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
-                 retry: RetryPolicy | None = None, *, provider: str = "openai-compatible",
-                 api_key_env: str | None = None, api_version: str | None = None, stream_usage: bool = True,
-                 max_tokens_param: str = "max_tokens", extra_body: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        retry: RetryPolicy | None = None,
+        *,
+        provider: str = "openai-compatible",
+        api_key_env: str | None = None,
+        api_version: str | None = None,
+        stream_usage: bool = True,
+        max_tokens_param: str = "max_tokens",
+        extra_body: Mapping[str, Any] | None = None,
+    ):
         if not model:
             raise ValueError("OpenAICompatLLM needs a model name (the deployment name on Azure)")
         if api_version is not None and not base_url:
-            raise ValueError("Azure needs base_url set to the endpoint, e.g. https://<resource>.openai.azure.com")
+            raise ValueError(
+                "Azure needs base_url set to the endpoint, e.g. https://<resource>.openai.azure.com"
+            )
         self.model = model
         self.base_url = base_url
         self.provider = provider
@@ -120,12 +132,15 @@ class OpenAICompatLLM(LLM):
         self._key = _Secret(api_key or "")
         # One client per event loop: an async HTTP connection pool cannot move between loops.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = (
-            weakref.WeakKeyDictionary())
+            weakref.WeakKeyDictionary()
+        )
 
     def __repr__(self) -> str:
         where = f", api_version={self.api_version!r}" if self.api_version else ""
-        return (f"OpenAICompatLLM(provider={self.provider!r}, model={self.model!r}, base_url={self.base_url!r}"
-                f"{where}, retry={self.retry!r})")
+        return (
+            f"OpenAICompatLLM(provider={self.provider!r}, model={self.model!r}, base_url={self.base_url!r}"
+            f"{where}, retry={self.retry!r})"
+        )
 
     __str__ = __repr__
 
@@ -133,11 +148,18 @@ class OpenAICompatLLM(LLM):
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            common: dict[str, Any] = {"api_key": self._key.reveal() or "EMPTY", "max_retries": 0,
-                                      "timeout": self.retry.timeout_s}
+            common: dict[str, Any] = {
+                "api_key": self._key.reveal() or "EMPTY",
+                "max_retries": 0,
+                "timeout": self.retry.timeout_s,
+            }
             if self.api_version is not None:
-                client = openai.AsyncAzureOpenAI(azure_endpoint=self.base_url, azure_deployment=self.model,
-                                                 api_version=self.api_version, **common)
+                client = openai.AsyncAzureOpenAI(
+                    azure_endpoint=self.base_url,
+                    azure_deployment=self.model,
+                    api_version=self.api_version,
+                    **common,
+                )
             else:
                 client = openai.AsyncOpenAI(base_url=self.base_url, **common)
             self._clients[loop] = client
@@ -151,10 +173,15 @@ class OpenAICompatLLM(LLM):
 
     # ------------------------------------------------------------------------------------------ request
 
-    def _request(self, messages: list[Message], stop: Sequence[str], temperature: float,
-                 max_tokens: int | None) -> dict[str, Any]:
-        request: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature,
-                                   "stream": True}
+    def _request(
+        self, messages: list[Message], stop: Sequence[str], temperature: float, max_tokens: int | None
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": temperature,
+            "stream": True,
+        }
         if stop:
             request["stop"] = list(stop)[:MAX_SERVER_STOPS]
         if max_tokens is not None:
@@ -165,21 +192,28 @@ class OpenAICompatLLM(LLM):
             request["extra_body"] = self.extra_body
         return request
 
-    async def _generate(self, messages: list[Message], stop: Sequence[str], temperature: float,
-                        max_tokens: int | None, state: StreamState) -> AsyncIterator[str]:
+    async def _generate(
+        self,
+        messages: list[Message],
+        stop: Sequence[str],
+        temperature: float,
+        max_tokens: int | None,
+        state: StreamState,
+    ) -> AsyncIterator[str]:
         """Stream one completion, retrying transient failures and resuming cut streams (module docstring)."""
         delivered = ""  # text already yielded to the caller, over all attempts
         for attempt in range(1, self.retry.max_attempts + 1):
             received = ""  # text of this attempt
             try:
                 async with contextlib.aclosing(
-                        self._attempt(messages, stop, temperature, max_tokens, state)) as pieces:
+                    self._attempt(messages, stop, temperature, max_tokens, state)
+                ) as pieces:
                     async for piece in pieces:
                         received += piece
                         if not (delivered.startswith(received) or received.startswith(delivered)):
                             raise self._diverged(delivered, received, attempt)
                         if len(received) > len(delivered):  # past what the caller already has
-                            new, delivered = received[len(delivered):], received
+                            new, delivered = received[len(delivered) :], received
                             yield new
                 if len(received) < len(delivered):
                     raise self._diverged(delivered, received, attempt)
@@ -188,11 +222,18 @@ class OpenAICompatLLM(LLM):
                 if attempt == self.retry.max_attempts:
                     raise LLMError(
                         f"{self._where()} gave up after {attempt} attempts; last failure: {failure}. "
-                        f"{self._hint_unreachable()}") from None
+                        f"{self._hint_unreachable()}"
+                    ) from None
                 await asyncio.sleep(self.retry.delay(attempt, failure.retry_after_s))
 
-    async def _attempt(self, messages: list[Message], stop: Sequence[str], temperature: float,
-                       max_tokens: int | None, state: StreamState) -> AsyncIterator[str]:
+    async def _attempt(
+        self,
+        messages: list[Message],
+        stop: Sequence[str],
+        temperature: float,
+        max_tokens: int | None,
+        state: StreamState,
+    ) -> AsyncIterator[str]:
         """One request: yield its text pieces; raise `_Retryable` for a transient failure (a cut stream
         included), `LLMError` for a final one. Usage and finish reason go to `state`."""
         stream = None
@@ -200,13 +241,15 @@ class OpenAICompatLLM(LLM):
         try:
             try:
                 stream = await self._client().chat.completions.create(
-                    **self._request(messages, stop, temperature, max_tokens))
+                    **self._request(messages, stop, temperature, max_tokens)
+                )
             except openai.APIStatusError as err:
                 if not (err.status_code == 400 and "stream_options" in _message(err) and self.stream_usage):
                     raise
                 self.stream_usage = False  # this server does not know the option: ask again without it
                 stream = await self._client().chat.completions.create(
-                    **self._request(messages, stop, temperature, max_tokens))
+                    **self._request(messages, stop, temperature, max_tokens)
+                )
             async for chunk in stream:
                 if chunk.usage is not None:
                     state.usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
@@ -259,17 +302,22 @@ class OpenAICompatLLM(LLM):
         return LLMError(f"{self._where()} failed with {self._describe(err)}; {hint} (not retried).")
 
     def _hint_unreachable(self) -> str:
-        return ("Check that the server is running and reachable at the base URL, that it is not overloaded, "
-                "or raise RetryPolicy.max_attempts / timeout_s.")
+        return (
+            "Check that the server is running and reachable at the base URL, that it is not overloaded, "
+            "or raise RetryPolicy.max_attempts / timeout_s."
+        )
 
     def _diverged(self, delivered: str, received: str, attempt: int) -> LLMError:
-        at = next((i for i, (a, b) in enumerate(zip(delivered, received, strict=False)) if a != b),
-                  min(len(delivered), len(received)))
+        at = next(
+            (i for i, (a, b) in enumerate(zip(delivered, received, strict=False)) if a != b),
+            min(len(delivered), len(received)),
+        )
         return LLMError(
             f"{self._where()}: the stream was cut after {len(delivered)} characters had been delivered, and "
             f"the retried stream (attempt {attempt}) differed from them at character {at} "
-            f"({delivered[at:at + 20]!r} vs {received[at:at + 20]!r}). Text already given to the caller "
-            "cannot be replaced; use temperature 0 on a deterministic server, or retry the whole call.")
+            f"({delivered[at : at + 20]!r} vs {received[at : at + 20]!r}). Text already given to the caller "
+            "cannot be replaced; use temperature 0 on a deterministic server, or retry the whole call."
+        )
 
 
 def _message(err: openai.APIStatusError, key: _Secret | None = None) -> str:
@@ -306,17 +354,32 @@ class _Provider:
 
 
 PROVIDERS: dict[str, _Provider] = {
-    "openai": _Provider(None, "OPENAI_BASE_URL", "OPENAI_API_KEY", True, "OPENAI_MODEL",
-                        max_tokens_param="max_completion_tokens"),
-    "azure": _Provider(None, "AZURE_ENDPOINT", "AZURE_OPENAI_API_KEY", True, "AZURE_DEPLOYMENT_NAME",
-                       max_tokens_param="max_completion_tokens"),
+    "openai": _Provider(
+        None,
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        True,
+        "OPENAI_MODEL",
+        max_tokens_param="max_completion_tokens",
+    ),
+    "azure": _Provider(
+        None,
+        "AZURE_ENDPOINT",
+        "AZURE_OPENAI_API_KEY",
+        True,
+        "AZURE_DEPLOYMENT_NAME",
+        max_tokens_param="max_completion_tokens",
+    ),
     "vllm": _Provider("http://127.0.0.1:8000/v1", "VLLM_BASE_URL", "VLLM_API_KEY", False, "VLLM_MODEL"),
-    "friendli": _Provider("https://inference.friendli.ai/v1", "FRIENDLI_BASE_URL", "FRIENDLI_TOKEN", True,
-                          "FRIENDLI_MODEL"),
-    "llamacpp": _Provider("http://127.0.0.1:8080/v1", "LLAMACPP_BASE_URL", "LLAMACPP_API_KEY", False,
-                          "LLAMACPP_MODEL", "local"),
-    "lmstudio": _Provider("http://127.0.0.1:1234/v1", "LMSTUDIO_BASE_URL", "LMSTUDIO_API_KEY", False,
-                          "LMSTUDIO_MODEL"),
+    "friendli": _Provider(
+        "https://inference.friendli.ai/v1", "FRIENDLI_BASE_URL", "FRIENDLI_TOKEN", True, "FRIENDLI_MODEL"
+    ),
+    "llamacpp": _Provider(
+        "http://127.0.0.1:8080/v1", "LLAMACPP_BASE_URL", "LLAMACPP_API_KEY", False, "LLAMACPP_MODEL", "local"
+    ),
+    "lmstudio": _Provider(
+        "http://127.0.0.1:1234/v1", "LMSTUDIO_BASE_URL", "LMSTUDIO_API_KEY", False, "LMSTUDIO_MODEL"
+    ),
     "mlx": _Provider("http://127.0.0.1:8080/v1", "MLX_BASE_URL", None, False, "MLX_MODEL", "default_model"),
 }
 
@@ -351,20 +414,30 @@ def from_env(provider: str, model: str | None = None, **overrides: Any) -> OpenA
             raise LLMError(f"provider {provider!r} needs {what}: set the environment variable {var}")
         return value
 
-    kwargs: dict[str, Any] = {"provider": provider, "max_tokens_param": spec.max_tokens_param,
-                              "api_key_env": spec.key_env}
+    kwargs: dict[str, Any] = {
+        "provider": provider,
+        "max_tokens_param": spec.max_tokens_param,
+        "api_key_env": spec.key_env,
+    }
     if provider == "azure":
-        kwargs["base_url"] = need("AZURE_ENDPOINT", "the Azure endpoint (https://<resource>.openai.azure.com)")
+        kwargs["base_url"] = need(
+            "AZURE_ENDPOINT", "the Azure endpoint (https://<resource>.openai.azure.com)"
+        )
         kwargs["api_version"] = need("AZURE_OPENAI_API_VERSION", "the Azure OpenAI API version")
     else:
-        kwargs["base_url"] = (os.environ.get(spec.base_url_env) if spec.base_url_env else None) or spec.base_url
+        kwargs["base_url"] = (
+            os.environ.get(spec.base_url_env) if spec.base_url_env else None
+        ) or spec.base_url
     if spec.key_env is not None:
-        kwargs["api_key"] = (need(spec.key_env, "an API key") if spec.key_required
-                             else os.environ.get(spec.key_env) or None)
+        kwargs["api_key"] = (
+            need(spec.key_env, "an API key") if spec.key_required else os.environ.get(spec.key_env) or None
+        )
     model = model or (os.environ.get(spec.model_env) if spec.model_env else None) or spec.default_model
     if not model:
         what = "a deployment name" if provider == "azure" else "a model name"
-        raise LLMError(f"provider {provider!r} needs {what}: pass model=... or set the environment "
-                       f"variable {spec.model_env}")
+        raise LLMError(
+            f"provider {provider!r} needs {what}: pass model=... or set the environment "
+            f"variable {spec.model_env}"
+        )
     kwargs.update(overrides)
     return OpenAICompatLLM(model, **kwargs)

@@ -25,8 +25,13 @@ class ScriptedLLM(LLM):
     (None: all at once). Tokens are `approx_tokens` pieces. `calls` keeps the messages of every call.
     """
 
-    def __init__(self, responses: Sequence[str] | Callable[[list[Message]], str], ttft_s: float = 0.0,
-                 tokens_per_s: float | None = None, model: str = "scripted-replay"):
+    def __init__(
+        self,
+        responses: Sequence[str] | Callable[[list[Message]], str],
+        ttft_s: float = 0.0,
+        tokens_per_s: float | None = None,
+        model: str = "scripted-replay",
+    ):
         self.responses = responses
         self.ttft_s = ttft_s
         self.tokens_per_s = tokens_per_s
@@ -42,8 +47,14 @@ class ScriptedLLM(LLM):
             raise LLMError(f"the scripted LLM has {len(self.responses)} responses and was called again")
         return self.responses[i]
 
-    async def _generate(self, messages: list[Message], stop: Sequence[str], temperature: float,
-                        max_tokens: int | None, state: StreamState) -> AsyncIterator[str]:
+    async def _generate(
+        self,
+        messages: list[Message],
+        stop: Sequence[str],
+        temperature: float,
+        max_tokens: int | None,
+        state: StreamState,
+    ) -> AsyncIterator[str]:
         text = self._next_text(messages)
         tokens = approx_tokens(text)
         if max_tokens is not None and len(tokens) > max_tokens:

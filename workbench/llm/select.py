@@ -16,8 +16,9 @@ from workbench.llm.base import LLM, Message
 from workbench.llm.replay import ScriptedLLM
 
 
-def choose_llm(scripted: Sequence[str] | Callable[[list[Message]], str], ttft_s: float = 0.2,
-               tokens_per_s: float = 50.0) -> LLM:
+def choose_llm(
+    scripted: Sequence[str] | Callable[[list[Message]], str], ttft_s: float = 0.2, tokens_per_s: float = 50.0
+) -> LLM:
     if config.active_profile() != "quick":
         from workbench.llm.base import LLMError
         from workbench.llm.openai_compat import from_env
@@ -25,7 +26,9 @@ def choose_llm(scripted: Sequence[str] | Callable[[list[Message]], str], ttft_s:
         model = os.environ.get("WORKBENCH_LLM_MODEL")
         if os.environ.get("WORKBENCH_LLM_BASE_URL"):
             if not model:
-                raise LLMError("WORKBENCH_LLM_BASE_URL is set: also set WORKBENCH_LLM_MODEL to the served model's name")
+                raise LLMError(
+                    "WORKBENCH_LLM_BASE_URL is set: also set WORKBENCH_LLM_MODEL to the served model's name"
+                )
             return from_env("vllm", model=model, base_url=os.environ["WORKBENCH_LLM_BASE_URL"])
         if os.environ.get("OPENAI_API_KEY"):
             return from_env("openai", model=model or "gpt-4o-mini")

@@ -72,8 +72,9 @@ class FakeChatServer:
     carrying ``stream_options`` with HTTP 400, without using up a scripted reply.
     """
 
-    def __init__(self, script: Iterable[Scripted] = (), model: str = "fake-model",
-                 accepts_stream_options: bool = True):
+    def __init__(
+        self, script: Iterable[Scripted] = (), model: str = "fake-model", accepts_stream_options: bool = True
+    ):
         self.model = model
         self.accepts_stream_options = accepts_stream_options
         self.requests: list[dict[str, Any]] = []
@@ -90,12 +91,16 @@ class FakeChatServer:
     def add(self, *items: Scripted) -> None:
         """Append replies or faults to the script (checked now, so a typo fails at the call site)."""
         for item in items:
-            if isinstance(item, tuple) and not (len(item) == 2 and item[0] in _FAULTS
-                                                or len(item) == 3 and item[0] == "cut"):
-                raise ValueError(f"unknown fault {item!r}: use ('status'|'cut'|'hang', number) or "
-                                 "('cut', n_chunks, text)")
+            if isinstance(item, tuple) and not (
+                len(item) == 2 and item[0] in _FAULTS or len(item) == 3 and item[0] == "cut"
+            ):
+                raise ValueError(
+                    f"unknown fault {item!r}: use ('status'|'cut'|'hang', number) or ('cut', n_chunks, text)"
+                )
             if not isinstance(item, (str, Reply, tuple)):
-                raise TypeError(f"a scripted reply is a str, a Reply or a fault tuple, not {type(item).__name__}")
+                raise TypeError(
+                    f"a scripted reply is a str, a Reply or a fault tuple, not {type(item).__name__}"
+                )
         with self._lock:
             self._script.extend(items)
 
@@ -117,7 +122,9 @@ class FakeChatServer:
     def base_url(self) -> str:
         """The URL to give a client, ending in ``/v1`` (the server must be started)."""
         if self._httpd is None:
-            raise RuntimeError("the FakeChatServer is not running: use it in a `with` block (or call start())")
+            raise RuntimeError(
+                "the FakeChatServer is not running: use it in a `with` block (or call start())"
+            )
         return f"http://{HOST}:{self._httpd.server_address[1]}/v1"
 
     def start(self) -> FakeChatServer:
@@ -126,8 +133,12 @@ class FakeChatServer:
         self._stopping.clear()
         self._httpd = ThreadingHTTPServer((HOST, 0), _make_handler(self))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="FakeChatServer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="FakeChatServer",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -149,7 +160,9 @@ class FakeChatServer:
 
     def __repr__(self) -> str:
         where = self.base_url if self._httpd is not None else "stopped"
-        return f"FakeChatServer({where}, {self.remaining} scripted replies left, {len(self.requests)} requests)"
+        return (
+            f"FakeChatServer({where}, {self.remaining} scripted replies left, {len(self.requests)} requests)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- protocol
@@ -200,8 +213,11 @@ class _ChatHandler(BaseHTTPRequestHandler):
         kind, value = fault[0], fault[1]
         if kind == "status":
             code = int(value)
-            message = {401: f"Incorrect API key provided: {self._bearer()}", 429: "Rate limit reached",
-                       404: f"The model {body.get('model')!r} does not exist"}.get(code, "scripted failure")
+            message = {
+                401: f"Incorrect API key provided: {self._bearer()}",
+                429: "Rate limit reached",
+                404: f"The model {body.get('model')!r} does not exist",
+            }.get(code, "scripted failure")
             self._error(code, message)
         elif kind == "hang":
             self.fake._stopping.wait(float(value))
@@ -225,7 +241,9 @@ class _ChatHandler(BaseHTTPRequestHandler):
 
     def _error(self, code: int, message: str) -> None:
         kind = {400: "invalid_request_error", 401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(code)
-        data = json.dumps({"error": {"message": message, "type": kind or "server_error", "code": code}}).encode()
+        data = json.dumps(
+            {"error": {"message": message, "type": kind or "server_error", "code": code}}
+        ).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -250,13 +268,18 @@ class _ChatHandler(BaseHTTPRequestHandler):
             return
         pieces, finish = _truncate(reply, body)
         text = "".join(pieces)
-        data = json.dumps({
-            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", self.fake.model),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": finish}],
-            "usage": _usage(body, len(pieces), reply.usage),
-        }).encode()
+        data = json.dumps(
+            {
+                "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", self.fake.model),
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+                ],
+                "usage": _usage(body, len(pieces), reply.usage),
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -276,8 +299,13 @@ class _ChatHandler(BaseHTTPRequestHandler):
         model = body.get("model", self.fake.model)
 
         def event(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> bool:
-            chunk: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created,
-                                     "model": model, "choices": choices}
+            chunk: dict[str, Any] = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": choices,
+            }
             if usage is not None:
                 chunk["usage"] = usage
             return self._send_chunk(f"data: {json.dumps(chunk)}\n\n".encode())
@@ -322,11 +350,11 @@ def _truncate(reply: Reply, body: dict[str, Any]) -> tuple[list[str], str | None
     stops = [stops] if isinstance(stops, str) else stops
     cuts = [i for s in stops if s and (i := text.find(s)) >= 0]
     if cuts:
-        text, finish = text[:min(cuts)], "stop"
+        text, finish = text[: min(cuts)], "stop"
     pieces = approx_tokens(text)
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if limit is not None and len(pieces) > int(limit):
-        pieces, finish = pieces[:int(limit)], "length"
+        pieces, finish = pieces[: int(limit)], "length"
     return pieces, finish
 
 
@@ -336,8 +364,11 @@ def _usage(body: dict[str, Any], completion_tokens: int, scripted: tuple[int, in
     prompt = sum(count_tokens(str(m.get("content") or "")) for m in messages)
     if scripted is not None:
         prompt, completion_tokens = scripted
-    return {"prompt_tokens": prompt, "completion_tokens": completion_tokens,
-            "total_tokens": prompt + completion_tokens}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt + completion_tokens,
+    }
 
 
 __all__ = ["FakeChatServer", "Reply"]

@@ -37,15 +37,25 @@ class SynthConfig:
     train: int = field(default=80_000, metadata={"help": "training records"})
     val: int = field(default=1_000, metadata={"help": "validation records"})
     test: int = field(default=1_000, metadata={"help": "test records (same distribution as train)"})
-    ood: int = field(default=1_000, metadata={"help": "held-out templates, connectives, entities and intent pairs"})
-    seed: int = field(default=0, metadata={"help": "the same seed gives byte-identical files (offline teacher)"})
-    teacher: str = field(default="offline", metadata={"help": "offline (procedural) or llm (OpenAI-compatible)"})
-    provider: str = field(default="openai", metadata={"help": "LLM teacher: provider for workbench.llm.from_env"})
+    ood: int = field(
+        default=1_000, metadata={"help": "held-out templates, connectives, entities and intent pairs"}
+    )
+    seed: int = field(
+        default=0, metadata={"help": "the same seed gives byte-identical files (offline teacher)"}
+    )
+    teacher: str = field(
+        default="offline", metadata={"help": "offline (procedural) or llm (OpenAI-compatible)"}
+    )
+    provider: str = field(
+        default="openai", metadata={"help": "LLM teacher: provider for workbench.llm.from_env"}
+    )
     model: str | None = field(default=None, metadata={"help": "LLM teacher: model name (paper: gpt-4-turbo)"})
     base_url: str | None = field(default=None, metadata={"help": "LLM teacher: OpenAI-compatible server URL"})
     concurrency: int = field(default=8, metadata={"help": "LLM teacher: calls in flight"})
     requests_per_minute: float = field(default=60.0, metadata={"help": "LLM teacher: rate limit"})
-    report_sample: int = field(default=5_000, metadata={"help": "records per split for the width/depth statistics"})
+    report_sample: int = field(
+        default=5_000, metadata={"help": "records per split for the width/depth statistics"}
+    )
 
     def sizes(self) -> dict[str, int]:
         return {s: getattr(self, s) for s in SPLITS}
@@ -62,8 +72,9 @@ def split_path(split: str) -> Path:
 # ----------------------------------------------------------------------------------------------- build
 
 
-def generate_offline(cfg: SynthConfig, checker: Checker | None = None,
-                     splits: Iterable[str] = ("ood", *IN_DISTRIBUTION)) -> tuple[dict[str, list[Record]], dict]:
+def generate_offline(
+    cfg: SynthConfig, checker: Checker | None = None, splits: Iterable[str] = ("ood", *IN_DISTRIBUTION)
+) -> tuple[dict[str, list[Record]], dict]:
     """Records for each split from the offline teacher, all through one checker (no query repeats anywhere)."""
     checker = checker or Checker()
     sizes = cfg.sizes()
@@ -78,16 +89,21 @@ def generate_offline(cfg: SynthConfig, checker: Checker | None = None,
             while len(records) < sizes[split]:
                 attempts += 1
                 if attempts > limit:
-                    raise RuntimeError(f"{split}: only {len(records)} of {sizes[split]} distinct records after "
-                                       f"{limit} tries; the pools are too small for this size")
+                    raise RuntimeError(
+                        f"{split}: only {len(records)} of {sizes[split]} distinct records after "
+                        f"{limit} tries; the pools are too small for this size"
+                    )
                 today = offline.random_today(rng)
                 query, plan, ids = offline.compose(rng, split, today)
                 tools = checker.check(query, plan)
                 if tools is None:
                     continue
                 used.update(ids)
-                records.append(Record(f"{split}-{len(records):06d}", query, plan, tools, today.isoformat(), split,
-                                      "offline"))
+                records.append(
+                    Record(
+                        f"{split}-{len(records):06d}", query, plan, tools, today.isoformat(), split, "offline"
+                    )
+                )
                 bar.update()
             out[split] = records
             templates[split] = used
@@ -152,7 +168,9 @@ def run(cfg: SynthConfig | None = None, llm: Any = None) -> dict[str, Any]:
     for split in SPLITS:
         write_split(splits[split], split_path(split))
     wall = time.perf_counter() - start
-    train_templates = set(templates.get("train", [])) | set(templates.get("val", [])) | set(templates.get("test", []))
+    train_templates = (
+        set(templates.get("train", [])) | set(templates.get("val", [])) | set(templates.get("test", []))
+    )
     report = {
         "profile": config.active_profile(),
         "teacher": cfg.teacher,
@@ -163,10 +181,13 @@ def run(cfg: SynthConfig | None = None, llm: Any = None) -> dict[str, Any]:
         "distinct_templates": {s: len(t) for s, t in templates.items()},
         # LLM-teacher records have no templates: the overlap is only defined for the offline teacher
         "ood_templates_seen_in_training": len(set(templates.get("ood", [])) & train_templates)
-        if cfg.teacher == "offline" else None,
+        if cfg.teacher == "offline"
+        else None,
         "wall_s": round(wall, 2),
         "splits": {s: describe(splits[s], cfg.report_sample, cfg.seed) for s in SPLITS},
-        "files": {s: str(split_path(s).relative_to(config.data_dir())) for s in SPLITS},  # under the data folder
+        "files": {
+            s: str(split_path(s).relative_to(config.data_dir())) for s in SPLITS
+        },  # under the data folder
         **extra,
     }
     config.save_results("synthesis", report)
@@ -183,24 +204,29 @@ def _generate_with_llm(cfg: SynthConfig, checker: Checker, llm: Any) -> tuple[di
         llm = from_env(cfg.provider, model=cfg.model, **({"base_url": cfg.base_url} if cfg.base_url else {}))
     n = cfg.train + cfg.val + cfg.test
     raw = data_dir() / "llm_raw.jsonl"
-    tcfg = TeacherConfig(n_records=n, concurrency=cfg.concurrency, requests_per_minute=cfg.requests_per_minute,
-                         seed=cfg.seed)
+    tcfg = TeacherConfig(
+        n_records=n, concurrency=cfg.concurrency, requests_per_minute=cfg.requests_per_minute, seed=cfg.seed
+    )
     teacher_report = run_teacher(tcfg, llm, raw)
     from workbench.synth.teacher import read_store
 
     rows = read_store(raw)
     if len(rows) < n:
-        raise RuntimeError(f"the LLM teacher stopped at {len(rows)} of {n} records ({teacher_report.get('stopped')}); "
-                           f"rerun `workbench synth --teacher llm` to resume {raw}")
+        raise RuntimeError(
+            f"the LLM teacher stopped at {len(rows)} of {n} records ({teacher_report.get('stopped')}); "
+            f"rerun `workbench synth --teacher llm` to resume {raw}"
+        )
     checker.seen.update(normalize_query(r["query"]) for r in rows)  # the ood split must not repeat one
     random.Random(cfg.seed).shuffle(rows)
     out: dict[str, list[Record]] = {}
     start = 0
     for split in IN_DISTRIBUTION:
-        chunk = rows[start:start + getattr(cfg, split)]
+        chunk = rows[start : start + getattr(cfg, split)]
         start += len(chunk)
-        out[split] = [Record(f"{split}-{i:06d}", r["query"], r["plan"], r["tools"], r["today"], split, r["teacher"])
-                      for i, r in enumerate(chunk)]
+        out[split] = [
+            Record(f"{split}-{i:06d}", r["query"], r["plan"], r["tools"], r["today"], split, r["teacher"])
+            for i, r in enumerate(chunk)
+        ]
     ood, templates = generate_offline(cfg, checker, splits=("ood",))
     out["ood"] = ood["ood"]
     return out, templates, {"llm_teacher": teacher_report}
@@ -214,8 +240,9 @@ def export_mlx_chat(out_dir: Path | None = None) -> Path:
     fine-tuned planner's own prompts (`finetune.mlx.export_chat_data`)."""
     from workbench.finetune.mlx import export_chat_data
 
-    return export_chat_data(out_dir or data_dir() / "mlx", load_split("train"), load_split("val"),
-                            test=load_split("test"))
+    return export_chat_data(
+        out_dir or data_dir() / "mlx", load_split("train"), load_split("val"), test=load_split("test")
+    )
 
 
 def hf_data_files() -> dict[str, str]:

@@ -37,12 +37,26 @@ from workbench.plan import END_OF_PLAN
 from workbench.synth import pools
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
-def _pick(rng: random.Random, items: list[str] | tuple[str, ...], ood: bool, n_ood: int = 2) -> tuple[int, str]:
+def _pick(
+    rng: random.Random, items: list[str] | tuple[str, ...], ood: bool, n_ood: int = 2
+) -> tuple[int, str]:
     """A template from its list: the last `n_ood` are held out for ood. Returns (index, template)."""
     candidates = list(range(len(items) - n_ood, len(items))) if ood else list(range(len(items) - n_ood))
     i = rng.choice(candidates)
@@ -54,8 +68,11 @@ def _pick(rng: random.Random, items: list[str] | tuple[str, ...], ood: bool, n_o
 
 def date_phrase(rng: random.Random, today: dt.date, ood: bool) -> tuple[str, dt.date]:
     """A relative or absolute day and the date it means."""
-    kind = rng.choice(["in_weeks", "the_nth"] if ood else ["tomorrow", "today", "after", "on_day", "next_day",
-                                                             "month_day", "in_days", "iso"])
+    kind = rng.choice(
+        ["in_weeks", "the_nth"]
+        if ood
+        else ["tomorrow", "today", "after", "on_day", "next_day", "month_day", "in_days", "iso"]
+    )
     if kind in ("tomorrow", "today", "after"):
         days = {"today": 0, "tomorrow": 1, "after": 2}[kind]
         return {"after": "the day after tomorrow"}.get(kind, kind), today + dt.timedelta(days)
@@ -152,8 +169,10 @@ class PlanBuilder:
         roots = [i for i, (_, args) in enumerate(self.nodes) if not _refs(args)]
         order = roots + [i for i in range(len(self.nodes)) if i not in set(roots)]
         number = {node: k for k, node in enumerate(order, 1)}
-        lines = [f"{number[i]}. {self.nodes[i][0]}({', '.join(_lit(a, number) for a in self.nodes[i][1])})"
-                 for i in order]
+        lines = [
+            f"{number[i]}. {self.nodes[i][0]}({', '.join(_lit(a, number) for a in self.nodes[i][1])})"
+            for i in order
+        ]
         return "\n".join([*lines, f"{len(order) + 1}. join(){END_OF_PLAN}"])
 
 
@@ -220,10 +239,18 @@ def subject_title(subject: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-EMAIL = ["email {P} about {S}", "send an email to {P} about {S}", "write to {P} regarding {S}",
-         "shoot {P} an email about {S}", "draft an email to {P} on {S}", "compose a mail to {P} about {S}",
-         "email {P} with an update on {S}", "send {P} a message by email about {S}",
-         "fire off an email to {P} concerning {S}", "get an email out to {P} re {S}"]
+EMAIL = [
+    "email {P} about {S}",
+    "send an email to {P} about {S}",
+    "write to {P} regarding {S}",
+    "shoot {P} an email about {S}",
+    "draft an email to {P} on {S}",
+    "compose a mail to {P} about {S}",
+    "email {P} with an update on {S}",
+    "send {P} a message by email about {S}",
+    "fire off an email to {P} concerning {S}",
+    "get an email out to {P} re {S}",
+]
 
 
 def intent_email(c: Ctx) -> str:
@@ -231,19 +258,35 @@ def intent_email(c: Ctx) -> str:
     clause = c.template("email", EMAIL).format(P=names(to), S=subject)
     cc = c.people(1, 1) if c.rng.random() < 0.3 else []
     if cc:
-        clause += c.rng.choice([" and cc {C}", ", copying {C}"] if not c.ood else [" with {C} on cc"]).format(C=cc[0])
+        clause += c.rng.choice([" and cc {C}", ", copying {C}"] if not c.ood else [" with {C} on cc"]).format(
+            C=cc[0]
+        )
     attach = [c.one(pools.files)] if c.rng.random() < 0.3 else []
     if attach:
-        clause += c.rng.choice([" and attach {F}", " with {F} attached"] if not c.ood else
-                               [", including {F} as an attachment"]).format(F=attach[0])
-    c.plan.call("compose_new_email", [c.plan.email(p) for p in to], [c.plan.email(p) for p in cc],
-                subject_title(subject), "", [c.plan.file(f) for f in attach])
+        clause += c.rng.choice(
+            [" and attach {F}", " with {F} attached"] if not c.ood else [", including {F} as an attachment"]
+        ).format(F=attach[0])
+    c.plan.call(
+        "compose_new_email",
+        [c.plan.email(p) for p in to],
+        [c.plan.email(p) for p in cc],
+        subject_title(subject),
+        "",
+        [c.plan.file(f) for f in attach],
+    )
     return clause
 
 
-REPLY = ["reply to this email", "respond to the email I have open", "answer the selected email",
-         "write back to this email", "reply to the current email", "send a reply to this message",
-         "hit reply on this email", "get back to the sender of this email"]
+REPLY = [
+    "reply to this email",
+    "respond to the email I have open",
+    "answer the selected email",
+    "write back to this email",
+    "reply to the current email",
+    "send a reply to this message",
+    "hit reply on this email",
+    "get back to the sender of this email",
+]
 SAYING = [" saying {M}", " to say {M}", " and tell them {M}", ": {M}"]
 
 
@@ -251,7 +294,9 @@ def intent_reply(c: Ctx) -> str:
     clause = c.template("reply", REPLY)
     message = c.one(pools.messages) if c.rng.random() < 0.6 else ""
     if message:
-        clause += c.template("saying", SAYING).format(M=message) if not c.ood else f" letting them know {message}"
+        clause += (
+            c.template("saying", SAYING).format(M=message) if not c.ood else f" letting them know {message}"
+        )
     cc = c.people(1, 1) if c.rng.random() < 0.3 else []
     if cc:
         clause += f" and cc {cc[0]}" if not c.ood else f", with {cc[0]} copied"
@@ -262,9 +307,16 @@ def intent_reply(c: Ctx) -> str:
     return clause
 
 
-FORWARD = ["forward this email to {P}", "pass this email on to {P}", "send this email along to {P}",
-           "forward the selected message to {P}", "share this email with {P}", "fwd this to {P}",
-           "bounce this email over to {P}", "loop {P} in by forwarding this email"]
+FORWARD = [
+    "forward this email to {P}",
+    "pass this email on to {P}",
+    "send this email along to {P}",
+    "forward the selected message to {P}",
+    "share this email with {P}",
+    "fwd this to {P}",
+    "bounce this email over to {P}",
+    "loop {P} in by forwarding this email",
+]
 
 
 def intent_forward(c: Ctx) -> str:
@@ -277,9 +329,17 @@ def intent_forward(c: Ctx) -> str:
     return clause
 
 
-SMS = ["text {P} that {M}", "send {P} a message saying {M}", "let {P} know by text that {M}", "message {P}: {M}",
-       "send a text to {P} saying {M}", "sms {P} that {M}", "tell {P} via text that {M}",
-       "drop {P} a quick text: {M}", "ping {P} over SMS to say {M}"]
+SMS = [
+    "text {P} that {M}",
+    "send {P} a message saying {M}",
+    "let {P} know by text that {M}",
+    "message {P}: {M}",
+    "send a text to {P} saying {M}",
+    "sms {P} that {M}",
+    "tell {P} via text that {M}",
+    "drop {P} a quick text: {M}",
+    "ping {P} over SMS to say {M}",
+]
 
 
 def intent_sms(c: Ctx) -> str:
@@ -288,14 +348,26 @@ def intent_sms(c: Ctx) -> str:
     return c.template("sms", SMS).format(P=names(to), M=message)
 
 
-EVENT = ["schedule a {T} with {P} {D} {H}", "set up a meeting called {T} with {P} {D} {H}",
-         "put a {T} with {P} on my calendar {D} {H}", "create a calendar event '{T}' with {P} {D} {H}",
-         "book a {T} with {P} {D} {H}", "add a {T} with {P} to my calendar {D} {H}",
-         "invite {P} to a {T} {D} {H}", "organize a {T} with {P} {D} {H}",
-         "pencil in a {T} with {P} {D} {H}", "get a {T} with {P} on the books {D} {H}"]
-EVENT_ALONE = ["block my calendar {D} {H} for a {T}", "create an event called {T} {D} {H}",
-               "add {T} to my calendar {D} {H}", "schedule {T} {D} {H}",
-               "reserve time {D} {H} for {T}", "mark {D} {H} as {T} in my calendar"]
+EVENT = [
+    "schedule a {T} with {P} {D} {H}",
+    "set up a meeting called {T} with {P} {D} {H}",
+    "put a {T} with {P} on my calendar {D} {H}",
+    "create a calendar event '{T}' with {P} {D} {H}",
+    "book a {T} with {P} {D} {H}",
+    "add a {T} with {P} to my calendar {D} {H}",
+    "invite {P} to a {T} {D} {H}",
+    "organize a {T} with {P} {D} {H}",
+    "pencil in a {T} with {P} {D} {H}",
+    "get a {T} with {P} on the books {D} {H}",
+]
+EVENT_ALONE = [
+    "block my calendar {D} {H} for a {T}",
+    "create an event called {T} {D} {H}",
+    "add {T} to my calendar {D} {H}",
+    "schedule {T} {D} {H}",
+    "reserve time {D} {H} for {T}",
+    "mark {D} {H} as {T} in my calendar",
+]
 
 
 def _when(c: Ctx) -> tuple[str, str, str, str, int]:
@@ -321,20 +393,34 @@ def intent_event(c: Ctx) -> str:
     location = c.one(pools.places) if c.rng.random() < 0.3 else ""
     if location:
         clause += f" at {location}" if not c.ood else f", venue {location}"
-    c.plan.call("create_calendar_event", title, start, end, location, [c.plan.email(p) for p in who], "", None)
+    c.plan.call(
+        "create_calendar_event", title, start, end, location, [c.plan.email(p) for p in who], "", None
+    )
     return clause
 
 
-ZOOM = ["create a zoom meeting about {T} with {P} {D} {H} for {N} minutes",
-        "set up a zoom call on {T} with {P} {D} {H}, {N} minutes long",
-        "make a {N}-minute zoom meeting about {T} with {P} {D} {H}",
-        "get a zoom link for a {T} with {P} {D} {H} ({N} minutes)",
-        "spin up a zoom call about {T} with {P} {D} {H} for {N} minutes",
-        "arrange a video call on zoom regarding {T} with {P} {D} {H}, {N} min"]
-ZOOM_SHARE = {"calendar": ["and put it on my calendar", "and add it to my calendar with the link",
-                           "then block it on my calendar", "and save it to the calendar too"],
-              "email": ["and email them the link", "and send everyone the link by email",
-                        "then mail the invite link to them", "and get the link to them over email"]}
+ZOOM = [
+    "create a zoom meeting about {T} with {P} {D} {H} for {N} minutes",
+    "set up a zoom call on {T} with {P} {D} {H}, {N} minutes long",
+    "make a {N}-minute zoom meeting about {T} with {P} {D} {H}",
+    "get a zoom link for a {T} with {P} {D} {H} ({N} minutes)",
+    "spin up a zoom call about {T} with {P} {D} {H} for {N} minutes",
+    "arrange a video call on zoom regarding {T} with {P} {D} {H}, {N} min",
+]
+ZOOM_SHARE = {
+    "calendar": [
+        "and put it on my calendar",
+        "and add it to my calendar with the link",
+        "then block it on my calendar",
+        "and save it to the calendar too",
+    ],
+    "email": [
+        "and email them the link",
+        "and send everyone the link by email",
+        "then mail the invite link to them",
+        "and get the link to them over email",
+    ],
+}
 
 
 def intent_zoom(c: Ctx) -> str:
@@ -358,15 +444,36 @@ def _items(c: Ctx) -> str:
     return names(items)
 
 
-NOTE_NEW = ["create a note called {N} with {C}", "make a new note '{N}' listing {C}", "start a note named {N}: {C}",
-            "write down {C} in a new note called {N}", "jot down {C} in a note titled {N}",
-            "save a note '{N}' that says {C}", "open a fresh note, {N}, containing {C}",
-            "put {C} into a brand-new note called {N}"]
-NOTE_OPEN = ["open my {N} note", "show me the note called {N}", "pull up my {N} note", "what's in my {N} note",
-             "open the note {N}", "display my {N} note", "bring up the {N} note", "let me see my note named {N}"]
-NOTE_ADD = ["add {C} to my {N} note", "append {C} to the note {N}", "put {C} on my {N} note",
-            "update my {N} note with {C}", "include {C} in the {N} note", "write {C} at the end of my {N} note",
-            "tack {C} onto the {N} note", "throw {C} into my {N} note"]
+NOTE_NEW = [
+    "create a note called {N} with {C}",
+    "make a new note '{N}' listing {C}",
+    "start a note named {N}: {C}",
+    "write down {C} in a new note called {N}",
+    "jot down {C} in a note titled {N}",
+    "save a note '{N}' that says {C}",
+    "open a fresh note, {N}, containing {C}",
+    "put {C} into a brand-new note called {N}",
+]
+NOTE_OPEN = [
+    "open my {N} note",
+    "show me the note called {N}",
+    "pull up my {N} note",
+    "what's in my {N} note",
+    "open the note {N}",
+    "display my {N} note",
+    "bring up the {N} note",
+    "let me see my note named {N}",
+]
+NOTE_ADD = [
+    "add {C} to my {N} note",
+    "append {C} to the note {N}",
+    "put {C} on my {N} note",
+    "update my {N} note with {C}",
+    "include {C} in the {N} note",
+    "write {C} at the end of my {N} note",
+    "tack {C} onto the {N} note",
+    "throw {C} into my {N} note",
+]
 
 
 def _folder(c: Ctx) -> tuple[str, str]:
@@ -397,9 +504,16 @@ def intent_note_add(c: Ctx) -> str:
     return c.template("note_add", NOTE_ADD).format(N=name, C=content) + where
 
 
-REMIND = ["remind me to {K} {D} {H}", "set a reminder to {K} {D} {H}", "create a reminder to {K} {D} {H}",
-          "don't let me forget to {K} {D} {H}", "add a reminder: {K}, {D} {H}", "I need a reminder to {K} {D} {H}",
-          "nudge me to {K} {D} {H}", "make sure I remember to {K} {D} {H}"]
+REMIND = [
+    "remind me to {K} {D} {H}",
+    "set a reminder to {K} {D} {H}",
+    "create a reminder to {K} {D} {H}",
+    "don't let me forget to {K} {D} {H}",
+    "add a reminder: {K}, {D} {H}",
+    "I need a reminder to {K} {D} {H}",
+    "nudge me to {K} {D} {H}",
+    "make sure I remember to {K} {D} {H}",
+]
 
 
 def intent_reminder(c: Ctx) -> str:
@@ -420,15 +534,41 @@ def intent_reminder(c: Ctx) -> str:
     return clause
 
 
-MAP_OPEN = ["show me {L} on the map", "open {L} in Maps", "find {L} on the map", "pull up {L} in Apple Maps",
-            "show {L} in Maps", "open Maps at {L}", "drop a pin on {L}", "look up {L} on the map"]
-DIRECTIONS = ["get directions from {A} to {B}", "how do I get from {A} to {B}", "show me the route from {A} to {B}",
-              "navigate from {A} to {B}", "find a way from {A} to {B}", "directions from {A} to {B}",
-              "plot a route from {A} to {B}", "what's the best way to {B} from {A}"]
-DIRECTIONS_HERE = ["get directions to {B}", "how do I get to {B}", "show me the way to {B}", "navigate to {B}",
-                   "take me to {B}", "route me to {B}", "guide me over to {B}", "point me toward {B}"]
-MODES = {"w": ["on foot", "walking", "by walking"], "r": ["by public transit", "by bus", "by train"],
-         "d": ["by car", "driving", "behind the wheel"]}
+MAP_OPEN = [
+    "show me {L} on the map",
+    "open {L} in Maps",
+    "find {L} on the map",
+    "pull up {L} in Apple Maps",
+    "show {L} in Maps",
+    "open Maps at {L}",
+    "drop a pin on {L}",
+    "look up {L} on the map",
+]
+DIRECTIONS = [
+    "get directions from {A} to {B}",
+    "how do I get from {A} to {B}",
+    "show me the route from {A} to {B}",
+    "navigate from {A} to {B}",
+    "find a way from {A} to {B}",
+    "directions from {A} to {B}",
+    "plot a route from {A} to {B}",
+    "what's the best way to {B} from {A}",
+]
+DIRECTIONS_HERE = [
+    "get directions to {B}",
+    "how do I get to {B}",
+    "show me the way to {B}",
+    "navigate to {B}",
+    "take me to {B}",
+    "route me to {B}",
+    "guide me over to {B}",
+    "point me toward {B}",
+]
+MODES = {
+    "w": ["on foot", "walking", "by walking"],
+    "r": ["by public transit", "by bus", "by train"],
+    "d": ["by car", "driving", "behind the wheel"],
+}
 
 
 def intent_map(c: Ctx) -> str:
@@ -440,8 +580,11 @@ def intent_map(c: Ctx) -> str:
 def intent_directions(c: Ctx) -> str:
     a, b = c.one(pools.places), c.one(pools.places)
     here = a == b or c.rng.random() < 0.4
-    clause = (c.template("directions_here", DIRECTIONS_HERE).format(B=b) if here
-              else c.template("directions", DIRECTIONS).format(A=a, B=b))
+    clause = (
+        c.template("directions_here", DIRECTIONS_HERE).format(B=b)
+        if here
+        else c.template("directions", DIRECTIONS).format(A=a, B=b)
+    )
     mode = "d"
     if c.rng.random() < 0.6:
         mode = c.rng.choice("wrd")
@@ -450,12 +593,23 @@ def intent_directions(c: Ctx) -> str:
     return clause
 
 
-SUMMARY = ["summarize {F}", "give me a summary of {F}", "what is {F} about", "sum up {F} for me",
-           "write a short summary of {F}", "tell me what {F} says", "boil {F} down for me", "give me the gist of {F}"]
+SUMMARY = [
+    "summarize {F}",
+    "give me a summary of {F}",
+    "what is {F} about",
+    "sum up {F} for me",
+    "write a short summary of {F}",
+    "tell me what {F} says",
+    "boil {F} down for me",
+    "give me the gist of {F}",
+]
 SUMMARY_SHARE = {
     "email": ["and email the summary to {P}", "then send the summary to {P} by email", "and mail it to {P}"],
-    "note": ["and save it in a note called {N}", "then put the summary in a new note named {N}",
-             "and keep it in a note titled {N}"],
+    "note": [
+        "and save it in a note called {N}",
+        "then put the summary in a new note named {N}",
+        "and keep it in a note titled {N}",
+    ],
     "sms": ["and text the summary to {P}", "then send it to {P} as a text", "and message it to {P}"],
 }
 
@@ -467,30 +621,51 @@ def intent_summary(c: Ctx) -> str:
     share = c.rng.choice(["", "", "email", "note", "sms"])
     if share == "email":
         to = c.people(1, 2)
-        c.plan.call("compose_new_email", [c.plan.email(p) for p in to], [], f"Summary of {file.rsplit('.', 1)[0]}",
-                    summary, [])
-        clause += " " + c.template("summary_email", SUMMARY_SHARE["email"] + ["and pass it to {P} over email"]).format(
-            P=names(to))
+        c.plan.call(
+            "compose_new_email",
+            [c.plan.email(p) for p in to],
+            [],
+            f"Summary of {file.rsplit('.', 1)[0]}",
+            summary,
+            [],
+        )
+        clause += " " + c.template(
+            "summary_email", SUMMARY_SHARE["email"] + ["and pass it to {P} over email"]
+        ).format(P=names(to))
     elif share == "note":
         name = c.one(pools.note_names)
         c.plan.call("create_note", name, summary, "")
-        clause += " " + c.template("summary_note", SUMMARY_SHARE["note"] + ["and file it as a note, {N}"]).format(N=name)
+        clause += " " + c.template(
+            "summary_note", SUMMARY_SHARE["note"] + ["and file it as a note, {N}"]
+        ).format(N=name)
     elif share == "sms":
         to = c.people(1, 1)
         c.plan.call("send_sms", [c.plan.phone(p) for p in to], summary)
-        clause += " " + c.template("summary_sms", SUMMARY_SHARE["sms"] + ["and shoot it to {P} by SMS"]).format(
-            P=names(to))
+        clause += " " + c.template(
+            "summary_sms", SUMMARY_SHARE["sms"] + ["and shoot it to {P} by SMS"]
+        ).format(P=names(to))
     return clause
 
 
 SHARE_PLACE = {  # the phrasing names the channel, and the plan follows it
-    "sms": ["text {P} where {L} is", "send {P} the location of {L} by text", "text {P} a map link to {L}",
-            "let {P} know by SMS where {L} is", "message {P} the spot on the map for {L}",
-            "beam {P} a map pin for {L} over text", "shoot {P} a text with the location of {L}"],
-    "email": ["email {P} the location of {L}", "send {P} a map link to {L} by email",
-              "share {L} on the map with {P} over email", "mail {P} where {L} is",
-              "email {P} a map pin for {L}", "put the map location of {L} in an email to {P}",
-              "drop {P} an email with a map of {L}"],
+    "sms": [
+        "text {P} where {L} is",
+        "send {P} the location of {L} by text",
+        "text {P} a map link to {L}",
+        "let {P} know by SMS where {L} is",
+        "message {P} the spot on the map for {L}",
+        "beam {P} a map pin for {L} over text",
+        "shoot {P} a text with the location of {L}",
+    ],
+    "email": [
+        "email {P} the location of {L}",
+        "send {P} a map link to {L} by email",
+        "share {L} on the map with {P} over email",
+        "mail {P} where {L} is",
+        "email {P} a map pin for {L}",
+        "put the map location of {L} in an email to {P}",
+        "drop {P} an email with a map of {L}",
+    ],
 }
 
 
@@ -505,8 +680,16 @@ def intent_share_place(c: Ctx) -> str:
     return c.template(f"share_place_{channel}", SHARE_PLACE[channel]).format(P=who[0], L=place)
 
 
-OPEN_FILE = ["open {F}", "find {F} and open it", "pull up {F}", "open the file {F}", "locate {F} for me",
-             "bring up {F}", "dig up {F}", "fetch {F} and open it"]
+OPEN_FILE = [
+    "open {F}",
+    "find {F} and open it",
+    "pull up {F}",
+    "open the file {F}",
+    "locate {F} for me",
+    "bring up {F}",
+    "dig up {F}",
+    "fetch {F} and open it",
+]
 
 
 def intent_open_file(c: Ctx) -> str:
@@ -516,18 +699,40 @@ def intent_open_file(c: Ctx) -> str:
 
 
 INTENTS: dict[str, Callable[[Ctx], str]] = {
-    "email": intent_email, "reply": intent_reply, "forward": intent_forward, "sms": intent_sms,
-    "event": intent_event, "zoom": intent_zoom, "note_new": intent_note_new, "note_open": intent_note_open,
-    "note_add": intent_note_add, "reminder": intent_reminder, "map": intent_map, "directions": intent_directions,
-    "summary": intent_summary, "share_place": intent_share_place, "open_file": intent_open_file,
+    "email": intent_email,
+    "reply": intent_reply,
+    "forward": intent_forward,
+    "sms": intent_sms,
+    "event": intent_event,
+    "zoom": intent_zoom,
+    "note_new": intent_note_new,
+    "note_open": intent_note_open,
+    "note_add": intent_note_add,
+    "reminder": intent_reminder,
+    "map": intent_map,
+    "directions": intent_directions,
+    "summary": intent_summary,
+    "share_place": intent_share_place,
+    "open_file": intent_open_file,
 }
 ALONE_ONLY = {"open_file"}  # a bare look-up: only a query of its own
 MAIL_SELECTION = {"reply", "forward"}  # both act on "this email": at most one per query
 # Held-out intent pairs: queries that combine them appear only in the ood split.
-HELD_OUT_PAIRS = {frozenset(p) for i, p in enumerate(itertools.combinations(sorted(INTENTS), 2)) if i % 9 == 4}
+HELD_OUT_PAIRS = {
+    frozenset(p) for i, p in enumerate(itertools.combinations(sorted(INTENTS), 2)) if i % 9 == 4
+}
 
-CONNECTIVES = [" and ", ", then ", ". Also, ", ". After that, ", " and also ", ", and then ", ". Then ",
-               ". Finally, ", "; "]
+CONNECTIVES = [
+    " and ",
+    ", then ",
+    ". Also, ",
+    ". After that, ",
+    " and also ",
+    ", and then ",
+    ". Then ",
+    ". Finally, ",
+    "; ",
+]
 OOD_CONNECTIVES = [" plus ", "; afterwards ", ". On top of that, "]
 OPENERS = ["", "", "", "please ", "can you ", "could you ", "I need you to ", "hey, "]
 OOD_OPENERS = ["", "would you kindly ", "quick favor: "]
@@ -560,7 +765,11 @@ def compose(rng: random.Random, split: str, today: dt.date) -> tuple[str, str, l
         query += rng.choice(OOD_CONNECTIVES if ood else CONNECTIVES) + clause
     query = re.sub(r"([.!?] )([a-z])", lambda m: m.group(1) + m.group(2).upper(), query)
     query = query[:1].upper() + query[1:]
-    query += "?" if re.match(r"(can|could|would) you|what|how", query, re.IGNORECASE) and len(clauses) == 1 else "."
+    query += (
+        "?"
+        if re.match(r"(can|could|would) you|what|how", query, re.IGNORECASE) and len(clauses) == 1
+        else "."
+    )
     return query, ctx.plan.render(), ctx.used
 
 

@@ -17,12 +17,31 @@ from __future__ import annotations
 
 import random
 
-_CITIES = ("Paris", "Lagos", "Osaka", "Denver", "Lima", "Oslo", "Pune", "Cairo", "Austin", "Hanoi", "Porto", "Perth")
+_CITIES = (
+    "Paris",
+    "Lagos",
+    "Osaka",
+    "Denver",
+    "Lima",
+    "Oslo",
+    "Pune",
+    "Cairo",
+    "Austin",
+    "Hanoi",
+    "Porto",
+    "Perth",
+)
 _COMPANIES = ("Apple", "Tesla", "Nvidia", "Toyota", "Siemens", "Infosys", "Nestle", "Airbus")
 _TEAMS = ("the Warriors", "Arsenal", "the Yankees", "Real Madrid", "the Lakers", "Bayern", "the Packers")
 _ARTISTS = ("Taylor Swift", "Bach", "Burna Boy", "Miles Davis", "Adele", "Radiohead", "BTS", "Nina Simone")
 _LANGS = ("French", "Japanese", "Spanish", "Swahili", "German", "Korean", "Hindi", "Portuguese")
-_PHRASES = ("good morning", "where is the station", "thank you very much", "how much does this cost", "I'm lost")
+_PHRASES = (
+    "good morning",
+    "where is the station",
+    "thank you very much",
+    "how much does this cost",
+    "I'm lost",
+)
 _THINGS = ("photosynthesis", "a black hole", "inflation", "the French Revolution", "blockchain", "a sonnet")
 _DISHES = ("lasagna", "pad thai", "banana bread", "shakshuka", "ramen", "guacamole", "paella")
 _ROOMS = ("living room", "kitchen", "bedroom", "office", "garage")
@@ -31,23 +50,57 @@ _ASKERS = ("", "", "Hey, ", "Quick question: ", "So, ")  # before a question
 
 # topic -> templates; the last template of every topic, and the last two topics, are held out for evaluation.
 _TOPICS: dict[str, tuple[str, ...]] = {
-    "weather": ("what's the weather in {city} tomorrow?", "tell me if it will rain in {city} this weekend.",
-                "how cold is it in {city} right now?"),
-    "stocks": ("what is {company} stock trading at?", "how did {company} shares do today?",
-               "give me the market cap of {company}."),
-    "sports": ("what was the score of the {team} game last night?", "when do {team} play next?",
-               "who is leading the league, {team} or someone else?"),
-    "music": ("play some {artist}.", "put on the latest album by {artist}.", "skip to the next {artist} song."),
-    "translate": ("translate '{phrase}' into {lang}.", "how do you say '{phrase}' in {lang}?",
-                  "what does '{phrase}' sound like in {lang}?"),
-    "explain": ("explain {thing} in simple terms.", "what is {thing}?", "give me a short history of {thing}."),
+    "weather": (
+        "what's the weather in {city} tomorrow?",
+        "tell me if it will rain in {city} this weekend.",
+        "how cold is it in {city} right now?",
+    ),
+    "stocks": (
+        "what is {company} stock trading at?",
+        "how did {company} shares do today?",
+        "give me the market cap of {company}.",
+    ),
+    "sports": (
+        "what was the score of the {team} game last night?",
+        "when do {team} play next?",
+        "who is leading the league, {team} or someone else?",
+    ),
+    "music": (
+        "play some {artist}.",
+        "put on the latest album by {artist}.",
+        "skip to the next {artist} song.",
+    ),
+    "translate": (
+        "translate '{phrase}' into {lang}.",
+        "how do you say '{phrase}' in {lang}?",
+        "what does '{phrase}' sound like in {lang}?",
+    ),
+    "explain": (
+        "explain {thing} in simple terms.",
+        "what is {thing}?",
+        "give me a short history of {thing}.",
+    ),
     "math": ("what is {a} times {b}?", "calculate {a} divided by {b}.", "what's {a} percent of {b}?"),
-    "smart_home": ("turn off the lights in the {room}.", "set the {room} thermostat to {t} degrees.",
-                   "lock the {room} door."),
-    "jokes": ("tell me a joke.", "make me laugh with a pun about {thing}.", "say something funny about {city}."),
-    "recipes": ("how do I make {dish}?", "what do I need to cook {dish} for four?", "find me a recipe for {dish}."),
-    "news": ("what's in the news in {city} today?", "any headlines about {company}?",
-             "summarize today's top stories about {team}."),
+    "smart_home": (
+        "turn off the lights in the {room}.",
+        "set the {room} thermostat to {t} degrees.",
+        "lock the {room} door.",
+    ),
+    "jokes": (
+        "tell me a joke.",
+        "make me laugh with a pun about {thing}.",
+        "say something funny about {city}.",
+    ),
+    "recipes": (
+        "how do I make {dish}?",
+        "what do I need to cook {dish} for four?",
+        "find me a recipe for {dish}.",
+    ),
+    "news": (
+        "what's in the news in {city} today?",
+        "any headlines about {company}?",
+        "summarize today's top stories about {team}.",
+    ),
 }
 _HELD_OUT_TOPICS = 2
 
@@ -68,10 +121,19 @@ def out_of_scope_queries(n: int, seed: int = 0, held_out: bool = False) -> list[
     misses = 0  # draws in a row that gave nothing new: the templates have run out
     while len(out) < n and misses < 10_000:
         text = rng.choice(templates).format(
-            city=rng.choice(_CITIES), company=rng.choice(_COMPANIES), team=rng.choice(_TEAMS),
-            artist=rng.choice(_ARTISTS), lang=rng.choice(_LANGS), phrase=rng.choice(_PHRASES),
-            thing=rng.choice(_THINGS), dish=rng.choice(_DISHES), room=rng.choice(_ROOMS),
-            a=rng.randint(2, 999), b=rng.randint(2, 999), t=rng.randint(16, 26))
+            city=rng.choice(_CITIES),
+            company=rng.choice(_COMPANIES),
+            team=rng.choice(_TEAMS),
+            artist=rng.choice(_ARTISTS),
+            lang=rng.choice(_LANGS),
+            phrase=rng.choice(_PHRASES),
+            thing=rng.choice(_THINGS),
+            dish=rng.choice(_DISHES),
+            room=rng.choice(_ROOMS),
+            a=rng.randint(2, 999),
+            b=rng.randint(2, 999),
+            t=rng.randint(16, 26),
+        )
         opener = rng.choice(_ASKERS if text.endswith("?") else _OPENERS)
         query = opener + (text if opener else text[0].upper() + text[1:])
         misses = 0 if query not in out else misses + 1

@@ -76,14 +76,38 @@ Travel Itinerary|Conference Schedule|Design Review|Sales Forecast|Hiring Plan|Bo
 Safety Manual|Grant Application|Tax Return|Insurance Policy|Course Syllabus|Thesis Draft|User Study|Onboarding Guide|
 Vendor Contract|Security Audit|Benchmark Results|Team Offsite|Release Notes|Customer Survey|Lab Protocol|
 Wedding Plan|Recipe Collection|Reading List|Expense Report|Patent Draft|Style Guide|Meeting Notes|Investor Update""".replace(
-    "\n", "").split("|")
-_FILE_QUALIFIERS = ["", " v2", " final", " draft", " 2024", " 2025", " (signed)", " Q3", " revised", " summary"]
+    "\n", ""
+).split("|")
+_FILE_QUALIFIERS = [
+    "",
+    " v2",
+    " final",
+    " draft",
+    " 2024",
+    " 2025",
+    " (signed)",
+    " Q3",
+    " revised",
+    " summary",
+]
 
 _TITLE_TOPICS = """budget|roadmap|design|hiring|launch|research|paper|demo|onboarding|security|marketing|sales|
 offsite|retro|planning|interview|lab|thesis|grant|product|data|infra|customer|partner|quarterly|weekly|
 ToolRAG|quantization|benchmark|release""".replace("\n", "").split("|")
-_TITLE_KINDS = ["sync", "review", "meeting", "check-in", "kickoff", "standup", "brainstorm", "catch-up", "1:1",
-                "workshop", "discussion", "planning session"]
+_TITLE_KINDS = [
+    "sync",
+    "review",
+    "meeting",
+    "check-in",
+    "kickoff",
+    "standup",
+    "brainstorm",
+    "catch-up",
+    "1:1",
+    "workshop",
+    "discussion",
+    "planning session",
+]
 
 _NOTE_NAMES = """Grocery list|Book ideas|Packing list|Gift ideas|Workout plan|Reading notes|Recipe ideas|Weekend plans|
 Project ideas|Shopping list|Travel plans|Meeting notes|Movie list|Podcast list|Garden plan|Budget notes|
@@ -103,7 +127,8 @@ can you call me back|the package arrived|happy birthday|thanks for your help tod
 the report is ready|I'm outside|let's reschedule to next week|don't forget the keys|the demo went great|
 I booked the table|the train is delayed|please review the draft|I'll pick you up at noon|the doors open at 6|
 bring an umbrella|I left the files on your desk|we're out of coffee|the kids are asleep|I landed safely""".replace(
-    "\n", "").split("|")
+    "\n", ""
+).split("|")
 _SUBJECTS = """the quarterly numbers|next week's trip|the project update|the budget proposal|the conference|
 tomorrow's demo|the hiring plan|the paper draft|the team dinner|the contract renewal|the new schedule|
 the design review|the customer feedback|the launch date|the lab results|our offsite|the workshop agenda|
@@ -133,7 +158,12 @@ def first_names(split: str) -> tuple[str, ...]:
 def places(split: str) -> tuple[str, ...]:
     """Cities, named venues ("Golden Fig Café") and street addresses ("1450 Shattuck Avenue")."""
     venues = [f"{w} {k}" for w in _PLACE_WORDS for k in _PLACE_KINDS]
-    streets = [f"{n} {s} {k}" for n in (12, 100, 221, 450, 1450, 2600, 77, 9) for s in _STREETS for k in _STREET_KINDS]
+    streets = [
+        f"{n} {s} {k}"
+        for n in (12, 100, 221, 450, 1450, 2600, 77, 9)
+        for s in _STREETS
+        for k in _STREET_KINDS
+    ]
     return tuple(_split(CITIES, split) + _split(venues, split) + _split(streets, split))
 
 
@@ -141,14 +171,20 @@ def places(split: str) -> tuple[str, ...]:
 def files(split: str) -> tuple[str, ...]:
     """PDF and other document names built from topic x qualifier."""
     names = [f"{t}{q}.pdf" for t in _FILE_TOPICS for q in _FILE_QUALIFIERS]
-    names += [f"{t}{q}.{ext}" for t in _FILE_TOPICS[:12] for q in ("", " v2") for ext in ("docx", "xlsx", "key")]
+    names += [
+        f"{t}{q}.{ext}" for t in _FILE_TOPICS[:12] for q in ("", " v2") for ext in ("docx", "xlsx", "key")
+    ]
     return tuple(_split(names, split))
 
 
 @cache
 def titles(split: str) -> tuple[str, ...]:
-    return tuple(_split([f"{t.capitalize() if t.islower() else t} {k}" for t in _TITLE_TOPICS for k in _TITLE_KINDS],
-                        split))
+    return tuple(
+        _split(
+            [f"{t.capitalize() if t.islower() else t} {k}" for t in _TITLE_TOPICS for k in _TITLE_KINDS],
+            split,
+        )
+    )
 
 
 def note_names(split: str) -> list[str]:

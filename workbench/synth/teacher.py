@@ -99,26 +99,42 @@ DEFAULT_EXAMPLES: tuple[tuple[str, str], ...] = (
 class TeacherConfig:
     """One teacher run. Field help texts serve `--help` and notebooks (`config.describe`)."""
 
-    n_records: int = field(default=100, metadata={"help": "accepted records wanted in the file (resumed ones count)"})
+    n_records: int = field(
+        default=100, metadata={"help": "accepted records wanted in the file (resumed ones count)"}
+    )
     tools_per_prompt: tuple[int, int] = field(
-        default=(2, 5), metadata={"help": "min and max tools sampled per call (their look-up tools are added)"})
+        default=(2, 5),
+        metadata={"help": "min and max tools sampled per call (their look-up tools are added)"},
+    )
     pairs_per_call: int = field(default=5, metadata={"help": "(query, plan) pairs asked for in one call"})
     examples_per_prompt: int = field(default=3, metadata={"help": "demonstration pairs shown in each prompt"})
     concurrency: int = field(default=4, metadata={"help": "teacher calls in flight at once"})
     requests_per_minute: float | None = field(
-        default=60.0, metadata={"help": "start at most this many requests per minute (None: no limit)"})
+        default=60.0, metadata={"help": "start at most this many requests per minute (None: no limit)"}
+    )
     temperature: float = field(default=0.7, metadata={"help": "sampling temperature (variety of queries)"})
     max_tokens: int | None = field(default=4096, metadata={"help": "completion token limit per call"})
     max_attempts_per_call: int = field(
-        default=3, metadata={"help": "tries per call after the client's own retries give up"})
-    retry_backoff_s: float = field(default=2.0, metadata={"help": "wait before retrying a failed call (doubles)"})
-    call_timeout_s: float | None = field(default=600.0, metadata={"help": "give up on one try after this long"})
+        default=3, metadata={"help": "tries per call after the client's own retries give up"}
+    )
+    retry_backoff_s: float = field(
+        default=2.0, metadata={"help": "wait before retrying a failed call (doubles)"}
+    )
+    call_timeout_s: float | None = field(
+        default=600.0, metadata={"help": "give up on one try after this long"}
+    )
     max_calls: int | None = field(
-        default=None, metadata={"help": "stop after this many calls (None: 5x what n_records needs, at least 10)"})
-    today: str = field(default="2024-06-12", metadata={"help": "the date the prompt calls today (YYYY-MM-DD)"})
+        default=None,
+        metadata={"help": "stop after this many calls (None: 5x what n_records needs, at least 10)"},
+    )
+    today: str = field(
+        default="2024-06-12", metadata={"help": "the date the prompt calls today (YYYY-MM-DD)"}
+    )
     seed: int = field(default=0, metadata={"help": "seeds the tool subsets and example choice"})
     prices: dict[str, tuple[float, float]] | None = field(
-        default=None, metadata={"help": "model -> (USD per 1M prompt, per 1M completion); None: bench defaults"})
+        default=None,
+        metadata={"help": "model -> (USD per 1M prompt, per 1M completion); None: bench defaults"},
+    )
 
     def __post_init__(self) -> None:
         self.tools_per_prompt = (int(self.tools_per_prompt[0]), int(self.tools_per_prompt[1]))
@@ -181,8 +197,9 @@ def format_pair(query: str, plan: str) -> str:
     return f"Query: {query}\nPlan:\n{plan.strip()}\n{SEPARATOR}"
 
 
-def teacher_messages(tools: Sequence[ToolSpec], examples: Sequence[tuple[str, str]], today: str,
-                     n_pairs: int) -> list[Message]:
+def teacher_messages(
+    tools: Sequence[ToolSpec], examples: Sequence[tuple[str, str]], today: str, n_pairs: int
+) -> list[Message]:
     """The chat prompt of one teacher call: the tools, the plan rules, demonstrations, and the request.
 
     The weekday is spelled out next to the date because queries say "on Friday" and the teacher must turn
@@ -212,8 +229,9 @@ def sample_tools(rng: random.Random, lo: int, hi: int) -> list[ToolSpec]:
     return [t for t in tinyagent_tools() if t.name in chosen]
 
 
-def pick_examples(rng: random.Random, examples: Sequence[tuple[str, str]], tools: Sequence[ToolSpec],
-                  k: int) -> list[tuple[str, str]]:
+def pick_examples(
+    rng: random.Random, examples: Sequence[tuple[str, str]], tools: Sequence[ToolSpec], k: int
+) -> list[tuple[str, str]]:
     """The `k` demonstrations that share the most tools with this call (ties broken at random).
 
     Demonstrations that use the offered tools show their argument conventions exactly where it matters.
@@ -273,7 +291,7 @@ def _parse_block(lines: list[str]) -> tuple[str, str] | str | None:
     plan_at = next((i for i in range(after, len(lines)) if _PLAN_RE.match(lines[i])), None)
     if plan_at is not None:
         first = _PLAN_RE.match(lines[plan_at]).group(1)  # type: ignore[union-attr]
-        body = ([first] if first else []) + lines[plan_at + 1:]
+        body = ([first] if first else []) + lines[plan_at + 1 :]
     else:
         start = next((i for i in range(after, len(lines)) if _STEP_RE.match(lines[i])), len(lines))
         body = lines[start:]
@@ -290,7 +308,7 @@ def _parse_block(lines: list[str]) -> tuple[str, str] | str | None:
         return "prose_not_plan"
     query = _QUERY_RE.match(lines[q_at]).group(1)  # type: ignore[union-attr]
     if not query:  # the query on the line below its label
-        query = next((ln for ln in lines[q_at + 1:] if ln.strip()), "")
+        query = next((ln for ln in lines[q_at + 1 :] if ln.strip()), "")
         query = "" if _PLAN_RE.match(query) or _STEP_RE.match(query) else query
     return query.strip().strip("\"'“”*").strip(), "\n".join(plan).strip()
 
@@ -380,8 +398,11 @@ class _Run:
             self.attempts += 1
             try:
                 completion = await asyncio.wait_for(
-                    self.llm.complete(messages, temperature=self.cfg.temperature, max_tokens=self.cfg.max_tokens),
-                    self.cfg.call_timeout_s)
+                    self.llm.complete(
+                        messages, temperature=self.cfg.temperature, max_tokens=self.cfg.max_tokens
+                    ),
+                    self.cfg.call_timeout_s,
+                )
             except LLMError:
                 reason = "llm_error"
                 continue
@@ -401,19 +422,32 @@ class _Run:
             tools = self.checker.check(query, plan)
             if tools is None:
                 continue
-            record = Record(f"{ID_PREFIX}{self.number:06d}", query, plan, tools, self.cfg.today, "unsplit",
-                            f"llm:{self.model}")
+            record = Record(
+                f"{ID_PREFIX}{self.number:06d}",
+                query,
+                plan,
+                tools,
+                self.cfg.today,
+                "unsplit",
+                f"llm:{self.model}",
+            )
             append(self.out, record.to_dict())
             self.number += 1
             self.accepted += 1
             self.total += 1
             self.bar.update(1)
-        self.bar.set_postfix(calls=self.calls, rejected=sum(self.checker.rejected.values())
-                             + sum(self.failures.values()))
+        self.bar.set_postfix(
+            calls=self.calls, rejected=sum(self.checker.rejected.values()) + sum(self.failures.values())
+        )
 
 
-async def synthesize(llm: LLM, out_path: str | Path, cfg: TeacherConfig | None = None,
-                     examples: Sequence[tuple[str, str]] = DEFAULT_EXAMPLES, progress: bool = True) -> dict[str, Any]:
+async def synthesize(
+    llm: LLM,
+    out_path: str | Path,
+    cfg: TeacherConfig | None = None,
+    examples: Sequence[tuple[str, str]] = DEFAULT_EXAMPLES,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Ask the teacher for pairs until `out_path` holds `cfg.n_records` accepted records; return the report.
 
     Resumes an existing file (see `read_store`): its queries seed the duplicate check and ids continue after
@@ -427,10 +461,26 @@ async def synthesize(llm: LLM, out_path: str | Path, cfg: TeacherConfig | None =
     existing, out = open_for_append(path, required=("id", "query"))
     model = getattr(llm, "model", "") or type(llm).__name__
     checker = Checker(seen={normalize_query(r["query"]) for r in existing})
-    bar = tqdm(total=cfg.n_records, initial=min(len(existing), cfg.n_records), unit="rec",
-               desc=f"teacher {model}", disable=not progress)
-    run = _Run(cfg, llm, out, checker, examples, RateLimiter(cfg.requests_per_minute), bar, model,
-               total=len(existing), number=_next_number(existing), salt=len(existing))
+    bar = tqdm(
+        total=cfg.n_records,
+        initial=min(len(existing), cfg.n_records),
+        unit="rec",
+        desc=f"teacher {model}",
+        disable=not progress,
+    )
+    run = _Run(
+        cfg,
+        llm,
+        out,
+        checker,
+        examples,
+        RateLimiter(cfg.requests_per_minute),
+        bar,
+        model,
+        total=len(existing),
+        number=_next_number(existing),
+        salt=len(existing),
+    )
     tasks = [asyncio.create_task(run.worker()) for _ in range(cfg.concurrency)]
     pending = set(tasks)
     try:

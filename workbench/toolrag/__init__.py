@@ -6,5 +6,13 @@ from workbench.toolrag.encoder import EncoderError, load_encoder
 from workbench.toolrag.examples import ExampleRetriever, format_examples
 from workbench.toolrag.metrics import selection_metrics
 
-__all__ = ["BasicRAG", "EncoderError", "ExampleRetriever", "ToolRAGClassifier", "ToolRAGConfig", "format_examples",
-           "load_encoder", "selection_metrics"]
+__all__ = [
+    "BasicRAG",
+    "EncoderError",
+    "ExampleRetriever",
+    "ToolRAGClassifier",
+    "ToolRAGConfig",
+    "format_examples",
+    "load_encoder",
+    "selection_metrics",
+]

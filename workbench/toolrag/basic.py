@@ -25,9 +25,15 @@ def tool_text(spec: ToolSpec) -> str:
 
 
 class BasicRAG:
-    def __init__(self, encoder: TextEncoder, tools: Sequence[ToolSpec] | None = None, mode: str = "descriptions",
-                 train_queries: Sequence[str] = (), train_tools: Sequence[Sequence[str]] = (),
-                 train_vectors: np.ndarray | None = None):
+    def __init__(
+        self,
+        encoder: TextEncoder,
+        tools: Sequence[ToolSpec] | None = None,
+        mode: str = "descriptions",
+        train_queries: Sequence[str] = (),
+        train_tools: Sequence[Sequence[str]] = (),
+        train_vectors: np.ndarray | None = None,
+    ):
         self.encoder = encoder
         self.tools = list(tools or tinyagent_tools())
         self.names = [t.name for t in self.tools]
@@ -55,7 +61,9 @@ class BasicRAG:
                 out[:, j] = sims[:, self.uses[:, j]].max(axis=1)
         return out
 
-    def select(self, queries: Sequence[str], k: int, query_vectors: np.ndarray | None = None) -> list[list[str]]:
+    def select(
+        self, queries: Sequence[str], k: int, query_vectors: np.ndarray | None = None
+    ) -> list[list[str]]:
         if not 1 <= k <= len(self.names):
             raise ValueError(f"k must be between 1 and {len(self.names)}, got {k}")
         order = np.argsort(-self.scores(queries, query_vectors), axis=1, kind="stable")[:, :k]

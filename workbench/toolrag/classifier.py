@@ -34,8 +34,12 @@ from workbench.tools.tinyagent import TOOL_NAMES
 class ToolRAGConfig:
     encoder: str = field(default="minilm", metadata={"help": "minilm (offline), a folder, or a hub id"})
     max_train: int | None = field(default=20_000, metadata={"help": "train records used (None: all)"})
-    out_of_scope: int = field(default=1000, metadata={
-        "help": "queries no tool serves (synth.out_of_scope), added to training with no tool as the target"})
+    out_of_scope: int = field(
+        default=1000,
+        metadata={
+            "help": "queries no tool serves (synth.out_of_scope), added to training with no tool as the target"
+        },
+    )
     epochs: int = field(default=1, metadata={"help": "passes over the training records"})
     lr: float = field(default=2e-4, metadata={"help": "encoder learning rate (the head uses 20x)"})
     batch_size: int = field(default=32, metadata={"help": "queries per step"})
@@ -45,12 +49,20 @@ class ToolRAGConfig:
     max_val: int = field(default=500, metadata={"help": "val records used for checkpoint selection"})
     seed: int = field(default=0, metadata={"help": "shuffling and subsampling seed"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads (used only on the CPU)"})
-    device: str = field(default="auto", metadata={"help": "auto (cuda, then mps, then cpu), cuda, mps or cpu"})
-    basic_encoder: str = field(default="minilm", metadata={
-        "help": "sentence encoder of the basic-RAG baselines and example retrieval (a sentence encoder, not "
-                "the classifier's backbone)"})
-    basic_examples: int = field(default=5000, metadata={
-        "help": "training queries embedded for the example-based basic RAG baseline (0: skip it)"})
+    device: str = field(
+        default="auto", metadata={"help": "auto (cuda, then mps, then cpu), cuda, mps or cpu"}
+    )
+    basic_encoder: str = field(
+        default="minilm",
+        metadata={
+            "help": "sentence encoder of the basic-RAG baselines and example retrieval (a sentence encoder, not "
+            "the classifier's backbone)"
+        },
+    )
+    basic_examples: int = field(
+        default=5000,
+        metadata={"help": "training queries embedded for the example-based basic RAG baseline (0: skip it)"},
+    )
 
 
 # The settings that change what is learned: a saved classifier trained with others is retrained, not reused.
@@ -99,8 +111,11 @@ def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[li
     """Shuffled batches of similar length (less padding on a CPU), in random order."""
     idx = list(range(len(lengths)))
     rng.shuffle(idx)
-    chunks = [sorted(idx[i:i + batch_size * 50], key=lambda j: lengths[j]) for i in range(0, len(idx), batch_size * 50)]
-    batches = [c[i:i + batch_size] for c in chunks for i in range(0, len(c), batch_size)]
+    chunks = [
+        sorted(idx[i : i + batch_size * 50], key=lambda j: lengths[j])
+        for i in range(0, len(idx), batch_size * 50)
+    ]
+    batches = [c[i : i + batch_size] for c in chunks for i in range(0, len(c), batch_size)]
     rng.shuffle(batches)
     return batches
 
@@ -130,19 +145,28 @@ class ToolRAGClassifier:
         self.encoder.model.eval()
         with self._torch.inference_mode():
             for start in range(0, len(queries), batch_size):
-                out[start:start + batch_size] = self._torch.sigmoid(
-                    self.logits(queries[start:start + batch_size])).cpu().numpy()
+                out[start : start + batch_size] = (
+                    self._torch.sigmoid(self.logits(queries[start : start + batch_size])).cpu().numpy()
+                )
         return out
 
     def select(self, queries: Sequence[str], threshold: float | None = None) -> list[list[str]]:
-        return select_from_probabilities(self.probabilities(queries), self.threshold if threshold is None else threshold)
+        return select_from_probabilities(
+            self.probabilities(queries), self.threshold if threshold is None else threshold
+        )
 
     # ---------------------------------------------------------------------------------------- training
 
     @classmethod
-    def train(cls, cfg: ToolRAGConfig, train: Sequence[dict[str, Any]], val: Sequence[dict[str, Any]],
-              out_dir: Path | None = None, progress: bool = True,
-              data_fingerprint_of: str = "") -> tuple[ToolRAGClassifier, dict[str, Any]]:
+    def train(
+        cls,
+        cfg: ToolRAGConfig,
+        train: Sequence[dict[str, Any]],
+        val: Sequence[dict[str, Any]],
+        out_dir: Path | None = None,
+        progress: bool = True,
+        data_fingerprint_of: str = "",
+    ) -> tuple[ToolRAGClassifier, dict[str, Any]]:
         """Fine-tune encoder and head; save the best-on-val checkpoint to `out_dir`; return it and the history.
 
         `data_fingerprint_of` (see `data_fingerprint`) is stored with the checkpoint so that a later run can tell
@@ -159,7 +183,9 @@ class ToolRAGClassifier:
         rng = random.Random(cfg.seed)
         encoder = load_encoder(cfg.encoder, cfg.max_length)
         if not isinstance(encoder, HFEncoder):
-            raise EncoderError("the classifier fine-tunes a transformers encoder; OpenAI embeddings cannot be trained")
+            raise EncoderError(
+                "the classifier fine-tunes a transformers encoder; OpenAI embeddings cannot be trained"
+            )
         model = cls(encoder, cfg.threshold, device)
         records = list(train)
         if cfg.max_train is not None and len(records) > cfg.max_train:
@@ -173,15 +199,27 @@ class ToolRAGClassifier:
         val = list(val)[: cfg.max_val]
         lengths = [len(q) for q in queries]
         steps = cfg.epochs * math.ceil(len(records) / cfg.batch_size)
-        opt = torch.optim.AdamW([{"params": encoder.model.parameters(), "lr": cfg.lr},
-                                 {"params": model.head.parameters(), "lr": cfg.lr * 20}], weight_decay=0.01)
+        opt = torch.optim.AdamW(
+            [
+                {"params": encoder.model.parameters(), "lr": cfg.lr},
+                {"params": model.head.parameters(), "lr": cfg.lr * 20},
+            ],
+            weight_decay=0.01,
+        )
         warmup = max(1, steps // 20)
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup)))
+            opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup))
+        )
         loss_fn = torch.nn.BCEWithLogitsLoss()
         out_dir = out_dir or classifier_dir()
-        history: dict[str, Any] = {"train_loss": [], "val": [], "n_train": len(records), "steps": steps,
-                                   "data": data_fingerprint_of, "device": device}
+        history: dict[str, Any] = {
+            "train_loss": [],
+            "val": [],
+            "n_train": len(records),
+            "steps": steps,
+            "data": data_fingerprint_of,
+            "device": device,
+        }
         best, step, start = -1.0, 0, time.perf_counter()
         bar = tqdm(total=steps, desc="ToolRAG classifier", unit="step", disable=not progress, mininterval=2)
         for _ in range(cfg.epochs):
@@ -190,7 +228,9 @@ class ToolRAGClassifier:
                 loss = loss_fn(model.logits([queries[i] for i in batch]), y[batch])
                 opt.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(list(encoder.model.parameters()) + list(model.head.parameters()), 1.0)
+                torch.nn.utils.clip_grad_norm_(
+                    list(encoder.model.parameters()) + list(model.head.parameters()), 1.0
+                )
                 opt.step()
                 sched.step()
                 step += 1
@@ -227,9 +267,17 @@ class ToolRAGClassifier:
         self.encoder.model.save_pretrained(tmp / "encoder")
         self.encoder.tokenizer.save_pretrained(tmp / "encoder")
         self._torch.save(self.head.state_dict(), tmp / "head.pt")
-        meta = {"labels": list(TOOL_NAMES), "threshold": self.threshold, "max_length": self.encoder.max_length,
-                "base_encoder": cfg.encoder, "config": asdict(cfg), "saved_at_step": history["val"][-1]["step"],
-                "val": history["val"][-1], "n_train": history["n_train"], "data": history.get("data", "")}
+        meta = {
+            "labels": list(TOOL_NAMES),
+            "threshold": self.threshold,
+            "max_length": self.encoder.max_length,
+            "base_encoder": cfg.encoder,
+            "config": asdict(cfg),
+            "saved_at_step": history["val"][-1]["step"],
+            "val": history["val"][-1],
+            "n_train": history["n_train"],
+            "data": history.get("data", ""),
+        }
         (tmp / "toolrag.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         old = out_dir.with_name(out_dir.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -262,5 +310,7 @@ class ToolRAGClassifier:
         try:
             model.head.load_state_dict(torch.load(path / "head.pt", weights_only=True, map_location=device))
         except (OSError, RuntimeError) as e:
-            raise EncoderError(f"{path / 'head.pt'} is missing or broken ({e}); retrain with `workbench toolrag train`") from None
+            raise EncoderError(
+                f"{path / 'head.pt'} is missing or broken ({e}); retrain with `workbench toolrag train`"
+            ) from None
         return model

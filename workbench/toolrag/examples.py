@@ -37,15 +37,26 @@ def cached_embeddings(encoder: TextEncoder, texts: Sequence[str], tag: str) -> n
 class ExampleRetriever:
     """Nearest training records by query similarity, restricted to records whose tools fit the selection."""
 
-    def __init__(self, encoder: TextEncoder, records: Sequence[dict[str, Any]], vectors: np.ndarray | None = None):
+    def __init__(
+        self, encoder: TextEncoder, records: Sequence[dict[str, Any]], vectors: np.ndarray | None = None
+    ):
         self.encoder = encoder
         self.records = list(records)
-        self.vectors = vectors if vectors is not None else cached_embeddings(
-            encoder, [r["query"] for r in self.records], "examples")
+        self.vectors = (
+            vectors
+            if vectors is not None
+            else cached_embeddings(encoder, [r["query"] for r in self.records], "examples")
+        )
         self.tool_sets = [frozenset(r["tools"]) for r in self.records]
 
-    def retrieve(self, query: str, tools: Sequence[str], k: int = 3, query_vector: np.ndarray | None = None,
-                 exclude_query: bool = True) -> list[dict[str, Any]]:
+    def retrieve(
+        self,
+        query: str,
+        tools: Sequence[str],
+        k: int = 3,
+        query_vector: np.ndarray | None = None,
+        exclude_query: bool = True,
+    ) -> list[dict[str, Any]]:
         """Up to `k` records, most similar first; none whose tools fall outside `tools`."""
         allowed = frozenset(tools)
         q = query_vector if query_vector is not None else self.encoder.embed([query])[0]
@@ -63,6 +74,3 @@ class ExampleRetriever:
 def format_examples(records: Sequence[dict[str, Any]]) -> str:
     """Examples for a planner prompt: the query, then its plan."""
     return "\n\n".join(f"Query: {r['query']}\n{r['plan']}" for r in records)
-
-
-

@@ -60,7 +60,9 @@ def prompt_tokens(tool_sets: Sequence[Sequence[str]], count: Callable[[str], int
     for tools in tool_sets:
         key = tuple(n for n in TOOL_NAMES if n in set(tools))  # the prompt lists tools in a fixed order
         if key not in cache:
-            prompt = PlannerPrompt([Tool(_SPECS[n], _unused) for n in key], tinyagent=True, today="2024-06-12")
+            prompt = PlannerPrompt(
+                [Tool(_SPECS[n], _unused) for n in key], tinyagent=True, today="2024-06-12"
+            )
             cache[key] = count(prompt.system())
         out.append(cache[key])
     return out
@@ -70,11 +72,16 @@ def _unused(*args: Any) -> str:  # prompts only need the specs
     raise RuntimeError("not a runnable tool")
 
 
-def _row(method: str, selected: list[list[str]], needed: list[list[str]], count: Callable[[str], int] | None) -> dict:
+def _row(
+    method: str, selected: list[list[str]], needed: list[list[str]], count: Callable[[str], int] | None
+) -> dict:
     row = {"method": method, **selection_metrics(selected, needed)}
     if count is not None:
         sizes = prompt_tokens(selected, count)
-        row.update(prompt_tokens_mean=round(statistics.fmean(sizes), 1), prompt_tokens_median=statistics.median(sizes))
+        row.update(
+            prompt_tokens_mean=round(statistics.fmean(sizes), 1),
+            prompt_tokens_median=statistics.median(sizes),
+        )
     return row
 
 
@@ -85,8 +92,9 @@ def _fingerprint() -> str:
 def train(cfg: ToolRAGConfig | None = None) -> dict[str, Any]:
     """Fine-tune the classifier on the train split (best-on-val checkpoint under the artifacts folder)."""
     cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
-    _, history = ToolRAGClassifier.train(cfg, load_split("train"), load_split("val"),
-                                         data_fingerprint_of=_fingerprint())
+    _, history = ToolRAGClassifier.train(
+        cfg, load_split("train"), load_split("val"), data_fingerprint_of=_fingerprint()
+    )
     return history
 
 
@@ -114,26 +122,49 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
         train_rows = load_split("train")
         sample = random.Random(cfg.seed).sample(train_rows, min(cfg.basic_examples, len(train_rows)))
         queries_ = [r["query"] for r in sample]
-        by_examples = BasicRAG(encoder, mode="examples", train_queries=queries_, train_tools=[r["tools"] for r in sample],
-                               train_vectors=cached_embeddings(encoder, queries_, "basic-examples"))
+        by_examples = BasicRAG(
+            encoder,
+            mode="examples",
+            train_queries=queries_,
+            train_tools=[r["tools"] for r in sample],
+            train_vectors=cached_embeddings(encoder, queries_, "basic-examples"),
+        )
     count, tokenizer_name = planner_token_counter()
-    results: dict[str, Any] = {"profile": config.active_profile(), "encoder": classifier.meta["base_encoder"],
-                               "basic_encoder": cfg.basic_encoder, "threshold": cfg.threshold,
-                               "prompt_tokenizer": tokenizer_name, "train_wall_s": history["train_wall_s"],
-                               "n_train": classifier.meta["n_train"], "device": history.get("device", "cpu"),
-                               "splits": {}}
+    results: dict[str, Any] = {
+        "profile": config.active_profile(),
+        "encoder": classifier.meta["base_encoder"],
+        "basic_encoder": cfg.basic_encoder,
+        "threshold": cfg.threshold,
+        "prompt_tokenizer": tokenizer_name,
+        "train_wall_s": history["train_wall_s"],
+        "n_train": classifier.meta["n_train"],
+        "device": history.get("device", "cpu"),
+        "splits": {},
+    }
     for split in ("test", "ood"):
         records = load_split(split)
         queries, needed = [r["query"] for r in records], [r["tools"] for r in records]
         vectors = encoder.embed(queries)
         rows = [_row("no RAG (all 16 tools)", [list(TOOL_NAMES)] * len(queries), needed, count)]
         for k in range(1, len(TOOL_NAMES) + 1):
-            rows.append(_row(f"basic RAG top-{k}", rag.select(queries, k, vectors), needed,
-                             count if k in PROMPT_K else None))
+            rows.append(
+                _row(
+                    f"basic RAG top-{k}",
+                    rag.select(queries, k, vectors),
+                    needed,
+                    count if k in PROMPT_K else None,
+                )
+            )
         if by_examples is not None:
             for k in range(1, len(TOOL_NAMES) + 1):
-                rows.append(_row(f"basic RAG (examples) top-{k}", by_examples.select(queries, k, vectors), needed,
-                                 count if k in PROMPT_K else None))
+                rows.append(
+                    _row(
+                        f"basic RAG (examples) top-{k}",
+                        by_examples.select(queries, k, vectors),
+                        needed,
+                        count if k in PROMPT_K else None,
+                    )
+                )
         picks = classifier.select(queries, cfg.threshold)
         rows.append(_row("ToolRAG classifier", picks, needed, count))
         results["splits"][split] = rows
@@ -143,22 +174,30 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
     test = {r["method"]: r for r in results["splits"]["test"]}
     ood = {r["method"]: r for r in results["splits"]["ood"]}
     clf, none = test["ToolRAG classifier"], test["no RAG (all 16 tools)"]
-    results.update({
-        "classifier_recall_test": clf["recall"],
-        "classifier_avg_tools_test": clf["avg_tools"],
-        "classifier_precision_test": clf["precision"],
-        "classifier_recall_ood": ood["ToolRAG classifier"]["recall"],
-        "classifier_avg_tools_ood": ood["ToolRAG classifier"]["avg_tools"],
-        "basic_recall_at_k_test": {str(k): test[f"basic RAG top-{k}"]["recall"] for k in range(1, 17)},
-        "basic_recall_at_k_ood": {str(k): ood[f"basic RAG top-{k}"]["recall"] for k in range(1, 17)},
-        "basic_examples_recall_at_k_test": {str(k): test[f"basic RAG (examples) top-{k}"]["recall"]
-                                            for k in range(1, 17)} if by_examples is not None else None,
-        "prompt_tokens_no_rag_test": none["prompt_tokens_mean"],
-        "prompt_tokens_classifier_test": clf["prompt_tokens_mean"],
-        "prompt_tokens_reduction_test": round(none["prompt_tokens_mean"] / clf["prompt_tokens_mean"], 3),
-        "targets": {"classifier_recall_test": ">= 0.998", "classifier_avg_tools_test": "<= 4.0",
-                    "prompt_tokens_reduction_test": ">= 2.0"},
-    })
+    results.update(
+        {
+            "classifier_recall_test": clf["recall"],
+            "classifier_avg_tools_test": clf["avg_tools"],
+            "classifier_precision_test": clf["precision"],
+            "classifier_recall_ood": ood["ToolRAG classifier"]["recall"],
+            "classifier_avg_tools_ood": ood["ToolRAG classifier"]["avg_tools"],
+            "basic_recall_at_k_test": {str(k): test[f"basic RAG top-{k}"]["recall"] for k in range(1, 17)},
+            "basic_recall_at_k_ood": {str(k): ood[f"basic RAG top-{k}"]["recall"] for k in range(1, 17)},
+            "basic_examples_recall_at_k_test": {
+                str(k): test[f"basic RAG (examples) top-{k}"]["recall"] for k in range(1, 17)
+            }
+            if by_examples is not None
+            else None,
+            "prompt_tokens_no_rag_test": none["prompt_tokens_mean"],
+            "prompt_tokens_classifier_test": clf["prompt_tokens_mean"],
+            "prompt_tokens_reduction_test": round(none["prompt_tokens_mean"] / clf["prompt_tokens_mean"], 3),
+            "targets": {
+                "classifier_recall_test": ">= 0.998",
+                "classifier_avg_tools_test": "<= 4.0",
+                "prompt_tokens_reduction_test": ">= 2.0",
+            },
+        }
+    )
     config.save_results("toolrag", results)
     from workbench.viz.tables import table1_toolrag
 
@@ -173,9 +212,13 @@ def out_of_scope_rejection(classifier: ToolRAGClassifier, cfg: ToolRAGConfig, n:
 
     queries = out_of_scope_queries(n, seed=cfg.seed, held_out=True)
     picks = classifier.select(queries, cfg.threshold)
-    return {"n": n, "rejected": round(sum(not p for p in picks) / n, 4), "trained_with": cfg.out_of_scope,
-            "queries": "templates and topics held out of training",
-            "examples": [{"query": q, "selected": p} for q, p in zip(queries[:8], picks[:8], strict=True)]}
+    return {
+        "n": n,
+        "rejected": round(sum(not p for p in picks) / n, 4),
+        "trained_with": cfg.out_of_scope,
+        "queries": "templates and topics held out of training",
+        "examples": [{"query": q, "selected": p} for q, p in zip(queries[:8], picks[:8], strict=True)],
+    }
 
 
 def compare(queries: Sequence[str], k: int = 3, cfg: ToolRAGConfig | None = None) -> list[dict[str, Any]]:
@@ -183,5 +226,7 @@ def compare(queries: Sequence[str], k: int = 3, cfg: ToolRAGConfig | None = None
     cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
     rag = BasicRAG(load_encoder(cfg.basic_encoder))
     picks = ToolRAGClassifier.load(device=cfg.device).select(list(queries), cfg.threshold)
-    return [{"query": q, f"basic top-{k}": b, "classifier": c}
-            for q, b, c in zip(queries, rag.select(list(queries), k), picks, strict=True)]
+    return [
+        {"query": q, f"basic top-{k}": b, "classifier": c}
+        for q, b, c in zip(queries, rag.select(list(queries), k), picks, strict=True)
+    ]

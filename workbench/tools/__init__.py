@@ -5,6 +5,14 @@ from workbench.tools.spec import Param, ToolSpec, tool_block
 from workbench.tools.tinyagent import APPS, TOOL_NAMES, tinyagent_tools
 
 __all__ = [
-    "APPS", "TOOL_NAMES", "LatencyModel", "Param", "SimulatedDesktop", "ToolCall", "ToolError", "ToolSpec",
-    "tinyagent_tools", "tool_block",
+    "APPS",
+    "TOOL_NAMES",
+    "LatencyModel",
+    "Param",
+    "SimulatedDesktop",
+    "ToolCall",
+    "ToolError",
+    "ToolSpec",
+    "tinyagent_tools",
+    "tool_block",
 ]

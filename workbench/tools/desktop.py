@@ -73,8 +73,14 @@ class LatencyModel:
     @classmethod
     def typical(cls, seed: int = 0) -> LatencyModel:
         per_app = {
-            "Contacts": (0.05, 0.15), "Calendar": (0.2, 0.5), "Files": (0.1, 0.3), "Mail": (0.3, 0.8),
-            "Maps": (0.1, 0.3), "Notes": (0.1, 0.3), "Reminders": (0.1, 0.3), "SMS": (0.2, 0.5),
+            "Contacts": (0.05, 0.15),
+            "Calendar": (0.2, 0.5),
+            "Files": (0.1, 0.3),
+            "Mail": (0.3, 0.8),
+            "Maps": (0.1, 0.3),
+            "Notes": (0.1, 0.3),
+            "Reminders": (0.1, 0.3),
+            "SMS": (0.2, 0.5),
             "Zoom": (0.5, 1.0),
         }
         ranges = {t.name: per_app[t.app] for t in tinyagent_tools()}
@@ -101,33 +107,100 @@ class Email:
 
 
 # Small seed pools for the desktop's own contents (the synthesis stage has far larger ones).
-_FIRST = ["Amara", "Bo", "Chiara", "Dmitri", "Élodie", "Farah", "Gustavo", "Hana", "Ioana", "Jonas", "Kenji",
-          "Leila", "Mateo", "Nadia", "Oluwaseun", "Priya", "Quentin", "Rin", "Søren", "Tomás", "Uma", "Wen"]
-_LAST = ["Abebe", "Bianchi", "Chen", "Dubois", "Eriksen", "Fernández", "García", "Haddad", "Ivanova", "Kim",
-         "Kowalski", "Müller", "Nakamura", "Okafor", "Petrov", "Rossi", "Sato", "Singh", "Yılmaz", "Zhang"]
+_FIRST = [
+    "Amara",
+    "Bo",
+    "Chiara",
+    "Dmitri",
+    "Élodie",
+    "Farah",
+    "Gustavo",
+    "Hana",
+    "Ioana",
+    "Jonas",
+    "Kenji",
+    "Leila",
+    "Mateo",
+    "Nadia",
+    "Oluwaseun",
+    "Priya",
+    "Quentin",
+    "Rin",
+    "Søren",
+    "Tomás",
+    "Uma",
+    "Wen",
+]
+_LAST = [
+    "Abebe",
+    "Bianchi",
+    "Chen",
+    "Dubois",
+    "Eriksen",
+    "Fernández",
+    "García",
+    "Haddad",
+    "Ivanova",
+    "Kim",
+    "Kowalski",
+    "Müller",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Rossi",
+    "Sato",
+    "Singh",
+    "Yılmaz",
+    "Zhang",
+]
 # The people of the papers' running examples, so the demos resolve.
 _DEMO_CONTACTS = ["Sid Jha", "Lutfi Erdogan", "Nick Lee", "Kurt Keutzer", "Amir Gholami"]
 _DOCS = [
-    ("Documents/Quarterly Report Q2.pdf", "Revenue grew 12% in the second quarter. Costs were flat. "
-     "The team recommends expanding the pilot to two more regions."),
-    ("Documents/Research/TinyAgent Paper.pdf", "TinyAgent trains small language models to call functions. "
-     "A 1.1B model fine-tuned on synthetic plans matches GPT-4-Turbo. Quantization makes it fast on a laptop."),
-    ("Documents/Research/LLMCompiler.pdf", "LLMCompiler plans function calls as a DAG and runs them in "
-     "parallel. It lowers latency and cost compared with ReAct."),
-    ("Downloads/Lease Agreement.pdf", "The lease runs for twelve months from the first of July. "
-     "Rent is due on the first day of each month."),
-    ("Downloads/Conference Schedule.pdf", "Keynotes start at nine each morning. Workshops run in the "
-     "afternoon. The poster session is on Thursday."),
-    ("Documents/Travel Itinerary.pdf", "The flight leaves at 8:05 on Monday. The hotel is two blocks "
-     "from the venue. Return is on Friday evening."),
+    (
+        "Documents/Quarterly Report Q2.pdf",
+        "Revenue grew 12% in the second quarter. Costs were flat. "
+        "The team recommends expanding the pilot to two more regions.",
+    ),
+    (
+        "Documents/Research/TinyAgent Paper.pdf",
+        "TinyAgent trains small language models to call functions. "
+        "A 1.1B model fine-tuned on synthetic plans matches GPT-4-Turbo. Quantization makes it fast on a laptop.",
+    ),
+    (
+        "Documents/Research/LLMCompiler.pdf",
+        "LLMCompiler plans function calls as a DAG and runs them in "
+        "parallel. It lowers latency and cost compared with ReAct.",
+    ),
+    (
+        "Downloads/Lease Agreement.pdf",
+        "The lease runs for twelve months from the first of July. "
+        "Rent is due on the first day of each month.",
+    ),
+    (
+        "Downloads/Conference Schedule.pdf",
+        "Keynotes start at nine each morning. Workshops run in the "
+        "afternoon. The poster session is on Thursday.",
+    ),
+    (
+        "Documents/Travel Itinerary.pdf",
+        "The flight leaves at 8:05 on Monday. The hotel is two blocks "
+        "from the venue. Return is on Friday evening.",
+    ),
     ("Documents/Budget 2024.xlsx", "A spreadsheet of planned expenses by month."),
     ("Desktop/Slides Final.key", "The slide deck for the project review."),
 ]
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
-TRANSPORT_MODES = {"d": "d", "w": "w", "r": "r", "driving": "d", "walking": "w", "transit": "r",
-              "public transit": "r"}
+TRANSPORT_MODES = {
+    "d": "d",
+    "w": "w",
+    "r": "r",
+    "driving": "d",
+    "walking": "w",
+    "transit": "r",
+    "public transit": "r",
+}
 
 
 def parse_datetime(value: str | None, what: str) -> dt.datetime | None:
@@ -195,8 +268,14 @@ class SimulatedDesktop:
     `today` anchors empty dates; `latency` is used by `acall` only.
     """
 
-    def __init__(self, seed: int = 0, n_contacts: int = 30, contacts: Sequence[str] = (),
-                 today: str = "2024-06-12", latency: LatencyModel | None = None):
+    def __init__(
+        self,
+        seed: int = 0,
+        n_contacts: int = 30,
+        contacts: Sequence[str] = (),
+        today: str = "2024-06-12",
+        latency: LatencyModel | None = None,
+    ):
         self.seed = seed
         self.today = dt.date.fromisoformat(today)
         self.latency = latency or LatencyModel()
@@ -214,12 +293,20 @@ class SimulatedDesktop:
         self.calendar: list[dict[str, Any]] = []
         self.reminders: list[dict[str, Any]] = []
         self.sms: list[dict[str, Any]] = []
-        self.notes: dict[str, dict[str, str]] = {"Notes": {"Shopping": "Milk, eggs, coffee."},
-                                                 "Work": {"Ideas": "Try ToolRAG on the new dataset."}}
+        self.notes: dict[str, dict[str, str]] = {
+            "Notes": {"Shopping": "Milk, eggs, coffee."},
+            "Work": {"Ideas": "Try ToolRAG on the new dataset."},
+        }
         self.zoom_meetings: list[dict[str, Any]] = []
         sender = self.contacts[_DEMO_CONTACTS[0]]
-        self.inbox = [Email(sender.email, ["me@example.com"], "Draft of the paper",
-                            "Could you take a look at the draft before Friday?")]
+        self.inbox = [
+            Email(
+                sender.email,
+                ["me@example.com"],
+                "Draft of the paper",
+                "Could you take a look at the draft before Friday?",
+            )
+        ]
         self.outbox: list[Email] = []
         self.selected_email: int | None = 0
         self.calls: list[ToolCall] = []
@@ -228,8 +315,11 @@ class SimulatedDesktop:
 
     def add_contact(self, name: str, email: str | None = None, phone: str | None = None) -> Contact:
         digest = int(hashlib.sha256(f"{self.seed}|{name}".encode()).hexdigest(), 16)
-        contact = Contact(name, email or f"{_slug(name)}@example.com",
-                          phone or f"+1{digest % 9_000_000_000 + 1_000_000_000}")
+        contact = Contact(
+            name,
+            email or f"{_slug(name)}@example.com",
+            phone or f"+1{digest % 9_000_000_000 + 1_000_000_000}",
+        )
         self.contacts[name] = contact
         return contact
 
@@ -259,11 +349,15 @@ class SimulatedDesktop:
                     self.find_file(arg)
                 except ToolError:
                     stem = arg.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-                    self.add_file(f"/Users/me/Documents/{arg.rsplit('/', 1)[-1]}",
-                                  f"{stem} is a document about {stem.lower()}. It has three sections. "
-                                  "The last one lists the next steps.")
+                    self.add_file(
+                        f"/Users/me/Documents/{arg.rsplit('/', 1)[-1]}",
+                        f"{stem} is a document about {stem.lower()}. It has three sections. "
+                        "The last one lists the next steps.",
+                    )
             elif step.tool in ("open_note", "append_note_content"):
-                folder = step.args[-1] if isinstance(step.args[-1], str) and step.args[-1].strip() else "Notes"
+                folder = (
+                    step.args[-1] if isinstance(step.args[-1], str) and step.args[-1].strip() else "Notes"
+                )
                 try:
                     self._find_note(arg, folder)
                 except ToolError:
@@ -315,8 +409,11 @@ class SimulatedDesktop:
         for c in self.contacts.values():
             if c.name.casefold() == key:
                 return c
-        hits = [c for c in self.contacts.values()
-                if key in (p.casefold() for p in c.name.split()) or c.name.casefold().startswith(key)]
+        hits = [
+            c
+            for c in self.contacts.values()
+            if key in (p.casefold() for p in c.name.split()) or c.name.casefold().startswith(key)
+        ]
         if len(hits) == 1:
             return hits[0]
         if hits:
@@ -338,8 +435,16 @@ class SimulatedDesktop:
 
     # ------------------------------------------------------------------------------------ calendar
 
-    def _create_calendar_event(self, title: str, start_date: str, end_date: str, location: str | None,
-                               invitees: list[str] | None, notes: str | None, calendar: str | None) -> str:
+    def _create_calendar_event(
+        self,
+        title: str,
+        start_date: str,
+        end_date: str,
+        location: str | None,
+        invitees: list[str] | None,
+        notes: str | None,
+        calendar: str | None,
+    ) -> str:
         morning = dt.datetime.combine(self.today, dt.time(9))
         start = parse_datetime(start_date, "start_date")
         end = parse_datetime(end_date, "end_date")
@@ -348,9 +453,17 @@ class SimulatedDesktop:
         if end < start:
             raise ToolError(f"the event ends ({end}) before it starts ({start})")
         emails = self._emails(invitees)
-        self.calendar.append({"title": title, "start": start.isoformat(" "), "end": end.isoformat(" "),
-                              "location": location or "", "invitees": emails, "notes": notes or "",
-                              "calendar": calendar or "Calendar"})
+        self.calendar.append(
+            {
+                "title": title,
+                "start": start.isoformat(" "),
+                "end": end.isoformat(" "),
+                "location": location or "",
+                "invitees": emails,
+                "notes": notes or "",
+                "calendar": calendar or "Calendar",
+            }
+        )
         who = f" with {', '.join(emails)}" if emails else ""
         return f"Event '{title}' created on {start:%Y-%m-%d} from {start:%H:%M} to {end:%H:%M}{who}."
 
@@ -392,13 +505,26 @@ class SimulatedDesktop:
     def _attachments(self, paths: list[str] | None) -> list[str]:
         return [self.find_file(p) for p in (paths or []) if p.strip()]
 
-    def _compose_new_email(self, recipients: list[str], cc: list[str] | None, subject: str,
-                           context: str | None, attachments: list[str] | None) -> str:
+    def _compose_new_email(
+        self,
+        recipients: list[str],
+        cc: list[str] | None,
+        subject: str,
+        context: str | None,
+        attachments: list[str] | None,
+    ) -> str:
         to = self._emails(recipients)
         if not to:
             raise ToolError("an email needs at least one recipient")
-        mail = Email("me@example.com", to, subject, context or "", self._emails(cc),
-                     self._attachments(attachments), kind="new")
+        mail = Email(
+            "me@example.com",
+            to,
+            subject,
+            context or "",
+            self._emails(cc),
+            self._attachments(attachments),
+            kind="new",
+        )
         self.outbox.append(mail)
         return f"New email to {', '.join(to)} with subject '{subject}' is ready to send."
 
@@ -407,21 +533,38 @@ class SimulatedDesktop:
             raise ToolError("no email is selected in Mail")
         return self.inbox[self.selected_email]
 
-    def _reply_to_email(self, cc: list[str] | None, context: str | None, attachments: list[str] | None) -> str:
+    def _reply_to_email(
+        self, cc: list[str] | None, context: str | None, attachments: list[str] | None
+    ) -> str:
         original = self._selected()
-        mail = Email("me@example.com", [original.sender], f"Re: {original.subject}", context or "",
-                     self._emails(cc), self._attachments(attachments), kind="reply")
+        mail = Email(
+            "me@example.com",
+            [original.sender],
+            f"Re: {original.subject}",
+            context or "",
+            self._emails(cc),
+            self._attachments(attachments),
+            kind="reply",
+        )
         self.outbox.append(mail)
         return f"Reply to {original.sender} ('{original.subject}') is ready to send."
 
-    def _forward_email(self, recipients: list[str], cc: list[str] | None, context: str | None,
-                       attachments: list[str] | None) -> str:
+    def _forward_email(
+        self, recipients: list[str], cc: list[str] | None, context: str | None, attachments: list[str] | None
+    ) -> str:
         original = self._selected()
         to = self._emails(recipients)
         if not to:
             raise ToolError("forwarding needs at least one recipient")
-        mail = Email("me@example.com", to, f"Fwd: {original.subject}", (context or "") + "\n\n" + original.body,
-                     self._emails(cc), original.attachments + self._attachments(attachments), kind="forward")
+        mail = Email(
+            "me@example.com",
+            to,
+            f"Fwd: {original.subject}",
+            (context or "") + "\n\n" + original.body,
+            self._emails(cc),
+            original.attachments + self._attachments(attachments),
+            kind="forward",
+        )
         self.outbox.append(mail)
         return f"'{original.subject}' forwarded to {', '.join(to)}."
 
@@ -430,7 +573,9 @@ class SimulatedDesktop:
     def _maps_open_location(self, location: str) -> str:
         return maps_location_url(location)
 
-    def _maps_show_directions(self, start_location: str | None, end_location: str, transport: str | None) -> str:
+    def _maps_show_directions(
+        self, start_location: str | None, end_location: str, transport: str | None
+    ) -> str:
         return maps_directions_url(start_location, end_location, transport)
 
     # --------------------------------------------------------------------------------------- notes
@@ -465,12 +610,26 @@ class SimulatedDesktop:
 
     # ----------------------------------------------------------------------------------- reminders
 
-    def _create_reminder(self, name: str, due_date: str | None, notes: str | None, list_name: str | None,
-                         priority: int | None, all_day: bool | None) -> str:
+    def _create_reminder(
+        self,
+        name: str,
+        due_date: str | None,
+        notes: str | None,
+        list_name: str | None,
+        priority: int | None,
+        all_day: bool | None,
+    ) -> str:
         due = parse_datetime(due_date, "due_date")
-        self.reminders.append({"name": name, "due": due.isoformat(" ") if due else None, "notes": notes or "",
-                               "list": list_name or "Reminders", "priority": priority or 0,
-                               "all_day": bool(all_day)})
+        self.reminders.append(
+            {
+                "name": name,
+                "due": due.isoformat(" ") if due else None,
+                "notes": notes or "",
+                "list": list_name or "Reminders",
+                "priority": priority or 0,
+                "all_day": bool(all_day),
+            }
+        )
         when = f" due {due:%Y-%m-%d %H:%M}" if due else ""
         return f"Reminder '{name}' created{when}."
 
@@ -485,14 +644,21 @@ class SimulatedDesktop:
 
     # ---------------------------------------------------------------------------------------- zoom
 
-    def _get_zoom_meeting_link(self, topic: str, start_time: str, duration: int,
-                               meeting_invitees: list[str]) -> str:
+    def _get_zoom_meeting_link(
+        self, topic: str, start_time: str, duration: int, meeting_invitees: list[str]
+    ) -> str:
         start = parse_datetime(start_time, "start_time")
         if duration is None or duration <= 0:
             raise ToolError(f"duration must be a positive number of minutes, got {duration!r}")
         digest = hashlib.sha256(f"{self.seed}|{topic}|{start_time}".encode()).hexdigest()
         link = f"https://zoom.us/j/{int(digest, 16) % 9_000_000_000 + 1_000_000_000}"
-        self.zoom_meetings.append({"topic": topic, "start": start.isoformat(" ") if start else None,
-                                   "duration": duration, "invitees": self._emails(meeting_invitees),
-                                   "link": link})
+        self.zoom_meetings.append(
+            {
+                "topic": topic,
+                "start": start.isoformat(" ") if start else None,
+                "duration": duration,
+                "invitees": self._emails(meeting_invitees),
+                "link": link,
+            }
+        )
         return link

@@ -81,14 +81,16 @@ def _lookup(kind: str, name: str) -> str:
 def _recipients(var: str, kind: str, addresses: Sequence[str]) -> str:
     return "".join(
         f"make new {kind} recipient at end of {kind} recipients of {var} with properties "
-        f"{{address:{applescript_string(a)}}}\n" for a in addresses
+        f"{{address:{applescript_string(a)}}}\n"
+        for a in addresses
     )
 
 
 def _attachments(var: str, paths: Sequence[str]) -> str:
     return "".join(
         f"make new attachment with properties {{file name:(POSIX file {applescript_string(p)}) as alias}} "
-        f"at after the last paragraph of content of {var}\n" for p in paths
+        f"at after the last paragraph of content of {var}\n"
+        for p in paths
     )
 
 
@@ -113,10 +115,13 @@ def build_script(tool: str, args: dict[str, Any]) -> str:
             for a in args.get("invitees") or []
         )
         return (
-            _date_lines("sd", start) + _date_lines("ed", end)
+            _date_lines("sd", start)
+            + _date_lines("ed", end)
             + f'tell application "Calendar"\ntell {target}\n'
             + f"set e to make new event at end with properties {{{props}}}\n"
-            + attendees + "end tell\nend tell\n" + 'return "Event created successfully."\n'
+            + attendees
+            + "end tell\nend tell\n"
+            + 'return "Event created successfully."\n'
         )
     if tool == "compose_new_email":
         return (
@@ -124,7 +129,8 @@ def build_script(tool: str, args: dict[str, Any]) -> str:
             f"set m to make new outgoing message with properties {{subject:{s(args['subject'])}, "
             f"content:{s(args.get('context') or '')}, visible:true}}\n"
             "tell m\n"
-            + _recipients("m", "to", args["recipients"]) + _recipients("m", "cc", args.get("cc") or [])
+            + _recipients("m", "to", args["recipients"])
+            + _recipients("m", "cc", args.get("cc") or [])
             + _attachments("m", args.get("attachments") or [])
             + "end tell\nactivate\nend tell\n"
             'return "New email composed."\n'
@@ -137,7 +143,9 @@ def build_script(tool: str, args: dict[str, Any]) -> str:
             "set sel to selection\n"
             'if (count of sel) is 0 then error "No email is selected in Mail."\n'
             f"set r to {verb} (item 1 of sel) opening window yes\n"
-            "tell r\n" + to + _recipients("r", "cc", args.get("cc") or [])
+            "tell r\n"
+            + to
+            + _recipients("r", "cc", args.get("cc") or [])
             + _attachments("r", args.get("attachments") or [])
             + "end tell\n"
             f"set content of r to {s(args.get('context') or '')} & return & (content of r)\n"
@@ -145,8 +153,11 @@ def build_script(tool: str, args: dict[str, Any]) -> str:
             f'return "Email {verb} ready."\n'
         )
     if tool in ("maps_open_location", "maps_show_directions"):
-        url = (maps_location_url(args["location"]) if tool == "maps_open_location"
-               else maps_directions_url(args.get("start_location"), args["end_location"], args.get("transport")))
+        url = (
+            maps_location_url(args["location"])
+            if tool == "maps_open_location"
+            else maps_directions_url(args.get("start_location"), args["end_location"], args.get("transport"))
+        )
         return f"open location {s(url)}\nreturn {s(url)}\n"
     if tool in ("create_note", "open_note", "append_note_content"):
         folder = f"folder {s(args['folder'])}" if args.get("folder") else "default account"
@@ -161,7 +172,7 @@ def build_script(tool: str, args: dict[str, Any]) -> str:
             return f'tell application "Notes"\n{find}show n\nreturn plaintext of n\nend tell\n'
         return (
             f'tell application "Notes"\n{find}'
-            f"set body of n to (body of n) & \"<br>\" & {s(args['content'])}\nend tell\n"
+            f'set body of n to (body of n) & "<br>" & {s(args["content"])}\nend tell\n'
             'return "Note updated successfully."\n'
         )
     if tool == "create_reminder":
@@ -190,23 +201,38 @@ def build_script(tool: str, args: dict[str, Any]) -> str:
 
 
 SCRIPT_TOOLS = (
-    "get_phone_number", "get_email_address", "create_calendar_event", "compose_new_email", "reply_to_email",
-    "forward_email", "maps_open_location", "maps_show_directions", "create_note", "open_note",
-    "append_note_content", "create_reminder", "send_sms",
+    "get_phone_number",
+    "get_email_address",
+    "create_calendar_event",
+    "compose_new_email",
+    "reply_to_email",
+    "forward_email",
+    "maps_open_location",
+    "maps_show_directions",
+    "create_note",
+    "open_note",
+    "append_note_content",
+    "create_reminder",
+    "send_sms",
 )
 
 
-def zoom_request(topic: str, start_time: str, duration: int, invitees: Sequence[str],
-                 token: str) -> urllib.request.Request:
+def zoom_request(
+    topic: str, start_time: str, duration: int, invitees: Sequence[str], token: str
+) -> urllib.request.Request:
     """The Zoom REST call that creates a meeting (sent by `MacOSBackend`; built separately for tests)."""
     start = parse_datetime(start_time, "start_time")
     body = {
-        "topic": topic, "type": 2, "duration": duration,
+        "topic": topic,
+        "type": 2,
+        "duration": duration,
         "start_time": start.strftime("%Y-%m-%dT%H:%M:%S") if start else None,
         "settings": {"meeting_invitees": [{"email": e} for e in invitees]},
     }
     return urllib.request.Request(
-        "https://api.zoom.us/v2/users/me/meetings", data=json.dumps(body).encode(), method="POST",
+        "https://api.zoom.us/v2/users/me/meetings",
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
 
@@ -251,8 +277,14 @@ class MacOSBackend:
 
     def osascript(self, script: str) -> str:
         try:
-            done = subprocess.run(["osascript", "-"], input=script, capture_output=True, text=True,
-                                  timeout=self.timeout_s, check=False)
+            done = subprocess.run(
+                ["osascript", "-"],
+                input=script,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_s,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             raise ToolError(f"the app did not answer within {self.timeout_s:.0f} s") from None
         if done.returncode != 0:
@@ -263,8 +295,9 @@ class MacOSBackend:
         if os.path.exists(name):
             path = name
         else:
-            found = subprocess.run(["mdfind", "-name", name], capture_output=True, text=True,
-                                   timeout=self.timeout_s, check=False).stdout.splitlines()
+            found = subprocess.run(
+                ["mdfind", "-name", name], capture_output=True, text=True, timeout=self.timeout_s, check=False
+            ).stdout.splitlines()
             if not found:
                 raise ToolError(f"no file matching {name!r} was found")
             path = found[0]

@@ -64,8 +64,10 @@ class Param:
             "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
             "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
             "bool": lambda v: isinstance(v, bool),
-            "list[str]": lambda v: (isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v))
-            or (self.single_ok and isinstance(v, str)),
+            "list[str]": lambda v: (
+                (isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v))
+                or (self.single_ok and isinstance(v, str))
+            ),
         }[self.type](value)
         if ok:
             return None

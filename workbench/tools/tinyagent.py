@@ -14,28 +14,40 @@ from workbench.tools.spec import Param, ToolSpec
 DATE_RULE = "Dates are ISO 8601 with seconds: 'YYYY-MM-DD HH:MM:SS'."
 
 
-def _p(name: str, type: str = "str", desc: str = "", optional: bool = False, single: bool = False,
-       grounded: bool = False) -> Param:
+def _p(
+    name: str,
+    type: str = "str",
+    desc: str = "",
+    optional: bool = False,
+    single: bool = False,
+    grounded: bool = False,
+) -> Param:
     return Param(name, type, desc, optional=optional, single_ok=single, grounded=grounded)
 
 
 _TOOLS = (
     ToolSpec(
-        "get_phone_number", (_p("name", desc="the contact's name", grounded=True),),
+        "get_phone_number",
+        (_p("name", desc="the contact's name", grounded=True),),
         "Looks a contact up by name and returns their phone number.",
         app="Contacts",
     ),
     ToolSpec(
-        "get_email_address", (_p("name", desc="the contact's name", grounded=True),),
+        "get_email_address",
+        (_p("name", desc="the contact's name", grounded=True),),
         "Looks a contact up by name and returns their email address.",
         app="Contacts",
     ),
     ToolSpec(
         "create_calendar_event",
         (
-            _p("title"), _p("start_date"), _p("end_date"), _p("location", optional=True, grounded=True),
+            _p("title"),
+            _p("start_date"),
+            _p("end_date"),
+            _p("location", optional=True, grounded=True),
             _p("invitees", "list[str]", "email addresses", optional=True, single=True),
-            _p("notes", optional=True), _p("calendar", optional=True),
+            _p("notes", optional=True),
+            _p("calendar", optional=True),
         ),
         "Creates an event in Calendar and returns whether it worked.",
         rules=(
@@ -46,12 +58,14 @@ _TOOLS = (
         app="Calendar",
     ),
     ToolSpec(
-        "open_and_get_file_path", (_p("file_name", desc="a file name or part of one", grounded=True),),
+        "open_and_get_file_path",
+        (_p("file_name", desc="a file name or part of one", grounded=True),),
         "Finds a file by name, opens it and returns its full path.",
         app="Files",
     ),
     ToolSpec(
-        "summarize_pdf", (_p("pdf_path"),),
+        "summarize_pdf",
+        (_p("pdf_path"),),
         "Returns a short summary of a PDF file.",
         rules=("Call open_and_get_file_path first to get the PDF's path.",),
         app="Files",
@@ -61,7 +75,8 @@ _TOOLS = (
         (
             _p("recipients", "list[str]", "email addresses", single=True),
             _p("cc", "list[str]", optional=True, single=True),
-            _p("subject"), _p("context", optional=True),
+            _p("subject"),
+            _p("context", optional=True),
             _p("attachments", "list[str]", "file paths", optional=True, single=True),
         ),
         "Writes a new email in Mail and returns whether it worked.",
@@ -76,32 +91,42 @@ _TOOLS = (
     ToolSpec(
         "reply_to_email",
         (
-            _p("cc", "list[str]", optional=True, single=True), _p("context", optional=True),
+            _p("cc", "list[str]", optional=True, single=True),
+            _p("context", optional=True),
             _p("attachments", "list[str]", optional=True, single=True),
         ),
         "Replies to the email selected in Mail and returns whether it worked.",
-        rules=("cc and attachments take one value or a list.", "context is optional; leave it empty if unused."),
+        rules=(
+            "cc and attachments take one value or a list.",
+            "context is optional; leave it empty if unused.",
+        ),
         app="Mail",
     ),
     ToolSpec(
         "forward_email",
         (
-            _p("recipients", "list[str]", single=True), _p("cc", "list[str]", optional=True, single=True),
-            _p("context", optional=True), _p("attachments", "list[str]", optional=True, single=True),
+            _p("recipients", "list[str]", single=True),
+            _p("cc", "list[str]", optional=True, single=True),
+            _p("context", optional=True),
+            _p("attachments", "list[str]", optional=True, single=True),
         ),
         "Forwards the email selected in Mail and returns whether it worked.",
         rules=("recipients, cc and attachments take one value or a list.",),
         app="Mail",
     ),
     ToolSpec(
-        "maps_open_location", (_p("location", desc="a place name, address or coordinates", grounded=True),),
+        "maps_open_location",
+        (_p("location", desc="a place name, address or coordinates", grounded=True),),
         "Shows a location in Maps and returns its Maps URL.",
         app="Maps",
     ),
     ToolSpec(
         "maps_show_directions",
-        (_p("start_location", optional=True, grounded=True), _p("end_location", grounded=True),
-         _p("transport", optional=True)),
+        (
+            _p("start_location", optional=True, grounded=True),
+            _p("end_location", grounded=True),
+            _p("transport", optional=True),
+        ),
         "Shows directions between two locations in Maps and returns the URL.",
         rules=(
             "transport is 'd' (driving, the default), 'w' (walking) or 'r' (public transit).",
@@ -110,27 +135,32 @@ _TOOLS = (
         app="Maps",
     ),
     ToolSpec(
-        "create_note", (_p("name", grounded=True), _p("content"), _p("folder", optional=True, grounded=True)),
+        "create_note",
+        (_p("name", grounded=True), _p("content"), _p("folder", optional=True, grounded=True)),
         "Creates a note with a title and content and returns whether it worked.",
         rules=("folder is optional: use an empty string for the default folder.",),
         app="Notes",
     ),
     ToolSpec(
-        "open_note", (_p("name", grounded=True), _p("folder", optional=True, grounded=True)),
+        "open_note",
+        (_p("name", grounded=True), _p("folder", optional=True, grounded=True)),
         "Opens a note by its title and returns its content.",
         app="Notes",
     ),
     ToolSpec(
-        "append_note_content", (_p("name", grounded=True), _p("content"),
-                                _p("folder", optional=True, grounded=True)),
+        "append_note_content",
+        (_p("name", grounded=True), _p("content"), _p("folder", optional=True, grounded=True)),
         "Adds content to the end of an existing note and returns whether it worked.",
         app="Notes",
     ),
     ToolSpec(
         "create_reminder",
         (
-            _p("name"), _p("due_date", optional=True), _p("notes", optional=True),
-            _p("list_name", optional=True, grounded=True), _p("priority", "int", optional=True),
+            _p("name"),
+            _p("due_date", optional=True),
+            _p("notes", optional=True),
+            _p("list_name", optional=True, grounded=True),
+            _p("priority", "int", optional=True),
             _p("all_day", "bool", optional=True),
         ),
         "Creates a reminder and returns whether it worked.",
@@ -141,7 +171,8 @@ _TOOLS = (
         app="Reminders",
     ),
     ToolSpec(
-        "send_sms", (_p("recipients", "list[str]", "phone numbers", single=True), _p("message")),
+        "send_sms",
+        (_p("recipients", "list[str]", "phone numbers", single=True), _p("message")),
         "Sends a text message and returns whether it worked.",
         rules=("recipients takes one phone number or a list of them: look them up first.",),
         app="SMS",
@@ -149,7 +180,9 @@ _TOOLS = (
     ToolSpec(
         "get_zoom_meeting_link",
         (
-            _p("topic"), _p("start_time"), _p("duration", "int", "minutes"),
+            _p("topic"),
+            _p("start_time"),
+            _p("duration", "int", "minutes"),
             _p("meeting_invitees", "list[str]", "email addresses", single=True),
         ),
         "Creates a Zoom meeting and returns its join link.",

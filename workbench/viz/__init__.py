@@ -21,6 +21,24 @@ from workbench.viz.timeline import (
 )
 
 __all__ = [
-    "APP_COLORS", "PlanExplorer", "draw_comparison", "draw_plan", "draw_timeline", "explore", "fig1_plan_dag", "fig3_dag_isomorphism",
-    "fig_dataset_distributions", "fig_execution_timeline", "fig_success_rate", "fig_training_curves", "planner", "fig_toolrag_recall", "table1_toolrag", "table2_quantization", "write_table", "fig_llmcompiler_vs_react", "save_figure", "timeline_rows",
+    "APP_COLORS",
+    "PlanExplorer",
+    "draw_comparison",
+    "draw_plan",
+    "draw_timeline",
+    "explore",
+    "fig1_plan_dag",
+    "fig3_dag_isomorphism",
+    "fig_dataset_distributions",
+    "fig_execution_timeline",
+    "fig_success_rate",
+    "fig_training_curves",
+    "planner",
+    "fig_toolrag_recall",
+    "table1_toolrag",
+    "table2_quantization",
+    "write_table",
+    "fig_llmcompiler_vs_react",
+    "save_figure",
+    "timeline_rows",
 ]

@@ -58,8 +58,13 @@ def _label(idx: int, tool: str) -> str:
     return f"{idx}\n" + "\n".join(textwrap.wrap(tool.replace("_", " "), 11))
 
 
-def draw_plan(plan: Plan | str, ax: plt.Axes | None = None, title: str | None = None,
-              legend: bool = False, highlight: set[int] | frozenset[int] = frozenset()) -> plt.Axes:
+def draw_plan(
+    plan: Plan | str,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    legend: bool = False,
+    highlight: set[int] | frozenset[int] = frozenset(),
+) -> plt.Axes:
     """Draw one plan's DAG on `ax` (a new figure when None); `highlight` outlines those steps in red.
 
     Edges into `join()` are dashed and light: join waits for everything, the other edges are data flow.
@@ -72,14 +77,33 @@ def draw_plan(plan: Plan | str, ax: plt.Axes | None = None, title: str | None = 
     colors = [node_color(g.nodes[n]["tool"]) for n in g]
     to_join = [(u, v) for u, v in g.edges if g.nodes[v]["tool"] == "join"]
     data = [e for e in g.edges if e not in set(to_join)]
-    nx.draw_networkx_edges(g, pos, edgelist=data, ax=ax, arrows=True, arrowsize=14, node_size=1900,
-                           edge_color="#444444", width=1.4)
-    nx.draw_networkx_edges(g, pos, edgelist=to_join, ax=ax, arrows=True, arrowsize=10, node_size=1900,
-                           edge_color="#bbbbbb", style="dashed")
+    nx.draw_networkx_edges(
+        g,
+        pos,
+        edgelist=data,
+        ax=ax,
+        arrows=True,
+        arrowsize=14,
+        node_size=1900,
+        edge_color="#444444",
+        width=1.4,
+    )
+    nx.draw_networkx_edges(
+        g,
+        pos,
+        edgelist=to_join,
+        ax=ax,
+        arrows=True,
+        arrowsize=10,
+        node_size=1900,
+        edge_color="#bbbbbb",
+        style="dashed",
+    )
     edge_colors = ["#d92d20" if n in highlight else "#333333" for n in g]
     widths = [3.0 if n in highlight else 1.0 for n in g]
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, node_size=1900, edgecolors=edge_colors,
-                           linewidths=widths, alpha=0.9)
+    nx.draw_networkx_nodes(
+        g, pos, ax=ax, node_color=colors, node_size=1900, edgecolors=edge_colors, linewidths=widths, alpha=0.9
+    )
     labels = {n: _label(n, g.nodes[n]["tool"]) for n in g}
     nx.draw_networkx_labels(g, pos, labels=labels, ax=ax, font_size=6.5)
     xs = [p[0] for p in pos.values()] or [0.0]
@@ -91,13 +115,20 @@ def draw_plan(plan: Plan | str, ax: plt.Axes | None = None, title: str | None = 
         ax.set_title(title, fontsize=9)
     if legend:
         apps = list(dict.fromkeys(_TOOL_APP.get(t) for t in plan.tools if t in _TOOL_APP))
-        ax.legend(handles=[Patch(color=APP_COLORS[a], label=a) for a in apps], loc="lower center",
-                  fontsize=7, ncol=len(apps) or 1, frameon=False, bbox_to_anchor=(0.5, -0.12))
+        ax.legend(
+            handles=[Patch(color=APP_COLORS[a], label=a) for a in apps],
+            loc="lower center",
+            fontsize=7,
+            ncol=len(apps) or 1,
+            frameon=False,
+            bbox_to_anchor=(0.5, -0.12),
+        )
     return ax
 
 
-def draw_comparison(pred: Plan | str, gold: Plan | str, axes: tuple[plt.Axes, plt.Axes] | None = None,
-                    caption: str = "") -> tuple[plt.Axes, plt.Axes]:
+def draw_comparison(
+    pred: Plan | str, gold: Plan | str, axes: tuple[plt.Axes, plt.Axes] | None = None, caption: str = ""
+) -> tuple[plt.Axes, plt.Axes]:
     """Gold and predicted DAG side by side; the verdict (DAG isomorphism) is the right panel's title."""
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9, 3))
@@ -107,7 +138,9 @@ def draw_comparison(pred: Plan | str, gold: Plan | str, axes: tuple[plt.Axes, pl
     except PlanError as e:  # a model's output that is not a plan: show why, beside the gold DAG
         draw_plan(gold_plan, ax=axes[0], title="gold plan")
         axes[1].axis("off")
-        axes[1].text(0, 0.5, textwrap.fill(f"predicted text does not parse: {e}", 60), fontsize=8, color="#b42318")
+        axes[1].text(
+            0, 0.5, textwrap.fill(f"predicted text does not parse: {e}", 60), fontsize=8, color="#b42318"
+        )
         axes[1].set_title("predicted plan -> failure: not a plan", color="#b42318")
         return axes[0], axes[1]
     ok = plan_success(pred_plan, gold_plan) == 1.0
@@ -154,8 +187,9 @@ def fig3_dag_isomorphism(cases: list[tuple[str, str, str, float]] | None = None)
     fig, axes = plt.subplots(len(cases), 2, figsize=(9, 3.2 * len(cases)), squeeze=False)
     for row, (caption, gold, pred, _expected) in zip(axes, cases, strict=True):
         draw_comparison(pred, gold, axes=(row[0], row[1]), caption=caption)
-    fig.suptitle("DAG isomorphism as the success metric (computed by workbench.metrics.plan_success)",
-                 fontsize=10)
+    fig.suptitle(
+        "DAG isomorphism as the success metric (computed by workbench.metrics.plan_success)", fontsize=10
+    )
     fig.tight_layout()
     path = save_figure(fig, "fig3_dag_isomorphism.png")
     plt.close(fig)

@@ -127,9 +127,16 @@ def replay_rows(plan: Plan, execution: ExecutionResult, states: dict[int, str]) 
         state = states.get(step.idx, "waiting")
         started = state != "waiting" and rec is not None and rec.resolved_args is not None
         ended = state not in ("waiting", "running") and rec is not None
-        rows.append({"step": str(step.idx), "tool": step.tool, "state": state, "args": _args(step.args),
-                     "resolved": _args(rec.resolved_args) if started else "",
-                     "observation": (rec.observation or "") if ended else ""})
+        rows.append(
+            {
+                "step": str(step.idx),
+                "tool": step.tool,
+                "state": state,
+                "args": _args(step.args),
+                "resolved": _args(rec.resolved_args) if started else "",
+                "observation": (rec.observation or "") if ended else "",
+            }
+        )
     return rows
 
 
@@ -180,9 +187,16 @@ class PlanRun:
     events: list[ReplayEvent]
 
 
-async def stream_and_execute(plan_fn: PlanFn, query: str, today: str, tools: list[str],
-                             desktop: SimulatedDesktop, on_chunk: Callable[[str], None] = lambda c: None,
-                             on_step: Callable[[Step], None] = lambda s: None, prompt_tokens: int = 0) -> PlanRun:
+async def stream_and_execute(
+    plan_fn: PlanFn,
+    query: str,
+    today: str,
+    tools: list[str],
+    desktop: SimulatedDesktop,
+    on_chunk: Callable[[str], None] = lambda c: None,
+    on_step: Callable[[Step], None] = lambda s: None,
+    prompt_tokens: int = 0,
+) -> PlanRun:
     """Call the planner and run each task on `desktop` as soon as its line is complete (LLMCompiler's
     streaming). A bad line stops dispatching; the rest of the stream is still read, for the text."""
     parser = StreamingPlanParser()
@@ -211,10 +225,24 @@ async def stream_and_execute(plan_fn: PlanFn, query: str, today: str, tools: lis
     done = time.perf_counter() - clock["start"]
     plan_text = "".join(text)
     plan_end = clock.get("end", clock["start"]) - clock["start"]
-    completion = Completion(plan_text, Usage(prompt_tokens, count_tokens(plan_text)),
-                            clock["first"] - clock["start"] if "first" in clock else None, plan_end)
-    rnd = Round(plan_text, list(parser.steps), execution, JoinDecision("finish", ""), completion, None,
-                0.0, plan_end, done, done)
+    completion = Completion(
+        plan_text,
+        Usage(prompt_tokens, count_tokens(plan_text)),
+        clock["first"] - clock["start"] if "first" in clock else None,
+        plan_end,
+    )
+    rnd = Round(
+        plan_text,
+        list(parser.steps),
+        execution,
+        JoinDecision("finish", ""),
+        completion,
+        None,
+        0.0,
+        plan_end,
+        done,
+        done,
+    )
     result = AgentResult(query, "", execution.joined, done, [rnd])
     return PlanRun(plan_text, parser.plan(), execution, result, replay_events(execution))
 
@@ -270,9 +298,17 @@ class DagCanvas:
         _fit(self.fig, self.collection)
         self.base = [to_rgba(c) for c in self.collection.get_facecolors()]
         self.collection.set_alpha(None)  # per-node opacity from here on
-        self.labels = [self.ax.annotate("", xy=tuple(xy), xytext=(17, 17), textcoords="offset points", fontsize=6.5,
-                                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
-                       for xy in self.collection.get_offsets()]  # upper right of each node: columns leave room
+        self.labels = [
+            self.ax.annotate(
+                "",
+                xy=tuple(xy),
+                xytext=(17, 17),
+                textcoords="offset points",
+                fontsize=6.5,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+            )
+            for xy in self.collection.get_offsets()
+        ]  # upper right of each node: columns leave room
 
     def render(self, states: dict[int, str], caption: str = "") -> bytes:
         styles = [STATE_STYLE[states.get(n, "waiting")] for n in self.nodes]
@@ -294,8 +330,12 @@ class TimelineCanvas:
         rows = len(result.rounds[0].execution.records) + 1
         self.fig = Figure(figsize=(7.5, 0.32 * rows + 1.3))
         self.ax = self.fig.add_subplot()
-        draw_timeline(result, ax=self.ax, title=f"measured on the simulated desktop (tool times from a latency "
-                                                 f"model): {result.latency_s:.2f} s")
+        draw_timeline(
+            result,
+            ax=self.ax,
+            title=f"measured on the simulated desktop (tool times from a latency "
+            f"model): {result.latency_s:.2f} s",
+        )
         self.cursor = self.ax.axvline(0.0, color="#d92d20", lw=1.2)
         self.fig.tight_layout()
 
@@ -320,8 +360,10 @@ def tools_html(selected: Sequence[str], needed: Sequence[str] = ()) -> str:
     chips = []
     for name in selected:
         color = "#1a7f37" if name in need else ("#8a8a8a" if need else "#2e6fd8")
-        chips.append(f'<span style="border:1px solid {color};color:{color};border-radius:4px;padding:0 4px;'
-                     f'margin-right:4px">{name}</span>')
+        chips.append(
+            f'<span style="border:1px solid {color};color:{color};border-radius:4px;padding:0 4px;'
+            f'margin-right:4px">{name}</span>'
+        )
     missed = [n for n in TOOL_NAMES if n in need and n not in set(selected)]
     tail = f' <span style="color:#d92d20">missed: {", ".join(missed)}</span>' if missed else ""
     return f"<b>tools</b> ({len(selected)} of {len(TOOL_NAMES)}): {''.join(chips)}{tail}"
@@ -329,16 +371,20 @@ def tools_html(selected: Sequence[str], needed: Sequence[str] = ()) -> str:
 
 def rows_html(rows: list[dict[str, str]]) -> str:
     """The replay table: one row per task."""
-    head = "".join(f"<th style='text-align:left;padding:0 6px'>{h}</th>" for h in
-                   ("step", "tool", "state", "arguments as written", "after $ substitution", "observation"))
+    head = "".join(
+        f"<th style='text-align:left;padding:0 6px'>{h}</th>"
+        for h in ("step", "tool", "state", "arguments as written", "after $ substitution", "observation")
+    )
     body = []
     for r in rows:
         color = STATE_STYLE[r["state"]]["edge"]
         cells = [r["step"], r["tool"], f"<b style='color:{color}'>{r['state']}</b>"]
         cells += [html.escape(r[k]) for k in ("args", "resolved", "observation")]
         body.append("<tr>" + "".join(f"<td style='padding:0 6px'>{c}</td>" for c in cells) + "</tr>")
-    return (f"<table style='font-family:monospace;font-size:11px;border-collapse:collapse'><tr>{head}</tr>"
-            f"{''.join(body)}</table>")
+    return (
+        f"<table style='font-family:monospace;font-size:11px;border-collapse:collapse'><tr>{head}</tr>"
+        f"{''.join(body)}</table>"
+    )
 
 
 def verdict_html(pred: str, gold: str, gold_shown: bool = False) -> str:
@@ -353,8 +399,9 @@ def verdict_html(pred: str, gold: str, gold_shown: bool = False) -> str:
         head, color = "success: the DAGs are isomorphic", "#1a7f37"
     else:
         head, color = "failure: the DAGs are not isomorphic", "#b42318"
-    extra = (f"tool recall {s['tool_recall']:.2f}; arguments "
-             f"{'all equal' if s['argument_exact'] else 'differ'}")
+    extra = (
+        f"tool recall {s['tool_recall']:.2f}; arguments {'all equal' if s['argument_exact'] else 'differ'}"
+    )
     if gold_shown:
         extra += "; the gold plan itself is shown (no trained planner)"
     return f"<b style='color:{color}'>{head}</b> <span style='color:#555'>({extra})</span>"
@@ -400,9 +447,16 @@ class PlanExplorer(widgets.VBox):
     to open at once.
     """
 
-    def __init__(self, plan_fn: PlanFn | Any = None, select: Selector | None = None,
-                 splits: Sequence[str] = ("test", "ood"), limit: int = 50, latency: LatencyModel | None = None,
-                 example: str | None = None, seed: int = 0):
+    def __init__(
+        self,
+        plan_fn: PlanFn | Any = None,
+        select: Selector | None = None,
+        splits: Sequence[str] = ("test", "ood"),
+        limit: int = 50,
+        latency: LatencyModel | None = None,
+        example: str | None = None,
+        seed: int = 0,
+    ):
         self.records = load_examples(splits, limit)
         self._plan_fn, self._select, self._planner = plan_fn, select, None
         self._loaded = plan_fn is not None
@@ -420,31 +474,58 @@ class PlanExplorer(widgets.VBox):
         super().__init__(self._rows(), layout=widgets.Layout(width="100%"))
         self.add_class("wb-explorer")
         if not self.records:
-            self.note.value = (f"No dataset examples in {', '.join(splits)}: run `workbench synth` (or notebook 02) "
-                               "to pick one; typed queries work without them.")
+            self.note.value = (
+                f"No dataset examples in {', '.join(splits)}: run `workbench synth` (or notebook 02) "
+                "to pick one; typed queries work without them."
+            )
         if example is not None:
             self.example.value = example
 
     # ------------------------------------------------------------------------------------ layout
 
     def _build(self) -> None:
-        options = [("(type a query below)", None)] + [(f"{i}: {r['query'][:90]}", i) for i, r in self.records.items()]
-        self.example = _tag(widgets.Dropdown(options=options, value=None, description="example",
-                                             layout=widgets.Layout(width="98%")), "wb-example")
-        self.query = _tag(widgets.Text(description="query", placeholder="or type a query and press Enter",
-                                       continuous_update=False, layout=widgets.Layout(width="80%")), "wb-query")
+        options = [("(type a query below)", None)] + [
+            (f"{i}: {r['query'][:90]}", i) for i, r in self.records.items()
+        ]
+        self.example = _tag(
+            widgets.Dropdown(
+                options=options, value=None, description="example", layout=widgets.Layout(width="98%")
+            ),
+            "wb-example",
+        )
+        self.query = _tag(
+            widgets.Text(
+                description="query",
+                placeholder="or type a query and press Enter",
+                continuous_update=False,
+                layout=widgets.Layout(width="80%"),
+            ),
+            "wb-query",
+        )
         self.go = _tag(widgets.Button(description="plan", button_style="primary"), "wb-run")
         self.note = _tag(widgets.HTML(), "wb-note")
         self.tools = _tag(widgets.HTML(), "wb-tools")
         self.prompt = _tag(widgets.HTML(), "wb-prompt")
-        self.plan = _tag(widgets.Textarea(description="plan", disabled=True,
-                                          layout=widgets.Layout(width="98%", height="9em")), "wb-plan")
+        self.plan = _tag(
+            widgets.Textarea(
+                description="plan", disabled=True, layout=widgets.Layout(width="98%", height="9em")
+            ),
+            "wb-plan",
+        )
         self.dag = _tag(widgets.Image(format="png", layout=widgets.Layout(width="49%")), "wb-dag")
         self.gold = _tag(widgets.Image(format="png", layout=widgets.Layout(width="49%")), "wb-gold")
         self.verdict = _tag(widgets.HTML(description="verdict"), "wb-verdict")
         self.play = _tag(widgets.Play(min=0, max=0, interval=700, description="play"), "wb-play")
-        self.step = _tag(widgets.IntSlider(min=0, max=0, description="replay", continuous_update=False,
-                                           layout=widgets.Layout(width="60%")), "wb-step")
+        self.step = _tag(
+            widgets.IntSlider(
+                min=0,
+                max=0,
+                description="replay",
+                continuous_update=False,
+                layout=widgets.Layout(width="60%"),
+            ),
+            "wb-step",
+        )
         widgets.jslink((self.play, "value"), (self.step, "value"))
         widgets.dlink((self.step, "max"), (self.play, "max"))  # in the kernel: tests see it too
         self.event = _tag(widgets.HTML(), "wb-event")
@@ -456,9 +537,20 @@ class PlanExplorer(widgets.VBox):
         self.step.observe(self._on_step, "value")
 
     def _rows(self) -> list[widgets.Widget]:
-        return [self.example, widgets.HBox([self.query, self.go]), self.note, self.tools, self.prompt, self.plan,
-                widgets.HBox([self.dag, self.gold]), self.verdict, widgets.HBox([self.play, self.step]), self.event,
-                self.states, self.timeline]
+        return [
+            self.example,
+            widgets.HBox([self.query, self.go]),
+            self.note,
+            self.tools,
+            self.prompt,
+            self.plan,
+            widgets.HBox([self.dag, self.gold]),
+            self.verdict,
+            widgets.HBox([self.play, self.step]),
+            self.event,
+            self.states,
+            self.timeline,
+        ]
 
     def show(self) -> None:
         """Display the widget (in a notebook)."""
@@ -520,8 +612,10 @@ class PlanExplorer(widgets.VBox):
         self.tools.value = tools_html(tools, record["tools"] if record else ())
         plan_fn, gold_shown = self._planner_for(record)
         n, n_all, how = prompt_size(query, today, tools, self._planner)
-        self.prompt.value = (f"<b>planner prompt</b>: {n:,} tokens with {len(tools)} tools "
-                             f"(all {len(TOOL_NAMES)} tools: {n_all:,}; {how})")
+        self.prompt.value = (
+            f"<b>planner prompt</b>: {n:,} tokens with {len(tools)} tools "
+            f"(all {len(TOOL_NAMES)} tools: {n_all:,}; {how})"
+        )
         if plan_fn is None:
             self.note.value = f"{NO_PLANNER}; pick a dataset example to replay its gold plan."
             return
@@ -532,8 +626,18 @@ class PlanExplorer(widgets.VBox):
         else:
             self.note.value = "The simulated desktop was given the people, files and notes the plan names."
         prepare = (lambda s: None) if record else (lambda s: desktop.prepare_for(Plan([s])))
-        self.run = run_sync(stream_and_execute(plan_fn, query, today, tools, desktop, on_chunk=self._append_text,
-                                               on_step=prepare, prompt_tokens=n))
+        self.run = run_sync(
+            stream_and_execute(
+                plan_fn,
+                query,
+                today,
+                tools,
+                desktop,
+                on_chunk=self._append_text,
+                on_step=prepare,
+                prompt_tokens=n,
+            )
+        )
         self._show_run(record, gold_shown)
 
     def _clear(self, record: dict[str, Any] | None) -> None:
@@ -581,8 +685,10 @@ class PlanExplorer(widgets.VBox):
         run = self.run
         assert run is not None
         if run.execution.plan_error is not None:
-            self.note.value += f"<br><span style='color:#b42318'>the plan stopped at " \
-                               f"{html.escape(str(run.execution.plan_error))}</span>"
+            self.note.value += (
+                f"<br><span style='color:#b42318'>the plan stopped at "
+                f"{html.escape(str(run.execution.plan_error))}</span>"
+            )
         if run.plan.steps:
             self._timeline = TimelineCanvas(run.result)
         if record:

@@ -19,13 +19,18 @@ SOURCES: dict[str, tuple[str, Callable[[], list[Path]]]] = {}
 def _register() -> None:
     from workbench import viz
 
-    SOURCES.update({
-        "llmcompiler_vs_react": ("workbench bench latency", lambda: [viz.fig_llmcompiler_vs_react()]),
-        "synthesis": ("workbench synth", lambda: [viz.fig_dataset_distributions()]),
-        "toolrag": ("workbench toolrag eval", lambda: [viz.fig_toolrag_recall(), *viz.table1_toolrag()]),
-        "planner": ("workbench finetune", lambda: [viz.fig_success_rate(), viz.fig_training_curves()]),
-        "quantization": ("workbench quantize", lambda: [*viz.table2_quantization(), viz.planner.fig_mlx_lora()]),
-    })
+    SOURCES.update(
+        {
+            "llmcompiler_vs_react": ("workbench bench latency", lambda: [viz.fig_llmcompiler_vs_react()]),
+            "synthesis": ("workbench synth", lambda: [viz.fig_dataset_distributions()]),
+            "toolrag": ("workbench toolrag eval", lambda: [viz.fig_toolrag_recall(), *viz.table1_toolrag()]),
+            "planner": ("workbench finetune", lambda: [viz.fig_success_rate(), viz.fig_training_curves()]),
+            "quantization": (
+                "workbench quantize",
+                lambda: [*viz.table2_quantization(), viz.planner.fig_mlx_lora()],
+            ),
+        }
+    )
 
 
 def paper_figures() -> list[Path]:

@@ -23,10 +23,20 @@ def fig_success_rate(results: dict[str, Any] | None = None) -> Path:
     test = [r["success_test"] for r in rows] + [r["success_test"] for r in reported]
     ood = [r["success_ood"] for r in rows] + [None] * len(reported)
     h = 0.38
-    ax.barh([v + h / 2 for v in y], test, height=h, color=["#2e6fd8"] * len(rows) + ["#9a9a9a"] * len(reported),
-            label="test (measured: blue; reported, their test set: grey)")
-    ax.barh([v - h / 2 for v, o in zip(y, ood, strict=True) if o is not None], [o for o in ood if o is not None],
-            height=h, color="#f08c2e", label="ood (unseen names, phrasings)")
+    ax.barh(
+        [v + h / 2 for v in y],
+        test,
+        height=h,
+        color=["#2e6fd8"] * len(rows) + ["#9a9a9a"] * len(reported),
+        label="test (measured: blue; reported, their test set: grey)",
+    )
+    ax.barh(
+        [v - h / 2 for v, o in zip(y, ood, strict=True) if o is not None],
+        [o for o in ood if o is not None],
+        height=h,
+        color="#f08c2e",
+        label="ood (unseen names, phrasings)",
+    )
     for v, t in zip(y, test, strict=True):
         ax.text(t + 0.005, v + h / 2, f"{t:.2f}", va="center", fontsize=6)
     ax.set_yticks(y, labels, fontsize=7)
@@ -34,8 +44,11 @@ def fig_success_rate(results: dict[str, Any] | None = None) -> Path:
     ax.set_xlabel("success rate (plan DAG isomorphic to the gold plan)")
     ax.axvline(0.8495, color="#555555", lw=0.8, ls="--", label="best reported (Wizard-2-7B + LoRA + ToolRAG)")
     ax.legend(fontsize=7, loc="upper right")
-    ax.set_title(f"Planner success, {results['profile']} profile ({results['prompt']} prompt, "
-                 f"{rows[-1]['parameters'] / 1e6:.1f}M parameters) vs TinyAgent reported", fontsize=9)
+    ax.set_title(
+        f"Planner success, {results['profile']} profile ({results['prompt']} prompt, "
+        f"{rows[-1]['parameters'] / 1e6:.1f}M parameters) vs TinyAgent reported",
+        fontsize=9,
+    )
     fig.tight_layout()
     path = save_figure(fig, "fig_success_rate.png")
     plt.close(fig)
@@ -63,26 +76,45 @@ def _loss_figure(curves: dict[str, tuple[list, list]], name: str, **axes: Any) -
 def fig_training_curves(results: dict[str, Any] | None = None) -> Path:
     """Train and val loss per step for each fine-tuning method -> fig_finetune_loss.png."""
     results = results or config.load_results("planner")
-    curves = {method: ([(e["step"], e["loss"]) for e in log if "loss" in e],
-                       [(e["step"], e["eval_loss"]) for e in log if "eval_loss" in e])
-              for method, log in results["curves"].items()}
-    return _loss_figure(curves, "fig_finetune_loss.png", xlabel="step", yscale="log",
-                        title=f"Fine-tuning ({results['profile']})")
+    curves = {
+        method: (
+            [(e["step"], e["loss"]) for e in log if "loss" in e],
+            [(e["step"], e["eval_loss"]) for e in log if "eval_loss" in e],
+        )
+        for method, log in results["curves"].items()
+    }
+    return _loss_figure(
+        curves,
+        "fig_finetune_loss.png",
+        xlabel="step",
+        yscale="log",
+        title=f"Fine-tuning ({results['profile']})",
+    )
 
 
 def fig_mlx_lora(results: dict[str, Any] | None = None) -> Path:
     """Train and val loss of the mlx-lm LoRA runs in `quantization.json` -> fig_mlx_lora_loss.png."""
     results = results or config.load_results("quantization")
     names = {"mlx_lora": "LoRA on the base,", "qlora": "QLoRA on the 4-bit planner,"}
-    curves = {names.get(name, name): ([(c["iteration"], c["train_loss"]) for c in run["train_curve"]],
-                                      [(c["iteration"], c["val_loss"]) for c in run.get("val_curve", [])])
-              for name, run in results["training"].items() if run.get("train_curve")}
-    return _loss_figure(curves, "fig_mlx_lora_loss.png", xlabel="iteration",
-                        title=f"mlx-lm LoRA, measured ({results['profile']}; {results['device']})")
+    curves = {
+        names.get(name, name): (
+            [(c["iteration"], c["train_loss"]) for c in run["train_curve"]],
+            [(c["iteration"], c["val_loss"]) for c in run.get("val_curve", [])],
+        )
+        for name, run in results["training"].items()
+        if run.get("train_curve")
+    }
+    return _loss_figure(
+        curves,
+        "fig_mlx_lora_loss.png",
+        xlabel="iteration",
+        title=f"mlx-lm LoRA, measured ({results['profile']}; {results['device']})",
+    )
 
 
-def prompt_html(record: dict[str, Any], tools: list[str], examples: str = "", kind: str = "compact",
-                order: str = "gold") -> str:
+def prompt_html(
+    record: dict[str, Any], tools: list[str], examples: str = "", kind: str = "compact", order: str = "gold"
+) -> str:
     """One training prompt as HTML: needed tools in green, negatives in grey, retrieved examples in blue,
     the target plan (the only tokens with a loss, in the step `order` trained on) in bold."""
     import html
@@ -96,7 +128,9 @@ def prompt_html(record: dict[str, Any], tools: list[str], examples: str = "", ki
         text = text.replace(name, f'<span style="color:{color}" title="{tag}">{name}</span>', 1)
     parts = [f"<b>system</b><br>{text}"]
     if examples.strip():
-        parts.append(f'<span style="color:#2e6fd8"><b>retrieved examples</b><br>{html.escape(examples)}</span>')
+        parts.append(
+            f'<span style="color:#2e6fd8"><b>retrieved examples</b><br>{html.escape(examples)}</span>'
+        )
     parts.append(f"<b>user</b><br>{html.escape(record['query'])}")
     target = html.escape(target_plan(record["plan"], order))
     parts.append(f"<b>assistant (target, {order} order; loss on these tokens only)</b><br><b>{target}</b>")

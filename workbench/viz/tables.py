@@ -16,7 +16,9 @@ REPORTED_TOOLRAG = [
 ]
 
 
-def write_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], name: str, note: str = "") -> tuple[Path, Path]:
+def write_table(
+    rows: list[dict[str, Any]], columns: list[tuple[str, str]], name: str, note: str = ""
+) -> tuple[Path, Path]:
     """`rows` as figures/<name>.md and figures/<name>.csv; `columns` are (key, header) pairs."""
 
     def cell(v: Any) -> str:
@@ -48,11 +50,20 @@ def table1_toolrag(results: dict[str, Any] | None = None) -> tuple[Path, Path]:
                 continue
             rows.append({"split": split, "source": f"measured ({results['profile']})", **r})
     rows += [{"split": "paper's test", "source": "reported", **r} for r in REPORTED_TOOLRAG]
-    columns = [("split", "split"), ("source", "source"), ("method", "method"), ("recall", "tool recall"),
-               ("avg_tools", "tools / query"), ("precision", "precision"),
-               ("prompt_tokens_mean", "prompt tokens (mean)"), ("prompt_tokens_median", "prompt tokens (median)")]
-    note = (f"Encoder: {results['encoder']}; classifier threshold {results['threshold']}. Prompt tokens: "
-            f"{results['prompt_tokenizer']}. Reported rows are the paper's numbers on its own data.")
+    columns = [
+        ("split", "split"),
+        ("source", "source"),
+        ("method", "method"),
+        ("recall", "tool recall"),
+        ("avg_tools", "tools / query"),
+        ("precision", "precision"),
+        ("prompt_tokens_mean", "prompt tokens (mean)"),
+        ("prompt_tokens_median", "prompt tokens (median)"),
+    ]
+    note = (
+        f"Encoder: {results['encoder']}; classifier threshold {results['threshold']}. Prompt tokens: "
+        f"{results['prompt_tokenizer']}. Reported rows are the paper's numbers on its own data."
+    )
     return write_table(rows, columns, "table1_toolrag", note)
 
 
@@ -61,22 +72,54 @@ def table2_quantization(results: dict[str, Any] | None = None) -> tuple[Path, Pa
     from workbench.quantize import REPORTED
 
     results = results or config.load_results("quantization")
-    names = {"float16": "float16", "4bit": f"{results['bits']}-bit, group {results['group_size']}",
-             "qlora": f"{results['bits']}-bit + QLoRA"}
+    names = {
+        "float16": "float16",
+        "4bit": f"{results['bits']}-bit, group {results['group_size']}",
+        "qlora": f"{results['bits']}-bit + QLoRA",
+    }
     source = f"measured ({results['profile']})"
-    rows = [{"source": source, "model": "offline planner", "precision": names[r["row"]],
-             "latency_s": r["median_latency_s"], "tokens_per_s": r["generation_tokens_per_s"],
-             "size_mb": round(r["size_bytes"] / 2**20, 3), "bits_per_weight": r["bits_per_weight"],
-             "peak_memory_mb": r["peak_memory_mb"], "success_test": r["success_test"], "success_ood": r["success_ood"]}
-            for r in results["rows"]]
-    rows += [{"source": "reported", "model": r["model"], "precision": r["precision"], "latency_s": r["latency_s"],
-              "size_mb": round(r["size_gb"] * 1024, 1), "success_test": r["success"]} for r in REPORTED]
-    columns = [("source", "source"), ("model", "model"), ("precision", "weights"), ("latency_s", "latency (s)"),
-               ("tokens_per_s", "tokens/s"), ("size_mb", "size (MiB)"), ("bits_per_weight", "bits/weight"),
-               ("peak_memory_mb", "peak memory (MiB)"), ("success_test", "success (test)"),
-               ("success_ood", "success (ood)")]
-    note = (f"Measured on {results['device']}: latency is the median time to plan one test query alone in MLX "
-            f"(prompt + generation); success is DAG isomorphism on our synthesized test/ood sets, scored with the "
-            f"{results['success_backend']} backend. Reported rows are TinyAgent's Table 2 (its own test set, on "
-            "a MacBook).")
+    rows = [
+        {
+            "source": source,
+            "model": "offline planner",
+            "precision": names[r["row"]],
+            "latency_s": r["median_latency_s"],
+            "tokens_per_s": r["generation_tokens_per_s"],
+            "size_mb": round(r["size_bytes"] / 2**20, 3),
+            "bits_per_weight": r["bits_per_weight"],
+            "peak_memory_mb": r["peak_memory_mb"],
+            "success_test": r["success_test"],
+            "success_ood": r["success_ood"],
+        }
+        for r in results["rows"]
+    ]
+    rows += [
+        {
+            "source": "reported",
+            "model": r["model"],
+            "precision": r["precision"],
+            "latency_s": r["latency_s"],
+            "size_mb": round(r["size_gb"] * 1024, 1),
+            "success_test": r["success"],
+        }
+        for r in REPORTED
+    ]
+    columns = [
+        ("source", "source"),
+        ("model", "model"),
+        ("precision", "weights"),
+        ("latency_s", "latency (s)"),
+        ("tokens_per_s", "tokens/s"),
+        ("size_mb", "size (MiB)"),
+        ("bits_per_weight", "bits/weight"),
+        ("peak_memory_mb", "peak memory (MiB)"),
+        ("success_test", "success (test)"),
+        ("success_ood", "success (ood)"),
+    ]
+    note = (
+        f"Measured on {results['device']}: latency is the median time to plan one test query alone in MLX "
+        f"(prompt + generation); success is DAG isomorphism on our synthesized test/ood sets, scored with the "
+        f"{results['success_backend']} backend. Reported rows are TinyAgent's Table 2 (its own test set, on "
+        "a MacBook)."
+    )
     return write_table(rows, columns, "table2_quantization", note)

@@ -28,21 +28,44 @@ def timeline_rows(result: AgentResult) -> list[dict[str, Any]]:
         suffix = f" (round {k})" if len(result.rounds) > 1 and not react else ""
         if rnd.plan_completion is not None:
             label = f"LLM call {k}" if react else "planner" + suffix
-            rows.append({"kind": "llm", "label": label, "start": rnd.plan_start, "end": rnd.plan_end,
-                         "color": LLM_COLOR})
+            rows.append(
+                {
+                    "kind": "llm",
+                    "label": label,
+                    "start": rnd.plan_start,
+                    "end": rnd.plan_end,
+                    "color": LLM_COLOR,
+                }
+            )
         for rec in sorted(rnd.execution.records.values(), key=lambda r: r.idx):
             start = rec.started if rec.started is not None else rec.ended
-            rows.append({"kind": "task", "label": f"{rec.idx}. {rec.tool}", "start": start, "end": rec.ended,
-                         "wait_from": rec.dispatched, "status": rec.status,
-                         "color": node_color(rec.tool)})
+            rows.append(
+                {
+                    "kind": "task",
+                    "label": f"{rec.idx}. {rec.tool}",
+                    "start": start,
+                    "end": rec.ended,
+                    "wait_from": rec.dispatched,
+                    "status": rec.status,
+                    "color": node_color(rec.tool),
+                }
+            )
         if rnd.join_completion is not None:
-            rows.append({"kind": "llm", "label": "joiner" + suffix, "start": rnd.exec_end, "end": rnd.join_end,
-                         "color": LLM_COLOR})
+            rows.append(
+                {
+                    "kind": "llm",
+                    "label": "joiner" + suffix,
+                    "start": rnd.exec_end,
+                    "end": rnd.join_end,
+                    "color": LLM_COLOR,
+                }
+            )
     return rows
 
 
-def draw_timeline(result: AgentResult, ax: plt.Axes | None = None, title: str | None = None,
-                  xmax: float | None = None) -> plt.Axes:
+def draw_timeline(
+    result: AgentResult, ax: plt.Axes | None = None, title: str | None = None, xmax: float | None = None
+) -> plt.Axes:
     rows = timeline_rows(result)
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.2))
@@ -50,9 +73,16 @@ def draw_timeline(result: AgentResult, ax: plt.Axes | None = None, title: str | 
         if row["kind"] == "task" and row.get("wait_from") is not None and row["start"] > row["wait_from"]:
             ax.plot([row["wait_from"], row["start"]], [y, y], color="#999999", lw=1, ls=":")
         bad = row.get("status") in STATUS_HATCH
-        ax.barh(y, max(row["end"] - row["start"], 0.004), left=row["start"], color=row["color"], height=0.6,
-                edgecolor="#d92d20" if bad else "#333333", lw=1.5 if bad else 0.5,
-                hatch=STATUS_HATCH.get(row.get("status"), None))
+        ax.barh(
+            y,
+            max(row["end"] - row["start"], 0.004),
+            left=row["start"],
+            color=row["color"],
+            height=0.6,
+            edgecolor="#d92d20" if bad else "#333333",
+            lw=1.5 if bad else 0.5,
+            hatch=STATUS_HATCH.get(row.get("status"), None),
+        )
     ax.set_yticks(range(len(rows)), [r["label"] for r in rows], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("seconds since the query")
@@ -62,18 +92,26 @@ def draw_timeline(result: AgentResult, ax: plt.Axes | None = None, title: str | 
     return ax
 
 
-def fig_execution_timeline(runs: dict[str, AgentResult], note: str, name: str = "fig_execution_timeline.png") -> Path:
+def fig_execution_timeline(
+    runs: dict[str, AgentResult], note: str, name: str = "fig_execution_timeline.png"
+) -> Path:
     """Timelines of several runs of the same query, one panel each, on a shared time axis.
 
     `note` says what drove the runs (e.g. "scripted replay LLM: a latency model"); it is the figure's title.
     """
     xmax = max(r.latency_s for r in runs.values()) * 1.02
     heights = [len(timeline_rows(r)) + 2 for r in runs.values()]
-    fig, axes = plt.subplots(len(runs), 1, figsize=(8, 0.3 * sum(heights) + 1),
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    fig, axes = plt.subplots(
+        len(runs),
+        1,
+        figsize=(8, 0.3 * sum(heights) + 1),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
     for ax, (label, result) in zip(axes[:, 0], runs.items(), strict=True):
-        draw_timeline(result, ax=ax, title=f"{label}: {result.latency_s:.2f} s, {result.llm_calls} LLM calls",
-                      xmax=xmax)
+        draw_timeline(
+            result, ax=ax, title=f"{label}: {result.latency_s:.2f} s, {result.llm_calls} LLM calls", xmax=xmax
+        )
     fig.suptitle(note, fontsize=9)
     fig.tight_layout()
     path = save_figure(fig, name)
@@ -87,23 +125,42 @@ def fig_llmcompiler_vs_react(results: dict[str, Any] | None = None) -> Path:
     rows = results["rows"]
     widths = [r["width"] for r in rows]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    labels = {"react": "ReAct", "llmcompiler_no_stream": "LLMCompiler", "llmcompiler_stream": "LLMCompiler (streaming)"}
+    labels = {
+        "react": "ReAct",
+        "llmcompiler_no_stream": "LLMCompiler",
+        "llmcompiler_stream": "LLMCompiler (streaming)",
+    }
     for agent, label in labels.items():
         ax.plot(widths, [r[agent]["latency_s"] for r in rows], marker="o", label=label)
-        ax2.plot(widths, [r[agent]["prompt_tokens"] + r[agent]["completion_tokens"] for r in rows], marker="o",
-                 label=label)
+        ax2.plot(
+            widths,
+            [r[agent]["prompt_tokens"] + r[agent]["completion_tokens"] for r in rows],
+            marker="o",
+            label=label,
+        )
     for r in rows:
-        ax.annotate(f"{r['speedup_llmcompiler_stream']:.2f}x", (r["width"], r["llmcompiler_stream"]["latency_s"]),
-                    textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7)
-    ax.set(xlabel="independent tool calls in the plan (width)", ylabel="end-to-end latency (s)", xticks=widths)
+        ax.annotate(
+            f"{r['speedup_llmcompiler_stream']:.2f}x",
+            (r["width"], r["llmcompiler_stream"]["latency_s"]),
+            textcoords="offset points",
+            xytext=(0, -12),
+            ha="center",
+            fontsize=7,
+        )
+    ax.set(
+        xlabel="independent tool calls in the plan (width)", ylabel="end-to-end latency (s)", xticks=widths
+    )
     ax2.set(xlabel="width", ylabel="tokens per query (prompt + completion)", xticks=widths)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     ax2.grid(alpha=0.3)
     cfg = results.get("config", {})
-    fig.suptitle(f"measured ({results.get('profile', '?')} profile): scripted-LLM latency model, "
-                 f"TTFT {cfg.get('ttft_s')} s, {cfg.get('tokens_per_s')} tokens/s; simulated desktop tools "
-                 "(a latency model, not accuracy)", fontsize=8)
+    fig.suptitle(
+        f"measured ({results.get('profile', '?')} profile): scripted-LLM latency model, "
+        f"TTFT {cfg.get('ttft_s')} s, {cfg.get('tokens_per_s')} tokens/s; simulated desktop tools "
+        "(a latency model, not accuracy)",
+        fontsize=8,
+    )
     fig.tight_layout()
     path = save_figure(fig, "fig_llmcompiler_vs_react.png")
     plt.close(fig)
