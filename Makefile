@@ -41,7 +41,8 @@ test: setup
 	rm -rf $(TEST_OUT)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check workbench tests
-	$(TEST_ENV) $(VENV)/bin/pytest -q --doctest-modules workbench tests
+	$(VENV)/bin/lint-imports
+	$(TEST_ENV) $(VENV)/bin/pytest -q -n 2 --dist loadfile --doctest-modules workbench tests
 	$(TEST_ENV) $(VENV)/bin/pytest -q --nbmake --nbmake-timeout=900 notebooks
 
 test-fast: setup
@@ -54,6 +55,7 @@ reproduce: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check workbench tests
+	$(VENV)/bin/lint-imports
 
 format: setup
 	$(VENV)/bin/ruff check --fix .

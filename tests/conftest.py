@@ -22,8 +22,8 @@ def synthesized_workbench(root, **sizes):
 
     For module-scoped fixtures: `with synthesized_workbench(tmp_path_factory.mktemp("x"), train=300) as root: yield root`.
     """
+    from workbench.stages.synth import run as synth
     from workbench.synth.dataset import SynthConfig
-    from workbench.synth.dataset import run as synth
 
     mp = pytest.MonkeyPatch()
     for name in ("DATA", "FIGURES", "ARTIFACTS"):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 
 import pytest
 
 from workbench import config
-from workbench.agent import EMPTY_QUERY, STAGES, AgentConfig, TinyAgent, run_benchmark
+from workbench.agent import EMPTY_QUERY, STAGES, AgentConfig, TinyAgent
 from workbench.cli import main as cli
 from workbench.llm import ScriptedLLM
 from workbench.llm.testing import FakeChatServer
 from workbench.paper_examples import FIG1_PLAN, FIG1_QUERY
 from workbench.plan import END_OF_PLAN, parse_plan
+from workbench.stages.agent import run as run_benchmark
 from workbench.tools import LatencyModel, SimulatedDesktop, tinyagent_tools
 
 TODAY = "2024-06-12"
@@ -26,7 +28,7 @@ def run(coro):
 
 def _events():
     seen: list[tuple[str, str]] = []
-    return seen, lambda kind, text: seen.append((kind, text))
+    return seen, lambda event: seen.append((event.kind, event.text))
 
 
 # ------------------------------------------------------------------------------------ the agent
@@ -101,7 +103,10 @@ def test_a_raising_tool_is_an_observation_and_the_rest_goes_on():
     records = result.rounds[0].execution.records
     assert records[1].observation == "Error: get_email_address raised RuntimeError: Contacts crashed"
     assert records[2].status == "done" and records[3].status == "skipped"
-    assert ("end", "get_email_address raised RuntimeError: Contacts crashed") in seen
+    assert (
+        "end",
+        "get_email_address -> Error: get_email_address raised RuntimeError: Contacts crashed",
+    ) in seen
     assert result.finished and len(result.rounds) == 2 and result.answer == "lutfi.erdogan@example.com"
 
 
@@ -170,8 +175,8 @@ def test_cli_bad_input_is_a_clear_error(tmp_workbench, capsys):
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
+    from workbench.stages.synth import run as synth
     from workbench.synth.dataset import SynthConfig, load_split
-    from workbench.synth.dataset import run as synth
 
     root = tmp_path_factory.mktemp("agent")
     mp = pytest.MonkeyPatch()
@@ -207,28 +212,81 @@ def test_benchmark_writes_latency_and_success(dataset):
 # ------------------------------------------------------------------------------------ in process
 
 
-def test_a_tiny_random_planner_streams_valid_plans_in_process(dataset, tmp_path):
+@pytest.fixture(scope="module")
+def tiny(dataset):
+    """A tiny random Llama and its tokenizer, trained here (a planner that writes valid plans only under the
+    grammar)."""
     from workbench.finetune import base
-    from workbench.finetune.grammar import max_plan_bytes
-    from workbench.finetune.predict import Planner
-    from workbench.finetune.stage import DECODING_FILE
     from workbench.finetune.tokenizer import train_tokenizer
     from workbench.synth.dataset import load_split
     from workbench.tools.tinyagent import TOOL_NAMES
 
     docs = base.pretraining_corpus(load_split("train"), calendar=50, doc_repeats=1)
     tokenizer = train_tokenizer(docs, vocab_size=320, whole_words=TOOL_NAMES)
-    model = base.small_llama(tokenizer, hidden=32, layers=2, heads=2, intermediate=64)
-    tools = ["get_phone_number", "send_sms"]
-    limits = {"max_steps": 2, "max_str_len": 6, "max_list_len": 2}
-    planner = Planner(
-        model,
-        tokenizer,
-        select=lambda qs: [tools] * len(qs),
+    return base.small_llama(tokenizer, hidden=32, layers=2, heads=2, intermediate=64), tokenizer
+
+
+def _tiny_planner(tiny, tools, limits):
+    from workbench.planner import Planner
+    from workbench.planner.grammar import max_plan_bytes
+
+    def select(queries):
+        return [tools] * len(queries)
+
+    return Planner(
+        *tiny,
+        select=select,
         constrained=True,
         grammar_limits=limits,
         max_new_tokens=max_plan_bytes(tinyagent_tools(tools), **limits),
     )
+
+
+def test_one_query_visits_toolrag_planner_executor_and_joiner_in_order_and_never_calls_back(tiny):
+    """The path of one query, traced: each part once per round, in order, and nothing re-enters the agent."""
+    tools = ["get_phone_number", "send_sms"]
+    agent = TinyAgent(_tiny_planner(tiny, tools, {"max_steps": 2, "max_str_len": 6, "max_list_len": 2}))
+    calls: list[tuple[str, str]] = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            calls.append((frame.f_code.co_filename.replace("\\", "/"), frame.f_code.co_qualname))
+
+    sys.setprofile(profile)
+    try:
+        result = run(agent.run("Text Ana that I'm late", TODAY))
+    finally:
+        sys.setprofile(None)
+
+    def first(path: str, name: str) -> int:
+        return next(i for i, (f, q) in enumerate(calls) if f.endswith(path) and q == name)
+
+    order = [
+        first("tests/test_agent.py", "_tiny_planner.<locals>.select"),  # ToolRAG
+        first("workbench/planner/runtime.py", "Planner.llm"),  # the planner runtime
+        first("workbench/compiler/executor.py", "Executor.run"),  # the task fetching unit
+        first("workbench/compiler/executor.py", "Executor._call"),  # a tool
+        first("workbench/compiler/joiner.py", "RuleJoiner.__call__"),  # the joiner
+    ]
+    assert order == sorted(order), "ToolRAG, planner, executor, tools, joiner"
+    rounds = len(result.rounds)
+    assert sum(q == "Planner.llm" for _, q in calls) == 1, "one streaming planner per query"
+    assert sum(q == "LLMCompiler.run" for _, q in calls) >= 1
+    entered = {q.split(".<locals>")[0] for f, q in calls if f.endswith("workbench/agent.py")}
+    assert entered <= {"TinyAgent.run", "TinyAgent.tools_for"}, f"called back into the agent: {entered}"
+    assert rounds >= 1 and result.rounds[0].plan_completion is not None
+
+
+def test_a_tiny_random_planner_streams_valid_plans_in_process(tiny, tmp_path):
+    from workbench.finetune import base
+    from workbench.finetune.settings import DECODING_FILE
+    from workbench.planner.grammar import max_plan_bytes
+    from workbench.tools.tinyagent import TOOL_NAMES
+
+    model, tokenizer = tiny
+    tools = ["get_phone_number", "send_sms"]
+    limits = {"max_steps": 2, "max_str_len": 6, "max_list_len": 2}
+    planner = _tiny_planner(tiny, tools, limits)
     agent = TinyAgent(planner, max_replans=0)
     assert "fine-tuned planner in process" in agent.describe() and "grammar-constrained" in agent.describe()
     query = "Text Ana that I'm late"
@@ -247,7 +305,7 @@ def test_a_tiny_random_planner_streams_valid_plans_in_process(dataset, tmp_path)
         json.dumps({"prompt": "compact", "max_new_tokens": budget, "grammar_limits": limits})
     )
     loaded = TinyAgent.from_config(
-        AgentConfig(model=str(folder), toolrag="none", constrained=True, max_replans=0)
+        AgentConfig(model=str(folder), toolrag="none", constrained=True, max_replans=0), tmp_path
     )
     assert loaded.local.grammar_limits == limits and loaded.max_plan_tokens == budget
     assert str(folder) in loaded.describe() and loaded.select is None

@@ -11,6 +11,9 @@ from workbench.compiler import Executor, LLMCompiler, ReAct, desktop_tools
 from workbench.compiler.react import parse_action
 from workbench.llm import ScriptedLLM
 from workbench.plan import parse_plan
+from workbench.stages import bench as bench_stage
+from workbench.stages import synth as synth_stage
+from workbench.synth.dataset import SynthConfig
 from workbench.tools import LatencyModel, SimulatedDesktop, tinyagent_tools
 from workbench.viz import fig_llmcompiler_vs_react, timeline_rows
 
@@ -29,7 +32,7 @@ def test_random_dag_critical_path_matches_networkx():
 
 def test_executor_benchmark_small(tmp_workbench):
     cfg = executor_bench.ExecutorBenchConfig(n_tasks=15, seeds=2, overhead_tasks=200, overhead_repeats=1)
-    r = executor_bench.run(cfg)
+    r = bench_stage.executor(cfg)
     assert 0.99 <= r["makespan_over_critical_path_median"] < 1.2
     assert r["polling_10ms_makespan_over_critical_path_median"] > r["makespan_over_critical_path_median"]
     assert 0 < r["overhead_us_per_task"] < 5000  # a sanity bound; the target is measured by the benchmark
@@ -50,14 +53,16 @@ def test_workloads_are_valid_plans_and_react_turns():
 
 def test_latency_model_small(tmp_workbench):
     cfg = latency.LatencyBenchConfig(widths=(1, 3), repeats=1, ttft_s=0.02, tokens_per_s=2000.0)
-    r = latency.run(cfg)
+    r = bench_stage.latency(cfg)
     wide = r["rows"][1]
     assert wide["react"]["llm_calls"] == 5 and wide["llmcompiler_stream"]["llm_calls"] == 2
     assert wide["react"]["prompt_tokens"] > wide["llmcompiler_stream"]["prompt_tokens"]
     assert wide["react"]["latency_s"] > wide["llmcompiler_stream"]["latency_s"]
     assert r["llm"].startswith("scripted replay LLM")
-    png = fig_llmcompiler_vs_react(r)
-    assert png.read_bytes()[:4] == b"\x89PNG"
+    png = tmp_workbench / "figures" / "fig_llmcompiler_vs_react.png"  # drawn by the stage
+    assert png.read_bytes()[:4] == b"\x89PNG" and fig_llmcompiler_vs_react(r) == png
+    saved = json.loads((tmp_workbench / "data" / "results" / "llmcompiler_vs_react.json").read_text())
+    assert saved["rows"] == json.loads(json.dumps(r["rows"])) and saved["testset"].startswith("skipped")
 
 
 def test_timeline_rows_show_overlap_and_react_calls():
@@ -74,12 +79,9 @@ def test_timeline_rows_show_overlap_and_react_calls():
 
 
 def test_latency_on_the_synthesized_test_set(tmp_workbench):
-    from workbench.synth.dataset import SynthConfig
-    from workbench.synth.dataset import run as synth
-
-    synth(SynthConfig(train=50, val=5, test=5, ood=5, report_sample=10))
+    synth_stage.run(SynthConfig(train=50, val=5, test=5, ood=5, report_sample=10))
     cfg = latency.LatencyBenchConfig(widths=(1,), repeats=1, ttft_s=0.01, tokens_per_s=3000.0, testset_n=3)
-    t = latency.run(cfg)["testset"]
+    t = bench_stage.latency(cfg)["testset"]
     assert t["n"] == 3 and len(t["rows"]) == 3
     assert all(row["react"] > 0 and row["llmcompiler_stream"] > 0 for row in t["rows"])
     assert sum(t["median_speedup_by_width"].values()) > 0

@@ -1,12 +1,15 @@
 """The `workbench` command, run as a user would (a subprocess of the installed entry point)."""
 
+import argparse
+import dataclasses
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-from workbench.cli import main
+from workbench import config
+from workbench.cli import add_dataclass_arguments, dataclass_from_args, main
 from workbench.paper_examples import FIG3_CASES
 
 
@@ -37,9 +40,9 @@ def test_plan_score(tmp_path, capsys):
     assert "success 0" in out and "graph_edit_distance 1" in out
 
 
-def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(SystemExit, match="does not exist"):
-        main(["plan", "check", str(tmp_path / "nope.txt")])
+def test_missing_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["plan", "check", str(tmp_path / "nope.txt")]) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path / 'nope.txt'} does not exist\n"
 
 
 def test_viz_figures_writes_pngs(tmp_workbench, capsys):
@@ -50,7 +53,6 @@ def test_viz_figures_writes_pngs(tmp_workbench, capsys):
 
 
 def test_bench_run_and_evaluate_through_a_local_server(tmp_path, monkeypatch, capsys):
-    from workbench import config
     from workbench.llm.testing import FakeChatServer
 
     mirror = config.repo_root().parent / "shared" / "datasets"
@@ -103,3 +105,71 @@ def test_synth_with_an_explicit_profile(tmp_workbench, monkeypatch, capsys):
     report = json.loads((tmp_workbench / "data" / "results" / "synthesis.json").read_text())
     assert report["profile"] == "quick" and report["counts"]["train"] == 2000 and report["seed"] == 5
     assert "train 2000, val 200, test 200, ood 200 records" in capsys.readouterr().out
+
+
+@dataclasses.dataclass
+class _Settings:
+    n: int = dataclasses.field(default=3, metadata={"help": "how many (100%)"})
+    limit: int | None = dataclasses.field(default=None, metadata={"help": "at most"})
+    stream: bool = dataclasses.field(default=True, metadata={"help": "stream"})
+    methods: list[str] = dataclasses.field(default_factory=lambda: ["lora"], metadata={"help": "methods"})
+    widths: tuple[int, ...] = dataclasses.field(default=(1, 2), metadata={"help": "widths"})
+    kind: str = dataclasses.field(default="a", metadata={"help": "kind", "choices": ("a", "b")})
+
+
+def test_flags_come_from_the_dataclass_and_only_given_flags_override(monkeypatch):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profile")
+    add_dataclass_arguments(parser, _Settings)
+    assert "how many (100%) (default: 3)" in " ".join(parser.format_help().split())
+    assert dataclass_from_args(_Settings, parser.parse_args([]), "demo") == _Settings()
+    args = parser.parse_args(
+        [
+            "-n",
+            "5",
+            "--limit",
+            "none",
+            "--no-stream",
+            "--methods",
+            "lora,full",
+            "--widths",
+            "4,8",
+            "--kind",
+            "b",
+        ]
+    )
+    assert dataclass_from_args(_Settings, args, "demo") == _Settings(
+        5, None, False, ["lora", "full"], (4, 8), "b"
+    )
+    assert dataclass_from_args(_Settings, parser.parse_args(["--limit", "7"]), "demo").limit == 7
+    monkeypatch.setattr(config, "load_profile", lambda name=None: {"demo": {"n": 9, "stream": False}})
+    from_profile = dataclass_from_args(_Settings, parser.parse_args(["--stream"]), "demo")
+    assert (from_profile.n, from_profile.stream) == (9, True), "the profile, then the flags"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--kind", "c"])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["synth"],
+        ["toolrag"],
+        ["finetune"],
+        ["quantize"],
+        ["agent"],
+        ["bench", "executor"],
+        ["bench", "latency"],
+        ["bench", "run"],
+    ],
+)
+def test_every_stage_command_has_help_from_its_settings(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0 and "(default:" in capsys.readouterr().out
+
+
+def test_a_bad_setting_is_an_error_message_not_a_traceback(tmp_workbench, capsys):
+    assert main(["agent", "--benchmark", "-n", "0"]) == 1
+    assert capsys.readouterr().err.startswith("error: need n >= 1")
+    assert main(["agent", "Text Ana", "--benchmark"]) == 1
+    assert "give a query or --benchmark, not both" in capsys.readouterr().err

@@ -191,6 +191,41 @@ def test_streaming_and_not_give_the_same_answer_and_observations():
     assert (a.usage, a.llm_calls, a.rounds[0].plan_text) == (b.usage, b.llm_calls, b.rounds[0].plan_text)
 
 
+@pytest.mark.parametrize("stream", [True, False])
+def test_one_loop_tells_a_listener_every_chunk_line_step_task_and_join(stream):
+    agent, _, _ = _agent([FIG1_PLAN, FINISH], stream=stream)
+    events = []
+    result = run(agent.run(FIG1_QUERY, on_event=events.append))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "chunk" and kinds[-1] == "join" and events[-1].data.action == "finish"
+    assert "".join(e.data for e in events if e.kind == "chunk") == result.rounds[0].plan_text
+    lines = [e.text for e in events if e.kind == "plan"]
+    assert lines == [x.strip() for x in result.rounds[0].plan_text.splitlines() if x.strip()]
+    steps = [e.data for e in events if e.kind == "step"]
+    assert steps == result.rounds[0].steps, "every step the executor was handed, in order"
+    records = result.rounds[0].execution.records
+    for kind in ("start", "end"):
+        assert sorted(e.data.idx for e in events if e.kind == kind) == sorted(records)
+    for idx in records:  # a task starts after its step is parsed and ends after it starts
+        step_at = next(i for i, e in enumerate(events) if e.kind == "step" and e.data.idx == idx)
+        start_at = next(i for i, e in enumerate(events) if e.kind == "start" and e.data.idx == idx)
+        end_at = next(i for i, e in enumerate(events) if e.kind == "end" and e.data.idx == idx)
+        assert step_at < start_at < end_at
+    assert 'get_email_address("Sid")' in next(e.text for e in events if e.kind == "start")
+
+
+def test_a_replan_is_an_event_of_its_round():
+    desktop = SimulatedDesktop()
+    llm = ScriptedLLM(
+        ['1. get_email_address("Nobody Known")\n2. join()', '1. get_email_address("Sid")\n2. join()']
+    )
+    events = []
+    run(LLMCompiler(llm, desktop_tools(desktop), joiner=RuleJoiner()).run("email of Sid", events.append))
+    decisions = [(e.kind, e.round) for e in events if e.kind in ("join", "replan")]
+    assert decisions == [("replan", 0), ("join", 1)]
+    assert {e.round for e in events if e.kind == "end"} == {0, 1}
+
+
 def test_streaming_overlaps_execution_with_planning():
     desktop = SimulatedDesktop(latency=LatencyModel.uniform(0.05, 0.05))
     llm = ScriptedLLM([FIG1_PLAN, FINISH], ttft_s=0.01, tokens_per_s=200)
@@ -271,7 +306,9 @@ def test_custom_tools_from_plain_functions():
 
 
 def test_planner_prompt_and_replan_context():
-    prompt = PlannerPrompt(desktop_tools(SimulatedDesktop()), tinyagent=True, today="2024-06-12")
+    prompt = PlannerPrompt(
+        [t.spec for t in desktop_tools(SimulatedDesktop())], tinyagent=True, today="2024-06-12"
+    )
     msgs = planner_messages(prompt, "q", context="1. f()\nObservation: Error: x")
     system = msgs[0]["content"]
     assert "17. join() -> None" in system and "<END_OF_PLAN>" in system and "keyword arguments" in system

@@ -8,15 +8,28 @@ import torch
 from conftest import synthesized_workbench
 
 from workbench.cli import main as cli
+from workbench.compiler import prompts as planner_prompts
 from workbench.finetune import base, prompts
-from workbench.finetune.evaluate import evaluate, evaluate_files, score_plan
-from workbench.finetune.grammar import max_plan_bytes, query_spans
-from workbench.finetune.predict import NO_TOOL_PLAN, Planner, saved_plan_order, toolrag_selector
-from workbench.finetune.stage import FinetuneConfig, run
+from workbench.finetune.evaluate import evaluate, evaluate_files
+from workbench.finetune.settings import FinetuneConfig
 from workbench.finetune.tokenizer import train_tokenizer
-from workbench.finetune.train import finetune, lora_settings, resolve_precision, run_trainer
+from workbench.finetune.train import (
+    base_id,
+    begin,
+    finetune,
+    fits,
+    lora_settings,
+    mark,
+    resolve_precision,
+    run_trainer,
+)
+from workbench.metrics import score_plan
 from workbench.plan import parse_plan
+from workbench.planner import NO_TOOL_PLAN, Planner, resolve_toolrag, saved_plan_order
+from workbench.planner.grammar import max_plan_bytes, query_spans
+from workbench.stages.finetune import run
 from workbench.synth.dataset import load_split
+from workbench.toolrag.selection import toolrag_selector
 from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
 
 GOLD = '1. get_phone_number("Ana")\n2. get_phone_number("Bo")\n3. send_sms(["$1", "$2"], "late")\n4. join()<END_OF_PLAN>'
@@ -74,7 +87,7 @@ def _gold_tools_selector():
 @pytest.fixture(scope="module")
 def stage_results(workbench_dir):
     mp = pytest.MonkeyPatch()
-    mp.setattr("workbench.finetune.predict.toolrag_selector", lambda name: _gold_tools_selector())
+    mp.setattr("workbench.stages.finetune.toolrag_selector", lambda folder: _gold_tools_selector())
     yield run(FinetuneConfig(**TINY))
     mp.undo()
 
@@ -107,7 +120,7 @@ def test_pretraining_corpus_has_no_plans(workbench_dir):
 
 
 def test_training_example_puts_the_loss_on_the_plan_only(tokenizer):
-    messages = prompts.planner_chat(
+    messages = planner_prompts.planner_chat(
         "Text Ana and Bo that I'm late", "2024-06-12", ["send_sms", "get_phone_number"]
     )
     ex = prompts.training_example(tokenizer, messages, GOLD)
@@ -142,15 +155,15 @@ def test_negatives_keep_every_needed_tool_in_canonical_order():
     sizes = set()
     for _ in range(300):
         tools = prompts.with_negatives(["send_sms", "get_phone_number"], rng)
-        assert {"send_sms", "get_phone_number"} <= set(tools) and tools == prompts.ordered(tools)
+        assert {"send_sms", "get_phone_number"} <= set(tools) and tools == planner_prompts.ordered(tools)
         sizes.add(len(tools))
     assert min(sizes) == 2 and max(sizes) == 16, "from no negatives to every tool"
     with pytest.raises(ValueError, match="unknown tool"):
-        prompts.ordered(["send_fax"])
+        planner_prompts.ordered(["send_fax"])
 
 
 def test_full_prompt_describes_only_the_given_tools():
-    text = prompts.system_prompt("2024-06-12", ["send_sms"], kind="full")
+    text = planner_prompts.system_prompt("2024-06-12", ["send_sms"], kind="full")
     assert "send_sms(" in text and "get_phone_number" not in text and "2024-06-12" in text
 
 
@@ -422,7 +435,9 @@ def test_an_unknown_plan_order_is_a_clear_error(workbench_dir):
 
 
 def test_toolrag_selector_is_optional_unless_named(tmp_path, workbench_dir):
-    assert toolrag_selector(None) is None and toolrag_selector("auto") is None  # none trained here
+    assert toolrag_selector(None) is None
+    assert resolve_toolrag("auto", workbench_dir / "artifacts") is None, "none trained here: all tools"
+    assert resolve_toolrag("none", workbench_dir / "artifacts") is None
     with pytest.raises(FileNotFoundError, match="workbench toolrag train"):
         toolrag_selector(tmp_path / "missing")
 
@@ -456,31 +471,29 @@ def test_planner_uses_the_tools_it_is_given(stage_results, workbench_dir):
         Planner.load(workbench_dir / "artifacts" / "planner" / "full" / "model", grounded=True)
 
 
-def test_changed_settings_never_reuse_a_model_or_its_checkpoints(tmp_path, monkeypatch):
-    from workbench.finetune import stage
-
-    monkeypatch.setenv("WORKBENCH_ARTIFACTS_DIR", str(tmp_path))
-    base_dir = stage.planner_dir() / "base" / "model"
+def test_changed_settings_never_reuse_a_model_or_its_checkpoints(tmp_path):
+    planner = tmp_path / "planner"
+    base_dir = planner / "base" / "model"
     base_dir.mkdir(parents=True)
     (base_dir.parent / "settings.json").write_text(json.dumps({"hidden": 32}))
-    first = stage._base_id(base_dir)
+    first = base_id(base_dir, planner)
     (base_dir.parent / "settings.json").write_text(json.dumps({"hidden": 64}))
-    assert stage._base_id(base_dir) != first, "a retrained base changes what its fine-tunes depend on"
-    folder = stage.planner_dir() / "full"
+    assert base_id(base_dir, planner) != first, "a retrained base changes what its fine-tunes depend on"
+    folder = planner / "full"
     (folder / "checkpoints" / "checkpoint-4").mkdir(parents=True)
-    stage._begin(folder, {"lr": 1})
+    begin(folder, {"lr": 1})
     assert not (folder / "checkpoints" / "checkpoint-4").exists(), (
         "checkpoints of unknown settings are dropped"
     )
     (folder / "checkpoints" / "checkpoint-8").mkdir()
-    stage._begin(folder, {"lr": 1})
+    begin(folder, {"lr": 1})
     assert (folder / "checkpoints" / "checkpoint-8").exists(), "the same settings resume"
     (folder / "model").mkdir()
     (folder / "model" / "config.json").write_text("{}")
-    stage._mark(folder, {"lr": 1})
-    assert stage._fits(folder, {"lr": 1}) and not stage._fits(folder, {"lr": 2})
-    stage._begin(folder, {"lr": 2})
-    assert not stage._fits(folder, {"lr": 1}), "a run in progress uncertifies the folder"
+    mark(folder, {"lr": 1})
+    assert fits(folder, {"lr": 1}) and not fits(folder, {"lr": 2})
+    begin(folder, {"lr": 2})
+    assert not fits(folder, {"lr": 1}), "a run in progress uncertifies the folder"
     assert not (folder / "checkpoints" / "checkpoint-8").exists()
     with pytest.raises(ValueError, match="unknown fine-tuning method"):
         run(FinetuneConfig(methods=["ful"]))

@@ -11,7 +11,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench.finetune.grammar import (
+from workbench.finetune.tokenizer import train_tokenizer
+from workbench.plan import END_OF_PLAN, Plan, Step, parse_plan, render_plan
+from workbench.planner.grammar import (
     PlanLogitsProcessor,
     _mask_logits,
     close_cut_plan,
@@ -23,8 +25,6 @@ from workbench.finetune.grammar import (
     plan_grammar,
     query_spans,
 )
-from workbench.finetune.tokenizer import train_tokenizer
-from workbench.plan import END_OF_PLAN, Plan, Step, parse_plan, render_plan
 from workbench.synth import offline
 from workbench.tools import tinyagent_tools
 from workbench.tools.spec import Param, ToolSpec
@@ -349,7 +349,7 @@ def test_mlx_lm_generate(tok):
 
 
 def test_a_plan_cut_off_by_the_budget_is_closed_and_still_parses(tok):
-    from workbench.finetune.predict import Planner
+    from workbench.planner import Planner
 
     tools = [["get_phone_number", "send_sms"], ["create_note", "open_note", "get_email_address"]]
     planner = Planner(

@@ -13,12 +13,14 @@ import mlx.core as mx  # noqa: E402
 from conftest import synthesized_workbench  # noqa: E402
 
 from workbench.finetune import base, mlx  # noqa: E402
-from workbench.finetune.grammar import max_plan_bytes  # noqa: E402
-from workbench.finetune.stage import DECODING_FILE  # noqa: E402
+from workbench.finetune.settings import DECODING_FILE  # noqa: E402
 from workbench.finetune.tokenizer import train_tokenizer  # noqa: E402
 from workbench.plan import parse_plan, validate_plan  # noqa: E402
-from workbench.quantize import QuantizeConfig, run  # noqa: E402
+from workbench.planner import MLXPlanner  # noqa: E402
+from workbench.planner.grammar import max_plan_bytes  # noqa: E402
+from workbench.quantize import QuantizeConfig  # noqa: E402
 from workbench.serve import MLXServer  # noqa: E402
+from workbench.stages.quantize import run  # noqa: E402
 from workbench.synth.dataset import load_split  # noqa: E402
 from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools  # noqa: E402
 
@@ -166,7 +168,7 @@ def test_a_peft_adapter_runs_on_the_mlx_model(hf_model, workbench_dir):
 
 
 def test_constrained_mlx_planner_writes_only_valid_plans_with_random_weights(quantized):
-    planner = mlx.MLXPlanner.load(quantized, constrained=True)
+    planner = MLXPlanner.load(quantized, constrained=True)
     queries = [r["query"] for r in load_split("test")[:3]]
     specs = {s.name: s for s in tinyagent_tools()}
     for p in planner.plan(queries, ["2024-06-12"] * 3, tools=[["get_phone_number", "send_sms"]] * 3):

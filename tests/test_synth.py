@@ -9,9 +9,12 @@ import re
 
 import pytest
 
+from workbench import config
+from workbench.finetune.mlx_data import export_mlx_chat
 from workbench.plan import parse_plan
+from workbench.stages.synth import run
 from workbench.synth import offline, pools
-from workbench.synth.dataset import SynthConfig, export_mlx_chat, hf_data_files, load_hf, run, split_path
+from workbench.synth.dataset import SynthConfig, hf_data_files, load_hf, load_split, split_path, synthesize
 from workbench.synth.records import SPLITS, Checker, check_plan, normalize_query
 
 SMALL = SynthConfig(train=600, val=60, test=60, ood=80, seed=3, report_sample=200)
@@ -200,7 +203,7 @@ def test_duplicates_and_empty_queries_are_rejected():
 def test_exports(built, monkeypatch):
     _, data, root = built
     monkeypatch.setenv("WORKBENCH_DATA_DIR", str(root / "data"))
-    out = export_mlx_chat()
+    out = export_mlx_chat(root / "mlx", config.dataset_dir())
     lines = (out / "train.jsonl").read_text(encoding="utf-8").splitlines()
     first = json.loads(lines[0])["messages"]
     assert len(lines) == 600 and [m["role"] for m in first] == ["system", "user", "assistant"]
@@ -210,8 +213,18 @@ def test_exports(built, monkeypatch):
     assert ds["ood"].num_rows == 80 and ds["train"][0]["query"] == data["train"][0]["query"]
 
 
+def test_the_library_writes_where_it_is_told(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "elsewhere"))
+    report = synthesize(SynthConfig(train=20, val=5, test=5, ood=5, report_sample=5), tmp_path / "ds")
+    assert report["counts"]["train"] == 20 and "profile" not in report
+    assert len(load_split("train", folder=tmp_path / "ds")) == 20
+    assert not (tmp_path / "elsewhere").exists(), (
+        "no results saved and nothing written to the default folders"
+    )
+
+
 def test_llm_teacher_path_builds_splits(tmp_path, monkeypatch):
-    """The paper's path through `dataset.run`: LLM-teacher records for train/val/test, offline ood."""
+    """The paper's path through the synth stage: LLM-teacher records for train/val/test, offline ood."""
     from workbench.llm import ScriptedLLM
     from workbench.synth.teacher import format_pair
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 from conftest import synthesized_workbench
 
-from workbench.synth.dataset import load_split
+from workbench.stages import toolrag as toolrag_stage
+from workbench.synth.dataset import load_split, split_path
 from workbench.toolrag import (
     BasicRAG,
     EncoderError,
@@ -35,7 +36,10 @@ def data(tmp_path_factory):
         tmp_path_factory.mktemp("toolrag"), train=400, val=40, test=40, ood=40, report_sample=20
     ) as root:
         cfg = ToolRAGConfig(max_train=320, out_of_scope=80, epochs=1, batch_size=32, eval_every=5, max_val=40)
-        model, history = ToolRAGClassifier.train(cfg, load_split("train"), load_split("val"), progress=False)
+        out = root / "artifacts" / "toolrag" / "classifier"  # where the stage keeps it
+        model, history = ToolRAGClassifier.train(
+            cfg, load_split("train"), load_split("val"), out, progress=False
+        )
         yield root, cfg, model, history
 
 
@@ -137,7 +141,8 @@ def test_queries_no_tool_serves_are_rejected_and_the_agent_says_so(tmp_path):
 
     with synthesized_workbench(tmp_path, train=1000, val=60, test=60, ood=20, report_sample=20):
         cfg = ToolRAGConfig(max_train=600, out_of_scope=150, epochs=2, eval_every=10, max_val=60)
-        model, _ = ToolRAGClassifier.train(cfg, load_split("train"), load_split("val"), progress=False)
+        out = tmp_path / "classifier"
+        model, _ = ToolRAGClassifier.train(cfg, load_split("train"), load_split("val"), out, progress=False)
         test = [r["query"] for r in load_split("test")]
     unseen = out_of_scope_queries(60, seed=7, held_out=True)
     rejected = sum(not s for s in model.select(unseen)) / len(unseen)
@@ -165,10 +170,8 @@ def test_example_retrieval_respects_the_selected_tools(data, encoder):
 
 
 def test_stage_writes_results_and_table(data):
-    from workbench.toolrag import stage
-
     root, cfg, *_ = data
-    r = stage.run(cfg)
+    r = toolrag_stage.run(cfg)
     for key in (
         "classifier_recall_test",
         "classifier_avg_tools_test",
@@ -192,17 +195,14 @@ def test_stage_writes_results_and_table(data):
 
 
 def test_a_saved_classifier_is_reused_only_for_the_same_data_and_settings(data):
-    from workbench.synth.dataset import split_path
-    from workbench.toolrag import stage
-
     root, cfg, *_ = data
-    assert stage.saved_classifier_fits(cfg)
-    assert not stage.saved_classifier_fits(ToolRAGConfig(**{**cfg.__dict__, "lr": cfg.lr * 2}))
+    assert toolrag_stage.saved_classifier_fits(cfg)
+    assert not toolrag_stage.saved_classifier_fits(ToolRAGConfig(**{**cfg.__dict__, "lr": cfg.lr * 2}))
     path = split_path("val")
     original = path.read_bytes()
     try:
         path.write_bytes(original + original[: original.index(b"\n") + 1])  # the data changed
-        assert not stage.saved_classifier_fits(cfg)
+        assert not toolrag_stage.saved_classifier_fits(cfg)
     finally:
         path.write_bytes(original)
-    assert stage.saved_classifier_fits(cfg)
+    assert toolrag_stage.saved_classifier_fits(cfg)

@@ -17,16 +17,135 @@ workbench bench run --benchmark B     LLMCompiler (or --react) on HotpotQA, Movi
 workbench bench evaluate STORE.jsonl  the summary of a stored run
 workbench viz figures                 regenerate the figures in figures/ from code and saved results
 workbench reproduce [--profile P]     run the numbered notebooks in order (quick unless told otherwise)
+
+A stage's flags are its settings dataclass's fields (`--max-train 500`, `--methods lora,full`, `--no-stream`,
+`--limit none`); a setting comes from the dataclass's default, then the profile (`--profile`), then the flag.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+import time
+import types
+import typing
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from workbench import config
+from workbench.agent import EMPTY_QUERY, AgentConfig, TinyAgent, ask, format_benchmark
+from workbench.bench.executor_bench import ExecutorBenchConfig
+from workbench.bench.latency import LatencyBenchConfig
+from workbench.bench.runner import BenchRunConfig, format_summary
+from workbench.bench.runner import evaluate as evaluate_store
+from workbench.finetune.evaluate import evaluate_files
+from workbench.finetune.settings import FinetuneConfig
+from workbench.metrics import critical_path_length, graph_edit_distance, plan_success, plan_width, tool_recall
+from workbench.notebooks import run_notebooks
+from workbench.plan import parse_plan
+from workbench.planner import Planner, predict_file, resolve_toolrag
+from workbench.quantize import QuantizeConfig
+from workbench.serve import MLXServer
+from workbench.stages import agent as agent_stage
+from workbench.stages import bench as bench_stage
+from workbench.stages import finetune as finetune_stage
+from workbench.stages import quantize as quantize_stage
+from workbench.stages import synth as synth_stage
+from workbench.stages import toolrag as toolrag_stage
+from workbench.synth.dataset import SynthConfig
+from workbench.toolrag.classifier import ToolRAGConfig
+from workbench.tools import tinyagent_tools
+from workbench.viz.paper import missing, paper_figures
+
+#: What a command may fail with that is the user's to fix (a missing file, a bad value, an unreachable
+#: server, ...): printed as `error: <message>` with exit code 1 instead of a traceback. FileNotFoundError,
+#: TimeoutError (OSError); PlanError (ValueError); LLMError, EncoderError, ToolUnavailable, DatasetError
+#: (RuntimeError); a missing optional library (ImportError).
+USER_ERRORS = (OSError, ValueError, RuntimeError, ImportError)
+
+C = TypeVar("C")
+
+
+# --------------------------------------------------------------------------- flags from the dataclasses
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(`X`, True) for `X | None`, else (`annotation`, False)."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
+        return next(a for a in args if a is not type(None)), True
+    return annotation, False
+
+
+def _flag_type(annotation: Any) -> Callable[[str], Any]:
+    """The text -> value converter for a field type: str, int, float, `X | None` ("none" gives None),
+    and list or tuple of those (comma-separated: `--methods lora,full`)."""
+    annotation, optional = _unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple):
+        item = typing.get_args(annotation)[0]
+
+        def convert(text: str) -> Any:
+            return origin(item(x.strip()) for x in text.split(",") if x.strip())
+
+        name = f"comma-separated {item.__name__}"
+    elif annotation in (str, int, float):
+        convert, name = annotation, annotation.__name__  # type: ignore[assignment]
+    else:
+        raise TypeError(f"no command-line flag for a field of type {annotation}")
+
+    def parse(text: str) -> Any:
+        return None if optional and text.strip().lower() == "none" else convert(text)
+
+    parse.__name__ = name  # argparse names it in "invalid <name> value"
+    return parse
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One flag per field of the settings dataclass `cls`, with the field's help string: `--field-name VALUE`
+    (`-n` for a one-letter field), `--flag/--no-flag` for a bool, `choices` from the field's metadata.
+
+    Written here rather than taken from simple_parsing or tyro: forty lines cover every field type the
+    workbench uses, and the flags keep the profile between the dataclass defaults and the command line. A flag
+    not given is absent from the parsed arguments, so `dataclass_from_args` leaves that setting to the profile.
+    """
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        name = f"-{f.name}" if len(f.name) == 1 else "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        shown = ",".join(map(str, default)) if isinstance(default, list | tuple) else default
+        help_text = f"{f.metadata.get('help', '')} (default: {shown})".replace("%", "%%")
+        common: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
+        if _unwrap(hints[f.name])[0] is bool:
+            parser.add_argument(name, action=argparse.BooleanOptionalAction, **common)
+        else:
+            kind = _flag_type(hints[f.name])
+            parser.add_argument(
+                name, type=kind, metavar=f.name.upper(), choices=f.metadata.get("choices"), **common
+            )
+
+
+def dataclass_from_args(cls: type[C], args: argparse.Namespace, stage: str) -> C:
+    """`cls` from its defaults, the profile's `stage` section (`--profile`, else the active one), then the
+    flags given on the command line."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}  # type: ignore[arg-type]
+    return config.stage_config(cls, stage, getattr(args, "profile", None), **given)
+
+
+def _stage_parser(sub: Any, name: str, cls: type, help_text: str) -> argparse.ArgumentParser:
+    description = (
+        f"{help_text}. A setting is the flag's value when given, else the profile's, else the default shown."
+    )
+    p = sub.add_parser(name, help=help_text, description=description)
+    p.add_argument("--profile", choices=config.PROFILES)
+    add_dataclass_arguments(p, cls)
+    return p
+
+
+# ------------------------------------------------------------------------------------------- commands
 
 
 def _read(path: str) -> str:
@@ -34,7 +153,7 @@ def _read(path: str) -> str:
         return sys.stdin.read()
     p = Path(path)
     if not p.exists():
-        raise SystemExit(f"error: {path} does not exist")
+        raise FileNotFoundError(f"{path} does not exist")
     return p.read_text(encoding="utf-8")
 
 
@@ -52,17 +171,9 @@ def cmd_paths(args: argparse.Namespace) -> int:
 
 
 def cmd_plan_check(args: argparse.Namespace) -> int:
-    from workbench.metrics import critical_path_length, plan_width
-    from workbench.plan import PlanError, parse_plan
-    from workbench.tools import tinyagent_tools
-
-    try:
-        plan = parse_plan(
-            _read(args.plan), tools=None if args.no_tools else tinyagent_tools(), strict=not args.lenient
-        )
-    except PlanError as e:
-        print(f"invalid plan: {e}", file=sys.stderr)
-        return 1
+    plan = parse_plan(
+        _read(args.plan), tools=None if args.no_tools else tinyagent_tools(), strict=not args.lenient
+    )
     for s in plan.steps:
         deps = ", ".join(f"${d}" for d in s.deps) or "-"
         print(f"{s.idx:>3}. {s.tool:<24} after {deps}")
@@ -71,34 +182,15 @@ def cmd_plan_check(args: argparse.Namespace) -> int:
 
 
 def cmd_plan_score(args: argparse.Namespace) -> int:
-    from workbench.metrics import graph_edit_distance, plan_success, tool_recall
-
     pred, gold = _read(args.pred), _read(args.gold)
-    try:
-        print(f"success {plan_success(pred, gold):.0f}")
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    print(f"success {plan_success(pred, gold):.0f}")
     print(f"graph_edit_distance {graph_edit_distance(pred, gold):g}")
     print(f"tool_recall {tool_recall(pred, gold):.3f}")
     return 0
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from workbench.llm.base import LLMError
-    from workbench.synth.dataset import SynthConfig, run
-
-    overrides = {
-        k: v
-        for k in ("teacher", "provider", "model", "base_url", "seed")
-        if (v := getattr(args, k)) is not None
-    }
-    cfg = config.stage_config(SynthConfig, "synth", args.profile, **overrides)
-    try:
-        report = run(cfg)
-    except (LLMError, ValueError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    report = synth_stage.run(dataclass_from_args(SynthConfig, args, "synth"))
     counts = ", ".join(f"{s} {n}" for s, n in report["counts"].items())
     print(
         f"{counts} records in {report['wall_s']} s ({report['teacher']} teacher); rejected: {report['rejected']}"
@@ -111,23 +203,15 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_toolrag(args: argparse.Namespace) -> int:
-    from workbench.toolrag import stage
-    from workbench.toolrag.classifier import ToolRAGConfig
-    from workbench.toolrag.encoder import EncoderError
-
-    cfg = config.stage_config(ToolRAGConfig, "toolrag", args.profile)
-    try:
-        if args.action == "train":
-            history = stage.train(cfg)
-            print(
-                f"trained on {history['n_train']} queries in {history['train_wall_s']} s; best val "
-                f"{max(history['val'], key=lambda v: v['recall'] - 0.01 * v['avg_tools'])}"
-            )
-            return 0
-        r = stage.run(cfg, retrain=args.retrain)
-    except (EncoderError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    cfg = dataclass_from_args(ToolRAGConfig, args, "toolrag")
+    if args.action == "train":
+        history = toolrag_stage.train(cfg)
+        print(
+            f"trained on {history['n_train']} queries in {history['train_wall_s']} s; best val "
+            f"{max(history['val'], key=lambda v: v['recall'] - 0.01 * v['avg_tools'])}"
+        )
+        return 0
+    r = toolrag_stage.run(cfg, retrain=args.retrain)
     print(
         f"classifier: recall {r['classifier_recall_test']:.4f} at {r['classifier_avg_tools_test']:.2f} tools "
         f"(test), recall {r['classifier_recall_ood']:.4f} (ood); prompt {r['prompt_tokens_reduction_test']:.2f}x "
@@ -138,15 +222,7 @@ def cmd_toolrag(args: argparse.Namespace) -> int:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from workbench.finetune import stage
-
-    overrides = {"methods": args.methods.split(",")} if args.methods else {}
-    cfg = config.stage_config(stage.FinetuneConfig, "finetune", args.profile, **overrides)
-    try:
-        r = stage.run(cfg)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    r = finetune_stage.run(dataclass_from_args(FinetuneConfig, args, "finetune"))
     print(
         f"best: {r['best_variant']}: success {r['best_success_test']:.3f} (test), {r['best_success_ood']:.3f} "
         f"(ood); constrained parse failures {r['constrained_parse_failure_rate']}; trained in {r['train_wall_s']} s"
@@ -156,14 +232,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    from workbench import quantize
-
-    cfg = config.stage_config(quantize.QuantizeConfig, "quantize", args.profile)
-    try:
-        r = quantize.run(cfg)
-    except (FileNotFoundError, ValueError, ImportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    r = quantize_stage.run(dataclass_from_args(QuantizeConfig, args, "quantize"))
     print(
         f"4-bit/g{r['group_size']}: {r['size_ratio_vs_fp16']:.2f}x smaller than float16; success (test) "
         f"{r['success_test_full']:.3f} float16, {r['success_test_4bit']:.3f} 4-bit, {r['success_test_qlora']:.3f} "
@@ -174,17 +243,8 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import time
-
-    from workbench.quantize import mlx_dir
-    from workbench.serve import MLXServer
-
-    model = Path(args.model) if args.model else mlx_dir() / "q4g32"
-    try:
-        server = MLXServer(model, adapter_dir=args.adapter, port=args.port).start()
-    except (FileNotFoundError, OSError, RuntimeError, TimeoutError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    model = Path(args.model) if args.model else config.mlx_dir() / "q4g32"
+    server = MLXServer(model, adapter_dir=args.adapter, port=args.port).start()
     print(f"serving {model} at {server.url} (model name: default_model); Ctrl-C stops it", flush=True)
     try:
         while server.process is not None and server.process.poll() is None:
@@ -197,32 +257,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from workbench.finetune.predict import predict_file
+    artifacts = config.artifacts_dir()
 
-    try:
-        n = predict_file(
-            args.input,
-            args.output,
-            model=args.model,
-            toolrag=args.toolrag,
-            constrained=args.constrained,
-            grounded=args.grounded,
+    def planner() -> Planner:  # loaded once the input has been checked
+        if args.model is None:  # the best planner with its decoding settings, and the trained ToolRAG if any
+            return Planner.best(
+                artifacts,
+                toolrag=args.toolrag or "auto",
+                constrained=True if args.grounded else args.constrained,
+                grounded=args.grounded,
+            )
+        return Planner.load(
+            args.model,
+            toolrag=resolve_toolrag(args.toolrag or "auto", artifacts),
+            constrained=bool(args.constrained or args.grounded),
+            grounded=bool(args.grounded),
         )
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+
+    n = predict_file(args.input, args.output, planner)
     print(f"wrote {n} plans to {args.output}")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from workbench.finetune.evaluate import evaluate_files
-
-    try:
-        r = evaluate_files(args.pred, args.gold)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    r = evaluate_files(args.pred, args.gold)
     print(
         f"n={r['n']}  success {r['success']:.4f}  parse failures {r['parse_failure']:.4f}  "
         f"tool recall {r['tool_recall']:.4f}  argument exact match {r['argument_exact']:.4f}"
@@ -231,35 +289,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
-    from workbench import agent
-    from workbench.llm.base import LLMError
-
     if args.benchmark and args.query is not None:
-        print("error: give a query or --benchmark, not both", file=sys.stderr)
-        return 1
+        raise ValueError("give a query or --benchmark, not both")
     if not args.benchmark and not (args.query or "").strip():
-        print(f"error: {agent.EMPTY_QUERY}", file=sys.stderr)
-        return 1
-    fields = agent.AgentConfig.__dataclass_fields__
-    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    try:
-        cfg = config.stage_config(agent.AgentConfig, "agent", args.profile, **overrides)
-        if args.benchmark:
-            print(agent.format_benchmark(agent.run_benchmark(cfg)))
-            print(f"wrote {config.results_path('agent')}")
-            return 0
-        agent.ask(agent.TinyAgent.from_config(cfg), args.query)
-    except (FileNotFoundError, ValueError, LLMError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise ValueError(EMPTY_QUERY)
+    cfg = dataclass_from_args(AgentConfig, args, "agent")
+    if args.benchmark:
+        print(format_benchmark(agent_stage.run(cfg)))
+        print(f"wrote {config.results_path('agent')}")
+        return 0
+    ask(TinyAgent.from_config(cfg, config.artifacts_dir()), args.query)
     return 0
 
 
 def cmd_bench_executor(args: argparse.Namespace) -> int:
-    from workbench.bench import executor_bench
-
-    cfg = config.stage_config(executor_bench.ExecutorBenchConfig, "bench_executor", args.profile)
-    r = executor_bench.run(cfg)
+    cfg = dataclass_from_args(ExecutorBenchConfig, args, "bench_executor")
+    r = bench_stage.executor(cfg)
     print(
         f"makespan / critical path (median of {cfg.seeds} DAGs): {r['makespan_over_critical_path_median']:.3f}"
         f"  (plain asyncio.sleep tools: {r['makespan_over_critical_path_median_plain_sleep']:.3f};"
@@ -271,51 +316,29 @@ def cmd_bench_executor(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_latency(args: argparse.Namespace) -> int:
-    from workbench import viz
-    from workbench.bench import latency
-
-    cfg = config.stage_config(latency.LatencyBenchConfig, "bench_latency", args.profile)
-    r = latency.run(cfg)
+    r = bench_stage.latency(dataclass_from_args(LatencyBenchConfig, args, "bench_latency"))
     print("width  ReAct s  LLMCompiler s  streaming s  speedup (streaming)")
     for row in r["rows"]:
         print(
             f"{row['width']:>5}  {row['react']['latency_s']:>7.2f}  {row['llmcompiler_no_stream']['latency_s']:>13.2f}"
             f"  {row['llmcompiler_stream']['latency_s']:>11.2f}  {row['speedup_llmcompiler_stream']:>6.2f}x"
         )
-    print(f"wrote {config.results_path('llmcompiler_vs_react')} and {viz.fig_llmcompiler_vs_react(r)}")
+    figure = config.figures_dir() / "fig_llmcompiler_vs_react.png"
+    print(f"wrote {config.results_path('llmcompiler_vs_react')} and {figure}")
     return 0
 
 
 def cmd_bench_run(args: argparse.Namespace) -> int:
-    from workbench.bench.runner import BenchRunConfig, format_summary, run_benchmark
-    from workbench.llm.base import LLMError
-    from workbench.tools.spec import ToolUnavailable
-
-    fields = BenchRunConfig.__dataclass_fields__
-    cfg = BenchRunConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
-    try:
-        summary = run_benchmark(cfg)
-    except (LLMError, ToolUnavailable, FileNotFoundError, ValueError) as e:
-        print(f"error: {e} (the examples finished so far are in the store; rerun to resume)", file=sys.stderr)
-        return 1
-    print(format_summary(summary))
+    print(format_summary(bench_stage.llmcompiler(dataclass_from_args(BenchRunConfig, args, "bench_run"))))
     return 0
 
 
 def cmd_bench_evaluate(args: argparse.Namespace) -> int:
-    from workbench.bench.runner import evaluate, format_summary
-
-    try:
-        print(format_summary(evaluate(args.store)))
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    print(format_summary(evaluate_store(args.store)))
     return 0
 
 
 def cmd_viz_figures(args: argparse.Namespace) -> int:
-    from workbench.viz.paper import missing, paper_figures
-
     for path in paper_figures():
         print(f"wrote {path}")
     for stage, command in missing().items():
@@ -324,11 +347,12 @@ def cmd_viz_figures(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from workbench.notebooks import run_notebooks
-
     for row in run_notebooks(args.profile, args.only):
         print(f"{row['notebook']:<40} {row['wall_s']:>7.1f} s")
     return 0
+
+
+# --------------------------------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -354,27 +378,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("gold")
     p.set_defaults(func=cmd_plan_score)
 
-    p = sub.add_parser("synth", help="synthesize the TinyAgent (query, plan) dataset")
-    p.add_argument("--profile", choices=config.PROFILES)
-    p.add_argument("--teacher", choices=["offline", "llm"])
-    p.add_argument("--provider", help="LLM teacher: openai | azure | vllm | friendli | ...")
-    p.add_argument("--model", help="LLM teacher: model name")
-    p.add_argument("--base-url", dest="base_url", help="LLM teacher: OpenAI-compatible server URL")
-    p.add_argument("--seed", type=int)
+    p = _stage_parser(sub, "synth", SynthConfig, "synthesize the TinyAgent (query, plan) dataset")
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("toolrag", help="ToolRAG: train the tool classifier, or evaluate (Table 1)")
+    p = _stage_parser(
+        sub, "toolrag", ToolRAGConfig, "ToolRAG: train the tool classifier, or evaluate (Table 1)"
+    )
     p.add_argument("action", choices=["train", "eval"])
-    p.add_argument("--profile", choices=config.PROFILES)
     p.add_argument("--retrain", action="store_true", help="eval: train again even if a classifier is saved")
     p.set_defaults(func=cmd_toolrag)
 
-    p = sub.add_parser(
-        "finetune", help="planner: base model, LoRA / full fine-tuning, evaluation (planner.json)"
+    p = _stage_parser(
+        sub,
+        "finetune",
+        FinetuneConfig,
+        "planner: base model, LoRA / full fine-tuning, evaluation (planner.json)",
     )
-    p.add_argument("--profile", choices=config.PROFILES)
-    p.add_argument("--methods", help="comma-separated: lora,full (default: the profile's)")
     p.set_defaults(func=cmd_finetune)
+
     p = sub.add_parser("predict", help='plan each {"query": ...} line of a JSONL file')
     p.add_argument("--input", required=True, help="JSONL with a query per line (and optionally today)")
     p.add_argument(
@@ -399,9 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--profile", choices=config.PROFILES)
     p.set_defaults(func=cmd_predict)
-    p = sub.add_parser("quantize", help="MLX: 4-bit (group 32) planner, QLoRA, Table 2 (quantization.json)")
-    p.add_argument("--profile", choices=config.PROFILES)
+
+    p = _stage_parser(
+        sub, "quantize", QuantizeConfig, "MLX: 4-bit (group 32) planner, QLoRA, Table 2 (quantization.json)"
+    )
     p.set_defaults(func=cmd_quantize)
+
     p = sub.add_parser(
         "serve", help="serve a planner with mlx_lm.server on 127.0.0.1 (OpenAI API) until Ctrl-C"
     )
@@ -409,13 +433,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", help="a LoRA adapter folder (adapters.safetensors)")
     p.add_argument("--port", type=int, help="default: a free port")
     p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("evaluate", help="score predicted plans against gold plans (matched by query)")
     p.add_argument("--pred", required=True)
     p.add_argument("--gold", required=True)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser(
-        "agent", help="TinyAgent end to end: ToolRAG, planner, executor on the simulated desktop"
+    p = _stage_parser(
+        sub, "agent", AgentConfig, "TinyAgent end to end: ToolRAG, planner, executor on the simulated desktop"
     )
     p.add_argument(
         "query", nargs="?", help='what to do, e.g. "Create a meeting with Sid and Lutfi for tomorrow 2pm"'
@@ -425,66 +450,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="instead of a query: latency and success over N test queries (data/results/agent.json)",
     )
-    p.add_argument("-n", type=int, help="--benchmark: how many test queries (default: the profile's)")
-    p.add_argument("--profile", choices=config.PROFILES)
-    p.add_argument(
-        "--model", help="a planner model folder (default: the best planner `workbench finetune` trained)"
-    )
-    p.add_argument(
-        "--toolrag", help="a ToolRAG classifier folder, or 'none' (default: the trained one if any)"
-    )
-    p.add_argument(
-        "--constrained",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="grammar-constrained decoding (default: as in the best variant)",
-    )
-    p.add_argument(
-        "--provider", help="plan with a served model instead: mlx | vllm | openai | llamacpp | ..."
-    )
-    p.add_argument("--base-url", dest="base_url", help="served planner: OpenAI-compatible server URL")
-    p.add_argument("--model-name", dest="model_name", help="served planner: model name")
-    p.add_argument("--prompt", choices=["compact", "full"], help="served planner: prompt kind")
-    p.add_argument("--joiner", choices=["rule", "llm"], help="rule (default) or llm (the served model joins)")
-    p.add_argument("--max-replans", dest="max_replans", type=int)
-    p.add_argument(
-        "--stream",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="dispatch each task as soon as its line is written (default: on)",
-    )
     p.set_defaults(func=cmd_agent)
 
     bench = sub.add_parser("bench", help="LLMCompiler benchmarks").add_subparsers(
         dest="bench_command", required=True
     )
-    p = bench.add_parser("executor", help="makespan / critical path on random DAGs; overhead per task")
-    p.add_argument("--profile", choices=config.PROFILES)
+    p = _stage_parser(
+        bench, "executor", ExecutorBenchConfig, "makespan / critical path on random DAGs; overhead per task"
+    )
     p.set_defaults(func=cmd_bench_executor)
-    p = bench.add_parser("latency", help="LLMCompiler vs ReAct latency by plan width (scripted LLM)")
-    p.add_argument("--profile", choices=config.PROFILES)
+    p = _stage_parser(
+        bench, "latency", LatencyBenchConfig, "LLMCompiler vs ReAct latency by plan width (scripted LLM)"
+    )
     p.set_defaults(func=cmd_bench_latency)
-
     p = bench.add_parser("run", help="run LLMCompiler (or ReAct) on a paper benchmark")
-    p.add_argument("--benchmark", required=True, choices=["hotpotqa", "movie", "parallelqa"])
-    p.add_argument("--limit", type=int, help="only the first N examples")
-    p.add_argument("--store", help="append-only JSONL of per-example records (a rerun resumes it)")
-    p.add_argument(
-        "--stream",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="stream the plan into the executor (default: on)",
+    add_dataclass_arguments(p, BenchRunConfig)
+    p.set_defaults(
+        func=cmd_bench_run, error_hint="the examples finished so far are in the store; rerun to resume"
     )
-    p.add_argument("--react", action="store_true", help="run the ReAct baseline instead")
-    p.add_argument("--logging", action="store_true", help="print each example's answer and score")
-    p.add_argument("--provider", help="openai | azure | vllm | friendli | llamacpp | lmstudio | mlx")
-    p.add_argument("--model", help="model or deployment name")
-    p.add_argument("--base-url", dest="base_url", help="OpenAI-compatible server URL")
-    p.add_argument(
-        "--docstore", help="a folder of Wikipedia pages to use offline (default: online Wikipedia)"
-    )
-    p.add_argument("--max-replans", dest="max_replans", type=int)
-    p.set_defaults(func=cmd_bench_run)
     p = bench.add_parser("evaluate", help="print the summary of a stored run")
     p.add_argument("store")
     p.set_defaults(func=cmd_bench_evaluate)
@@ -502,11 +485,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse, run the command; the one place where a user's error becomes `error: <message>` (exit code 1)."""
     args = build_parser().parse_args(argv)
     if getattr(args, "profile", None):  # an explicit --profile is the active profile for everything below
         os.environ["WORKBENCH_PROFILE"] = args.profile
         os.environ.pop("WB_QUICK", None)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except USER_ERRORS as e:
+        hint = getattr(args, "error_hint", "")
+        print(f"error: {e}" + (f" ({hint})" if hint else ""), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

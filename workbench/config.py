@@ -1,6 +1,7 @@
 """Paths and profiles, defined once.
 
-Every stage reads its paths from here, so that one environment variable moves them all:
+Every stage reads its paths from here and passes them down to the library, so that one environment variable
+moves them all:
 
     WORKBENCH_DATA_DIR       datasets and results          (default: <repo>/data)
     WORKBENCH_FIGURES_DIR    figures and tables            (default: <repo>/figures)
@@ -25,11 +26,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+
+from workbench.files import write_json_atomic
 
 PROFILES = ("quick", "offline", "paper")
 PROFILES_DIR = Path(__file__).parent / "profiles"
@@ -59,6 +61,26 @@ def figures_dir() -> Path:
 
 def artifacts_dir() -> Path:
     return _dir("WORKBENCH_ARTIFACTS_DIR", "artifacts")
+
+
+def dataset_dir() -> Path:
+    """The TinyAgent dataset: `<data>/tinyagent/{train,val,test,ood}.jsonl`."""
+    return data_dir() / "tinyagent"
+
+
+def planner_dir() -> Path:
+    """The planner's models: `<artifacts>/planner/{base,lora,full}/`, `best.json`, `tokenizer.json`."""
+    return artifacts_dir() / "planner"
+
+
+def toolrag_dir() -> Path:
+    """ToolRAG: `<artifacts>/toolrag/classifier/` and the embedding cache `<artifacts>/toolrag/cache/`."""
+    return artifacts_dir() / "toolrag"
+
+
+def mlx_dir() -> Path:
+    """The MLX models of the planner: `<artifacts>/mlx/{float16,q4g32,qlora_adapter,...}/`."""
+    return artifacts_dir() / "mlx"
 
 
 def shown_path(path: str | Path) -> str:
@@ -140,21 +162,6 @@ def describe(cls: type) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- results
-
-
-def write_json_atomic(path: Path, obj: Any) -> Path:
-    """Write JSON through a temporary file and a rename, so no half-written file is ever left behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, sort_keys=True, ensure_ascii=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_results(stage: str, results: dict[str, Any]) -> Path:

@@ -1,4 +1,4 @@
-"""Append-only JSONL stores that survive a kill at any moment (the LLM teacher's output, benchmark runs).
+"""JSONL files: the one reader of a user's JSONL file (`read_jsonl`), and append-only stores that survive a kill at any moment (the LLM teacher's output, benchmark runs).
 
 A record is on disk once its line, newline included, has been written and fsynced. A process killed while
 writing leaves at most one torn last line: readers skip it with a `StoreWarning`, and `open_for_append` cuts it
@@ -111,3 +111,25 @@ def append(out: IO[str], record: dict[str, Any]) -> None:
     out.write(json.dumps(record, ensure_ascii=False) + "\n")
     out.flush()
     os.fsync(out.fileno())
+
+
+def read_jsonl(path: str | Path, what: str = "input") -> list[dict[str, Any]]:
+    """Every line of a user's file a JSON object (blank lines skipped); a clear error names the file and
+    line otherwise. (A store of records written by the workbench is read with `read_records`.)"""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{what} file {path} does not exist")
+    out = []
+    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(
+                f"{path}, line {i}: not JSON ({e.msg}); write one JSON object per line"
+            ) from None
+        if not isinstance(row, dict):
+            raise ValueError(f'{path}, line {i}: a JSON object with a "query" is expected')
+        out.append(row)
+    return out

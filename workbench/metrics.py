@@ -12,16 +12,21 @@ while calling one wrong tool is a failure:
 `join()` is left out of the graphs that are compared: by definition it depends on every step, so it carries
 no information, and leaving it out treats a plan whose stream ended without it the same way on both sides.
 `plan_to_graph` (for drawing) keeps it.
+
+`score_plan` gives the four numbers every evaluation of a planner reports for one prediction (success, parse
+failure, tool recall, argument-exact match).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import networkx as nx
 
-from workbench.plan import Plan, PlanError, parse_plan
+from workbench.plan import Plan, PlanError, is_reference, parse_plan, references
+from workbench.tools.tinyagent import tinyagent_tools
 
 PlanLike = Plan | str
 
@@ -151,3 +156,58 @@ def plan_width(plan: PlanLike) -> int:
     b.add_edges_from((("out", u), ("in", v)) for u, v in closure.edges)
     matching = nx.bipartite.maximum_matching(b, top_nodes=left)
     return g.number_of_nodes() - len(matching) // 2
+
+
+# ------------------------------------------------------------------------------- one prediction, scored
+
+SCORES = ("success", "parse_failure", "tool_recall", "argument_exact")
+
+
+def _canonical(plan: Plan) -> Counter:
+    """Each step as (tool, args) with every `$k` replaced by step k's own canonical form."""
+    memo: dict[int, Any] = {}
+    by_idx = {s.idx: s for s in plan.steps}
+
+    def value(v: Any) -> Any:
+        if isinstance(v, list | tuple):
+            return tuple(value(x) for x in v)
+        if isinstance(v, str) and references(v):
+            if is_reference(v):
+                return step(int(v.strip().lstrip("$").strip("{}")))
+            return ("text", v, tuple(sorted((k, step(k)) for k in references(v))))
+        return v
+
+    def step(i: int) -> Any:
+        if i not in memo:
+            s = by_idx[i]
+            memo[i] = (s.tool, tuple(value(a) for a in s.args))
+        return memo[i]
+
+    return Counter(step(s.idx) for s in plan.steps if not s.is_join)
+
+
+def score_plan(pred: str, gold: str) -> dict[str, float]:
+    """TinyAgent's metric and three more for one prediction against its gold plan (Sec. 3.2):
+
+    - `success`: the DAGs are isomorphic with nodes matched on tool name (the paper's metric);
+    - `parse_failure`: the text is not a valid plan over the 16 tools (syntax, unknown tool, wrong arity or
+      types, bad references); it then scores 0 on everything else;
+    - `tool_recall`: the fraction of the gold plan's distinct tools that the prediction calls;
+    - `argument_exact`: every step also has exactly the gold arguments (a `$k` compared by what step k
+      computes), so step order may differ but nothing else may.
+
+        >>> gold = '1. get_phone_number("Ana")\\n2. send_sms(["$1"], "hi")\\n3. join()<END_OF_PLAN>'
+        >>> score_plan(gold.replace("Ana", "Anna"), gold)
+        {'success': 1.0, 'parse_failure': 0.0, 'tool_recall': 1.0, 'argument_exact': 0.0}
+    """
+    gold_plan = parse_plan(gold)
+    try:
+        plan = parse_plan(pred, tinyagent_tools())
+    except PlanError:
+        return {"success": 0.0, "parse_failure": 1.0, "tool_recall": 0.0, "argument_exact": 0.0}
+    return {
+        "success": plan_success(plan, gold_plan),
+        "parse_failure": 0.0,
+        "tool_recall": tool_recall(plan, gold_plan),
+        "argument_exact": float(_canonical(plan) == _canonical(gold_plan)),
+    }

@@ -5,6 +5,9 @@ environment (`WB_QUICK=1` for quick, `WORKBENCH_PROFILE` always). The committed 
 outputs: executed copies go to `<artifacts>/executed/` for reading.
 
     $ python -m workbench.notebooks strip notebooks/*.ipynb
+
+nbformat and nbclient are imported where they are used: nbformat's schema validation takes seconds to import,
+which every `workbench` command (the CLI imports this module) would otherwise pay.
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ import os
 import sys
 import time
 from pathlib import Path
-
-import nbformat
 
 from workbench import config
 
@@ -27,12 +28,16 @@ def notebook_paths(pattern: str = "") -> list[Path]:
 
 
 def has_outputs(path: Path) -> bool:
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     return any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code")
 
 
 def strip_outputs(path: Path) -> bool:
     """Remove outputs and execution counts in place; True if the file changed."""
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     changed = False
     for cell in nb.cells:
@@ -50,6 +55,7 @@ def run_notebooks(profile: str | None = None, pattern: str = "", timeout_s: int 
     the evaluation of every variant run in one cell), the paper profile has none (its LLM teacher alone runs
     for hours).
     """
+    import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from tqdm import tqdm

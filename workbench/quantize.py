@@ -1,6 +1,7 @@
 """4-bit quantization of the planner in MLX, quantization-aware LoRA (QLoRA), and the paper's Table 2 (TinyAgent Sec. 6).
 
-`run(cfg)` takes the best planner `workbench finetune` trained and makes three MLX models of it:
+The quantization stage (`workbench.stages.quantize.run(cfg)`) takes the best planner `workbench finetune` trained
+and makes three MLX models of it, with the functions here, in a folder it passes (`<artifacts>/mlx`):
 
 - **float16**: the planner converted to MLX, the full-precision reference;
 - **4-bit**: post-training affine quantization, `bits` with `group_size` (TinyAgent: 4 bits, group 32;
@@ -20,8 +21,8 @@ success on test and ood. Success is computed with `success_backend`:
   runs a 4-bit matmul tens of times slower than a float one.
 - "mlx": every query through mlx-lm, one at a time (the right choice on Apple silicon).
 
-Results go to `data/results/quantization.json` and `figures/table2_quantization.{md,csv}`, beside the paper's
-reported rows.
+The stage writes the results to `data/results/quantization.json` and `figures/table2_quantization.{md,csv}`,
+beside the paper's reported rows.
 """
 
 from __future__ import annotations
@@ -32,19 +33,22 @@ import platform
 import random
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import config
-
-#: TinyAgent, Table 2 (on a MacBook, as reported): latency per query, model size, success rate.
-REPORTED = [
-    {"model": "TinyAgent-1.1B", "precision": "16-bit", "latency_s": 3.9, "size_gb": 2.2, "success": 0.8006},
-    {"model": "TinyAgent-1.1B", "precision": "4-bit", "latency_s": 2.9, "size_gb": 0.68, "success": 0.8035},
-    {"model": "TinyAgent-7B", "precision": "16-bit", "latency_s": 19.5, "size_gb": 14.5, "success": 0.8495},
-    {"model": "TinyAgent-7B", "precision": "4-bit", "latency_s": 13.1, "size_gb": 4.37, "success": 0.8514},
-]
+from workbench.aio import run_sync
+from workbench.compiler.prompts import planner_chat
+from workbench.files import write_json_atomic
+from workbench.finetune import mlx
+from workbench.finetune.base import load_model
+from workbench.finetune.evaluate import evaluate_variant
+from workbench.finetune.prompts import build_examples
+from workbench.finetune.train import finetune, lora_settings
+from workbench.planner import MLXPlanner, Planner, best_planner, saved_decoding, saved_plan_order
+from workbench.serve import MLXServer
+from workbench.synth.dataset import load_split
+from workbench.tools.tinyagent import TOOL_NAMES
 
 
 @dataclass
@@ -109,16 +113,11 @@ class QuantizeConfig:
     seed: int = field(default=0, metadata={"help": "sampling and shuffling seed"})
 
 
-def mlx_dir() -> Path:
-    return config.artifacts_dir() / "mlx"
-
-
-def source_planner(cfg: QuantizeConfig) -> tuple[Path, dict[str, Any]]:
-    """The planner folder to quantize and its decoding mode (ToolRAG, constrained, grounded)."""
+def source_planner(cfg: QuantizeConfig, artifacts: Path) -> tuple[Path, dict[str, Any]]:
+    """The planner folder to quantize and its decoding mode (ToolRAG, constrained, grounded); "best" is the
+    best planner `workbench finetune` trained under `artifacts`."""
     if cfg.source == "best":
-        from workbench.finetune.predict import best_planner
-
-        return best_planner()
+        return best_planner(artifacts)
     folder = Path(cfg.source)
     if not (folder / "config.json").exists():
         raise FileNotFoundError(
@@ -140,20 +139,19 @@ def _cached(folder: Path, stamp: dict[str, Any]) -> bool:
 
 
 def _stamp(folder: Path, stamp: dict[str, Any]) -> None:
-    config.write_json_atomic(folder / "workbench_stamp.json", stamp)
+    write_json_atomic(folder / "workbench_stamp.json", stamp)
 
 
 # ----------------------------------------------------------------------------------------- building
 
 
-def build_models(cfg: QuantizeConfig, progress: bool = True) -> dict[str, Any]:
-    """Convert, quantize and train (each step cached by its inputs); returns the folders and training reports."""
-    from workbench.finetune import mlx
-    from workbench.finetune.predict import saved_plan_order
-    from workbench.synth.dataset import load_split
-
-    src, info = source_planner(cfg)
-    out = mlx_dir()
+def build_models(
+    cfg: QuantizeConfig, out: Path, dataset: Path, artifacts: Path, base: Path | None = None
+) -> dict[str, Any]:
+    """Convert, quantize and train into `out` (each step cached by its inputs), on the splits in `dataset`;
+    with `base`, also mlx-lm LoRA on that base model (`cfg.mlx_lora_iters`). Returns the folders and the
+    training reports. `artifacts` is where `source_planner` finds the best planner."""
+    src, info = source_planner(cfg, artifacts)
     src_id = _fingerprint(src)
     fp = out / cfg.dtype
     q = out / f"q{cfg.bits}g{cfg.group_size}"
@@ -167,16 +165,16 @@ def build_models(cfg: QuantizeConfig, progress: bool = True) -> dict[str, Any]:
         "train": cfg.train_records,
         "val": cfg.val_records,
         "seed": cfg.seed,
-        "prompt": mlx.saved_decoding(src).get("kind", "compact"),
+        "prompt": saved_decoding(src).get("kind", "compact"),
         "plan_order": saved_plan_order(src),
     }
     if not _cached(data, data_stamp):
-        train = load_split("train")
+        train = load_split("train", folder=dataset)
         train = random.Random(cfg.seed).sample(train, min(cfg.train_records, len(train)))
         mlx.export_chat_data(
             data,
             train,
-            load_split("val", limit=cfg.val_records),
+            load_split("val", limit=cfg.val_records, folder=dataset),
             kind=data_stamp["prompt"],
             seed=cfg.seed,
             order=data_stamp["plan_order"],
@@ -209,42 +207,38 @@ def build_models(cfg: QuantizeConfig, progress: bool = True) -> dict[str, Any]:
                 steps_per_eval=max(cfg.qlora_iters // 2, 1),
             )
         elif cfg.qlora_backend == "torch":
-            report = qlora_torch(cfg, q, adapter)
+            report = qlora_torch(cfg, q, adapter, out, dataset)
         else:
             raise ValueError(f"qlora_backend {cfg.qlora_backend!r}: use 'torch' or 'mlx'")
-        config.write_json_atomic(adapter / "training.json", {**report, "backend": cfg.qlora_backend})
+        write_json_atomic(adapter / "training.json", {**report, "backend": cfg.qlora_backend})
         _stamp(adapter, stamp)
     reports["qlora"] = json.loads((adapter / "training.json").read_text(encoding="utf-8"))
-    if cfg.mlx_lora_iters:
-        reports["mlx_lora"] = mlx_lora_on_base(cfg, data, data_stamp)
+    if cfg.mlx_lora_iters and base is not None:
+        reports["mlx_lora"] = mlx_lora_on_base(cfg, base, data, data_stamp, out)
     return {"source": src, "info": info, "float": fp, "quantized": q, "adapter": adapter, "reports": reports}
 
 
-def qlora_torch(cfg: QuantizeConfig, quantized: Path, adapter: Path) -> dict[str, Any]:
+def qlora_torch(
+    cfg: QuantizeConfig, quantized: Path, adapter: Path, out: Path, dataset: Path
+) -> dict[str, Any]:
     """QLoRA with the transformers path: peft LoRA on a float32 copy of the 4-bit weights (frozen), then the
     adapter converted for mlx-lm. The forward pass is QLoRA's, dequant(W) x + scale B A x; only the arithmetic
-    of the frozen matmul differs (float32 here, 4-bit kernels in MLX)."""
-    from workbench.finetune import mlx
-    from workbench.finetune.base import load_model
-    from workbench.finetune.predict import saved_plan_order
-    from workbench.finetune.prompts import build_examples
-    from workbench.finetune.train import finetune, lora_settings
-    from workbench.synth.dataset import load_split
-
-    frozen = mlx.dequantize(quantized, mlx_dir() / "qlora_torch" / "frozen_4bit")
+    of the frozen matmul differs (float32 here, 4-bit kernels in MLX). Works in `out/qlora_torch`."""
+    work = out / "qlora_torch"
+    frozen = mlx.dequantize(quantized, work / "frozen_4bit")
     _, tokenizer = load_model(frozen)
-    kind, order = mlx.saved_decoding(frozen).get("kind", "compact"), saved_plan_order(frozen)
-    train = load_split("train")
+    kind, order = saved_decoding(frozen).get("kind", "compact"), saved_plan_order(frozen)
+    train = load_split("train", folder=dataset)
     train = random.Random(cfg.seed).sample(train, min(cfg.train_records, len(train)))
     rows = build_examples(tokenizer, train, kind, cfg.seed, order=order)
-    val = build_examples(tokenizer, load_split("val", limit=cfg.val_records), kind, cfg.seed + 1, order=order)
-    out = mlx_dir() / "qlora_torch"
+    val_records = load_split("val", limit=cfg.val_records, folder=dataset)
+    val = build_examples(tokenizer, val_records, kind, cfg.seed + 1, order=order)
     report = finetune(
         frozen,
         "lora",
         rows,
         val,
-        out,
+        work,
         lr=cfg.qlora_lr,
         epochs=cfg.qlora_epochs,
         batch_size=cfg.qlora_batch_size,
@@ -253,22 +247,17 @@ def qlora_torch(cfg: QuantizeConfig, quantized: Path, adapter: Path) -> dict[str
         lora=lora_settings(cfg.qlora_rank, int(cfg.qlora_scale * cfg.qlora_rank), 0.0),
         progress=True,
     )
-    mlx.peft_to_mlx_adapter(out / "adapter", adapter)
+    mlx.peft_to_mlx_adapter(work / "adapter", adapter)
     report.pop("log", None)
     return report
 
 
-def mlx_lora_on_base(cfg: QuantizeConfig, data: Path, data_stamp: dict[str, Any]) -> dict[str, Any]:
-    """mlx-lm LoRA on the same base model the torch fine-tunes started from, then fused into a model folder."""
-    from workbench.finetune import mlx
-    from workbench.finetune.stage import FinetuneConfig, build_base
-
-    base = (
-        build_base(config.stage_config(FinetuneConfig, "finetune"))
-        if cfg.base == "finetune"
-        else Path(cfg.base)
-    )
-    adapter, fused = mlx_dir() / "base_lora_adapter", mlx_dir() / "base_lora_fused"
+def mlx_lora_on_base(
+    cfg: QuantizeConfig, base: Path, data: Path, data_stamp: dict[str, Any], out: Path
+) -> dict[str, Any]:
+    """mlx-lm LoRA on `base` (the stage passes the base model the torch fine-tunes started from), then fused
+    into a model folder `out/base_lora_fused`."""
+    adapter, fused = out / "base_lora_adapter", out / "base_lora_fused"
     stamp = {
         "base": _fingerprint(base) if base.exists() else str(base),
         "data": data_stamp,
@@ -290,7 +279,7 @@ def mlx_lora_on_base(cfg: QuantizeConfig, data: Path, data_stamp: dict[str, Any]
             steps_per_eval=max(cfg.mlx_lora_iters // 2, 1),
         )
         mlx.fuse(base, adapter, fused)
-        config.write_json_atomic(fused / "training.json", report)
+        write_json_atomic(fused / "training.json", report)
         _stamp(fused, stamp)
     return json.loads((fused / "training.json").read_text(encoding="utf-8"))
 
@@ -298,15 +287,13 @@ def mlx_lora_on_base(cfg: QuantizeConfig, data: Path, data_stamp: dict[str, Any]
 # --------------------------------------------------------------------------------------- measuring
 
 
-def _torch_copy(kind: str, built: dict[str, Any], cfg: QuantizeConfig) -> Path:
+def _torch_copy(kind: str, built: dict[str, Any], cfg: QuantizeConfig, out: Path) -> Path:
     """A float32 Hugging Face folder computing exactly what the MLX model computes (for batched scoring)."""
-    from workbench.finetune import mlx
-
-    dst = mlx_dir() / "eval" / kind
+    dst = out / "eval" / kind
     if kind == "qlora" and cfg.qlora_backend == "torch":  # the merged peft model: the 4-bit weights + B A
-        return mlx_dir() / "qlora_torch" / "model"
+        return out / "qlora_torch" / "model"
     if kind == "qlora":
-        tmp = mlx_dir() / "eval" / "qlora_f16"
+        tmp = out / "eval" / "qlora_f16"
         mlx.fuse(built["quantized"], built["adapter"], tmp, dequantize=True)
         return mlx.dequantize(tmp, dst)
     return mlx.dequantize(built["float" if kind == "float16" else "quantized"], dst)
@@ -318,25 +305,26 @@ def measure(
     built: dict[str, Any],
     splits: dict[str, list[dict[str, Any]]],
     selected: dict[str, list[list[str]]] | None,
+    out: Path,
+    root: Path,
 ) -> dict[str, Any]:
-    """One Table 2 row: size, bits per weight, MLX latency / speed / memory, success on test and ood."""
-    import mlx.core as mx
+    """One Table 2 row: size, bits per weight, MLX latency / speed / memory, success on test and ood.
 
-    from workbench.finetune import mlx
-    from workbench.finetune.predict import Planner
-    from workbench.finetune.stage import evaluate_variant
+    `out` is the folder `build_models` built in; the row names its folders relative to `root` (the artifacts).
+    """
+    import mlx.core as mx
 
     folder = built["quantized"] if kind != "float16" else built["float"]
     adapter = built["adapter"] if kind == "qlora" else None
     info = built["info"]
     decoding = {"constrained": info.get("constrained", False), "grounded": info.get("grounded", False)}
-    planner = mlx.MLXPlanner.load(folder, adapter_dir=adapter, **decoding)
+    planner = MLXPlanner.load(folder, adapter_dir=adapter, **decoding)
     layers = mlx.quantized_layers(planner.model)
     size = mlx.weights_bytes(folder) + (mlx.weights_bytes(adapter) if adapter else 0)
     row: dict[str, Any] = {
         "row": kind,
-        "folder": str(folder.relative_to(config.artifacts_dir())),
-        "adapter": str(adapter.relative_to(config.artifacts_dir())) if adapter else None,
+        "folder": str(folder.relative_to(root)),
+        "adapter": str(adapter.relative_to(root)) if adapter else None,
         "size_bytes": size,
         "bits_per_weight": round(mlx.bits_per_weight(planner.model), 3),
         "quantized_layers": len(layers),
@@ -367,7 +355,7 @@ def measure(
     if cfg.success_backend == "mlx":
         scorer: Any = planner
     elif cfg.success_backend == "torch":
-        scorer = Planner.load(_torch_copy(kind, built, cfg), **decoding, batch_size=cfg.eval_batch_size)
+        scorer = Planner.load(_torch_copy(kind, built, cfg, out), **decoding, batch_size=cfg.eval_batch_size)
         scorer.model.float()
     else:
         raise ValueError(f"success_backend {cfg.success_backend!r}: use 'torch' or 'mlx'")
@@ -385,10 +373,6 @@ def served_check(
     folder: Path, adapter: Path | None, recs: list[dict[str, Any]], planner: Any
 ) -> dict[str, Any]:
     """Plan a few queries through `mlx_lm.server` with the `openai` client; compare with in-process MLX plans."""
-    from workbench.aio import run_sync
-    from workbench.finetune.prompts import planner_chat
-    from workbench.serve import MLXServer
-    from workbench.tools.tinyagent import TOOL_NAMES
 
     async def ask(llm: Any, r: dict[str, Any]) -> str:
         done = await llm.complete(
@@ -415,59 +399,3 @@ def device() -> str:
     import mlx.core as mx
 
     return f"{platform.system()} {platform.machine()}, mlx {mx.__version__} on {mx.default_device()}"
-
-
-# ---------------------------------------------------------------------------------------------- run
-
-
-def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
-    """Build the three MLX models, measure each, write `quantization.json` and Table 2."""
-    from workbench.finetune import mlx
-    from workbench.finetune.predict import toolrag_selector
-    from workbench.synth.dataset import load_split
-
-    cfg = cfg or config.stage_config(QuantizeConfig, "quantize")
-    t0 = time.perf_counter()
-    built = build_models(cfg)
-    splits = {"test": load_split("test", limit=cfg.eval_test), "ood": load_split("ood", limit=cfg.eval_ood)}
-    select = toolrag_selector("auto") if built["info"].get("toolrag") else None
-    selected = {s: select([r["query"] for r in recs]) for s, recs in splits.items()} if select else None
-    rows = [measure(cfg, kind, built, splits, selected) for kind in ("float16", "4bit", "qlora")]
-    by = {r["row"]: r for r in rows}
-    served = None
-    if cfg.served_n:
-        planner = mlx.MLXPlanner.load(built["quantized"], constrained=False)
-        served = served_check(built["quantized"], None, splits["test"][: cfg.served_n], planner)
-    results = {
-        "profile": config.active_profile(),
-        "device": device(),
-        "source": config.shown_path(built["source"]),
-        "bits": cfg.bits,
-        "group_size": cfg.group_size,
-        "size_ratio_vs_fp16": round(by["float16"]["size_bytes"] / by["4bit"]["size_bytes"], 3),
-        "success_test_full": by["float16"]["success_test"],
-        "success_test_4bit": by["4bit"]["success_test"],
-        "success_test_qlora": by["qlora"]["success_test"],
-        "success_ood_full": by["float16"]["success_ood"],
-        "success_ood_4bit": by["4bit"]["success_ood"],
-        "success_ood_qlora": by["qlora"]["success_ood"],
-        "latency_ratio_4bit_over_full": round(
-            by["4bit"]["median_latency_s"] / by["float16"]["median_latency_s"], 3
-        ),
-        "success_backend": cfg.success_backend,
-        "rows": rows,
-        "training": built["reports"],
-        "served": served,
-        "settings": asdict(cfg),
-        "wall_s": round(time.perf_counter() - t0, 1),
-        "reported": REPORTED,
-        "note": "success = DAG isomorphism on our synthesized test/ood sets, not the paper's; latency is planning "
-        "one query alone in MLX on the device named here",
-    }
-    config.save_results("quantization", results)
-    from workbench.viz.planner import fig_mlx_lora
-    from workbench.viz.tables import table2_quantization
-
-    table2_quantization(results)
-    fig_mlx_lora(results)
-    return results

@@ -24,6 +24,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from workbench.llm.openai_compat import OpenAICompatLLM
+
 HOST = "127.0.0.1"
 
 
@@ -174,8 +176,6 @@ class MLXServer:
 
     def llm(self, **kwargs: Any) -> Any:
         """An `OpenAICompatLLM` (the `openai` client) for this server."""
-        from workbench.llm.openai_compat import OpenAICompatLLM
-
         return OpenAICompatLLM(model="default_model", base_url=self.url, api_key="local", **kwargs)
 
     def __enter__(self) -> MLXServer:

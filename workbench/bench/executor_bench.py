@@ -7,7 +7,8 @@ longest chain of dependent durations. We report makespan / critical path (1.0 is
 - the same executor with tools that `asyncio.sleep` (adds the event loop's timer slack, ~0.5 ms per sleep),
 - a polling scheduler that checks for ready tasks every 10 ms, as the original LLMCompiler code does.
 
-and the scheduling overhead in microseconds per task on no-op tasks. `workbench bench executor` runs it.
+and the scheduling overhead in microseconds per task on no-op tasks. `workbench bench executor` runs it
+(through `workbench.stages.bench.executor`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from workbench import config
 from workbench.aio import run_sync
 from workbench.compiler.executor import Executor
 from workbench.compiler.tools import Tool
@@ -85,7 +85,7 @@ async def run_polling(steps: Sequence[Step], tool: Tool, interval_s: float) -> f
     return time.perf_counter() - start
 
 
-async def _measure(cfg: ExecutorBenchConfig) -> dict:
+async def _ameasure(cfg: ExecutorBenchConfig) -> dict:
     rows = []
     exact, plain = _work_tool(exact=True), _work_tool(exact=False)
     for seed in range(cfg.seeds):
@@ -131,10 +131,9 @@ async def _measure(cfg: ExecutorBenchConfig) -> dict:
     }
 
 
-def run(cfg: ExecutorBenchConfig | None = None, save: bool = True) -> dict:
-    """Measure and write `data/results/executor.json`."""
-    cfg = cfg or config.stage_config(ExecutorBenchConfig, "bench_executor")
-    results = run_sync(_measure(cfg))
+def measure(cfg: ExecutorBenchConfig) -> dict:
+    """Measure; returns what the bench stage saves as `data/results/executor.json`."""
+    results = run_sync(_ameasure(cfg))
     results.update(
         {
             "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
@@ -147,6 +146,4 @@ def run(cfg: ExecutorBenchConfig | None = None, save: bool = True) -> dict:
             "what": "makespan / critical path on random DAGs (1.0 = physical limit); scheduling overhead per task",
         }
     )
-    if save:
-        config.save_results("executor", results)
     return results

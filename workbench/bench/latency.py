@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
-from workbench import config
 from workbench.aio import run_sync
 from workbench.compiler import ExecutionResult, Executor, LLMCompiler, ReAct, desktop_tools
 from workbench.llm import ScriptedLLM
@@ -119,14 +119,8 @@ def react_turns(plan: Plan, execution: ExecutionResult) -> list[str]:
     return turns + ["Thought: Every step is done.\nAction: Finish[Done.]"]
 
 
-async def _testset(cfg: LatencyBenchConfig) -> dict | None:
+async def _testset(cfg: LatencyBenchConfig, records: list[dict[str, Any]]) -> dict:
     """LLMCompiler (streaming) vs ReAct on synthesized test queries, each driven by its gold plan."""
-    from workbench.synth.dataset import load_split
-
-    try:
-        records = load_split("test", cfg.testset_n)
-    except FileNotFoundError:
-        return None
     rows = []
     for r in records:
         plan = parse_plan(r["plan"])
@@ -171,7 +165,7 @@ async def _testset(cfg: LatencyBenchConfig) -> dict | None:
     }
 
 
-async def _measure(cfg: LatencyBenchConfig) -> list[dict]:
+async def _ameasure(cfg: LatencyBenchConfig) -> list[dict]:
     rows = []
     for width in cfg.widths:
         plan = parse_plan(workload(width)[1])
@@ -189,24 +183,20 @@ async def _measure(cfg: LatencyBenchConfig) -> list[dict]:
     return rows
 
 
-def run(cfg: LatencyBenchConfig | None = None, save: bool = True) -> dict:
-    """Measure and write `data/results/llmcompiler_vs_react.json`."""
-    cfg = cfg or config.stage_config(LatencyBenchConfig, "bench_latency")
-    rows = run_sync(_measure(cfg))
-    testset = run_sync(_testset(cfg)) if cfg.testset_n else None
-    results = {
+def measure(cfg: LatencyBenchConfig, testset: list[dict[str, Any]] | None = None) -> dict:
+    """Measure the workloads of `cfg.widths`, and the synthesized `testset` records when given; returns what the
+    bench stage saves as `data/results/llmcompiler_vs_react.json`."""
+    rows = run_sync(_ameasure(cfg))
+    timed = run_sync(_testset(cfg, testset)) if testset else None
+    return {
         "what": "end-to-end latency, LLMCompiler vs ReAct, under a scripted-LLM latency model (not accuracy)",
         "llm": "scripted replay LLM (not a model)",
-        "profile": config.active_profile(),
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
         "rows": rows,
         "speedup_stream_by_width": {str(r["width"]): r["speedup_llmcompiler_stream"] for r in rows},
         "speedup_no_stream_by_width": {str(r["width"]): r["speedup_llmcompiler_no_stream"] for r in rows},
         "example_plan": render_plan(parse_plan(workload(min(cfg.widths))[1])),
-        "testset": testset
-        if testset is not None
+        "testset": timed
+        if timed is not None
         else "skipped: no data/tinyagent/test.jsonl (run workbench synth)",
     }
-    if save:
-        config.save_results("llmcompiler_vs_react", results)
-    return results

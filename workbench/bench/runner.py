@@ -41,6 +41,7 @@ from workbench.compiler.joiner import LLMJoiner
 from workbench.compiler.react import ReAct
 from workbench.jsonl import StoreWarning, append, open_for_append, read_records
 from workbench.llm.base import LLM, Completion, Message, StreamState, Usage
+from workbench.llm.openai_compat import from_env
 
 AGENTS = ("llmcompiler", "react")
 #: What a record must agree on with the run that resumes it (mixing them would make the summary meaningless).
@@ -51,7 +52,9 @@ RUN_KEYS = ("benchmark", "agent", "model", "stream")
 class BenchRunConfig:
     """One benchmark run. Field help texts serve `--help` and notebooks (`config.describe`)."""
 
-    benchmark: str = field(default="hotpotqa", metadata={"help": "hotpotqa | movie | parallelqa"})
+    benchmark: str = field(
+        default="hotpotqa", metadata={"help": "hotpotqa | movie | parallelqa", "choices": tuple(BENCHMARKS)}
+    )
     limit: int | None = field(default=None, metadata={"help": "run only the first N examples (None: all)"})
     react: bool = field(default=False, metadata={"help": "run the ReAct baseline instead of LLMCompiler"})
     stream: bool = field(
@@ -231,8 +234,6 @@ def _wiki(cfg: BenchRunConfig) -> Docstore:
 
 
 def _llm(cfg: BenchRunConfig) -> LLM:
-    from workbench.llm import from_env  # imports openai: only when a real model is needed
-
     overrides = {"base_url": cfg.base_url} if cfg.base_url else {}
     return from_env(cfg.provider, cfg.model, **overrides)
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from workbench.compiler.events import Event, Listener, clip, ignore
 from workbench.compiler.executor import ExecutionResult, Executor
 from workbench.compiler.joiner import JoinDecision, LLMJoiner, scratchpad
 from workbench.compiler.prompts import PlannerPrompt, planner_messages
@@ -106,7 +107,9 @@ class LLMCompiler:
         self.planner = planner
         self.tools: list[Tool] = as_tools(tools)
         self.joiner = joiner or LLMJoiner(planner)
-        self.prompt = PlannerPrompt(self.tools, examples, custom_instructions, today, tinyagent)
+        self.prompt = PlannerPrompt(
+            [t.spec for t in self.tools], examples, custom_instructions, today, tinyagent
+        )
         self.max_replans = max_replans
         self.stream = stream
         self.strict = strict
@@ -115,14 +118,18 @@ class LLMCompiler:
         self.specs = {t.name: t.spec for t in self.tools}
         self.messages = messages
 
-    async def run(self, question: str) -> AgentResult:
+    async def run(self, question: str, on_event: Listener = ignore) -> AgentResult:
+        """Plan, execute while the plan streams, join; replan until the joiner finishes or the budget ends.
+
+        `on_event` hears every plan chunk and line, step, task start and end, and join decision
+        (`compiler.events`)."""
         if not question or not question.strip():
             return AgentResult(question, "The query is empty: nothing to do.", False, 0.0)
         start = time.perf_counter()
         result = AgentResult(question, "", False, 0.0)
         context = ""
         decision = JoinDecision("replan", "no plan was made")
-        for _ in range(self.max_replans + 1):
+        for k in range(self.max_replans + 1):
             messages = (
                 self.messages(question, context)
                 if self.messages
@@ -131,18 +138,25 @@ class LLMCompiler:
             completions: list[Completion] = []
             parser = StreamingPlanParser(strict=self.strict)
             plan_start = time.perf_counter() - start
-            if self.stream:
-                execution = await self.executor.run(
-                    self._streamed_steps(messages, parser, completions), start
-                )
-            else:
-                execution = await self.executor.run(
-                    await self._whole_plan_steps(messages, parser, completions), start
-                )
+            heard = _Heard(on_event, k)
+            steps = (
+                self._streamed_steps(messages, parser, completions, heard)
+                if self.stream
+                else await self._whole_plan_steps(messages, parser, completions, heard)
+            )
+            execution = await self.executor.run(steps, start, on_event, k)
             exec_end = time.perf_counter() - start
             plan_end = plan_start + (completions[0].total_s if completions else 0.0)
             pad = scratchpad(parser.steps, execution)
             decision, join_completion = await self.joiner(question, context + pad, execution)  # every round
+            on_event(
+                Event(
+                    "join" if decision.action == "finish" else "replan",
+                    clip(decision.answer, 200),
+                    decision,
+                    k,
+                )
+            )
             result.rounds.append(
                 Round(
                     completions[0].text if completions else "",
@@ -169,13 +183,18 @@ class LLMCompiler:
         result.latency_s = time.perf_counter() - start
         return result
 
-    def _check(self, step: Step) -> Step:
+    def _check(self, step: Step, heard: _Heard) -> Step:
         if not step.is_join:
             validate_plan(Plan([step]), self.specs)
+        heard.step(step)
         return step
 
     async def _streamed_steps(
-        self, messages: list[dict[str, str]], parser: StreamingPlanParser, completions: list[Completion]
+        self,
+        messages: list[dict[str, str]],
+        parser: StreamingPlanParser,
+        completions: list[Completion],
+        heard: _Heard,
     ) -> AsyncIterator[Step]:
         """Steps as the planner writes them; a bad line is raised after the stream is drained.
 
@@ -186,34 +205,68 @@ class LLMCompiler:
         stream = self.planner.stream(
             messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens, result=completions
         )
-        async with contextlib.aclosing(stream) as chunks:
-            async for chunk in chunks:
-                if error is not None:
-                    continue  # keep reading, so the call's whole text is recorded for the replanner
-                try:
-                    for step in _feed_lines(parser, chunk):
-                        yield self._check(step)
-                except PlanError as e:
-                    error = e
+        try:
+            async with contextlib.aclosing(stream) as chunks:
+                async for chunk in chunks:
+                    heard.chunk(chunk)
+                    if error is not None:
+                        continue  # keep reading, so the call's whole text is recorded for the replanner
+                    try:
+                        for step in _feed_lines(parser, chunk):
+                            yield self._check(step, heard)
+                    except PlanError as e:
+                        error = e
+        finally:
+            heard.close()
         if error is None:
             for step in parser.close():
-                yield self._check(step)
+                yield self._check(step, heard)
         else:
             raise error
 
     async def _whole_plan_steps(
-        self, messages: list[dict[str, str]], parser: StreamingPlanParser, completions: list[Completion]
-    ) -> Sequence[Step] | AsyncIterator[Step]:
+        self,
+        messages: list[dict[str, str]],
+        parser: StreamingPlanParser,
+        completions: list[Completion],
+        heard: _Heard,
+    ) -> AsyncIterator[Step]:
         done = await self.planner.complete(messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens)
         completions.append(done)
+        heard.chunk(done.text)
+        heard.close()
 
         async def replay() -> AsyncIterator[Step]:
             for step in _feed_lines(parser, done.text):
-                yield self._check(step)
+                yield self._check(step, heard)
             for step in parser.close():
-                yield self._check(step)
+                yield self._check(step, heard)
 
         return replay()
+
+
+class _Heard:
+    """Tells a listener about the plan of one round: each chunk, each whole line, each step."""
+
+    def __init__(self, on_event: Listener, round: int):
+        self.on_event, self.round, self.pending = on_event, round, ""
+
+    def chunk(self, text: str) -> None:
+        self.on_event(Event("chunk", "", text, self.round))
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self._line(line)
+
+    def close(self) -> None:
+        self._line(self.pending)
+        self.pending = ""
+
+    def step(self, step: Step) -> None:
+        self.on_event(Event("step", step.tool, step, self.round))
+
+    def _line(self, line: str) -> None:
+        if line.strip():
+            self.on_event(Event("plan", line.strip(), None, self.round))
 
 
 def _feed_lines(parser: StreamingPlanParser, text: str):

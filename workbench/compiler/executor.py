@@ -30,9 +30,10 @@ from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.compiler.events import Event, Listener, clip, ignore
 from workbench.compiler.tools import Tool
 from workbench.llm.base import LLMError
-from workbench.plan import REFERENCE_RE, PlanError, Step
+from workbench.plan import REFERENCE_RE, PlanError, Step, render_args
 from workbench.tools.spec import ERROR_PREFIX, ToolUnavailable, is_error
 
 # Failures of the infrastructure, not of the plan: they stop the run instead of becoming an observation that
@@ -124,12 +125,17 @@ class Executor:
         self.substitute = substitute  # False: arguments are passed as written (ReAct has no $ references)
 
     async def run(
-        self, steps: Iterable[Step] | AsyncIterable[Step], origin: float | None = None
+        self,
+        steps: Iterable[Step] | AsyncIterable[Step],
+        origin: float | None = None,
+        on_event: Listener = ignore,
+        round: int = 0,
     ) -> ExecutionResult:
         """Dispatch steps as they arrive; return when every dispatched task has finished.
 
         Times are seconds from `origin` (a `time.perf_counter()` value; default: now), so that an agent can
-        put the executions of several rounds on one timeline.
+        put the executions of several rounds on one timeline. `on_event` hears each task's `start` and `end`
+        (`compiler.events`), tagged with `round`.
 
         A `PlanError` raised by the step stream (a bad line mid-plan) stops dispatching; tasks already
         running finish, and the error is returned in `plan_error` for the joiner / replanner.
@@ -163,7 +169,9 @@ class Executor:
                 record = TaskRecord(step.idx, step.tool, step.args, step.deps, time.perf_counter() - start)
                 result.records[step.idx] = record
                 futures[step.idx] = loop.create_future()
-                task = loop.create_task(self._run_task(record, futures, result.records, start))
+                task = loop.create_task(
+                    self._run_task(record, futures, result.records, start, on_event, round)
+                )
                 task.add_done_callback(stop_all)
                 tasks.append(task)
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
@@ -187,6 +195,8 @@ class Executor:
         futures: dict[int, asyncio.Future[bool]],
         records: dict[int, TaskRecord],
         start: float,
+        on_event: Listener = ignore,
+        round: int = 0,
     ) -> None:
         ok = False
         try:
@@ -216,6 +226,7 @@ class Executor:
                     f"{ERROR_PREFIX}cannot fill in the arguments: {e}",
                 )
                 return
+            on_event(Event("start", f"{record.tool}({clip(_shown(record.resolved_args))})", record, round))
             record.observation = await self._call(record.tool, record.resolved_args)
             ok = not is_error(record.observation)
             record.status = "done" if ok else "failed"
@@ -227,6 +238,7 @@ class Executor:
             raise
         finally:
             record.ended = time.perf_counter() - start
+            on_event(Event("end", f"{record.tool} -> {clip(record.observation)}", record, round))
             if not futures[record.idx].done():
                 futures[record.idx].set_result(ok)
 
@@ -247,6 +259,13 @@ class Executor:
         except Exception as e:  # a tool's failure is an observation, never a crash of the run
             return f"{ERROR_PREFIX}{name} raised {type(e).__name__}: {e}"
         return out if isinstance(out, str) else str(out)
+
+
+def _shown(args: tuple[Any, ...]) -> str:
+    try:
+        return render_args(args)
+    except ValueError:  # an observation substituted in is always a string, but a tool may be called directly
+        return repr(args)
 
 
 async def _next_or_stop(source: Any, stop: asyncio.Event) -> Step | None:

@@ -1,6 +1,5 @@
-"""Plan evaluation (TinyAgent, Sec. 3.2): success rate by DAG isomorphism, and what else went wrong.
-
-Per prediction, against the gold plan:
+"""Plan evaluation (TinyAgent, Sec. 3.2): success rate by DAG isomorphism, and what else went wrong, averaged
+over a set of predictions. Per prediction, against the gold plan (`metrics.score_plan`):
 
 - `success`: the DAGs are isomorphic with nodes matched on tool name (the paper's metric; arguments ignored);
 - `parse_failure`: the text is not a valid plan (syntax, unknown tool, wrong arity or types, bad references);
@@ -9,60 +8,20 @@ Per prediction, against the gold plan:
   what step k computes), so step order may differ but nothing else may.
 
     >>> gold = '1. get_phone_number("Ana")\\n2. send_sms(["$1"], "hi")\\n3. join()<END_OF_PLAN>'
-    >>> score_plan(gold.replace("Ana", "Anna"), gold)
-    {'success': 1.0, 'parse_failure': 0.0, 'tool_recall': 1.0, 'argument_exact': 0.0}
+    >>> evaluate([gold.replace("Ana", "Anna")], [gold])
+    {'n': 1, 'success': 1.0, 'parse_failure': 0.0, 'tool_recall': 1.0, 'argument_exact': 0.0}
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from workbench.metrics import plan_success, tool_recall
-from workbench.plan import Plan, PlanError, is_reference, parse_plan, references
-from workbench.tools.tinyagent import tinyagent_tools
+from workbench.jsonl import read_jsonl
+from workbench.metrics import SCORES, plan_success, score_plan
+from workbench.plan import parse_plan
 
-METRICS = ("success", "parse_failure", "tool_recall", "argument_exact")
-
-
-def _canonical(plan: Plan) -> Counter:
-    """Each step as (tool, args) with every `$k` replaced by step k's own canonical form."""
-    memo: dict[int, Any] = {}
-    by_idx = {s.idx: s for s in plan.steps}
-
-    def value(v: Any) -> Any:
-        if isinstance(v, list | tuple):
-            return tuple(value(x) for x in v)
-        if isinstance(v, str) and references(v):
-            if is_reference(v):
-                return step(int(v.strip().lstrip("$").strip("{}")))
-            return ("text", v, tuple(sorted((k, step(k)) for k in references(v))))
-        return v
-
-    def step(i: int) -> Any:
-        if i not in memo:
-            s = by_idx[i]
-            memo[i] = (s.tool, tuple(value(a) for a in s.args))
-        return memo[i]
-
-    return Counter(step(s.idx) for s in plan.steps if not s.is_join)
-
-
-def score_plan(pred: str, gold: str) -> dict[str, float]:
-    """The four metrics for one prediction (a parse failure scores 0 on everything else)."""
-    specs = tinyagent_tools()
-    gold_plan = parse_plan(gold)
-    try:
-        plan = parse_plan(pred, specs)
-    except PlanError:
-        return {"success": 0.0, "parse_failure": 1.0, "tool_recall": 0.0, "argument_exact": 0.0}
-    return {
-        "success": plan_success(plan, gold_plan),
-        "parse_failure": 0.0,
-        "tool_recall": tool_recall(plan, gold_plan),
-        "argument_exact": float(_canonical(plan) == _canonical(gold_plan)),
-    }
+METRICS = SCORES  # the four numbers of `metrics.score_plan`, averaged
 
 
 def evaluate(preds: Sequence[str], golds: Sequence[str]) -> dict[str, float]:
@@ -74,6 +33,19 @@ def evaluate(preds: Sequence[str], golds: Sequence[str]) -> dict[str, float]:
     scores = [score_plan(p, g) for p, g in zip(preds, golds, strict=True)]
     out = {m: round(sum(s[m] for s in scores) / len(scores), 4) for m in METRICS}
     return {"n": len(scores), **out}
+
+
+def evaluate_variant(
+    planner: Any, records: Sequence[dict[str, Any]], tools: Sequence[Sequence[str]] | None
+) -> dict[str, Any]:
+    """Plan `records` with `planner` (a `Planner`; `tools`: ToolRAG's selection per query, None for all 16)
+    and score the plans; `cut` (constrained planners) is the share of plans the grammar's limits cut short;
+    `preds` are the plans themselves."""
+    preds = planner.plan(
+        [r["query"] for r in records], [r["today"] for r in records], tools=tools, progress=len(records) > 100
+    )
+    cut = {"cut": round(sum(p["cut"] for p in preds) / len(preds), 4)} if planner.constrained else {}
+    return {**evaluate([p["plan"] for p in preds], [r["plan"] for r in records]), **cut, "preds": preds}
 
 
 STEP_BUCKETS = ((1, 2), (3, 4), (5, 6), (7, 99))
@@ -125,27 +97,3 @@ def evaluate_files(pred_path: str, gold_path: str) -> dict[str, float]:
                 f'{path}, line {bad[0] + 1}: needs a "query"' + (' and a "plan"' if name == "gold" else "")
             )
     return evaluate(*pair_by_query(rows["predictions"], rows["gold"]))
-
-
-def read_jsonl(path: str, what: str = "input") -> list[dict[str, Any]]:
-    """Every line a JSON object; a clear error names the file and line otherwise."""
-    import json
-    from pathlib import Path
-
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{what} file {path} does not exist")
-    out = []
-    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(
-                f"{path}, line {i}: not JSON ({e.msg}); write one JSON object per line"
-            ) from None
-        if not isinstance(row, dict):
-            raise ValueError(f'{path}, line {i}: a JSON object with a "query" is expected')
-        out.append(row)
-    return out

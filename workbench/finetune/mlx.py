@@ -7,7 +7,9 @@ ordinary folders: a Hugging Face model folder converts to MLX (`to_mlx`), an ada
 `mlx_lm.lora` writes (`adapters.safetensors` + `adapter_config.json`), and a fused folder loads anywhere.
 
     >>> to_mlx("artifacts/planner/full/model", "artifacts/mlx/q4g32", bits=4, group_size=32)  # doctest: +SKIP
-    >>> MLXPlanner.load("artifacts/mlx/q4g32").plan(["Text Ana that I'm late"])[0]["plan"]  # doctest: +SKIP
+    >>> MLXPlanner.load("artifacts/mlx/q4g32").plan(["Text Ana that I'm late"])  # doctest: +SKIP
+
+(`workbench.planner.MLXPlanner` plans with an MLX model: the planner runtime, on mlx-lm.)
 """
 
 from __future__ import annotations
@@ -21,41 +23,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.finetune.predict import Planner, saved_decoding, toolrag_selector
 from workbench.finetune.prompts import ordered, planner_chat, target_plan, with_negatives
+from workbench.finetune.settings import DECODING_FILE
+from workbench.llm.local import model_folder_or_hub_id, need_mlx_lm
 
 #: An adapter folder holds these two files (what `mlx_lm.lora` writes and `mlx_lm.load(adapter_path=)` reads).
 ADAPTER_FILES = ("adapters.safetensors", "adapter_config.json")
 
 
-def _need_mlx() -> None:
-    try:
-        import mlx_lm  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(
-            f"the MLX path needs mlx-lm, which did not import ({exc}); on Apple silicon "
-            "`pip install mlx-lm`, on Linux `pip install 'mlx[cpu]' mlx-lm`"
-        ) from None
-
-
-def _model_dir(path: str | Path) -> Path:
-    """A local model folder, or a hub id (`org/name`, not a local path) that mlx-lm downloads where it can."""
-    text, path = str(path), Path(path)
-    if not path.exists() and text.count("/") == 1 and not text.startswith((".", "/", "~")):
-        return path
-    if not (path / "config.json").exists():
-        raise FileNotFoundError(
-            f"{path} is not a model folder (no config.json): run `workbench finetune` "
-            "(and `workbench quantize` for the MLX models) first"
-        )
-    return path
-
-
 def _replace_dir(tmp: Path, dst: Path, src: Path | None = None) -> Path:
     """Move a finished folder into place, so a folder at `dst` is always complete; the source model's
     decoding settings (`workbench_decoding.json`) travel with it."""
-    from workbench.finetune.stage import DECODING_FILE
-
     if src is not None and (src / DECODING_FILE).exists():
         shutil.copy2(src / DECODING_FILE, tmp / DECODING_FILE)
     if dst.exists():
@@ -120,10 +98,10 @@ def to_mlx(
     `dtype` is that of the unquantized weights and of the quantization scales and biases: float16 gives
     4 + 32/group_size bits per quantized weight (5 at group 32, the paper's setting; mlx-lm's default group is 64).
     """
-    _need_mlx()
+    need_mlx_lm()
     from mlx_lm.convert import convert
 
-    src, dst = _model_dir(src), Path(dst)
+    src, dst = model_folder_or_hub_id(src), Path(dst)
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -140,10 +118,10 @@ def to_mlx(
 
 def dequantize(src: str | Path, dst: str | Path, dtype: str = "float32") -> Path:
     """A float copy of an MLX (quantized) folder: the same function, readable by transformers (`load_model`)."""
-    _need_mlx()
+    need_mlx_lm()
     from mlx_lm.convert import convert
 
-    src, dst = _model_dir(src), Path(dst)
+    src, dst = model_folder_or_hub_id(src), Path(dst)
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     convert(str(src), str(tmp), dequantize=True, dtype=dtype)
@@ -218,14 +196,14 @@ def lora(
     turn only (`mask_prompt`). Returns the loss curve, tokens/s and wall time; the adapter (and its config,
     which `mlx_lm.load(adapter_path=...)`, `fuse` and `mlx_lm.server --adapter-path` read) goes to `adapter_dir`.
     """
-    _need_mlx()
+    need_mlx_lm()
     import mlx.core as mx
     from mlx_lm import load
     from mlx_lm.lora import CONFIG_DEFAULTS, train_model
     from mlx_lm.tuner.callbacks import TrainingCallback
     from mlx_lm.tuner.datasets import load_local_dataset
 
-    model_dir, data_dir = _model_dir(model_dir), Path(data_dir)
+    model_dir, data_dir = model_folder_or_hub_id(model_dir), Path(data_dir)
     if not (data_dir / "train.jsonl").exists():
         raise FileNotFoundError(f"{data_dir / 'train.jsonl'} is missing: write it with `export_chat_data`")
     model, tokenizer = load(str(model_dir))[:2]
@@ -291,11 +269,11 @@ def fuse(model_dir: str | Path, adapter_dir: str | Path, dst: str | Path, dequan
     A quantized base stays quantized (the merged weights are quantized again with the same bits and group)
     unless `dequantize`, which gives the exact float function of base + adapter.
     """
-    _need_mlx()
+    need_mlx_lm()
     from mlx.utils import tree_unflatten
     from mlx_lm.utils import dequantize_model, load, save
 
-    model_dir, adapter_dir, dst = _model_dir(model_dir), Path(adapter_dir), Path(dst)
+    model_dir, adapter_dir, dst = model_folder_or_hub_id(model_dir), Path(adapter_dir), Path(dst)
     missing = [f for f in ADAPTER_FILES if not (adapter_dir / f).exists()]
     if missing:
         raise FileNotFoundError(f"adapter folder {adapter_dir} lacks {missing}: train it with `lora` first")
@@ -350,88 +328,3 @@ def peft_to_mlx_adapter(peft_dir: str | Path, dst: str | Path) -> Path:
     }
     (dst / "adapter_config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
     return dst
-
-
-# -------------------------------------------------------------------------------------------- planning
-
-
-class MLXPlanner(Planner):
-    """`Planner` on mlx-lm: one query at a time (greedy), optionally under the plan grammar.
-
-    Each generation's token counts, speeds and peak memory (mlx-lm's own figures) are appended to `stats`.
-    """
-
-    def __init__(self, model: Any, tokenizer: Any, **kwargs: Any):
-        kwargs["batch_size"] = 1
-        super().__init__(model, tokenizer, **kwargs)
-        self.stats: list[dict[str, float]] = []
-
-    @classmethod
-    def load(
-        cls,
-        model_dir: str | Path,
-        toolrag: str | Path | None = None,
-        adapter_dir: str | Path | None = None,
-        **kwargs: Any,
-    ) -> MLXPlanner:
-        """An MLX model folder (with an optional adapter); decoding settings as in `Planner.load`."""
-        _need_mlx()
-        from mlx_lm import load
-
-        model_dir = _model_dir(model_dir)
-        model, tokenizer = load(str(model_dir), adapter_path=str(adapter_dir) if adapter_dir else None)[:2]
-        return cls(
-            model, tokenizer, select=toolrag_selector(toolrag), **{**saved_decoding(model_dir), **kwargs}
-        )
-
-    def prompts(
-        self, queries: Sequence[str], todays: Sequence[str], tools: Sequence[Sequence[str]]
-    ) -> list[list[int]]:
-        from workbench.finetune.prompts import prompt_ids
-
-        hf = self.tokenizer._tokenizer  # mlx-lm's wrapper around the HF tokenizer
-        out = []
-        for q, today, names in zip(queries, todays, tools, strict=True):
-            examples = self.examples(q, list(names)) if self.examples else ""
-            out.append(prompt_ids(hf, planner_chat(q, today, names, self.kind, examples)))
-        return out
-
-    def _generate(self, rows: list[list[int]], tools: list[list[str]], queries: list[str]) -> list[str]:
-        from mlx_lm import stream_generate
-        from mlx_lm.sample_utils import make_sampler
-
-        out = []
-        for ids, names, query in zip(rows, tools, queries, strict=True):
-            processors = [self._grammar(names, query)] if self.constrained else None
-            text, last = "", None
-            for last in stream_generate(
-                self.model,
-                self.tokenizer,
-                ids,
-                max_tokens=self.max_new_tokens,
-                sampler=make_sampler(temp=0.0),
-                logits_processors=processors,
-            ):
-                text += last.text
-            if last is not None:
-                self.stats.append(
-                    {
-                        "prompt_tokens": last.prompt_tokens,
-                        "generation_tokens": last.generation_tokens,
-                        "prompt_tps": last.prompt_tps,
-                        "generation_tps": last.generation_tps,
-                        "peak_memory_gb": last.peak_memory,
-                    }
-                )
-            out.append(text.strip())
-        return out
-
-    def _grammar(self, names: Sequence[str], query: str) -> Any:
-        from workbench.finetune.grammar import mlx_logits_processor, plan_grammar, query_spans
-        from workbench.tools.tinyagent import tinyagent_tools
-
-        specs = {s.name: s for s in tinyagent_tools()}
-        spans = query_spans(query) if self.grounded else None
-        return mlx_logits_processor(
-            self.tokenizer, plan_grammar([specs[n] for n in names], **self.grammar_limits, spans=spans)
-        )

@@ -1,22 +1,15 @@
-"""Fine-tuning prompts (TinyAgent, Sec. 3.2 and 4): the tools to describe, negatives, in-context examples.
+"""Fine-tuning prompts (TinyAgent, Sec. 3.2 and 4): the tools to describe, negatives, targets, loss masks.
 
 TinyAgent trains with prompts that describe the query's tools *plus some irrelevant ones* (negatives), so the
 planner learns to pick among the tools it is shown rather than to use every tool listed; at inference the
-tools come from ToolRAG. Retrieved solved examples may follow. Two prompt kinds:
+tools come from ToolRAG. The prompt itself (`full` or `compact`, `PROMPT_KINDS`) is the one the planner runs
+with, `compiler.prompts.planner_chat`. The target is the gold plan followed by the end-of-turn token; the
+loss covers those tokens only. The target's step order is a choice (`PLAN_ORDERS`): as synthesized, or grouped
+by request (the same DAG, so the same success; see `plan.grouped_by_part`).
 
-- `full`: the LLMCompiler planner prompt of `compiler.prompts` (signatures, rules, guidelines, examples); the
-  paper's setting, about 1,000-2,000 tokens, too long to fine-tune on a 2-core CPU;
-- `compact`: today's date, the tool *names* and optional examples; what the offline profile trains on.
-
-Tools are always listed in the fixed order of `TOOL_NAMES`, so their position says nothing about which are
-needed. The target is the gold plan followed by the end-of-turn token; the loss covers those tokens only.
-The target's step order is a choice (`PLAN_ORDERS`): as synthesized, or grouped by request (the same DAG,
-so the same success; see `plan.grouped_by_part`).
-
-    >>> messages = planner_chat("Text Ana I'm late", "2024-06-12", ["send_sms", "get_phone_number"])
-    >>> print(messages[0]["content"])
-    Today's date is 2024-06-12.
-    Tools: get_phone_number, send_sms
+    >>> rng = random.Random(0)
+    >>> with_negatives(["send_sms"], rng, max_negatives=0)
+    ['send_sms']
 """
 
 from __future__ import annotations
@@ -25,25 +18,15 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from workbench.compiler.prompts import ordered, planner_chat
 from workbench.plan import grouped_by_part, parse_plan, render_plan
-from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
+from workbench.tools.tinyagent import TOOL_NAMES
 
-PROMPT_KINDS = ("compact", "full")
 PLAN_ORDERS = (
     "gold",
     "grouped",
 )  # target step order: as synthesized (lookups first), or each request together
 IGNORE = -100  # label of a token that carries no loss
-_SPECS = {t.name: t for t in tinyagent_tools()}
-
-
-def ordered(tools: Sequence[str]) -> list[str]:
-    """The distinct known tools in the canonical order."""
-    chosen = set(tools)
-    unknown = chosen - set(TOOL_NAMES)
-    if unknown:
-        raise ValueError(f"unknown tool(s) {sorted(unknown)}; the planner knows {list(TOOL_NAMES)}")
-    return [n for n in TOOL_NAMES if n in chosen]
 
 
 def with_negatives(tools: Sequence[str], rng: random.Random, max_negatives: int | None = None) -> list[str]:
@@ -51,33 +34,6 @@ def with_negatives(tools: Sequence[str], rng: random.Random, max_negatives: int 
     rest = [n for n in TOOL_NAMES if n not in set(tools)]
     k = rng.randint(0, len(rest) if max_negatives is None else min(max_negatives, len(rest)))
     return ordered([*tools, *rng.sample(rest, k)])
-
-
-def system_prompt(today: str, tools: Sequence[str], kind: str = "compact", examples: str = "") -> str:
-    if kind == "compact":
-        text = f"Today's date is {today}.\nTools: {', '.join(ordered(tools))}"
-        return text + (f"\nExamples:\n{examples.strip()}" if examples.strip() else "")
-    if kind == "full":
-        from workbench.compiler.prompts import PlannerPrompt
-        from workbench.compiler.tools import Tool
-
-        specs = [Tool(_SPECS[n], _not_runnable) for n in ordered(tools)]
-        return PlannerPrompt(specs, examples=examples, today=today, tinyagent=True).system()
-    raise ValueError(f"unknown prompt kind {kind!r}; use one of {PROMPT_KINDS}")
-
-
-def _not_runnable(*args: Any) -> str:  # a prompt only needs the specs
-    raise RuntimeError("not a runnable tool")
-
-
-def planner_chat(
-    query: str, today: str, tools: Sequence[str], kind: str = "compact", examples: str = ""
-) -> list[dict[str, str]]:
-    """The chat a planner sees: system prompt (date, tools, examples), then the query."""
-    return [
-        {"role": "system", "content": system_prompt(today, tools, kind, examples)},
-        {"role": "user", "content": query},
-    ]
 
 
 def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:

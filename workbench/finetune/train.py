@@ -1,5 +1,8 @@
 """Training loops on the Hugging Face Trainer: pre-training the offline base, LoRA (peft) and full fine-tuning.
 
+`build_base` and `finetune_method` train the planner's models into a folder given by the caller (the stage
+passes `<artifacts>/planner`), each cached there and skipped when its saved settings match.
+
 The Trainer is used for all three so that `accelerate launch` takes the same code to several GPUs, checkpoints
 are resumable (a rerun continues from the last checkpoint in the output folder), and the best checkpoint on
 val (lowest val loss) is the one kept, as in TinyAgent (Sec. 5: 3 epochs, learning rate 7e-5, best on val).
@@ -10,15 +13,34 @@ val (lowest val loss) is the one kept, as in TinyAgent (Sec. 5: 3 epochs, learni
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import random
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from workbench.finetune.prompts import PadCollator
+from workbench.files import write_json_atomic
+from workbench.finetune import base
+from workbench.finetune.prompts import PadCollator, build_examples
+from workbench.finetune.settings import (
+    BASE_FIELDS,
+    DECODING_FILE,
+    METHOD_FIELDS,
+    TUNE_FIELDS,
+    FinetuneConfig,
+    decoding_settings,
+)
+from workbench.finetune.tokenizer import train_tokenizer
+from workbench.synth.dataset import load_split, split_path
+from workbench.toolrag.classifier import data_fingerprint
+from workbench.toolrag.encoder import load_encoder
+from workbench.toolrag.examples import ExampleRetriever, format_examples
+from workbench.tools.tinyagent import TOOL_NAMES
 
 LLAMA_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -221,12 +243,10 @@ def finetune(
     Writes `out/model` (a complete HF folder, merged for LoRA), `out/adapter` for LoRA, and
     `out/training.json` (wall time, tokens, parameters, the Trainer's log).
     """
-    from workbench.finetune.base import count_parameters, load_model, save_model
-
     if method not in ("lora", "full"):
         raise ValueError(f"unknown fine-tuning method {method!r}; use 'lora' or 'full'")
-    model, tokenizer = load_model(base_dir)
-    total = count_parameters(model)
+    model, tokenizer = base.load_model(base_dir)
+    total = base.count_parameters(model)
     if method == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -252,7 +272,7 @@ def finetune(
         shutil.rmtree(adapter, ignore_errors=True)
         model.save_pretrained(adapter)
         model = model.merge_and_unload()
-    save_model(model, tokenizer, out / "model")
+    base.save_model(model, tokenizer, out / "model")
     report = {
         "method": method,
         "parameters": total,
@@ -265,3 +285,170 @@ def finetune(
         out / "checkpoints", ignore_errors=True
     )  # the best model is saved; checkpoints were for resuming
     return report
+
+
+# ------------------------------------------------------------------------- the planner's models, cached
+
+
+def resolved(cfg: FinetuneConfig) -> FinetuneConfig:
+    """`precision="auto"` made concrete, so that cached models name what they were trained in."""
+    return replace(cfg, precision=resolve_precision(cfg.precision))
+
+
+def settings_of(cfg: FinetuneConfig, names: tuple[str, ...], dataset: Path, **extra: Any) -> dict[str, Any]:
+    """What a cached model depends on: the named settings and a hash of the train and val files."""
+    d = {k: getattr(cfg, k) for k in names}
+    d["data"] = data_fingerprint([split_path("train", dataset), split_path("val", dataset)])
+    return {**d, **extra}
+
+
+def fits(folder: Path, settings: dict[str, Any]) -> bool:
+    meta = folder / "settings.json"
+    return (
+        (folder / "model" / "config.json").exists()
+        and meta.exists()
+        and json.loads(meta.read_text(encoding="utf-8")) == json.loads(json.dumps(settings))
+    )
+
+
+def mark(folder: Path, settings: dict[str, Any]) -> None:
+    """Written last: a folder certifies its model only once everything in it is complete."""
+    write_json_atomic(folder / "settings.json", settings)
+
+
+def begin(folder: Path, settings: dict[str, Any]) -> None:
+    """Uncertify the folder, and drop checkpoints left by an interrupted run with other settings."""
+    (folder / "settings.json").unlink(missing_ok=True)
+    ckpt = folder / "checkpoints"
+    meta = ckpt / "settings.json"
+    same = meta.exists() and json.loads(meta.read_text(encoding="utf-8")) == json.loads(json.dumps(settings))
+    if not same:
+        shutil.rmtree(ckpt, ignore_errors=True)
+    write_json_atomic(meta, settings)
+
+
+def base_id(base_dir: Path, planner: Path) -> str:
+    """What a fine-tuned model depends on: the offline base's own settings, or the given folder / hub id."""
+    meta = base_dir.parent / "settings.json"
+    if base_dir.parent == planner / "base" and meta.exists():
+        return "offline:" + hashlib.sha256(meta.read_bytes()).hexdigest()[:16]
+    return str(base_dir)
+
+
+def build_base(cfg: FinetuneConfig, planner: Path, dataset: Path) -> Path:
+    """The base model folder: pre-trained into `planner/base` (offline) or the hub id / folder as given.
+
+    The offline base's tokenizer is also copied to `planner/tokenizer.json` (ToolRAG counts prompt tokens with it).
+    """
+    if cfg.base_model != "offline":
+        return Path(cfg.base_model)
+    folder = planner / "base"
+    cfg = resolved(cfg)
+    settings = settings_of(cfg, BASE_FIELDS, dataset, corpus=base.CORPUS_VERSION)
+    if fits(folder, settings):
+        return folder / "model"
+    begin(folder, settings)
+    records = load_split("train", limit=cfg.pretrain_records, folder=dataset)
+    docs = base.pretraining_corpus(records, seed=cfg.seed, calendar=cfg.calendar_docs, restate=cfg.restate)
+    tokenizer = train_tokenizer(docs, vocab_size=cfg.vocab_size, whole_words=TOOL_NAMES)
+    model = base.small_llama(tokenizer, cfg.hidden, cfg.layers, cfg.heads, cfg.intermediate, seed=cfg.seed)
+    blocks = base.PackedBlocks(tokenizer, docs)
+    result = run_trainer(
+        model,
+        tokenizer,
+        [blocks[i] for i in range(len(blocks))],
+        [],
+        folder / "checkpoints",
+        lr=cfg.pretrain_lr,
+        epochs=cfg.pretrain_epochs,
+        batch_size=32,
+        eval_every=500,
+        length_grouped=False,
+        progress=cfg.progress,
+        seed=cfg.seed,
+        precision=cfg.precision,
+    )
+    base.save_model(result.pop("model"), tokenizer, folder / "model")
+    shutil.copy(folder / "model" / "tokenizer.json", planner / "tokenizer.json")
+    report = {"parameters": base.count_parameters(model), "corpus_docs": len(docs), **result}
+    write_json_atomic(folder / "pretraining.json", report)
+    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+    mark(folder, settings)
+    return folder / "model"
+
+
+def finetune_method(
+    cfg: FinetuneConfig,
+    method: str,
+    base_dir: Path,
+    planner: Path,
+    dataset: Path,
+    cache: Path | None = None,
+) -> dict[str, Any]:
+    """Train one method into `planner/<method>` (cached); returns its training report.
+
+    `cache` is where retrieved training examples' embeddings are kept (`cached_embeddings`).
+    """
+    folder = planner / method
+    cfg = resolved(cfg)
+    if method not in METHOD_FIELDS:
+        raise ValueError(f"unknown fine-tuning method {method!r}; use one of {list(METHOD_FIELDS)}")
+    settings = settings_of(
+        cfg, TUNE_FIELDS + METHOD_FIELDS[method], dataset, method=method, base=base_id(base_dir, planner)
+    )
+    if fits(folder, settings):
+        return json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    begin(folder, settings)
+    train = load_split("train", folder=dataset)
+    if cfg.train_records and cfg.train_records < len(train):
+        train = random.Random(cfg.seed).sample(train, cfg.train_records)
+    val = load_split("val", limit=cfg.val_records, folder=dataset)
+    _, tokenizer = base.load_model(base_dir)
+    retrieve = _training_examples(cfg, dataset, cache) if cfg.train_examples else None
+    rows = build_examples(
+        tokenizer,
+        train,
+        cfg.prompt,
+        cfg.seed,
+        retrieve=retrieve,
+        max_length=cfg.max_length,
+        order=cfg.plan_order,
+    )
+    val_rows = build_examples(
+        tokenizer,
+        val,
+        cfg.prompt,
+        cfg.seed + 1,
+        retrieve=retrieve,
+        max_length=cfg.max_length,
+        order=cfg.plan_order,
+    )
+    lr, epochs = (cfg.lora_lr, cfg.lora_epochs) if method == "lora" else (cfg.full_lr, cfg.full_epochs)
+    report = finetune(
+        base_dir,
+        method,
+        rows,
+        val_rows,
+        folder,
+        lr=lr,
+        epochs=epochs,
+        batch_size=cfg.batch_size,
+        eval_every=cfg.eval_every,
+        seed=cfg.seed,
+        progress=cfg.progress,
+        precision=cfg.precision,
+        lora=lora_settings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout),
+    )
+    report["dropped_too_long"] = len(train) - len(rows)
+    write_json_atomic(folder / "training.json", report)
+    write_json_atomic(folder / "model" / DECODING_FILE, decoding_settings(cfg))
+    mark(folder, settings)
+    return report
+
+
+def _training_examples(
+    cfg: FinetuneConfig, dataset: Path, cache: Path | None
+) -> Callable[[dict[str, Any]], str]:
+    """In-context examples for training prompts: the nearest other train records whose tools fit (the paper's)."""
+    retriever = ExampleRetriever(load_encoder("minilm"), load_split("train", folder=dataset), cache=cache)
+    return lambda r: format_examples(retriever.retrieve(r["query"], r["tools"], k=cfg.train_examples))

@@ -1,8 +1,13 @@
 """In-process backends for local (fine-tuned) planners: `TransformersLLM` (PyTorch) and `MLXLLM` (Apple MLX).
 
-Both run generation on a background thread and hand text to the event loop as it is produced, so a
-planner streaming from a local model does not block the other coroutines (tool calls the LLMCompiler
-executor starts while the plan is still streaming). Both report exact usage: the prompt token count of the
+Each backend calls its engine in one place (`TransformersLLM.decode`, `MLXLLM.decode`): streaming (`stream`,
+one row, text handed to the event loop as it is produced) and batch decoding (`generate_batch`, several rows
+at once, greedy) are both built on it. A backend may carry a factory of logits processors
+(`with_logits_processors`), called afresh for every generation: that is how a planner decodes under a grammar
+(`workbench.planner`) without this module knowing what a plan is.
+
+Streaming runs generation on a background thread, so a planner streaming from a local model does not block
+the other coroutines (tool calls the LLMCompiler executor starts while the plan is still streaming). Both report exact usage: the prompt token count of the
 templated prompt and the number of generated tokens (the end-of-sequence token included when one is
 generated, as servers count it). When the caller stops reading (a stop sequence was found), generation is
 cancelled rather than left running to `max_tokens`.
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -37,6 +43,19 @@ def model_folder(path: str | os.PathLike[str]) -> Path:
         raise FileNotFoundError(
             f"model folder {str(folder)!r} has no config.json, so it is not a saved model "
             "(did you pass its parent folder, or an adapter-only folder?)"
+        )
+    return folder
+
+
+def model_folder_or_hub_id(path: str | os.PathLike[str]) -> Path:
+    """A local model folder, or a hub id (`org/name`, not a local path) that mlx-lm downloads where it can."""
+    text, folder = str(path), Path(path)
+    if not folder.exists() and text.count("/") == 1 and not text.startswith((".", "/", "~")):
+        return folder
+    if not (folder / "config.json").exists():
+        raise FileNotFoundError(
+            f"{folder} is not a model folder (no config.json): run `workbench finetune` "
+            "(and `workbench quantize` for the MLX models) first"
         )
     return folder
 
@@ -76,6 +95,8 @@ async def _thread_stream(produce: Callable[[], Iterator[str]], cancel: threading
 
 # ------------------------------------------------------------------------------------------- transformers
 
+ProcessorFactory = Callable[[int], list[Any]]  # rows -> fresh logits processors for one generation
+
 
 class TransformersLLM(LLM):
     """A Hugging Face causal LM, in process. `model_or_path`: a loaded model (then pass `tokenizer`) or a
@@ -110,9 +131,16 @@ class TransformersLLM(LLM):
         self.tokenizer = tokenizer
         self.default_max_tokens = default_max_tokens
         self.model = name
+        self.logits_processors: ProcessorFactory | None = None
 
     def __repr__(self) -> str:
         return f"TransformersLLM(model={self.model!r}, device={str(self.network.device)!r})"
+
+    def with_logits_processors(self, factory: ProcessorFactory | None) -> TransformersLLM:
+        """The same model (shared, not copied) with `factory(rows)` adding logits processors to each generation."""
+        out = copy.copy(self)
+        out.logits_processors = factory
+        return out
 
     def prompt_ids(self, messages: Sequence[Message]) -> list[int]:
         """The token ids the model is given for `messages` (usage counts exactly these)."""
@@ -123,6 +151,56 @@ class TransformersLLM(LLM):
         else:
             ids = self.tokenizer(_prompt_text(messages))["input_ids"]
         return list(ids)
+
+    def eos_ids(self) -> list[int]:
+        """Every id that ends a generation: the tokenizer's end-of-turn token and the model's own."""
+        ids = _as_set(self.tokenizer.eos_token_id) | _as_set(
+            getattr(self.network.generation_config, "eos_token_id", None)
+        )
+        return sorted(ids)
+
+    def decode(
+        self,
+        rows: Sequence[Sequence[int]],
+        max_tokens: int,
+        temperature: float = 0.0,
+        streamer: Any = None,
+        stopping_criteria: Any = None,
+    ) -> Any:
+        """The one `model.generate` call: prompts left-padded into a batch, greedy at temperature 0, the
+        backend's logits processors added; returns the new tokens (rows x steps, padded after an end)."""
+        import torch
+        from transformers import LogitsProcessorList
+
+        eos = self.eos_ids()
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos[0]
+        n = max(len(r) for r in rows)
+        input_ids = torch.tensor([[pad] * (n - len(r)) + list(r) for r in rows], device=self.network.device)
+        mask = torch.tensor([[0] * (n - len(r)) + [1] * len(r) for r in rows], device=self.network.device)
+        sampling: dict[str, Any] = (
+            {"do_sample": True, "temperature": temperature}
+            if temperature > 0
+            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        )
+        processors = self.logits_processors(len(rows)) if self.logits_processors else []
+        with torch.inference_mode():
+            out = self.network.generate(
+                input_ids=input_ids,
+                attention_mask=mask,
+                max_new_tokens=max_tokens,
+                pad_token_id=pad,
+                eos_token_id=eos,
+                logits_processor=LogitsProcessorList(processors),
+                streamer=streamer,
+                stopping_criteria=stopping_criteria,
+                **sampling,
+            )
+        return out[:, n:]
+
+    def generate_batch(self, rows: Sequence[Sequence[int]], max_tokens: int | None = None) -> list[str]:
+        """Greedy completions of several prompts (token ids) at once, special tokens dropped."""
+        new = self.decode(rows, max_tokens if max_tokens is not None else self.default_max_tokens)
+        return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
 
     async def _generate(
         self,
@@ -147,14 +225,6 @@ class TransformersLLM(LLM):
 
         prompt = self.prompt_ids(messages)
         limit = max_tokens if max_tokens is not None else self.default_max_tokens
-        input_ids = torch.tensor([prompt], device=self.network.device)
-        sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": temperature}
-            if temperature > 0
-            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-        )
-        eos = self.tokenizer.eos_token_id
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
 
         def produce() -> Iterator[str]:
             streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
@@ -162,16 +232,9 @@ class TransformersLLM(LLM):
 
             def generate() -> None:
                 try:
-                    with torch.inference_mode():
-                        outcome["ids"] = self.network.generate(
-                            input_ids,
-                            attention_mask=torch.ones_like(input_ids),
-                            max_new_tokens=limit,
-                            streamer=streamer,
-                            pad_token_id=pad,
-                            stopping_criteria=StoppingCriteriaList([_Cancelled()]),
-                            **sampling,
-                        )
+                    outcome["ids"] = self.decode(
+                        [prompt], limit, temperature, streamer, StoppingCriteriaList([_Cancelled()])
+                    )
                 except BaseException as exc:
                     outcome["error"] = exc
                     streamer.end()  # wake the reader below
@@ -182,10 +245,12 @@ class TransformersLLM(LLM):
             worker.join()
             if "error" in outcome:
                 raise outcome["error"]
-            new = outcome["ids"][0, len(prompt) :].tolist()
+            new = outcome["ids"][0].tolist()
+            eos = set(self.eos_ids())
+            ended = next((i for i, t in enumerate(new) if t in eos), None)
+            new = new if ended is None else new[: ended + 1]  # the end token counts, padding after it not
             state.usage = Usage(len(prompt), len(new))
-            hit_eos = bool(new) and new[-1] in _as_set(eos)
-            state.finish_reason = "length" if len(new) >= limit and not hit_eos else "stop"
+            state.finish_reason = "length" if len(new) >= limit and ended is None else "stop"
 
         async with contextlib.aclosing(_thread_stream(produce, cancel)) as texts:
             async for text in texts:
@@ -201,37 +266,61 @@ def _as_set(token_id: int | list[int] | None) -> set[int]:
 # --------------------------------------------------------------------------------------------------- MLX
 
 
-class MLXLLM(LLM):
-    """A model folder run with `mlx_lm` (Apple silicon; the Linux CPU build works for tests).
+def need_mlx_lm() -> Any:
+    """`mlx_lm`, or an ImportError that says how to install it."""
+    try:
+        import mlx_lm
+    except ImportError as exc:
+        raise ImportError(
+            f"the MLX path needs mlx-lm, which did not import ({exc}); on Apple silicon "
+            "`pip install mlx-lm`, on Linux `pip install 'mlx[cpu]' mlx-lm`"
+        ) from None
+    return mlx_lm
 
-    `path` is a local folder in Hugging Face or mlx_lm format (mlx_lm reads HF Llama-style folders
-    directly); `adapter_path` an optional LoRA adapter folder from ``mlx_lm.lora``.
+
+class MLXLLM(LLM):
+    """A model run with `mlx_lm` (Apple silicon; the Linux CPU build works for tests).
+
+    `path_or_model`: a local folder in Hugging Face or mlx_lm format (mlx_lm reads HF Llama-style folders
+    directly), with an optional LoRA `adapter_path` from ``mlx_lm.lora``; or a loaded mlx-lm model (then
+    pass its `tokenizer`). Each generation's token counts, speeds and peak memory (mlx-lm's own figures) are
+    appended to `stats`.
     """
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path_or_model: Any,
+        tokenizer: Any = None,
         adapter_path: str | os.PathLike[str] | None = None,
         default_max_tokens: int = 512,
+        name: str | None = None,
     ):
-        folder = model_folder(path)
-        try:
-            import mlx_lm
-        except ImportError as exc:
-            raise ImportError(
-                f"MLXLLM needs the mlx-lm package, which did not import ({exc}); on Apple silicon "
-                "`pip install mlx-lm`, on Linux `pip install 'mlx[cpu]' mlx-lm`"
-            ) from None
-        if adapter_path is not None and not Path(adapter_path).is_dir():
-            raise FileNotFoundError(f"adapter folder {str(adapter_path)!r} does not exist")
-        loaded = mlx_lm.load(str(folder), adapter_path=str(adapter_path) if adapter_path else None)
-        self.network, self.tokenizer = loaded[0], loaded[1]
+        mlx_lm = need_mlx_lm()
+        if isinstance(path_or_model, (str, os.PathLike)):
+            folder = model_folder(path_or_model)
+            if adapter_path is not None and not Path(adapter_path).is_dir():
+                raise FileNotFoundError(f"adapter folder {str(adapter_path)!r} does not exist")
+            loaded = mlx_lm.load(str(folder), adapter_path=str(adapter_path) if adapter_path else None)
+            self.network, self.tokenizer = loaded[0], loaded[1]
+            name = name or folder.name
+        else:
+            if tokenizer is None:
+                raise ValueError("MLXLLM got a loaded model without its tokenizer: pass tokenizer=...")
+            self.network, self.tokenizer = path_or_model, tokenizer
         self.default_max_tokens = default_max_tokens
-        self.model = folder.name
+        self.model = name or type(self.network).__name__
+        self.logits_processors: ProcessorFactory | None = None
+        self.stats: list[dict[str, float]] = []
         self._lock = threading.Lock()  # one generation at a time: mlx_lm's generation stream is shared
 
     def __repr__(self) -> str:
         return f"MLXLLM(model={self.model!r})"
+
+    def with_logits_processors(self, factory: ProcessorFactory | None) -> MLXLLM:
+        """The same model (shared, not copied) with `factory(1)` adding logits processors to each generation."""
+        out = copy.copy(self)
+        out.logits_processors = factory
+        return out
 
     def prompt_ids(self, messages: Sequence[Message]) -> list[int]:
         """The token ids the model is given for `messages`."""
@@ -244,6 +333,44 @@ class MLXLLM(LLM):
             ids = tokenizer.encode(_prompt_text(messages))
         return list(ids)
 
+    def decode(
+        self, prompt: Sequence[int], max_tokens: int, temperature: float = 0.0, cancel: Any = None
+    ) -> Iterator[Any]:
+        """The one `mlx_lm.stream_generate` call (one prompt, the backend's logits processors added): its
+        responses, as mlx-lm gives them; the last one's figures go to `stats`."""
+        from mlx_lm import stream_generate
+        from mlx_lm.sample_utils import make_sampler
+
+        processors = self.logits_processors(1) if self.logits_processors else None
+        last = None
+        with self._lock:
+            for last in stream_generate(
+                self.network,
+                self.tokenizer,
+                list(prompt),
+                max_tokens=max_tokens,
+                sampler=make_sampler(temp=temperature),
+                logits_processors=processors,
+            ):
+                yield last
+                if cancel is not None and cancel.is_set():
+                    break
+        if last is not None:
+            self.stats.append(
+                {
+                    "prompt_tokens": last.prompt_tokens,
+                    "generation_tokens": last.generation_tokens,
+                    "prompt_tps": last.prompt_tps,
+                    "generation_tps": last.generation_tps,
+                    "peak_memory_gb": last.peak_memory,
+                }
+            )
+
+    def generate_batch(self, rows: Sequence[Sequence[int]], max_tokens: int | None = None) -> list[str]:
+        """Greedy completions of several prompts, one after another (mlx-lm generates one sequence at a time)."""
+        limit = max_tokens if max_tokens is not None else self.default_max_tokens
+        return ["".join(r.text for r in self.decode(ids, limit)).strip() for ids in rows]
+
     async def _generate(
         self,
         messages: list[Message],
@@ -252,29 +379,17 @@ class MLXLLM(LLM):
         max_tokens: int | None,
         state: StreamState,
     ) -> AsyncIterator[str]:
-        from mlx_lm import stream_generate
-        from mlx_lm.sample_utils import make_sampler
-
         cancel = threading.Event()
         prompt = self.prompt_ids(messages)
         limit = max_tokens if max_tokens is not None else self.default_max_tokens
 
         def produce() -> Iterator[str]:
-            with self._lock:
-                for response in stream_generate(
-                    self.network,
-                    self.tokenizer,
-                    prompt,
-                    max_tokens=limit,
-                    sampler=make_sampler(temp=temperature),
-                ):
-                    state.usage = Usage(response.prompt_tokens, response.generation_tokens)
-                    if response.finish_reason is not None:
-                        state.finish_reason = "length" if response.finish_reason == "length" else "stop"
-                    if response.text:
-                        yield response.text
-                    if cancel.is_set():
-                        break
+            for response in self.decode(prompt, limit, temperature, cancel):
+                state.usage = Usage(response.prompt_tokens, response.generation_tokens)
+                if response.finish_reason is not None:
+                    state.finish_reason = "length" if response.finish_reason == "length" else "stop"
+                if response.text:
+                    yield response.text
 
         async with contextlib.aclosing(_thread_stream(produce, cancel)) as texts:
             async for text in texts:

@@ -12,7 +12,8 @@ import os
 from collections.abc import Callable, Sequence
 
 from workbench import config
-from workbench.llm.base import LLM, Message
+from workbench.llm.base import LLM, LLMError, Message
+from workbench.llm.openai_compat import from_env
 from workbench.llm.replay import ScriptedLLM
 
 
@@ -20,9 +21,6 @@ def choose_llm(
     scripted: Sequence[str] | Callable[[list[Message]], str], ttft_s: float = 0.2, tokens_per_s: float = 50.0
 ) -> LLM:
     if config.active_profile() != "quick":
-        from workbench.llm.base import LLMError
-        from workbench.llm.openai_compat import from_env
-
         model = os.environ.get("WORKBENCH_LLM_MODEL")
         if os.environ.get("WORKBENCH_LLM_BASE_URL"):
             if not model:

@@ -1,12 +1,13 @@
-"""The TinyAgent dataset: splits, files, the synthesis report and exports (TinyAgent, Sec. 3.1: 80K/1K/1K).
+"""The TinyAgent dataset: splits, files and the synthesis report (TinyAgent, Sec. 3.1: 80K/1K/1K).
 
-`run(cfg)` writes `data/tinyagent/{train,val,test,ood}.jsonl` and `data/results/synthesis.json`. With the
-offline teacher (the default here) the same seed gives byte-identical files. With an LLM teacher the records
-are first appended to `data/tinyagent/llm_raw.jsonl` (resumable), then split; the `ood` split always comes
-from the offline teacher's held-out templates and entities, because it is defined by what training never saw.
+`synthesize(cfg, folder)` writes `<folder>/{train,val,test,ood}.jsonl` (the synth stage passes
+`data/tinyagent/` and saves the report as `data/results/synthesis.json`). With the offline teacher (the
+default here) the same seed gives byte-identical files. With an LLM teacher the records are first appended to
+`<folder>/llm_raw.jsonl` (resumable), then split; the `ood` split always comes from the offline teacher's
+held-out templates and entities, because it is defined by what training never saw.
 
-Exports for fine-tuning: mlx-lm's chat format (`{"messages": [...]}` in `train/valid/test.jsonl`) and a
-Hugging Face `datasets` load path.
+Readers take the dataset folder too; without one they read the default `config.dataset_dir()`. A Hugging Face
+`datasets` load path is here; mlx-lm's chat export lives with the MLX code (`finetune.mlx_data`).
 """
 
 from __future__ import annotations
@@ -24,16 +25,21 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from workbench import config
+from workbench.files import write_jsonl_atomic
+from workbench.llm.openai_compat import from_env
 from workbench.metrics import plan_depth, plan_width
 from workbench.plan import parse_plan
 from workbench.synth import offline
 from workbench.synth.records import SPLITS, Checker, Record, normalize_query
+from workbench.synth.teacher import TeacherConfig, read_store, run_teacher
 
 IN_DISTRIBUTION = ("test", "val", "train")  # generated in this order: small evaluation splits first
 
 
 @dataclass
 class SynthConfig:
+    """The synthesis stage. Field help texts serve `--help` and notebooks (`config.describe`)."""
+
     train: int = field(default=80_000, metadata={"help": "training records"})
     val: int = field(default=1_000, metadata={"help": "validation records"})
     test: int = field(default=1_000, metadata={"help": "test records (same distribution as train)"})
@@ -44,7 +50,8 @@ class SynthConfig:
         default=0, metadata={"help": "the same seed gives byte-identical files (offline teacher)"}
     )
     teacher: str = field(
-        default="offline", metadata={"help": "offline (procedural) or llm (OpenAI-compatible)"}
+        default="offline",
+        metadata={"help": "offline (procedural) or llm (OpenAI-compatible)", "choices": ("offline", "llm")},
     )
     provider: str = field(
         default="openai", metadata={"help": "LLM teacher: provider for workbench.llm.from_env"}
@@ -61,12 +68,9 @@ class SynthConfig:
         return {s: getattr(self, s) for s in SPLITS}
 
 
-def data_dir() -> Path:
-    return config.data_dir() / "tinyagent"
-
-
-def split_path(split: str) -> Path:
-    return data_dir() / f"{split}.jsonl"
+def split_path(split: str, folder: Path | None = None) -> Path:
+    """The file of one split in a dataset folder (default: `config.dataset_dir()`)."""
+    return (folder or config.dataset_dir()) / f"{split}.jsonl"
 
 
 # ----------------------------------------------------------------------------------------------- build
@@ -112,15 +116,12 @@ def generate_offline(
 
 def write_split(records: list[Record], path: Path) -> None:
     """One JSON object per line, written to a temporary file and renamed: never a partial file."""
-    text = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_jsonl_atomic(path, (r.to_dict() for r in records))
 
 
-def load_split(split: str, limit: int | None = None) -> list[dict[str, Any]]:
-    path = split_path(split)
+def load_split(split: str, limit: int | None = None, folder: Path | None = None) -> list[dict[str, Any]]:
+    """The records of one split (the first `limit`), from `folder` (default: `config.dataset_dir()`)."""
+    path = split_path(split, folder)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run `workbench synth` (or notebook 02) first")
     out = []
@@ -153,26 +154,24 @@ def describe(records: list[Record], sample: int, seed: int = 0) -> dict[str, Any
     }
 
 
-def run(cfg: SynthConfig | None = None, llm: Any = None) -> dict[str, Any]:
-    """Synthesize every split, write the files and `data/results/synthesis.json`; returns the report."""
-    cfg = cfg or config.stage_config(SynthConfig, "synth")
+def synthesize(cfg: SynthConfig, folder: Path, llm: Any = None) -> dict[str, Any]:
+    """Synthesize every split into `folder`; returns the report (the stage adds the profile and file names)."""
     start = time.perf_counter()
     checker = Checker()
     extra: dict[str, Any] = {}
     if cfg.teacher == "offline":
         splits, templates = generate_offline(cfg, checker)
     elif cfg.teacher == "llm":
-        splits, templates, extra = _generate_with_llm(cfg, checker, llm)
+        splits, templates, extra = _generate_with_llm(cfg, checker, llm, folder)
     else:
         raise ValueError(f"unknown teacher {cfg.teacher!r}: use 'offline' or 'llm'")
     for split in SPLITS:
-        write_split(splits[split], split_path(split))
+        write_split(splits[split], split_path(split, folder))
     wall = time.perf_counter() - start
     train_templates = (
         set(templates.get("train", [])) | set(templates.get("val", [])) | set(templates.get("test", []))
     )
-    report = {
-        "profile": config.active_profile(),
+    return {
         "teacher": cfg.teacher,
         "seed": cfg.seed,
         "counts": {s: len(splits[s]) for s in SPLITS},
@@ -185,31 +184,20 @@ def run(cfg: SynthConfig | None = None, llm: Any = None) -> dict[str, Any]:
         else None,
         "wall_s": round(wall, 2),
         "splits": {s: describe(splits[s], cfg.report_sample, cfg.seed) for s in SPLITS},
-        "files": {
-            s: str(split_path(s).relative_to(config.data_dir())) for s in SPLITS
-        },  # under the data folder
         **extra,
     }
-    config.save_results("synthesis", report)
-    return report
 
 
-def _generate_with_llm(cfg: SynthConfig, checker: Checker, llm: Any) -> tuple[dict, dict, dict]:
+def _generate_with_llm(cfg: SynthConfig, checker: Checker, llm: Any, folder: Path) -> tuple[dict, dict, dict]:
     """The paper's path: an LLM teacher for train/val/test, the offline teacher's held-out ood split."""
-    from workbench.synth.teacher import TeacherConfig, run_teacher
-
     if llm is None:
-        from workbench.llm.openai_compat import from_env
-
         llm = from_env(cfg.provider, model=cfg.model, **({"base_url": cfg.base_url} if cfg.base_url else {}))
     n = cfg.train + cfg.val + cfg.test
-    raw = data_dir() / "llm_raw.jsonl"
+    raw = folder / "llm_raw.jsonl"
     tcfg = TeacherConfig(
         n_records=n, concurrency=cfg.concurrency, requests_per_minute=cfg.requests_per_minute, seed=cfg.seed
     )
     teacher_report = run_teacher(tcfg, llm, raw)
-    from workbench.synth.teacher import read_store
-
     rows = read_store(raw)
     if len(rows) < n:
         raise RuntimeError(
@@ -235,27 +223,18 @@ def _generate_with_llm(cfg: SynthConfig, checker: Checker, llm: Any) -> tuple[di
 # --------------------------------------------------------------------------------------------- exports
 
 
-def export_mlx_chat(out_dir: Path | None = None) -> Path:
-    """mlx-lm's chat format: `train.jsonl`, `valid.jsonl`, `test.jsonl` of `{"messages": [...]}`, with the
-    fine-tuned planner's own prompts (`finetune.mlx.export_chat_data`)."""
-    from workbench.finetune.mlx import export_chat_data
-
-    return export_chat_data(
-        out_dir or data_dir() / "mlx", load_split("train"), load_split("val"), test=load_split("test")
-    )
-
-
-def hf_data_files() -> dict[str, str]:
+def hf_data_files(folder: Path | None = None) -> dict[str, str]:
     """`datasets.load_dataset("json", data_files=hf_data_files())` loads the four splits."""
-    return {s: str(split_path(s)) for s in SPLITS}
+    return {s: str(split_path(s, folder)) for s in SPLITS}
 
 
-def load_hf():  # noqa: ANN201 - datasets.DatasetDict, imported lazily
+def load_hf(folder: Path | None = None):  # noqa: ANN201 - datasets.DatasetDict, imported lazily
     try:
         import datasets
     except ImportError:
         raise ImportError("loading through Hugging Face needs `pip install datasets`") from None
-    missing = [p for p in hf_data_files().values() if not Path(p).exists()]
+    files = hf_data_files(folder)
+    missing = [p for p in files.values() if not Path(p).exists()]
     if missing:
         raise FileNotFoundError(f"{missing[0]} does not exist: run `workbench synth` first")
-    return datasets.load_dataset("json", data_files=hf_data_files())
+    return datasets.load_dataset("json", data_files=files)

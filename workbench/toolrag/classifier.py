@@ -13,6 +13,7 @@ trains here on a 2-core CPU at roughly 50 queries per second.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -25,8 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from workbench import config
+from workbench.files import write_json_atomic
+from workbench.synth.out_of_scope import out_of_scope_queries
 from workbench.toolrag.encoder import EncoderError, HFEncoder, load_encoder
+from workbench.toolrag.metrics import selection_metrics
 from workbench.tools.tinyagent import TOOL_NAMES
 
 
@@ -69,10 +72,6 @@ class ToolRAGConfig:
 TRAINING_FIELDS = ("encoder", "max_train", "out_of_scope", "epochs", "lr", "batch_size", "max_length", "seed")
 
 
-def classifier_dir() -> Path:
-    return config.artifacts_dir() / "toolrag" / "classifier"
-
-
 def pick_device(name: str) -> str:
     import torch
 
@@ -85,8 +84,6 @@ def pick_device(name: str) -> str:
 
 def data_fingerprint(paths: Sequence[Path]) -> str:
     """A hash of the training and validation files: a classifier is only reused on the data it saw."""
-    import hashlib
-
     h = hashlib.sha256()
     for p in paths:
         h.update(Path(p).read_bytes())
@@ -163,11 +160,12 @@ class ToolRAGClassifier:
         cfg: ToolRAGConfig,
         train: Sequence[dict[str, Any]],
         val: Sequence[dict[str, Any]],
-        out_dir: Path | None = None,
+        out_dir: Path,
         progress: bool = True,
         data_fingerprint_of: str = "",
     ) -> tuple[ToolRAGClassifier, dict[str, Any]]:
-        """Fine-tune encoder and head; save the best-on-val checkpoint to `out_dir`; return it and the history.
+        """Fine-tune encoder and head; save the best-on-val checkpoint to `out_dir` (the stage passes
+        `<artifacts>/toolrag/classifier`); return it and the history.
 
         `data_fingerprint_of` (see `data_fingerprint`) is stored with the checkpoint so that a later run can tell
         whether it was trained on the current data.
@@ -191,8 +189,6 @@ class ToolRAGClassifier:
         if cfg.max_train is not None and len(records) > cfg.max_train:
             records = rng.sample(records, cfg.max_train)
         if cfg.out_of_scope:  # negatives: every probability should end below the threshold
-            from workbench.synth.out_of_scope import out_of_scope_queries
-
             records += [{"query": q, "tools": []} for q in out_of_scope_queries(cfg.out_of_scope, cfg.seed)]
         queries = [r["query"] for r in records]
         y = torch.from_numpy(targets([r["tools"] for r in records])).to(device)
@@ -211,7 +207,6 @@ class ToolRAGClassifier:
             opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup))
         )
         loss_fn = torch.nn.BCEWithLogitsLoss()
-        out_dir = out_dir or classifier_dir()
         history: dict[str, Any] = {
             "train_loss": [],
             "val": [],
@@ -251,8 +246,6 @@ class ToolRAGClassifier:
 
     def _validate(self, val: Sequence[dict[str, Any]], step: int, history: dict[str, Any]) -> float:
         """Recall of complete tool sets minus a small cost per extra tool: the checkpoint selection score."""
-        from workbench.toolrag.metrics import selection_metrics
-
         m = selection_metrics(self.select([r["query"] for r in val]), [r["tools"] for r in val])
         history["val"].append({"step": step, **m})
         return m["recall"] - 0.01 * m["avg_tools"]
@@ -288,13 +281,12 @@ class ToolRAGClassifier:
 
     @staticmethod
     def save_history(out_dir: Path, history: dict[str, Any]) -> None:
-        config.write_json_atomic(out_dir / "history.json", history)
+        write_json_atomic(out_dir / "history.json", history)
 
     @classmethod
-    def load(cls, path: Path | None = None, device: str = "auto") -> ToolRAGClassifier:
+    def load(cls, path: Path, device: str = "auto") -> ToolRAGClassifier:
         import torch
 
-        path = path or classifier_dir()
         old = path.with_name(path.name + ".old")
         if not path.exists() and old.exists():  # a save was cut between its two renames
             path = old

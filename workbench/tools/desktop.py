@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.plan import is_reference, parse_plan
 from workbench.tools.spec import ERROR_PREFIX, ToolSpec
 from workbench.tools.tinyagent import tinyagent_tools
 
@@ -332,8 +333,6 @@ class SimulatedDesktop:
         For running synthesized queries end to end: their entities are not in the seeded desktop.
         `plan` is a `Plan` or plan text; references (`$1`) are skipped. Returns the desktop.
         """
-        from workbench.plan import is_reference, parse_plan
-
         plan = parse_plan(plan) if isinstance(plan, str) else plan
         for step in plan.tasks:
             arg = step.args[0] if step.args else None

@@ -39,7 +39,7 @@ class Param:
     `optional`: None is accepted (the planner fills every argument, with None/"" when not applicable).
     `single_ok`: a list parameter also accepts one bare value (TinyAgent allows a single recipient).
     `grounded`: the value names something the user named (a person, file, place, note), so it is copied
-    from the query, never invented; grounded decoding (`finetune.grammar`) holds the planner to that.
+    from the query, never invented; grounded decoding (`planner.grammar`) holds the planner to that.
     """
 
     name: str

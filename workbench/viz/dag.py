@@ -22,6 +22,7 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from workbench import config  # noqa: E402
 from workbench.metrics import plan_success, plan_to_graph  # noqa: E402
+from workbench.paper_examples import FIG1_PLAN, FIG1_QUERY, FIG3_CASES  # noqa: E402
 from workbench.plan import Plan, PlanError, parse_plan  # noqa: E402
 from workbench.tools.tinyagent import APPS, tinyagent_tools  # noqa: E402
 
@@ -164,8 +165,6 @@ def save_figure(fig: plt.Figure, name: str) -> Path:
 
 def fig1_plan_dag(plan: Plan | str | None = None, query: str | None = None) -> Path:
     """Figure 1: a plan and its DAG -> figures/fig1_plan_dag.png."""
-    from workbench.paper_examples import FIG1_PLAN, FIG1_QUERY
-
     plan = FIG1_PLAN if plan is None else plan
     fig, ax = plt.subplots(figsize=(6, 3.2))
     draw_plan(plan, ax=ax, legend=True)
@@ -181,8 +180,6 @@ def fig3_dag_isomorphism(cases: list[tuple[str, str, str, float]] | None = None)
     `cases` are (caption, gold, predicted, expected); the default is the paper's two kinds of case.
     The verdicts drawn are computed, not copied from `expected`.
     """
-    from workbench.paper_examples import FIG3_CASES
-
     cases = FIG3_CASES if cases is None else cases
     fig, axes = plt.subplots(len(cases), 2, figsize=(9, 3.2 * len(cases)), squeeze=False)
     for row, (caption, gold, pred, _expected) in zip(axes, cases, strict=True):

@@ -36,7 +36,6 @@ import datetime as dt
 import html
 import inspect
 import io
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,21 +45,27 @@ from matplotlib.collections import PathCollection
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
+from workbench import config
 from workbench.aio import run_sync
-from workbench.compiler.agent import AgentResult, Round
-from workbench.compiler.executor import ExecutionResult, Executor
+from workbench.compiler.agent import AgentResult, LLMCompiler
+from workbench.compiler.events import Event, Listener, ignore
+from workbench.compiler.executor import ExecutionResult
 from workbench.compiler.joiner import JoinDecision
+from workbench.compiler.prompts import PlannerChat
 from workbench.compiler.tools import desktop_tools
-from workbench.llm.base import Completion, Usage, count_tokens
-from workbench.metrics import plan_to_graph
-from workbench.plan import Plan, PlanError, Step, StreamingPlanParser, render_args
+from workbench.llm.base import LLM, Message, StreamState, Usage, count_tokens
+from workbench.metrics import plan_to_graph, score_plan
+from workbench.plan import Plan, render_args
+from workbench.planner.runtime import Planner, resolve_toolrag
+from workbench.synth.dataset import load_split
+from workbench.toolrag.examples import planner_token_counter, prompt_tokens
+from workbench.toolrag.selection import Selector, toolrag_selector
 from workbench.tools.desktop import LatencyModel, SimulatedDesktop
 from workbench.tools.tinyagent import TOOL_NAMES
 from workbench.viz.dag import draw_plan
 from workbench.viz.timeline import draw_timeline
 
 PlanFn = Callable[[str, str, list[str]], Any]
-Selector = Callable[[Sequence[str]], list[list[str]]]
 
 # How a task state looks on the DAG: the app colour stays, its opacity and outline carry the state.
 STATE_STYLE: dict[str, dict[str, Any]] = {
@@ -150,30 +155,40 @@ def _args(args: Sequence[Any] | None) -> str:
 # ------------------------------------------------------------------------------- planning and running
 
 
-async def _chunks(out: Any) -> AsyncIterator[str]:
-    """A plan function's output as chunks: text, an iterator of chunks (read off the event loop), or an
-    async iterator of chunks."""
-    if inspect.isawaitable(out):  # an async plan function
-        out = await out
-    if isinstance(out, str):
-        yield out
-    elif hasattr(out, "__aiter__"):
-        async for chunk in out:
-            yield chunk
-    else:
-        it: Iterator[str] = iter(out)
-        while (chunk := await asyncio.to_thread(next, it, _END)) is not _END:
-            yield chunk
+class PlanFnLLM(LLM):
+    """A plan function as an `LLM` for one query: `plan_fn(query, today, tools)` returns the plan text, an
+    iterator of text chunks (read off the event loop) or an async iterator of chunks. Usage counts the given
+    `prompt_tokens` and the plan's approximate tokens."""
 
+    def __init__(self, plan_fn: PlanFn, query: str, today: str, tools: list[str], prompt_tokens: int = 0):
+        self.plan_fn, self.args, self.prompt_tokens = plan_fn, (query, today, list(tools)), prompt_tokens
+        self.model = getattr(plan_fn, "__name__", type(plan_fn).__name__)
 
-def _feed(parser: StreamingPlanParser, chunk: str) -> tuple[list[Step], PlanError | None]:
-    """The steps a chunk completes, also those before a bad line, and the bad line's error."""
-    before = len(parser.steps)
-    try:
-        parser.feed(chunk)
-    except PlanError as e:
-        return parser.steps[before:], e
-    return parser.steps[before:], None
+    async def _generate(
+        self,
+        messages: list[Message],
+        stop: Sequence[str],
+        temperature: float,
+        max_tokens: int | None,
+        state: StreamState,
+    ) -> AsyncIterator[str]:
+        out = await asyncio.to_thread(self.plan_fn, *self.args)
+        if inspect.isawaitable(out):  # an async plan function
+            out = await out
+        text = ""
+        if isinstance(out, str):
+            text = out
+            yield out
+        elif hasattr(out, "__aiter__"):
+            async for chunk in out:
+                text += chunk
+                yield chunk
+        else:
+            it: Iterator[str] = iter(out)
+            while (chunk := await asyncio.to_thread(next, it, _END)) is not _END:
+                text += chunk
+                yield chunk
+        state.usage = Usage(self.prompt_tokens, count_tokens(text))
 
 
 @dataclass
@@ -183,68 +198,51 @@ class PlanRun:
     text: str
     plan: Plan
     execution: ExecutionResult
-    result: AgentResult  # one round, no joiner: what `draw_timeline` draws
+    result: AgentResult  # one round, finished without a joiner: what `draw_timeline` draws
     events: list[ReplayEvent]
 
 
+async def _no_joiner(question: str, pad: str, execution: ExecutionResult) -> tuple[JoinDecision, None]:
+    """The explorer shows one plan and its run: it always finishes, without a joiner."""
+    return JoinDecision("finish", ""), None
+
+
 async def stream_and_execute(
-    plan_fn: PlanFn,
+    planner: LLM,
+    messages: Callable[[str, str], list[Message]],
     query: str,
-    today: str,
-    tools: list[str],
     desktop: SimulatedDesktop,
-    on_chunk: Callable[[str], None] = lambda c: None,
-    on_step: Callable[[Step], None] = lambda s: None,
-    prompt_tokens: int = 0,
+    on_event: Listener = ignore,
 ) -> PlanRun:
-    """Call the planner and run each task on `desktop` as soon as its line is complete (LLMCompiler's
-    streaming). A bad line stops dispatching; the rest of the stream is still read, for the text."""
-    parser = StreamingPlanParser()
-    text: list[str] = []
-    clock = {"start": time.perf_counter()}
-
-    async def steps() -> AsyncIterator[Step]:
-        error: PlanError | None = None
-        out = await asyncio.to_thread(plan_fn, query, today, list(tools))
-        async for chunk in _chunks(out):
-            clock["end"] = time.perf_counter()  # the planner's last chunk so far
-            clock.setdefault("first", clock["end"])
-            text.append(chunk)
-            on_chunk(chunk)
-            new, error = _feed(parser, chunk) if error is None else ([], error)
-            for step in new:
-                on_step(step)
-                yield step
-        if error is not None:
-            raise error
-        for step in parser.close():  # the last line; an empty plan is a PlanError
-            on_step(step)
-            yield step
-
-    execution = await Executor(desktop_tools(desktop), timeout_s=30.0).run(steps(), origin=clock["start"])
-    done = time.perf_counter() - clock["start"]
-    plan_text = "".join(text)
-    plan_end = clock.get("end", clock["start"]) - clock["start"]
-    completion = Completion(
-        plan_text,
-        Usage(prompt_tokens, count_tokens(plan_text)),
-        clock["first"] - clock["start"] if "first" in clock else None,
-        plan_end,
+    """One round of the LLMCompiler loop (`compiler.LLMCompiler`, the agent's loop) without a joiner: the
+    planner streams, each task runs on `desktop` as soon as its line is complete, and `on_event` hears the
+    chunks, steps and tasks. A bad line stops dispatching; the rest of the stream is still read, for the text."""
+    compiler = LLMCompiler(
+        planner,
+        desktop_tools(desktop),
+        joiner=_no_joiner,
+        max_replans=0,
+        tool_timeout_s=30.0,
+        max_plan_tokens=None,
+        messages=messages,
     )
-    rnd = Round(
-        plan_text,
-        list(parser.steps),
-        execution,
-        JoinDecision("finish", ""),
-        completion,
-        None,
-        0.0,
-        plan_end,
-        done,
-        done,
-    )
-    result = AgentResult(query, "", execution.joined, done, [rnd])
-    return PlanRun(plan_text, parser.plan(), execution, result, replay_events(execution))
+    result = await compiler.run(query, on_event)
+    rnd = result.rounds[0]
+    return PlanRun(rnd.plan_text, Plan(list(rnd.steps)), rnd.execution, result, replay_events(rnd.execution))
+
+
+class _Listener:
+    """The explorer's ears on the loop: plan chunks go to the text box; for a typed query, each step's people
+    and files are added to the desktop before the step runs."""
+
+    def __init__(self, on_chunk: Callable[[str], None], desktop: SimulatedDesktop | None):
+        self.on_chunk, self.desktop = on_chunk, desktop
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "chunk":
+            self.on_chunk(event.data)
+        elif event.kind == "step" and self.desktop is not None:
+            self.desktop.prepare_for(Plan([event.data]))
 
 
 def replay_latency(scale: float = 0.1, seed: int = 0) -> LatencyModel:
@@ -389,8 +387,7 @@ def rows_html(rows: list[dict[str, str]]) -> str:
 
 def verdict_html(pred: str, gold: str, gold_shown: bool = False) -> str:
     """TinyAgent's success metric for `pred` against `gold`: DAG isomorphism, with tool recall and whether
-    every argument matches too (`finetune.evaluate.score_plan`)."""
-    from workbench.finetune.evaluate import score_plan
+    every argument matches too (`metrics.score_plan`)."""
 
     s = score_plan(pred, gold)
     if s["parse_failure"]:
@@ -411,22 +408,18 @@ def prompt_size(query: str, today: str, tools: Sequence[str], planner: Any = Non
     """Tokens of the planner prompt with `tools` and with all 16, and how they were counted.
 
     With a trained `Planner`, the exact prompt it decodes from (its kind, tokenizer and retrieved examples);
-    otherwise the LLMCompiler planner prompt as ToolRAG's Table 1 counts it (`toolrag.stage.prompt_tokens`).
+    otherwise the LLMCompiler planner prompt as ToolRAG's Table 1 counts it (`toolrag.examples.prompt_tokens`).
     """
     if planner is not None:
         ids = planner.prompts([query, query], [today, today], [list(tools), list(TOOL_NAMES)])
         return len(ids[0]), len(ids[1]), f"{planner.kind} prompt, planner tokenizer"
-    from workbench.toolrag.stage import planner_token_counter, prompt_tokens
-
-    count, how = planner_token_counter()
+    count, how = planner_token_counter(config.planner_dir() / "tokenizer.json")
     n, n_all = prompt_tokens([tools, TOOL_NAMES], count)
     return n, n_all, f"LLMCompiler planner prompt, {how}"
 
 
 def load_examples(splits: Sequence[str], limit: int) -> dict[str, dict[str, Any]]:
     """Dataset records by id, the first `limit` of each split that exists."""
-    from workbench.synth.dataset import load_split
-
     out = {}
     for split in splits:
         with contextlib.suppress(FileNotFoundError):
@@ -440,7 +433,7 @@ def load_examples(splits: Sequence[str], limit: int) -> dict[str, dict[str, Any]
 class PlanExplorer(widgets.VBox):
     """The explorer widget. Show it with `PlanExplorer().show()`, or as a cell's last value.
 
-    `plan_fn`: the planner, `plan_fn(query, today, tools)` -> text or chunks, or a `finetune.predict.Planner`
+    `plan_fn`: the planner, `plan_fn(query, today, tools)` -> text or chunks, or a `planner.Planner`
     (default: the best trained planner, loaded on first use). `select`: ToolRAG, `select(queries)` -> tool
     lists (default: the trained classifier, or all 16 tools). `splits`/`limit`: the examples offered.
     `latency`: the simulated desktop's tool latencies (default: `replay_latency()`). `example`: an example id
@@ -612,6 +605,10 @@ class PlanExplorer(widgets.VBox):
         self.tools.value = tools_html(tools, record["tools"] if record else ())
         plan_fn, gold_shown = self._planner_for(record)
         n, n_all, how = prompt_size(query, today, tools, self._planner)
+        if self._planner is not None:  # the planner runtime, streaming under the grammar of the tools
+            planner, messages = self._planner.llm(tools, query), PlannerChat(today, tools, self._planner.kind)
+        elif plan_fn is not None:
+            planner, messages = PlanFnLLM(plan_fn, query, today, tools, n), PlannerChat(today, tools)
         self.prompt.value = (
             f"<b>planner prompt</b>: {n:,} tokens with {len(tools)} tools "
             f"(all {len(TOOL_NAMES)} tools: {n_all:,}; {how})"
@@ -625,17 +622,9 @@ class PlanExplorer(widgets.VBox):
             self.note.value = f"{NO_PLANNER}; showing the example's gold plan instead" if gold_shown else ""
         else:
             self.note.value = "The simulated desktop was given the people, files and notes the plan names."
-        prepare = (lambda s: None) if record else (lambda s: desktop.prepare_for(Plan([s])))
         self.run = run_sync(
             stream_and_execute(
-                plan_fn,
-                query,
-                today,
-                tools,
-                desktop,
-                on_chunk=self._append_text,
-                on_step=prepare,
-                prompt_tokens=n,
+                planner, messages, query, desktop, _Listener(self._append_text, None if record else desktop)
             )
         )
         self._show_run(record, gold_shown)
@@ -654,25 +643,21 @@ class PlanExplorer(widgets.VBox):
 
     def _tools(self, query: str) -> list[str]:
         if self._select is None:
-            from workbench.finetune.predict import toolrag_selector
-
-            self._select = toolrag_selector("auto") or (lambda queries: [list(TOOL_NAMES) for _ in queries])
+            folder = resolve_toolrag("auto", config.artifacts_dir())
+            self._select = toolrag_selector(folder) or (lambda queries: [list(TOOL_NAMES) for _ in queries])
         return list(self._select([query])[0])
 
     def _planner_for(self, record: dict[str, Any] | None) -> tuple[PlanFn | None, bool]:
-        """The plan function (None when nothing can plan this query) and whether it is the gold plan."""
+        """The plan function (None when nothing can plan this query) and whether it is the gold plan; a
+        planner runtime (the best trained one, or one given as `plan_fn`) is kept in `_planner`."""
         if not self._loaded:
             self._loaded = True
-            from workbench.finetune.predict import Planner
-
             with contextlib.suppress(OSError):  # FileNotFoundError: nothing trained yet
-                self._planner = Planner.best(toolrag="none")  # the explorer selects the tools itself
-        elif hasattr(self._plan_fn, "prompts") and hasattr(self._plan_fn, "plan"):
+                # the explorer selects the tools itself
+                self._planner = Planner.best(config.artifacts_dir(), toolrag="none")
+        elif hasattr(self._plan_fn, "llm") and hasattr(self._plan_fn, "prompts"):
             self._planner = self._plan_fn  # a Planner given as plan_fn
-        if self._planner is not None:
-            planner = self._planner
-            return (lambda q, today, tools: planner.plan([q], [today], tools=[tools])[0]["plan"]), False
-        if self._plan_fn is not None:
+        if self._planner is not None or self._plan_fn is not None:
             return self._plan_fn, False
         if record is None:
             return None, False

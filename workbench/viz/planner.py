@@ -3,12 +3,15 @@ fine-tuning loss curves. Both read `data/results/planner.json` only."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 
 from workbench import config
+from workbench.compiler.prompts import ordered, system_prompt
+from workbench.finetune.prompts import target_plan
 from workbench.viz.dag import save_figure
 
 
@@ -117,10 +120,6 @@ def prompt_html(
 ) -> str:
     """One training prompt as HTML: needed tools in green, negatives in grey, retrieved examples in blue,
     the target plan (the only tokens with a loss, in the step `order` trained on) in bold."""
-    import html
-
-    from workbench.finetune.prompts import ordered, system_prompt, target_plan
-
     needed = set(record["tools"])
     text = html.escape(system_prompt(record["today"], tools, kind))
     for name in ordered(tools):

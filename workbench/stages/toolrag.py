@@ -1,11 +1,11 @@
 """The ToolRAG stage (TinyAgent, Sec. 4, Table 1): train the classifier, compare it with basic RAG and no RAG.
 
 `run(cfg)` trains the classifier unless one saved for the same data and training settings exists (or with
-`retrain=True`), then measures on the test and ood
-splits, for no RAG (all 16 tools), basic RAG at every k and the classifier: tool recall (every needed tool
-selected), tools per query, precision, and the planner prompt's size in tokens. It also measures how many
-out-of-scope queries (held-out templates of `synth.out_of_scope`) the classifier rejects, and how many
-in-scope ones it wrongly rejects. Writes `data/results/toolrag.json` and `figures/table1_toolrag.{md,csv}`.
+`retrain=True`), then measures on the test and ood splits, for no RAG (all 16 tools), basic RAG at every k and
+the classifier: tool recall (every needed tool selected), tools per query, precision, and the planner prompt's
+size in tokens. It also measures how many out-of-scope queries (held-out templates of `synth.out_of_scope`) the
+classifier rejects, and how many in-scope ones it wrongly rejects. Writes `data/results/toolrag.json` and
+`figures/table1_toolrag.{md,csv}`.
 
 Prompt tokens are counted with the planner's tokenizer once the fine-tuning stage has saved one
 (`<artifacts>/planner/tokenizer.json`); until then with word pieces (`workbench.llm.approx_tokens`). The
@@ -18,58 +18,31 @@ import json
 import random
 import statistics
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from workbench import config
-from workbench.compiler.prompts import PlannerPrompt
-from workbench.compiler.tools import Tool
-from workbench.llm.base import count_tokens
 from workbench.synth.dataset import load_split, split_path
+from workbench.synth.out_of_scope import out_of_scope_queries
 from workbench.toolrag.basic import BasicRAG
 from workbench.toolrag.classifier import (
     TRAINING_FIELDS,
     ToolRAGClassifier,
     ToolRAGConfig,
-    classifier_dir,
     data_fingerprint,
 )
 from workbench.toolrag.encoder import load_encoder
-from workbench.toolrag.examples import cached_embeddings
+from workbench.toolrag.examples import cached_embeddings, planner_token_counter, prompt_tokens
 from workbench.toolrag.metrics import selection_metrics
-from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
+from workbench.tools.tinyagent import TOOL_NAMES
+from workbench.viz.tables import table1_toolrag
 
 PROMPT_K = (3, 4, 5, 6)  # basic-RAG k whose prompt sizes are reported
-_SPECS = {t.name: t for t in tinyagent_tools()}
 
 
-def planner_token_counter() -> tuple[Callable[[str], int], str]:
-    """The planner's tokenizer if one is saved, else word pieces; and its name for the results."""
-    path = config.artifacts_dir() / "planner" / "tokenizer.json"
-    if path.exists():
-        from tokenizers import Tokenizer
-
-        tok = Tokenizer.from_file(str(path))
-        return (lambda text: len(tok.encode(text).ids)), f"planner tokenizer ({path.name})"
-    return count_tokens, "word pieces (no planner tokenizer saved yet)"
-
-
-def prompt_tokens(tool_sets: Sequence[Sequence[str]], count: Callable[[str], int]) -> list[int]:
-    """Size of the planner's system prompt (TinyAgent rules on) when it describes only these tools."""
-    cache: dict[tuple[str, ...], int] = {}
-    out = []
-    for tools in tool_sets:
-        key = tuple(n for n in TOOL_NAMES if n in set(tools))  # the prompt lists tools in a fixed order
-        if key not in cache:
-            prompt = PlannerPrompt(
-                [Tool(_SPECS[n], _unused) for n in key], tinyagent=True, today="2024-06-12"
-            )
-            cache[key] = count(prompt.system())
-        out.append(cache[key])
-    return out
-
-
-def _unused(*args: Any) -> str:  # prompts only need the specs
-    raise RuntimeError("not a runnable tool")
+def classifier_dir() -> Path:
+    """Where the classifier is trained and read: `<artifacts>/toolrag/classifier` (what "auto" selects)."""
+    return config.toolrag_dir() / "classifier"
 
 
 def _row(
@@ -86,14 +59,20 @@ def _row(
 
 
 def _fingerprint() -> str:
-    return data_fingerprint([split_path("train"), split_path("val")])
+    dataset = config.dataset_dir()
+    return data_fingerprint([split_path("train", dataset), split_path("val", dataset)])
 
 
 def train(cfg: ToolRAGConfig | None = None) -> dict[str, Any]:
     """Fine-tune the classifier on the train split (best-on-val checkpoint under the artifacts folder)."""
     cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
+    dataset = config.dataset_dir()
     _, history = ToolRAGClassifier.train(
-        cfg, load_split("train"), load_split("val"), data_fingerprint_of=_fingerprint()
+        cfg,
+        load_split("train", folder=dataset),
+        load_split("val", folder=dataset),
+        classifier_dir(),
+        data_fingerprint_of=_fingerprint(),
     )
     return history
 
@@ -109,17 +88,18 @@ def saved_classifier_fits(cfg: ToolRAGConfig) -> bool:
 
 
 def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, Any]:
-    """Evaluate (training first when no saved classifier fits the current data and settings)."""
+    """Evaluate (training first when no saved classifier fits the current data and settings, or `retrain`)."""
     cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
     if retrain or not saved_classifier_fits(cfg):
         train(cfg)
+    dataset, cache = config.dataset_dir(), config.toolrag_dir() / "cache"
     history = json.loads((classifier_dir() / "history.json").read_text(encoding="utf-8"))
-    classifier = ToolRAGClassifier.load(device=cfg.device)
+    classifier = ToolRAGClassifier.load(classifier_dir(), device=cfg.device)
     encoder = load_encoder(cfg.basic_encoder)
     rag = BasicRAG(encoder)
     by_examples = None
     if cfg.basic_examples:
-        train_rows = load_split("train")
+        train_rows = load_split("train", folder=dataset)
         sample = random.Random(cfg.seed).sample(train_rows, min(cfg.basic_examples, len(train_rows)))
         queries_ = [r["query"] for r in sample]
         by_examples = BasicRAG(
@@ -127,9 +107,9 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
             mode="examples",
             train_queries=queries_,
             train_tools=[r["tools"] for r in sample],
-            train_vectors=cached_embeddings(encoder, queries_, "basic-examples"),
+            train_vectors=cached_embeddings(encoder, queries_, "basic-examples", cache),
         )
-    count, tokenizer_name = planner_token_counter()
+    count, tokenizer_name = planner_token_counter(config.planner_dir() / "tokenizer.json")
     results: dict[str, Any] = {
         "profile": config.active_profile(),
         "encoder": classifier.meta["base_encoder"],
@@ -142,7 +122,7 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
         "splits": {},
     }
     for split in ("test", "ood"):
-        records = load_split(split)
+        records = load_split(split, folder=dataset)
         queries, needed = [r["query"] for r in records], [r["tools"] for r in records]
         vectors = encoder.embed(queries)
         rows = [_row("no RAG (all 16 tools)", [list(TOOL_NAMES)] * len(queries), needed, count)]
@@ -199,8 +179,6 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
         }
     )
     config.save_results("toolrag", results)
-    from workbench.viz.tables import table1_toolrag
-
     table1_toolrag(results)
     return results
 
@@ -208,8 +186,6 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
 def out_of_scope_rejection(classifier: ToolRAGClassifier, cfg: ToolRAGConfig, n: int = 300) -> dict[str, Any]:
     """How many queries no tool serves the classifier rejects (selects no tool for), on templates and topics
     held out of its training (`synth.out_of_scope`); the agent answers those with "no tool can serve"."""
-    from workbench.synth.out_of_scope import out_of_scope_queries
-
     queries = out_of_scope_queries(n, seed=cfg.seed, held_out=True)
     picks = classifier.select(queries, cfg.threshold)
     return {
@@ -225,7 +201,7 @@ def compare(queries: Sequence[str], k: int = 3, cfg: ToolRAGConfig | None = None
     """What each method picks for a few queries (for the notebook's "auxiliary tool" examples)."""
     cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
     rag = BasicRAG(load_encoder(cfg.basic_encoder))
-    picks = ToolRAGClassifier.load(device=cfg.device).select(list(queries), cfg.threshold)
+    picks = ToolRAGClassifier.load(classifier_dir(), device=cfg.device).select(list(queries), cfg.threshold)
     return [
         {"query": q, f"basic top-{k}": b, "classifier": c}
         for q, b, c in zip(queries, rag.select(list(queries), k), picks, strict=True)

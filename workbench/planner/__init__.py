@@ -1,0 +1,30 @@
+"""The planner runtime (TinyAgent, Sec. 3-5): one fine-tuned planner, one prompt, one decoding path.
+
+grammar.py   the plan language as a grammar for constrained and grounded decoding (llguidance)
+runtime.py   `Planner`: ToolRAG, prompt, batch decoding (`plan`) and streaming (`llm`) on one engine
+             (transformers or mlx-lm); saved decoding settings; `workbench predict`
+"""
+
+from workbench.planner.runtime import (
+    NO_TOOL_PLAN,
+    MLXPlanner,
+    Planner,
+    best_planner,
+    predict_file,
+    resolve_toolrag,
+    saved_decoding,
+    saved_plan_order,
+    saved_settings,
+)
+
+__all__ = [
+    "MLXPlanner",
+    "NO_TOOL_PLAN",
+    "Planner",
+    "best_planner",
+    "predict_file",
+    "resolve_toolrag",
+    "saved_decoding",
+    "saved_plan_order",
+    "saved_settings",
+]

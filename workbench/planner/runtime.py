@@ -1,0 +1,323 @@
+"""The planner runtime: a fine-tuned planner, its prompt and its decoding, written once for every caller.
+
+TinyAgent (Erdogan et al. 2024, Sec. 3-5) plans with a small fine-tuned model: ToolRAG picks the tools, the
+prompt names them (`compiler.prompts.planner_chat`, the kind it was trained with), and the model writes the
+plan, here optionally under the plan grammar of the selected tools (`planner.grammar`: constrained decoding,
+and grounded decoding, which also holds names, files and places to spans of the query).
+
+One `Planner` serves every caller, on any in-process engine (`TransformersLLM` or `MLXLLM`):
+
+- `plan(queries)`: batch decoding (greedy, left-padded batches of similar length), for evaluation and
+  `workbench predict`; a constrained plan that the token budget cut off is closed after its last whole step
+  (`grammar.close_cut_plan`) and marked `"cut"`;
+- `llm(tools, query)`: the same model as a streaming `workbench.llm.LLM` that decodes under the same grammar,
+  for the agent and the plan-graph explorer (LLMCompiler streams the plan into the executor);
+- `messages(query, today, tools)`: the chat both of them decode from.
+
+Both paths run the engine's one decoding function (`TransformersLLM.decode` / `MLXLLM.decode`) with the same
+logits processors (`logits_processors`), so a greedy streamed plan is the batch plan.
+
+    >>> planner = Planner.best(artifacts_dir())  # doctest: +SKIP
+    >>> planner.plan(["Text Ana that I'm late"], ["2024-06-12"])[0]["plan"]  # doctest: +SKIP
+    '1. get_phone_number("Ana")\\n2. send_sms(["$1"], "I\\'m late")\\n3. join()<END_OF_PLAN>'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from workbench.compiler.prompts import planner_chat
+from workbench.files import write_text_atomic
+from workbench.finetune.base import load_model
+from workbench.finetune.settings import DECODING_FILE
+from workbench.jsonl import read_jsonl
+from workbench.llm.base import LLM, Message
+from workbench.llm.local import MLXLLM, TransformersLLM, model_folder_or_hub_id, need_mlx_lm
+from workbench.plan import END_OF_PLAN, JOIN
+from workbench.planner.grammar import (
+    PlanLogitsProcessor,
+    close_cut_plan,
+    mlx_logits_processor,
+    plan_grammar,
+    query_spans,
+)
+from workbench.toolrag.examples import example_source
+from workbench.toolrag.selection import Selector, toolrag_selector
+from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
+
+NO_TOOL_PLAN = f"1. {JOIN}(){END_OF_PLAN}"  # the plan for a query that no selected tool serves
+ExampleFn = Callable[[str, list[str]], str]  # (query, tools) -> in-context examples for the prompt
+_SPECS = {s.name: s for s in tinyagent_tools()}
+
+
+class Planner:
+    """A planner model with its prompt settings, tool selection and decoding mode.
+
+    `model`: a `TransformersLLM` or `MLXLLM`, or a loaded Hugging Face model (then pass `tokenizer`).
+    `select(queries) -> tool lists`: ToolRAG (None: all 16 tools). `kind`: the prompt kind. `examples(query,
+    tools)`: retrieved in-context examples. `constrained` / `grounded`: decoding under the plan grammar
+    (`grammar_limits` bound it), grounded also to the query's spans.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any = None,
+        select: Selector | None = None,
+        kind: str = "compact",
+        constrained: bool = False,
+        examples: ExampleFn | None = None,
+        max_new_tokens: int = 320,
+        batch_size: int = 32,
+        grammar_limits: dict[str, int] | None = None,
+        grounded: bool = False,
+    ):
+        if grounded and not constrained:
+            raise ValueError("grounded decoding is a kind of constrained decoding: pass constrained=True too")
+        engine = model if isinstance(model, (TransformersLLM, MLXLLM)) else None
+        self.engine: TransformersLLM | MLXLLM = engine or TransformersLLM(
+            model, tokenizer, default_max_tokens=max_new_tokens, name="fine-tuned planner"
+        )
+        self.select, self.kind, self.examples = select, kind, examples
+        self.constrained, self.grounded = constrained, grounded
+        self.grammar_limits = grammar_limits or {}
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = 1 if isinstance(self.engine, MLXLLM) else batch_size
+
+    # ------------------------------------------------------------------------------------- loading
+
+    @classmethod
+    def load(cls, model_dir: str | Path, toolrag: str | Path | None = None, **kwargs: Any) -> Planner:
+        """A Hugging Face model folder; `toolrag`: a classifier folder, or None (all tools).
+
+        Prompt kind, examples, generation budget and grammar limits default to what the model was trained
+        with (`workbench_decoding.json` in its folder, written by `workbench finetune`); `kwargs` override them.
+        """
+        model, tokenizer = load_model(model_dir)
+        return cls(
+            model, tokenizer, select=toolrag_selector(toolrag), **{**saved_decoding(model_dir), **kwargs}
+        )
+
+    @classmethod
+    def best(
+        cls,
+        artifacts: str | Path,
+        toolrag: str | Path | None = "auto",
+        constrained: bool | None = None,
+        grounded: bool | None = None,
+    ) -> Planner:
+        """The best model `workbench finetune` last trained under `artifacts`, with its decoding settings,
+        and the trained ToolRAG classifier when one exists (`toolrag="auto"`); `toolrag` may name another
+        classifier folder, or "none" for all tools; `constrained` and `grounded` override the best variant's
+        decoding mode."""
+        model_dir, info = best_planner(artifacts)
+        constrained = info.get("constrained", False) if constrained is None else constrained
+        grounded = (info.get("grounded", False) if grounded is None else grounded) and constrained
+        return cls.load(
+            model_dir,
+            toolrag=resolve_toolrag(toolrag, artifacts),
+            constrained=constrained,
+            grounded=grounded,
+        )
+
+    # ----------------------------------------------------------------------------- prompt, grammar
+
+    @property
+    def model(self) -> Any:
+        """The engine's network (a torch module or an mlx-lm model)."""
+        return self.engine.network
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.engine.tokenizer
+
+    @property
+    def stats(self) -> list[dict[str, float]]:
+        """mlx-lm's figures per generation (token counts, speeds, peak memory); empty on transformers."""
+        return getattr(self.engine, "stats", [])
+
+    def tools_for(self, queries: Sequence[str]) -> list[list[str]]:
+        return self.select(queries) if self.select else [list(TOOL_NAMES) for _ in queries]
+
+    def messages(self, query: str, today: str, tools: Sequence[str], context: str = "") -> list[Message]:
+        """The planner's chat for `query` over `tools` (with a replan `context`, the replan request)."""
+        examples = self.examples(query, list(tools)) if self.examples else ""
+        return planner_chat(query, today, tools, self.kind, examples, context)
+
+    def prompts(
+        self, queries: Sequence[str], todays: Sequence[str], tools: Sequence[Sequence[str]]
+    ) -> list[list[int]]:
+        """Token ids of each query's chat, as the engine is given them."""
+        return [
+            self.engine.prompt_ids(self.messages(q, today, names))
+            for q, today, names in zip(queries, todays, tools, strict=True)
+        ]
+
+    def grammar(self, tools: Sequence[str], query: str) -> str | None:
+        """The plan grammar of `tools` (grounded: and of `query`'s spans), or None decoding unconstrained."""
+        if not self.constrained:
+            return None
+        spans = query_spans(query) if self.grounded else None
+        return plan_grammar([_SPECS[n] for n in tools], **self.grammar_limits, spans=spans)
+
+    def logits_processors(self, grammars: Sequence[str | None]) -> Callable[[int], list[Any]] | None:
+        """A factory of fresh logits processors that hold row i to `grammars[i]` (None: unconstrained)."""
+        if not self.constrained:
+            return None
+        grammars = list(grammars)
+        if isinstance(self.engine, MLXLLM):
+            return lambda rows: [mlx_logits_processor(self.tokenizer, grammars[0])]
+        return lambda rows: [PlanLogitsProcessor(self.tokenizer, grammars)]
+
+    # ----------------------------------------------------------------------------------- decoding
+
+    def llm(self, tools: Sequence[str], query: str) -> LLM:
+        """The planner as a streaming `LLM` for one query over `tools`: the same model, decoding under the
+        same grammar as `plan`, token by token."""
+        return self.engine.with_logits_processors(self.logits_processors([self.grammar(tools, query)]))
+
+    def plan(
+        self,
+        queries: Sequence[str],
+        todays: Sequence[str] | None = None,
+        progress: bool = False,
+        tools: Sequence[Sequence[str]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """One `{"query", "plan", "tools"}` per query, in order; constrained, also `"cut"` (closed by
+        `close_cut_plan`)."""
+        todays = list(todays) if todays is not None else [dt.date.today().isoformat()] * len(queries)
+        tools = [list(t) for t in tools] if tools is not None else self.tools_for(queries)
+        # ToolRAG selected no tool: nothing serves the query, and the plan says so by calling none
+        plans: dict[int, str] = {i: NO_TOOL_PLAN for i, names in enumerate(tools) if not names}
+        todo = [i for i in range(len(queries)) if i not in plans]
+        prompts = self.prompts(
+            [queries[i] for i in todo], [todays[i] for i in todo], [tools[i] for i in todo]
+        )
+        ids = dict(zip(todo, prompts, strict=True))
+        order = sorted(todo, key=lambda i: len(ids[i]))  # similar lengths share a batch
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if progress:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, desc="planning", unit="batch")
+        for batch in batches:
+            grammars = [self.grammar(tools[i], queries[i]) for i in batch]
+            engine = self.engine.with_logits_processors(self.logits_processors(grammars))
+            texts = engine.generate_batch([ids[i] for i in batch], self.max_new_tokens)
+            plans.update(zip(batch, texts, strict=True))
+        out = [{"query": q, "plan": plans[i], "tools": tools[i]} for i, q in enumerate(queries)]
+        if (
+            self.constrained
+        ):  # a plan the budget cut off is closed after its last whole step, so it still parses
+            for p in out:
+                p["cut"] = not p["plan"].endswith(END_OF_PLAN)
+                p["plan"] = close_cut_plan(p["plan"])
+        return out
+
+    def latency(self, queries: Sequence[str], todays: Sequence[str]) -> list[float]:
+        """Seconds per query planned alone (tool selection, prompt, generation), as a user waits for it."""
+        import time
+
+        out = []
+        for q, today in zip(queries, todays, strict=True):
+            start = time.perf_counter()
+            self.plan([q], [today])
+            out.append(time.perf_counter() - start)
+        return out
+
+    def describe(self) -> str:
+        """One line: the engine, the model folder and the decoding mode."""
+        mode = "grounded" if self.grounded else "grammar-constrained" if self.constrained else "unconstrained"
+        engine = "mlx-lm" if isinstance(self.engine, MLXLLM) else "transformers"
+        name = getattr(getattr(self.model, "config", None), "_name_or_path", "") or self.engine.model
+        return f"fine-tuned planner in process ({engine}, {name}; {mode} greedy decoding, streamed token by token)"
+
+
+class MLXPlanner(Planner):
+    """A `Planner` on mlx-lm (one query at a time); `stats` holds mlx-lm's figures per generation."""
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: str | Path,
+        toolrag: str | Path | None = None,
+        adapter_dir: str | Path | None = None,
+        **kwargs: Any,
+    ) -> MLXPlanner:
+        """An MLX model folder (with an optional adapter); decoding settings as in `Planner.load`."""
+        need_mlx_lm()
+        folder = model_folder_or_hub_id(model_dir)
+        engine = MLXLLM(folder, adapter_path=adapter_dir, name="fine-tuned planner (MLX)")
+        return cls(engine, select=toolrag_selector(toolrag), **{**saved_decoding(folder), **kwargs})
+
+
+# ------------------------------------------------------------------------------ saved settings, files
+
+
+def saved_settings(model_dir: str | Path) -> dict[str, Any]:
+    """`workbench_decoding.json` of a model folder, or {} for a model that `workbench finetune` did not train."""
+    meta = Path(model_dir) / DECODING_FILE
+    return json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
+
+
+def saved_decoding(model_dir: str | Path) -> dict[str, Any]:
+    """The prompt kind, examples, generation budget and grammar limits a model was trained with, as `Planner`
+    arguments (from `workbench_decoding.json` in its folder, written by `workbench finetune`)."""
+    saved = saved_settings(model_dir)
+    out = {k: saved[k] for k in ("max_new_tokens", "grammar_limits") if k in saved}
+    if "prompt" in saved:
+        out["kind"] = saved["prompt"]
+    if saved.get("examples"):
+        out["examples"] = example_source(saved["examples"])
+    return out
+
+
+def saved_plan_order(model_dir: str | Path) -> str:
+    """The step order of the plans a model was trained on ("gold" when its folder does not say): further
+    training of it (QLoRA after quantization) keeps that order."""
+    return saved_settings(model_dir).get("plan_order", "gold")
+
+
+def best_planner(artifacts: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The folder and decoding settings of the best planner `workbench finetune` last trained under `artifacts`."""
+    meta = Path(artifacts) / "planner" / "best.json"
+    if not meta.exists():
+        raise FileNotFoundError(f"no trained planner ({meta} is missing): run `workbench finetune` first")
+    info = json.loads(meta.read_text(encoding="utf-8"))
+    return Path(artifacts) / info["model_dir"], info
+
+
+def resolve_toolrag(toolrag: str | Path | None, artifacts: str | Path) -> Path | None:
+    """A ToolRAG setting as a classifier folder: "auto" is the trained one under `artifacts` if it exists,
+    "none" or None is no classifier (all tools), anything else is a folder (which must exist)."""
+    if toolrag is None or str(toolrag) == "none":
+        return None
+    if str(toolrag) == "auto":
+        folder = Path(artifacts) / "toolrag" / "classifier"
+        return folder if (folder / "toolrag.json").exists() else None
+    return Path(toolrag)
+
+
+def predict_file(
+    input_path: str | Path,
+    output_path: str | Path,
+    planner: Planner | Callable[[], Planner],
+    progress: bool = True,
+) -> int:
+    """`workbench predict`: a plan for each `{"query": ..., "today"?: ...}` line of `input_path`, written
+    whole to `output_path` and then moved into place; returns how many. `planner` may be a function that
+    loads one: it is called only once the input has been checked."""
+    rows = read_jsonl(input_path)
+    bad = [i for i, r in enumerate(rows, 1) if not isinstance(r.get("query"), str) or not r["query"].strip()]
+    if bad:
+        raise ValueError(f'{input_path}, line {bad[0]}: needs a non-empty "query" string')
+    today = dt.date.today().isoformat()
+    planner = planner if isinstance(planner, Planner) else planner()
+    preds = planner.plan([r["query"] for r in rows], [r.get("today", today) for r in rows], progress=progress)
+    lines = [json.dumps({"query": p["query"], "plan": p["plan"]}, ensure_ascii=False) + "\n" for p in preds]
+    write_text_atomic(Path(output_path), "".join(lines))
+    return len(preds)

@@ -1,0 +1,211 @@
+"""The fine-tuning stage (TinyAgent, Sec. 5 and Table 1's success rates): `run(cfg)` trains and evaluates.
+
+Steps, each cached under `<artifacts>/planner/` and skipped when its saved settings match:
+
+1. the base model: the offline profile trains a tokenizer and pre-trains a small Llama on plan-free text
+   (`finetune.base`, `finetune.train.build_base`); the paper profile names a hub checkpoint;
+2. LoRA and full fine-tuning on (prompt, gold plan) pairs (`finetune.prompts`, `finetune.train`);
+3. evaluation of base / LoRA / full x ToolRAG on/off x decoding (free, constrained, and for the trained models
+   grounded: constrained with names, files and places copied from the query), on val, test and ood
+   (`workbench.planner`, `finetune.evaluate`), into `data/results/planner.json` and
+   `figures/fig_success_rate.png`; the best variant (chosen on val) into `<artifacts>/planner/best.json`.
+
+    >>> run(stage_config(FinetuneConfig, "finetune", "quick"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from workbench import config
+from workbench.files import write_json_atomic, write_jsonl_atomic
+from workbench.finetune.base import count_parameters, load_model
+from workbench.finetune.evaluate import evaluate_variant, success_by_steps
+from workbench.finetune.prompts import PLAN_ORDERS
+from workbench.finetune.settings import METHOD_FIELDS, FinetuneConfig, grammar_limits
+from workbench.finetune.train import build_base, finetune_method, resolved
+from workbench.planner import Planner, resolve_toolrag
+from workbench.synth.dataset import load_split
+from workbench.toolrag.examples import example_source
+from workbench.toolrag.selection import toolrag_selector
+from workbench.viz.planner import fig_success_rate
+
+PAPER_ROWS = [  # TinyAgent (Erdogan et al. 2024), Table 1 / Sec. 5, success rate on their test set
+    {"variant": "GPT-4-Turbo", "success_test": 0.7908},
+    {"variant": "TinyLlama-1.1B (base)", "success_test": 0.1271},
+    {"variant": "TinyLlama-1.1B + LoRA + ToolRAG", "success_test": 0.8006},
+    {"variant": "Wizard-2-7B (base)", "success_test": 0.4125},
+    {"variant": "Wizard-2-7B + LoRA + ToolRAG", "success_test": 0.8495},
+]
+
+
+def base_model(cfg: FinetuneConfig | None = None) -> Path:
+    """The base model folder of `cfg` (pre-trained first when the offline one is missing or stale)."""
+    cfg = cfg or config.stage_config(FinetuneConfig, "finetune")
+    return build_base(cfg, config.planner_dir(), config.dataset_dir())
+
+
+def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
+    """Train what is missing, evaluate every variant, save `planner.json` and the success-rate figure."""
+    import torch
+
+    cfg = cfg or config.stage_config(FinetuneConfig, "finetune")
+    unknown = [m for m in cfg.methods if m not in METHOD_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown fine-tuning method(s) {unknown}; use lora and/or full")
+    if cfg.plan_order not in PLAN_ORDERS:
+        raise ValueError(f"unknown plan_order {cfg.plan_order!r}; use one of {PLAN_ORDERS}")
+    torch.set_num_threads(cfg.threads)
+    cfg = resolved(cfg)
+    planner_dir, dataset, cache = config.planner_dir(), config.dataset_dir(), config.toolrag_dir() / "cache"
+    t0 = time.perf_counter()
+    base_dir = build_base(cfg, planner_dir, dataset)
+    reports = {m: finetune_method(cfg, m, base_dir, planner_dir, dataset, cache) for m in cfg.methods}
+    splits = {
+        "val": load_split("val", limit=cfg.eval_val, folder=dataset),
+        "test": load_split("test", limit=cfg.eval_test, folder=dataset),
+        "ood": load_split("ood", limit=cfg.eval_ood, folder=dataset),
+    }
+    select = toolrag_selector(resolve_toolrag("auto", config.artifacts_dir()))
+    selected = {s: select([r["query"] for r in recs]) for s, recs in splits.items()} if select else None
+    models = {"base": base_dir, **{m: planner_dir / m / "model" for m in cfg.methods}}
+    pretraining = planner_dir / "base" / "pretraining.json"
+    rows, samples = [], {}
+    for name, folder in models.items():
+        model, tokenizer = load_model(folder)
+        k = cfg.base_examples if name == "base" else cfg.train_examples
+        examples = example_source(k, dataset, cache) if k else None
+        # decoding: free, constrained, and for trained models constrained + grounded (names copied from the query)
+        decodings = [(False, False), (True, False), *([(True, True)] if name in reports else [])]
+        for use_rag in [False, True] if selected else [False]:
+            for constrained, grounded in decodings:
+                planner = Planner(
+                    model,
+                    tokenizer,
+                    kind=cfg.prompt,
+                    constrained=constrained,
+                    examples=examples,
+                    max_new_tokens=cfg.max_new_tokens,
+                    select=select if use_rag else None,
+                    batch_size=cfg.eval_batch_size,
+                    grounded=grounded,
+                    grammar_limits=grammar_limits(cfg),
+                )
+                row = {
+                    "variant": _variant(name, use_rag, constrained, grounded),
+                    "model": name,
+                    "toolrag": use_rag,
+                    "constrained": constrained,
+                    "grounded": grounded,
+                    "prompt": cfg.prompt + (" + examples" if examples else ""),
+                    "parameters": count_parameters(model),
+                }
+                for split, recs in splits.items():
+                    res = evaluate_variant(planner, recs, selected[split] if use_rag else None)
+                    samples[(row["variant"], split)] = res.pop("preds")
+                    row.update({f"{k}_{split}": v for k, v in res.items()})
+                lat = planner.latency(
+                    [r["query"] for r in splits["test"][: cfg.latency_n]],
+                    [r["today"] for r in splits["test"][: cfg.latency_n]],
+                )
+                row["median_latency_s"] = round(statistics.median(lat), 4)
+                if name in reports:
+                    row.update(
+                        {k: reports[name][k] for k in ("wall_s", "train_tokens", "trainable_parameters")}
+                    )
+                elif pretraining.exists():  # the offline base's pre-training
+                    pre = json.loads(pretraining.read_text(encoding="utf-8"))
+                    row.update(
+                        {
+                            "wall_s": pre["wall_s"],
+                            "train_tokens": pre["train_tokens"],
+                            "trainable_parameters": pre["parameters"],
+                        }
+                    )
+                rows.append(row)
+                print(
+                    f"{row['variant']}: success test {row['success_test']:.3f}, ood {row['success_ood']:.3f}, "
+                    f"parse failures {row['parse_failure_test']:.3f}",
+                    flush=True,
+                )
+    results = summarize(cfg, rows, reports, time.perf_counter() - t0)
+    results["best_success_by_steps"] = {
+        split: success_by_steps(
+            [p["plan"] for p in samples[(results["best_variant"], split)]], [r["plan"] for r in splits[split]]
+        )
+        for split in ("test", "ood")
+    }
+    _save_predictions(samples, planner_dir / "predictions")
+    config.save_results("planner", results)
+    fig_success_rate(results)
+    return results
+
+
+def _variant(model: str, rag: bool, constrained: bool, grounded: bool = False) -> str:
+    return (
+        model
+        + (" + ToolRAG" if rag else "")
+        + (" + grounded" if grounded else " + constrained" if constrained else "")
+    )
+
+
+def summarize(
+    cfg: FinetuneConfig, rows: list[dict[str, Any]], reports: dict[str, Any], wall: float
+) -> dict[str, Any]:
+    """The results of `run`; also writes `<artifacts>/planner/best.json`, the best variant chosen on val."""
+    planner_dir = config.planner_dir()
+    trained = [r for r in rows if r["model"] != "base"] or rows
+    best = max(trained, key=lambda r: (r["success_val"], -r["parse_failure_val"]))  # chosen on val, not test
+    constrained = [r for r in rows if r["constrained"] and r["model"] == best["model"]]
+    pretrain = planner_dir / "base" / "pretraining.json"
+    best_info = {
+        "model_dir": str((planner_dir / best["model"] / "model").relative_to(config.artifacts_dir())),
+        "toolrag": best["toolrag"],
+        "constrained": best["constrained"],
+        "grounded": best.get("grounded", False),
+        "prompt": cfg.prompt,
+        "max_new_tokens": cfg.max_new_tokens,
+        "grammar_limits": grammar_limits(cfg),
+    }
+    write_json_atomic(planner_dir / "best.json", best_info)
+    return {
+        "profile": config.active_profile(),
+        "best_variant": best["variant"],
+        "best_success_test": best["success_test"],
+        "best_success_ood": best["success_ood"],
+        "constrained_parse_failure_rate": max(r["parse_failure_test"] for r in constrained)
+        if constrained
+        else None,
+        "train_wall_s": reports[best["model"]]["wall_s"] if best["model"] in reports else 0.0,
+        "pretrain_wall_s": json.loads(pretrain.read_text())["wall_s"] if pretrain.exists() else None,
+        "stage_wall_s": round(wall, 1),
+        "prompt": cfg.prompt,
+        "plan_order": cfg.plan_order,
+        "best_chosen_on": "val",
+        "toolrag_rows": "measured"
+        if any(r["toolrag"] for r in rows)
+        else "missing: no trained ToolRAG classifier (run `workbench toolrag train`)",
+        "base_model": cfg.base_model,
+        "settings": asdict(cfg),
+        "training": {m: {k: v for k, v in r.items() if k != "log"} for m, r in reports.items()},
+        "curves": {
+            m: [e for e in r.get("log", []) if "loss" in e or "eval_loss" in e] for m, r in reports.items()
+        },
+        "rows": rows,
+        "reported": PAPER_ROWS,
+        "note": "our test set is synthesized by the offline teacher, not the paper's; success = DAG isomorphism",
+    }
+
+
+def _save_predictions(samples: dict[tuple[str, str], list[dict[str, Any]]], out: Path) -> None:
+    """Each variant's plans per split, as `<out>/<variant>.<split>.jsonl` of {query, plan}."""
+    for (variant, split), preds in samples.items():
+        name = variant.replace(" + ", "_").replace(" ", "_").lower()
+        write_jsonl_atomic(
+            out / f"{name}.{split}.jsonl", ({"query": p["query"], "plan": p["plan"]} for p in preds)
+        )

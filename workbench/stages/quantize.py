@@ -1,0 +1,94 @@
+"""The quantization stage (TinyAgent, Sec. 6, Table 2): MLX float16, 4-bit (group 32) and 4-bit + QLoRA models
+of the best planner, measured for size, memory, latency and success (`workbench.quantize` has the parts).
+
+Models go to `<artifacts>/mlx/`, results to `data/results/quantization.json`, the table to
+`figures/table2_quantization.{md,csv}` and the mlx-lm LoRA loss curve to `figures/fig_mlx_lora.png`.
+
+    >>> run(config.stage_config(QuantizeConfig, "quantize", "quick"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from workbench import config
+from workbench.finetune.settings import FinetuneConfig
+from workbench.finetune.train import build_base
+from workbench.planner import MLXPlanner, resolve_toolrag
+from workbench.quantize import QuantizeConfig, build_models, device, measure, served_check
+from workbench.synth.dataset import load_split
+from workbench.toolrag.selection import toolrag_selector
+from workbench.viz.planner import fig_mlx_lora
+from workbench.viz.tables import table2_quantization
+
+#: TinyAgent, Table 2 (on a MacBook, as reported): latency per query, model size, success rate.
+REPORTED = [
+    {"model": "TinyAgent-1.1B", "precision": "16-bit", "latency_s": 3.9, "size_gb": 2.2, "success": 0.8006},
+    {"model": "TinyAgent-1.1B", "precision": "4-bit", "latency_s": 2.9, "size_gb": 0.68, "success": 0.8035},
+    {"model": "TinyAgent-7B", "precision": "16-bit", "latency_s": 19.5, "size_gb": 14.5, "success": 0.8495},
+    {"model": "TinyAgent-7B", "precision": "4-bit", "latency_s": 13.1, "size_gb": 4.37, "success": 0.8514},
+]
+
+
+def lora_base(cfg: QuantizeConfig) -> Path:
+    """The base model of the mlx-lm LoRA run: the one `workbench finetune` started from, or `cfg.base`."""
+    if cfg.base != "finetune":
+        return Path(cfg.base)
+    return build_base(
+        config.stage_config(FinetuneConfig, "finetune"), config.planner_dir(), config.dataset_dir()
+    )
+
+
+def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
+    """Build the three MLX models, measure each, write `quantization.json`, Table 2 and the LoRA figure."""
+    cfg = cfg or config.stage_config(QuantizeConfig, "quantize")
+    out, dataset, artifacts = config.mlx_dir(), config.dataset_dir(), config.artifacts_dir()
+    t0 = time.perf_counter()
+    built = build_models(cfg, out, dataset, artifacts, base=lora_base(cfg) if cfg.mlx_lora_iters else None)
+    splits = {
+        "test": load_split("test", limit=cfg.eval_test, folder=dataset),
+        "ood": load_split("ood", limit=cfg.eval_ood, folder=dataset),
+    }
+    select = toolrag_selector(resolve_toolrag("auto", artifacts)) if built["info"].get("toolrag") else None
+    selected = {s: select([r["query"] for r in recs]) for s, recs in splits.items()} if select else None
+    rows = [
+        measure(cfg, kind, built, splits, selected, out, artifacts) for kind in ("float16", "4bit", "qlora")
+    ]
+    by = {r["row"]: r for r in rows}
+    served = None
+    if cfg.served_n:
+        planner = MLXPlanner.load(built["quantized"], constrained=False)
+        served = served_check(built["quantized"], None, splits["test"][: cfg.served_n], planner)
+    results = {
+        "profile": config.active_profile(),
+        "device": device(),
+        "source": config.shown_path(built["source"]),
+        "bits": cfg.bits,
+        "group_size": cfg.group_size,
+        "size_ratio_vs_fp16": round(by["float16"]["size_bytes"] / by["4bit"]["size_bytes"], 3),
+        "success_test_full": by["float16"]["success_test"],
+        "success_test_4bit": by["4bit"]["success_test"],
+        "success_test_qlora": by["qlora"]["success_test"],
+        "success_ood_full": by["float16"]["success_ood"],
+        "success_ood_4bit": by["4bit"]["success_ood"],
+        "success_ood_qlora": by["qlora"]["success_ood"],
+        "latency_ratio_4bit_over_full": round(
+            by["4bit"]["median_latency_s"] / by["float16"]["median_latency_s"], 3
+        ),
+        "success_backend": cfg.success_backend,
+        "rows": rows,
+        "training": built["reports"],
+        "served": served,
+        "settings": asdict(cfg),
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "reported": REPORTED,
+        "note": "success = DAG isomorphism on our synthesized test/ood sets, not the paper's; latency is planning "
+        "one query alone in MLX on the device named here",
+    }
+    config.save_results("quantization", results)
+    table2_quantization(results)
+    fig_mlx_lora(results)
+    return results

@@ -1,0 +1,23 @@
+"""ToolRAG's selection as the planner and the agent use it: `select(queries) -> tool lists` (TinyAgent, Sec. 4).
+
+>>> toolrag_selector(None) is None  # no classifier: the planner is shown all 16 tools
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from workbench.toolrag.classifier import ToolRAGClassifier
+
+Selector = Callable[[Sequence[str]], list[list[str]]]
+
+
+def toolrag_selector(folder: str | Path | None) -> Selector | None:
+    """The `select` of the ToolRAG classifier saved in `folder`, or None (all tools) when `folder` is None.
+
+    A folder that holds no classifier raises, naming the command that trains one."""
+    if folder is None:
+        return None
+    return ToolRAGClassifier.load(Path(folder)).select
