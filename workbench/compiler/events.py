@@ -13,8 +13,11 @@ The TinyAgent agent adds `toolrag` (the tools selected) before the loop starts. 
 (`EventPrinter`), the plan-graph explorer and the tests all listen to the same events, so none of them runs a
 loop of its own.
 
-    >>> printer = EventPrinter(io.StringIO())
-    >>> printer(Event("plan", "1. get_phone_number(\\"Ana\\")"))
+    >>> import io
+    >>> out = io.StringIO()
+    >>> EventPrinter(out)(Event("plan", '1. get_phone_number("Ana")'))
+    >>> out.getvalue().split("] ")[1]
+    'plan    1. get_phone_number("Ana")\\n'
 """
 
 from __future__ import annotations

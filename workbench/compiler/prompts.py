@@ -75,9 +75,7 @@ class PlannerPrompt:
         n = len(self.tools)
         parts = [
             f"Write a plan of tool calls that answers the user's query, using these {n + 1} tools:",
-            tool_block([getattr(t, "spec", t) for t in self.tools])
-            + f"\n\n{n + 1}. "
-            + JOIN_DESCRIPTION,  # TODO(lead): specs only
+            tool_block(self.tools) + f"\n\n{n + 1}. " + JOIN_DESCRIPTION,
             "Guidelines:\n" + "\n".join(f" - {g}" for g in GUIDELINES),
         ]
         if self.tinyagent:
