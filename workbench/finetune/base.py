@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from workbench.files import fresh_tmp_dir, replace_dir
 from workbench.tools.tinyagent import tinyagent_tools
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -216,15 +217,10 @@ class PackedBlocks:
 
 def save_model(model: Any, tokenizer: Any, out_dir: Path) -> Path:
     """An HF folder written beside and then moved into place, so a crash never leaves half a model."""
-    import shutil
-
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = fresh_tmp_dir(out_dir)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.replace(out_dir)
-    return out_dir
+    return replace_dir(tmp, out_dir)
 
 
 def load_model(path: str | Path, dtype: Any = None) -> tuple[Any, Any]:

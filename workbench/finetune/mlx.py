@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from workbench.files import fresh_tmp_dir, replace_dir, write_text_atomic
 from workbench.finetune.prompts import ordered, planner_chat, target_plan, with_negatives
 from workbench.finetune.settings import DECODING_FILE
 from workbench.llm.local import model_folder_or_hub_id, need_mlx_lm
@@ -36,10 +37,7 @@ def _replace_dir(tmp: Path, dst: Path, src: Path | None = None) -> Path:
     decoding settings (`workbench_decoding.json`) travel with it."""
     if src is not None and (src / DECODING_FILE).exists():
         shutil.copy2(src / DECODING_FILE, tmp / DECODING_FILE)
-    if dst.exists():
-        shutil.rmtree(dst)
-    tmp.rename(dst)
-    return dst
+    return replace_dir(tmp, dst)
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -81,9 +79,7 @@ def export_chat_data(
             + "\n"
             for r in records
         ]
-        tmp = folder / f"{name}.jsonl.tmp"
-        tmp.write_text("".join(lines), encoding="utf-8")
-        tmp.replace(folder / f"{name}.jsonl")
+        write_text_atomic(folder / f"{name}.jsonl", "".join(lines))
     return folder
 
 
@@ -102,9 +98,7 @@ def to_mlx(
     from mlx_lm.convert import convert
 
     src, dst = model_folder_or_hub_id(src), Path(dst)
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp = fresh_tmp_dir(dst)
     convert(
         str(src),
         str(tmp),
@@ -122,8 +116,7 @@ def dequantize(src: str | Path, dst: str | Path, dtype: str = "float32") -> Path
     from mlx_lm.convert import convert
 
     src, dst = model_folder_or_hub_id(src), Path(dst)
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = fresh_tmp_dir(dst)
     convert(str(src), str(tmp), dequantize=True, dtype=dtype)
     return _replace_dir(tmp, dst, src)
 
@@ -284,8 +277,7 @@ def fuse(model_dir: str | Path, adapter_dir: str | Path, dst: str | Path, dequan
         model = dequantize_model(model)
         cfg.pop("quantization", None)
         cfg.pop("quantization_config", None)
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = fresh_tmp_dir(dst)
     save(tmp, str(model_dir), model, tokenizer, cfg, donate_model=False)
     return _replace_dir(tmp, dst, model_dir)
 

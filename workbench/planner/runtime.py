@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -220,8 +221,6 @@ class Planner:
 
     def latency(self, queries: Sequence[str], todays: Sequence[str]) -> list[float]:
         """Seconds per query planned alone (tool selection, prompt, generation), as a user waits for it."""
-        import time
-
         out = []
         for q, today in zip(queries, todays, strict=True):
             start = time.perf_counter()
