@@ -4,6 +4,11 @@ import contextlib
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers share two cores: one torch thread each (set before torch is imported). With two threads each,
+    # the fine-tuning fixture of test_finetune.py took 798 s; with one (and half the evaluated queries), 110 s.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("WORKBENCH_THREADS", "1")
 
 import pytest  # noqa: E402
 

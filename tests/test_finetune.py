@@ -38,7 +38,7 @@ GOLD = '1. get_phone_number("Ana")\n2. get_phone_number("Bo")\n3. send_sms(["$1"
 @pytest.fixture(scope="module")
 def workbench_dir(tmp_path_factory):
     with synthesized_workbench(
-        tmp_path_factory.mktemp("finetune"), train=300, val=30, test=12, ood=12
+        tmp_path_factory.mktemp("finetune"), train=300, val=30, test=6, ood=6
     ) as root:
         yield root
 
@@ -50,7 +50,7 @@ def tokenizer(workbench_dir):
 
 
 TINY = dict(
-    eval_val=8,
+    eval_val=4,
     vocab_size=320,
     hidden=32,
     layers=2,
@@ -61,10 +61,10 @@ TINY = dict(
     val_records=30,
     batch_size=16,
     eval_every=5,
-    eval_test=12,
-    eval_ood=12,
+    eval_test=6,
+    eval_ood=6,
     base_examples=1,
-    latency_n=2,
+    latency_n=1,
     max_new_tokens=max_plan_bytes(tinyagent_tools(), 2, 6, 2),
     grammar_max_steps=2,
     grammar_max_str_len=6,
@@ -383,7 +383,7 @@ def test_stage_trains_and_evaluates_every_variant(stage_results, workbench_dir):
 def test_a_second_run_reuses_the_trained_models(stage_results, workbench_dir):
     art = workbench_dir / "artifacts" / "planner"
     before = {m: (art / m / "training.json").stat().st_mtime for m in ("lora", "full")}
-    run(FinetuneConfig(**{**TINY, "eval_test": 2, "eval_ood": 2}))
+    run(FinetuneConfig(**{**TINY, "eval_val": 1, "eval_test": 1, "eval_ood": 1}))
     assert before == {m: (art / m / "training.json").stat().st_mtime for m in ("lora", "full")}
 
 
@@ -399,7 +399,7 @@ def test_predict_and_evaluate_from_the_command_line(stage_results, workbench_dir
         == 0
     )
     preds = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(preds) == 12 and all(parse_plan(p["plan"], tinyagent_tools()) for p in preds)
+    assert len(preds) == len(load_split("test")) and all(parse_plan(p["plan"], tinyagent_tools()) for p in preds)
     gold = workbench_dir / "data" / "tinyagent" / "test.jsonl"
     assert cli(["evaluate", "--pred", str(out), "--gold", str(gold)]) == 0
     assert "parse failures 0.0000" in capsys.readouterr().out

@@ -217,10 +217,10 @@ def test_stage_writes_table_2(hf_model, workbench_dir):
         qlora_batch_size=4,
         train_records=40,
         val_records=8,
-        latency_n=2,
+        latency_n=1,
         served_n=1,
-        eval_test=8,
-        eval_ood=8,
+        eval_test=4,
+        eval_ood=4,
     )
     r = run(cfg)
     assert {

@@ -34,6 +34,20 @@ import yaml
 from workbench.files import write_json_atomic
 
 PROFILES = ("quick", "offline", "paper")
+
+
+def default_threads() -> int:
+    """torch CPU threads for training and decoding: `WORKBENCH_THREADS`, else 2 (this project's machines).
+
+    Processes that share the cores (pytest-xdist workers, two runs at once) set it to 1: tiny models decode several
+    times slower when their threads outnumber the cores.
+    """
+    value = os.environ.get("WORKBENCH_THREADS", "2")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"WORKBENCH_THREADS={value!r}: set a positive whole number of threads, e.g. 1 or 2")
+    return int(value)
+
+
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
 
@@ -156,7 +170,12 @@ def describe(cls: type) -> str:
     """One line per field: name, default and help string (for `--help` texts and notebooks)."""
     lines = []
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else "(required)"
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = "(required)"
         lines.append(f"{f.name} = {default!r}: {f.metadata.get('help', '')}")
     return "\n".join(lines)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench import config
+
 DECODING_FILE = "workbench_decoding.json"  # inside a model folder: how it was trained to be prompted
 
 
@@ -92,7 +94,10 @@ class FinetuneConfig:
             "help": "training arithmetic: bf16 (autocast, ~1.5x faster on a CPU with AVX512-BF16), fp32, or auto"
         },
     )
-    threads: int = field(default=2, metadata={"help": "torch CPU threads"})
+    threads: int = field(
+        default_factory=config.default_threads,
+        metadata={"help": "torch CPU threads (default: WORKBENCH_THREADS or 2)"},
+    )
     progress: bool = field(default=True, metadata={"help": "progress bars"})
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench import config
 from workbench.files import write_json_atomic
 from workbench.synth.out_of_scope import out_of_scope_queries
 from workbench.toolrag.encoder import EncoderError, HFEncoder, load_encoder
@@ -51,7 +52,10 @@ class ToolRAGConfig:
     eval_every: int = field(default=200, metadata={"help": "steps between validations (best kept)"})
     max_val: int = field(default=500, metadata={"help": "val records used for checkpoint selection"})
     seed: int = field(default=0, metadata={"help": "shuffling and subsampling seed"})
-    threads: int = field(default=2, metadata={"help": "torch CPU threads (used only on the CPU)"})
+    threads: int = field(
+        default_factory=config.default_threads,
+        metadata={"help": "torch CPU threads (default: WORKBENCH_THREADS or 2) (used only on the CPU)"},
+    )
     device: str = field(
         default="auto", metadata={"help": "auto (cuda, then mps, then cpu), cuda, mps or cpu"}
     )
