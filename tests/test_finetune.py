@@ -37,9 +37,7 @@ GOLD = '1. get_phone_number("Ana")\n2. get_phone_number("Bo")\n3. send_sms(["$1"
 
 @pytest.fixture(scope="module")
 def workbench_dir(tmp_path_factory):
-    with synthesized_workbench(
-        tmp_path_factory.mktemp("finetune"), train=300, val=30, test=6, ood=6
-    ) as root:
+    with synthesized_workbench(tmp_path_factory.mktemp("finetune"), train=300, val=30, test=6, ood=6) as root:
         yield root
 
 
@@ -399,7 +397,9 @@ def test_predict_and_evaluate_from_the_command_line(stage_results, workbench_dir
         == 0
     )
     preds = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(preds) == len(load_split("test")) and all(parse_plan(p["plan"], tinyagent_tools()) for p in preds)
+    assert len(preds) == len(load_split("test")) and all(
+        parse_plan(p["plan"], tinyagent_tools()) for p in preds
+    )
     gold = workbench_dir / "data" / "tinyagent" / "test.jsonl"
     assert cli(["evaluate", "--pred", str(out), "--gold", str(gold)]) == 0
     assert "parse failures 0.0000" in capsys.readouterr().out
