@@ -36,15 +36,15 @@ endif
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-# Unit tests plus every notebook executed top to bottom in the quick profile (tests/test_notebook_chain.py, named
-# first: the longest file starts first, on one worker, while the other takes the unit tests).
+# Unit tests plus every notebook executed top to bottom in the quick profile (tests/test_00_notebook_chain.py: the
+# longest file, collected first and kept first, starts at once on one worker while the other takes the unit tests).
 test: setup
 	rm -rf $(TEST_OUT)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check workbench tests
 	$(VENV)/bin/lint-imports
-	$(TEST_ENV) $(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=15 --doctest-modules \
-		tests/test_notebook_chain.py workbench tests
+	$(TEST_ENV) $(VENV)/bin/pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 \
+		--doctest-modules workbench tests
 
 test-fast: setup
 	WB_QUICK=1 $(VENV)/bin/pytest -q -m "not slow" tests

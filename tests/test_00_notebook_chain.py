@@ -2,8 +2,8 @@
 
 The chain is one file so that pytest-xdist (`--dist loadfile`, as `make test` runs it) keeps it on one worker,
 in order (each notebook reads what the ones before it wrote), while the other worker takes the unit tests.
-`make test` names this file first so that the longest chain starts first. The notebooks write to folders of
-their own, which no unit test touches.
+Its name sorts it first, and `make test` keeps collection order (`--no-loadscope-reorder`), so the longest file
+starts first. The notebooks write to folders of their own, which no unit test touches.
 """
 
 import pytest
