@@ -1,9 +1,8 @@
 """Every numbered notebook runs, top to bottom and in order, through `make reproduce`'s runner (quick profile).
 
-The chain is one file so that pytest-xdist (`--dist loadfile`, as `make test` runs it) keeps it on one worker,
-in order (each notebook reads what the ones before it wrote), while the other worker takes the unit tests.
-Its name sorts it first, and `make test` keeps collection order (`--no-loadscope-reorder`), so the longest file
-starts first. The notebooks write to folders of their own, which no unit test touches.
+Each notebook reads what the ones before it wrote, so they run in order, in one process: `make test` runs this
+file alone after the unit tests. (Beside them, on a second pytest-xdist worker, the three processes fought for two
+cores and notebook 04's training cell ran past its 15-minute limit.) The notebooks write to folders of their own.
 """
 
 import pytest
@@ -21,8 +20,7 @@ def notebook_workbench(tmp_path_factory):
         mp.setenv(f"WORKBENCH_{name}_DIR", str(root / name.lower()))
     mp.setenv("WB_QUICK", "1")  # run_notebooks sets these too; the monkeypatch restores them afterwards
     mp.setenv("WORKBENCH_PROFILE", "quick")
-    # The kernels may use both cores (conftest gives each xdist worker one torch thread): the chain is the longest
-    # file, and the unit tests beside it often wait on servers, browsers and timers.
+    # Alone, the kernels use both cores (conftest gives each xdist worker one torch thread).
     mp.setenv("OMP_NUM_THREADS", "2")
     mp.setenv("WORKBENCH_THREADS", "2")
     yield root
