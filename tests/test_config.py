@@ -6,6 +6,8 @@ import json
 import pytest
 
 from workbench import config
+from workbench.finetune.settings import FinetuneConfig
+from workbench.toolrag.classifier import ToolRAGConfig
 
 
 def test_paths_follow_the_environment(tmp_workbench):
@@ -72,3 +74,12 @@ def test_results_are_written_atomically(tmp_workbench):
     assert [p.name for p in path.parent.iterdir()] == ["demo.json"]
     with pytest.raises(FileNotFoundError, match="run `workbench missing`"):
         config.load_results("missing")
+
+
+def test_threads_default_to_workbench_threads(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_THREADS", "3")
+    assert FinetuneConfig().threads == 3 and ToolRAGConfig().threads == 3
+    assert FinetuneConfig(threads=1).threads == 1
+    monkeypatch.setenv("WORKBENCH_THREADS", "two")
+    with pytest.raises(ValueError, match="WORKBENCH_THREADS='two'"):
+        FinetuneConfig()
