@@ -22,6 +22,23 @@ def tmp_workbench(tmp_path, monkeypatch):
 
 
 @contextlib.contextmanager
+def workbench_dirs(root, **env):
+    """Data, figures and artifacts under `root` (and any other variables in `env`) until the block ends.
+
+    For module-scoped fixtures, which cannot take the function-scoped `monkeypatch`.
+    """
+    mp = pytest.MonkeyPatch()
+    for name in ("DATA", "FIGURES", "ARTIFACTS"):
+        mp.setenv(f"WORKBENCH_{name}_DIR", str(root / name.lower()))
+    for key, value in env.items():
+        mp.setenv(key, value)
+    try:
+        yield root
+    finally:
+        mp.undo()
+
+
+@contextlib.contextmanager
 def synthesized_workbench(root, **sizes):
     """A temporary workbench (data, figures, artifacts under `root`) holding a small synthesized dataset.
 
@@ -30,11 +47,6 @@ def synthesized_workbench(root, **sizes):
     from workbench.stages.synth import run as synth
     from workbench.synth.dataset import SynthConfig
 
-    mp = pytest.MonkeyPatch()
-    for name in ("DATA", "FIGURES", "ARTIFACTS"):
-        mp.setenv(f"WORKBENCH_{name}_DIR", str(root / name.lower()))
-    try:
+    with workbench_dirs(root):
         synth(SynthConfig(**{"report_sample": 10, **sizes}))
         yield root
-    finally:
-        mp.undo()

@@ -6,6 +6,7 @@ cores and notebook 04's training cell ran past its 15-minute limit.) The noteboo
 """
 
 import pytest
+from conftest import workbench_dirs
 
 from workbench.notebooks import notebook_paths, run_notebooks
 
@@ -14,17 +15,11 @@ NOTEBOOKS = notebook_paths()
 
 @pytest.fixture(scope="module")
 def notebook_workbench(tmp_path_factory):
-    root = tmp_path_factory.mktemp("notebooks")
-    mp = pytest.MonkeyPatch()
-    for name in ("DATA", "FIGURES", "ARTIFACTS"):
-        mp.setenv(f"WORKBENCH_{name}_DIR", str(root / name.lower()))
-    mp.setenv("WB_QUICK", "1")  # run_notebooks sets these too; the monkeypatch restores them afterwards
-    mp.setenv("WORKBENCH_PROFILE", "quick")
-    # Alone, the kernels use both cores (conftest gives each xdist worker one torch thread).
-    mp.setenv("OMP_NUM_THREADS", "2")
-    mp.setenv("WORKBENCH_THREADS", "2")
-    yield root
-    mp.undo()
+    # run_notebooks sets the profile variables too; these restore them afterwards. Alone, the kernels use both
+    # cores (conftest gives each xdist worker one torch thread).
+    env = {"WB_QUICK": "1", "WORKBENCH_PROFILE": "quick", "OMP_NUM_THREADS": "2", "WORKBENCH_THREADS": "2"}
+    with workbench_dirs(tmp_path_factory.mktemp("notebooks"), **env) as root:
+        yield root
 
 
 @pytest.mark.slow
