@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 
-from workbench.llm import OpenAICompatLLM, RetryPolicy
+from workbench.llm import LLMError, OpenAICompatLLM, RetryPolicy
 from workbench.llm.testing import FakeChatServer, Reply
 from workbench.synth.records import Checker, Record, normalize_query
 from workbench.synth.teacher import (
     COMPANIONS,
     DEFAULT_EXAMPLES,
+    StoreLockedError,
     TeacherConfig,
     parse_teacher_reply,
     read_store,
@@ -372,7 +373,7 @@ def test_a_damaged_middle_line_is_an_error(tmp_path: Path) -> None:
 
 CHILD = """
 import asyncio, sys
-from workbench.llm import OpenAICompatLLM, RetryPolicy
+from workbench.llm import LLMError, OpenAICompatLLM, RetryPolicy
 from workbench.synth.teacher import TeacherConfig, synthesize
 
 base_url, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -425,3 +426,81 @@ def test_resume_after_sigkill_loses_nothing_and_repeats_nothing(tmp_path: Path) 
     assert len({normalize_query(r["query"]) for r in records}) == n
     checker = Checker()
     assert all(checker.check(r["query"], r["plan"]) == r["tools"] for r in records)
+
+
+# ------------------------------------------------------------------------- failures that must stop a run
+
+
+@pytest.mark.parametrize("code", [400, 401, 403, 404])
+def test_a_permanent_error_stops_the_run_at_once_and_names_the_cause(tmp_path: Path, code: int) -> None:
+    # Issue 21, defect 1: a rejected key used to be retried for the whole call budget (~7,200 requests here).
+    out = tmp_path / "t.jsonl"
+    with FakeChatServer([("status", code)] * 50) as server:
+        with pytest.raises(LLMError, match=rf"HTTP {code}.*not retried") as err:
+            synth(server, out, config(n_records=100, concurrency=2, max_attempts_per_call=3))
+        assert len(server.requests) <= 2  # one per worker in flight, no retries
+    assert "0 of 100 records" in str(err.value) and str(out) in str(err.value)
+    assert err.value.permanent
+
+
+def test_failures_are_printed_as_they_happen_and_a_streak_stops_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A server that keeps failing transiently: every failed call is printed, and the run stops after
+    # `max_consecutive_failures` failed calls in a row instead of working through the call budget.
+    with FakeChatServer([("status", 503)] * 50) as server:
+        with pytest.raises(LLMError, match=r"3 teacher calls in a row failed.*HTTP 503"):
+            synth(server, tmp_path / "t.jsonl", config(n_records=100, max_consecutive_failures=3))
+        assert len(server.requests) == 3 * 2  # 3 calls x 2 attempts
+    printed = capsys.readouterr().err
+    assert printed.count("teacher call failed") == 3 and "HTTP 503" in printed
+
+
+def test_a_success_resets_the_failure_streak(tmp_path: Path) -> None:
+    script = [
+        ("status", 503),
+        ("status", 503),
+        reply(pair(0)),
+        ("status", 503),
+        ("status", 503),
+        reply(pair(1)),
+    ]
+    with FakeChatServer(script) as server:
+        report = synth(
+            server,
+            tmp_path / "t.jsonl",
+            config(n_records=2, max_attempts_per_call=1, max_consecutive_failures=3),
+        )
+    assert report["accepted"] == 2 and report["rejected"] == {"llm_error": 4}
+
+
+def test_two_runs_on_one_store_cannot_interleave(tmp_path: Path) -> None:
+    # Issue 21, defect 2: two runs appending to one file wrote duplicate ids, and reading dropped paid-for records.
+    # The second run is refused (an OS file lock) with a message that says which process holds the store.
+    out = tmp_path / "t.jsonl"
+    slow = [Reply(reply(pair(i)), chunk_delay_s=0.02) for i in range(12)]
+    with FakeChatServer(slow) as server:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, server.base_url, str(out), "8"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while not (out.exists() and out.read_bytes().count(b"\n") >= 1):
+                assert child.poll() is None, child.communicate()[0].decode()
+                assert time.monotonic() < deadline, "the child wrote no records"
+                time.sleep(0.005)
+            with FakeChatServer([reply(pair(50))]) as second:
+                with pytest.raises(StoreLockedError, match=rf"{out.name}.*process {child.pid}"):
+                    synth(second, out, config(n_records=8))
+                assert second.requests == []  # refused before any paid call
+        finally:
+            child.wait(timeout=30)
+    assert child.returncode == 0, child.communicate()[0].decode()
+    records = lines_of(out)
+    assert len(records) == 8 and len({r["id"] for r in records}) == 8
+    # Once the first run has ended, the store is free again.
+    with FakeChatServer([]) as server:
+        assert synth(server, out, config(n_records=8))["resumed"] == 8

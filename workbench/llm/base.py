@@ -75,7 +75,15 @@ class StreamState:
 
 
 class LLMError(RuntimeError):
-    """A call failed for good (after retries); the message says what to check."""
+    """A call failed for good (after retries); the message says what to check.
+
+    `permanent` marks a failure that no retry can fix (a rejected key, an unknown model, a refused request):
+    callers that loop over many calls (the teacher) stop at once instead of repeating it.
+    """
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class LLM(abc.ABC):

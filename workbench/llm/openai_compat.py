@@ -299,7 +299,9 @@ class OpenAICompatLLM(LLM):
             400: "the server rejected the request; check the model's limits and the request options",
             422: "the server rejected the request; check the model's limits and the request options",
         }.get(code, "this error is not transient")
-        return LLMError(f"{self._where()} failed with {self._describe(err)}; {hint} (not retried).")
+        return LLMError(
+            f"{self._where()} failed with {self._describe(err)}; {hint} (not retried).", permanent=True
+        )
 
     def _hint_unreachable(self) -> str:
         return (

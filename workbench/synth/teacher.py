@@ -15,7 +15,9 @@ for new pairs in a fixed block format:
 Each reply is parsed (`parse_teacher_reply`) and each pair goes through one shared `Checker`, so broken
 plans and repeated queries are dropped across the whole run; the survivors are appended to a JSON-lines file,
 one fsynced line per record. The run is resumable: a run killed at any moment loses no accepted record, and
-starting it again continues where it stopped without writing a query twice.
+starting it again continues where it stopped without writing a query twice. One run at a time writes a
+store (an OS lock beside it, `store_lock`); a failure no retry can fix (a rejected key, an unknown model)
+stops the run at once, and so do `max_consecutive_failures` failed calls in a row.
 
     >>> parse_teacher_reply('Query: Call Bo\\nPlan:\\n1. get_phone_number("Bo")\\n2. join()<END_OF_PLAN>\\n###')
     [('Call Bo', '1. get_phone_number("Bo")\\n2. join()<END_OF_PLAN>')]
@@ -24,12 +26,16 @@ starting it again continues where it stopped without writing a query twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import fcntl
+import os
 import random
 import re
+import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -123,6 +129,9 @@ class TeacherConfig:
     call_timeout_s: float | None = field(
         default=600.0, metadata={"help": "give up on one try after this long"}
     )
+    max_consecutive_failures: int = field(
+        default=5, metadata={"help": "stop the run after this many failed calls in a row"}
+    )
     max_calls: int | None = field(
         default=None,
         metadata={"help": "stop after this many calls (None: 5x what n_records needs, at least 10)"},
@@ -141,7 +150,7 @@ class TeacherConfig:
         lo, hi = self.tools_per_prompt
         if not 1 <= lo <= hi <= len(TOOL_NAMES):
             raise ValueError(f"tools_per_prompt must be (min, max) with 1 <= min <= max <= {len(TOOL_NAMES)}")
-        for name in ("pairs_per_call", "concurrency", "max_attempts_per_call"):
+        for name in ("pairs_per_call", "concurrency", "max_attempts_per_call", "max_consecutive_failures"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.n_records < 0 or self.examples_per_prompt < 0:
@@ -316,6 +325,39 @@ def _parse_block(lines: list[str]) -> tuple[str, str] | str | None:
 # ------------------------------------------------------------------------------------------------- store
 
 
+class StoreLockedError(RuntimeError):
+    """Another run is writing the same store: two writers would give records the same ids."""
+
+
+@contextlib.contextmanager
+def store_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive OS lock on `<store>.lock` while a run writes `path` (refused at once if held).
+
+    `flock` is released by the kernel when the holder dies, so a killed run never leaves a stale lock; the
+    holder's pid is written into the lock file only to name it in the error.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(path.name + ".lock")
+    with open(lock, "a+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            raise StoreLockedError(
+                f"{path} is being written by another teacher run (process {holder}); wait for it to end or "
+                "stop it, then rerun to resume (two runs on one store would write duplicate ids)"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
 def read_store(path: Path) -> list[dict[str, Any]]:
     """The whole records of a teacher output file (a torn last line is skipped; see `workbench.jsonl`)."""
     return read_records(path, required=("id", "query"))
@@ -367,6 +409,7 @@ class _Run:
     accepted: int = 0
     calls: int = 0
     attempts: int = 0
+    streak: int = 0  # failed calls in a row
     failures: Counter = field(default_factory=Counter)
     usage: Usage = field(default_factory=Usage)
 
@@ -390,7 +433,7 @@ class _Run:
         tools = sample_tools(rng, *self.cfg.tools_per_prompt)
         demos = pick_examples(rng, self.examples, tools, self.cfg.examples_per_prompt)
         messages = teacher_messages(tools, demos, self.cfg.today, self.cfg.pairs_per_call)
-        reason = "llm_error"
+        reason, detail = "llm_error", ""
         for attempt in range(self.cfg.max_attempts_per_call):
             if attempt:
                 await asyncio.sleep(self.cfg.retry_backoff_s * 2 ** (attempt - 1))
@@ -403,15 +446,23 @@ class _Run:
                     ),
                     self.cfg.call_timeout_s,
                 )
-            except LLMError:
-                reason = "llm_error"
+            except LLMError as err:
+                if err.permanent:
+                    raise  # a rejected key or unknown model: every further call would fail the same way
+                reason, detail = "llm_error", str(err)
                 continue
             except TimeoutError:
-                reason = "timeout"
+                reason, detail = "timeout", f"no answer within {self.cfg.call_timeout_s:g} s"
                 continue
             self.usage = self.usage + completion.usage
+            self.streak = 0
             return completion.text
         self.failures[reason] += 1
+        self.streak += 1
+        message = f"teacher call failed ({reason}, {self.cfg.max_attempts_per_call} tries): {detail}"
+        tqdm.write(message, file=sys.stderr)
+        if self.streak >= self.cfg.max_consecutive_failures:
+            raise LLMError(f"{self.streak} teacher calls in a row failed; the last: {detail}")
         return None
 
     def _keep(self, text: str) -> None:
@@ -457,6 +508,13 @@ async def synthesize(
     """
     cfg = cfg or TeacherConfig()
     path = Path(out_path)
+    with store_lock(path):
+        return await _synthesize(llm, path, cfg, examples, progress)
+
+
+async def _synthesize(
+    llm: LLM, path: Path, cfg: TeacherConfig, examples: Sequence[tuple[str, str]], progress: bool
+) -> dict[str, Any]:
     started = time.perf_counter()
     existing, out = open_for_append(path, required=("id", "query"))
     model = getattr(llm, "model", "") or type(llm).__name__
@@ -487,8 +545,14 @@ async def synthesize(
         while pending:
             finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for task in finished:
-                if task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+                if isinstance(err := task.exception(), LLMError):
+                    raise LLMError(
+                        f"the teacher stopped at {run.total} of {cfg.n_records} records in {path} (kept; rerun "
+                        f"to resume): {err}",
+                        permanent=err.permanent,
+                    ) from None
+                if err is not None:
+                    raise err
             if run.done:
                 break
     finally:
