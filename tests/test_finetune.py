@@ -2,6 +2,7 @@
 
 import json
 import random
+import shutil
 
 import pytest
 import torch
@@ -225,7 +226,7 @@ def _tiny_rows(tokenizer, n=64):
     return prompts.build_examples(tokenizer, load_split("train", limit=n))
 
 
-def test_training_resumes_from_the_last_checkpoint(tokenizer, tmp_path):
+def test_training_resumes_from_the_last_complete_checkpoint(tokenizer, tmp_path):
     from transformers import TrainerCallback
 
     class Crash(TrainerCallback):
@@ -250,6 +251,12 @@ def test_training_resumes_from_the_last_checkpoint(tokenizer, tmp_path):
             callbacks=[Crash()],
         )
     assert (tmp_path / "ckpt" / "checkpoint-4").exists()
+    # Issue 21, defect 3: a kill during a checkpoint save left a folder that every rerun failed on ("Can't find a
+    # valid checkpoint"). An empty one, and one whose trainer state (written last) is torn, are skipped and removed.
+    (tmp_path / "ckpt" / "checkpoint-6").mkdir()
+    shutil.copytree(tmp_path / "ckpt" / "checkpoint-4", tmp_path / "ckpt" / "checkpoint-5")
+    state = tmp_path / "ckpt" / "checkpoint-5" / "trainer_state.json"
+    state.write_text(state.read_text()[:40])
     result = run_trainer(
         base.small_llama(tokenizer, hidden=32, layers=1, heads=2, intermediate=64),
         tokenizer,
@@ -263,6 +270,10 @@ def test_training_resumes_from_the_last_checkpoint(tokenizer, tmp_path):
         progress=False,
     )
     assert result["resumed_from"] == "checkpoint-4" and result["steps"] == 16
+    assert (
+        not (tmp_path / "ckpt" / "checkpoint-5").exists()
+        and not (tmp_path / "ckpt" / "checkpoint-6").exists()
+    )
 
 
 def test_bf16_autocast_trains_and_keeps_float32_weights(tokenizer, tmp_path):

@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import random
+import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -177,7 +178,6 @@ def run_trainer(
     `precision` is "fp32", "bf16" (autocast) or "auto" (`resolve_precision`).
     """
     from transformers import Trainer
-    from transformers.trainer_utils import get_last_checkpoint
 
     steps = math.ceil(len(train) / batch_size) * epochs
     args = _args(
@@ -202,7 +202,7 @@ def run_trainer(
         data_collator=collator or PadCollator(tokenizer.pad_token_id),
         callbacks=callbacks,
     )
-    last = get_last_checkpoint(str(out)) if out.exists() else None
+    last = last_complete_checkpoint(out)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     wall = time.perf_counter() - start
@@ -220,6 +220,30 @@ def run_trainer(
         "steps": trainer.state.global_step,
         "model": trainer.model,
     }
+
+
+def last_complete_checkpoint(out: Path) -> str | None:
+    """The newest `checkpoint-N` under `out` that a kill did not cut short; broken newer ones are removed.
+
+    The Trainer writes `trainer_state.json` last, so a checkpoint whose state file is missing or torn was
+    interrupted mid-save; `transformers`' own `get_last_checkpoint` would pick it and every rerun would fail.
+    """
+    if not out.exists():
+        return None
+    found = [
+        (int(m.group(1)), p) for p in out.iterdir() if p.is_dir() and (m := _CHECKPOINT.fullmatch(p.name))
+    ]
+    for _, folder in sorted(found, reverse=True):
+        try:
+            json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+            return str(folder)
+        except (OSError, ValueError):
+            print(f"removing {folder}: an interrupted save (no complete trainer_state.json)")
+            shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 
 
 def finetune(
