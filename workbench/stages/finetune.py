@@ -9,6 +9,8 @@ Steps, each cached under `<artifacts>/planner/` and skipped when its saved setti
    grounded: constrained with names, files and places copied from the query), on val, test and ood
    (`workbench.planner`, `finetune.evaluate`), into `data/results/planner.json` and
    `figures/fig_success_rate.png`; the best variant (chosen on val) into `<artifacts>/planner/best.json`.
+   Each variant's result per split is kept in `<artifacts>/planner/evaluations/`, so a killed run resumes
+   at the variant it was on (the latency of each variant is measured again).
 
     >>> run(stage_config(FinetuneConfig, "finetune", "quick"))  # doctest: +SKIP
 """
@@ -25,12 +27,12 @@ from typing import Any
 from workbench import config
 from workbench.files import write_json_atomic, write_jsonl_atomic
 from workbench.finetune.base import count_parameters, load_model
-from workbench.finetune.evaluate import evaluate_variant, success_by_steps
+from workbench.finetune.evaluate import evaluate_variant, folder_fingerprint, success_by_steps
 from workbench.finetune.prompts import PLAN_ORDERS
 from workbench.finetune.settings import METHOD_FIELDS, FinetuneConfig, grammar_limits
 from workbench.finetune.train import build_base, finetune_method, resolved
 from workbench.planner import Planner, resolve_toolrag
-from workbench.synth.dataset import load_split
+from workbench.synth.dataset import load_split, require_splits
 from workbench.toolrag.examples import example_source
 from workbench.toolrag.selection import toolrag_selector
 from workbench.viz.planner import fig_success_rate
@@ -60,9 +62,10 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
         raise ValueError(f"unknown fine-tuning method(s) {unknown}; use lora and/or full")
     if cfg.plan_order not in PLAN_ORDERS:
         raise ValueError(f"unknown plan_order {cfg.plan_order!r}; use one of {PLAN_ORDERS}")
+    planner_dir, dataset, cache = config.planner_dir(), config.dataset_dir(), config.toolrag_dir() / "cache"
+    require_splits(dataset)
     torch.set_num_threads(cfg.threads)
     cfg = resolved(cfg)
-    planner_dir, dataset, cache = config.planner_dir(), config.dataset_dir(), config.toolrag_dir() / "cache"
     t0 = time.perf_counter()
     base_dir = build_base(cfg, planner_dir, dataset)
     reports = {m: finetune_method(cfg, m, base_dir, planner_dir, dataset, cache) for m in cfg.methods}
@@ -105,8 +108,14 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
                     "prompt": cfg.prompt + (" + examples" if examples else ""),
                     "parameters": count_parameters(model),
                 }
-                for split, recs in splits.items():
-                    res = evaluate_variant(planner, recs, selected[split] if use_rag else None)
+                for split, recs in splits.items():  # kept per variant: a killed stage resumes here
+                    res = evaluate_variant(
+                        planner,
+                        recs,
+                        selected[split] if use_rag else None,
+                        cache=planner_dir / "evaluations" / f"{_slug(row['variant'])}.{split}.json",
+                        depends_on={"model": folder_fingerprint(folder), "examples": k},
+                    )
                     samples[(row["variant"], split)] = res.pop("preds")
                     row.update({f"{k}_{split}": v for k, v in res.items()})
                 lat = planner.latency(
@@ -205,7 +214,11 @@ def summarize(
 def _save_predictions(samples: dict[tuple[str, str], list[dict[str, Any]]], out: Path) -> None:
     """Each variant's plans per split, as `<out>/<variant>.<split>.jsonl` of {query, plan}."""
     for (variant, split), preds in samples.items():
-        name = variant.replace(" + ", "_").replace(" ", "_").lower()
         write_jsonl_atomic(
-            out / f"{name}.{split}.jsonl", ({"query": p["query"], "plan": p["plan"]} for p in preds)
+            out / f"{_slug(variant)}.{split}.jsonl", ({"query": p["query"], "plan": p["plan"]} for p in preds)
         )
+
+
+def _slug(variant: str) -> str:
+    """A variant's name as a file name: "lora + ToolRAG + grounded" -> "lora_toolrag_grounded"."""
+    return variant.replace(" + ", "_").replace(" ", "_").lower()

@@ -18,8 +18,8 @@ from workbench import config
 from workbench.finetune.settings import FinetuneConfig
 from workbench.finetune.train import build_base
 from workbench.planner import MLXPlanner, resolve_toolrag
-from workbench.quantize import QuantizeConfig, build_models, device, measure, served_check
-from workbench.synth.dataset import load_split
+from workbench.quantize import QuantizeConfig, build_models, device, measure, served_check, source_planner
+from workbench.synth.dataset import load_split, require_splits
 from workbench.toolrag.selection import toolrag_selector
 from workbench.viz.planner import fig_mlx_lora
 from workbench.viz.tables import table2_quantization
@@ -46,6 +46,10 @@ def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
     """Build the three MLX models, measure each, write `quantization.json`, Table 2 and the LoRA figure."""
     cfg = cfg or config.stage_config(QuantizeConfig, "quantize")
     out, dataset, artifacts = config.mlx_dir(), config.dataset_dir(), config.artifacts_dir()
+    require_splits(dataset)
+    source_planner(
+        cfg, artifacts
+    )  # a missing planner fails here, naming `workbench finetune`, not after work
     t0 = time.perf_counter()
     built = build_models(cfg, out, dataset, artifacts, base=lora_base(cfg) if cfg.mlx_lora_iters else None)
     splits = {

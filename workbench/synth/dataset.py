@@ -17,7 +17,7 @@ import random
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,14 @@ def generate_offline(
 def write_split(records: list[Record], path: Path) -> None:
     """One JSON object per line, written to a temporary file and renamed: never a partial file."""
     write_jsonl_atomic(path, (r.to_dict() for r in records))
+
+
+def require_splits(folder: Path | None = None, splits: Sequence[str] = SPLITS) -> None:
+    """Fail before any work when a split a stage reads is missing, naming the command that writes it."""
+    for split in splits:
+        path = split_path(split, folder)
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist: run `workbench synth` (or notebook 02) first")
 
 
 def load_split(split: str, limit: int | None = None, folder: Path | None = None) -> list[dict[str, Any]]:
