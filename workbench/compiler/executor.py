@@ -17,14 +17,18 @@ exactly one reference becomes the observation itself. A tool that raises or time
 observation; tasks that depend on it are skipped with an observation saying why; independent tasks go on.
 Every run records, per task, when it was dispatched, started and ended (seconds from the run's start).
 
-Two kinds of exception do escape: `LLMError` and `ToolUnavailable` (a service is down), because scoring an
-outage as a wrong answer would be dishonest; the other tasks are cancelled first. Cancelling a run cancels
-its tasks too.
+A tool's failure of any kind is its task's observation, and the joiner reads it like any other: an
+exception (`SystemExit` and `KeyboardInterrupt` too), a result whose `str()` fails, a timeout, even one the
+tool hid by blocking the event loop. Two kinds of exception do escape: `LLMError` and `ToolUnavailable` (a
+service is down), because scoring an outage as a wrong answer would be dishonest; the other tasks are
+cancelled first. Cancelling a run cancels its tasks too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import threading
 import time
 from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -116,7 +120,15 @@ class ExecutionResult:
 class Executor:
     """Event-driven task fetching unit over a set of tools.
 
-    `timeout_s`: per task (None: no limit). Sync tools run in a worker thread so they never block the loop.
+    `timeout_s`: per task (None: no limit). Sync tools run in a daemon thread each, so they never block the
+    loop and a timed-out one is abandoned, not waited for (`_in_daemon_thread`).
+
+    Async tools run on the run's own loop, because they may share loop-bound state with the rest of the
+    run (an LLM client's connection pool, the simulated desktop, asyncio locks); a private loop in a thread
+    would break those, and still could not stop a coroutine that never yields. So the timeout of an async
+    tool is checked twice: by cancellation at the deadline, and when the call returns: a tool that came
+    back after its deadline (it blocked the loop with `time.sleep`, or swallowed its cancellation) is
+    timed out, never "done". Write a CPU-bound or blocking tool as a sync function.
     """
 
     def __init__(self, tools: Iterable[Tool], timeout_s: float | None = 60.0, substitute: bool = True):
@@ -236,6 +248,9 @@ class Executor:
         except FATAL as e:
             record.status, record.observation = "failed", f"{ERROR_PREFIX}{e}"
             raise
+        except Exception as e:  # a fault outside the tool (a listener's): the task still gets an outcome
+            record.status = "failed"
+            record.observation = f"{ERROR_PREFIX}{record.tool} failed in the executor: {_describe(e)}"
         finally:
             record.ended = time.perf_counter() - start
             on_event(Event("end", f"{record.tool} -> {clip(record.observation)}", record, round))
@@ -243,22 +258,120 @@ class Executor:
                 futures[record.idx].set_result(ok)
 
     async def _call(self, name: str, args: tuple[Any, ...]) -> str:
+        """The tool's observation. Raises only `FATAL` errors and the cancellation of this task."""
         tool = self.tools.get(name)
         if tool is None:
             return f"{ERROR_PREFIX}unknown tool {name!r}; available: {', '.join(sorted(self.tools))}"
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout(self.timeout_s) as window:
                 if tool.is_async:
-                    out = await tool.fn(*args)
+                    out = _as_text(await tool.fn(*args))
                 else:
-                    out = await asyncio.to_thread(tool.fn, *args)
-        except TimeoutError:
-            return f"{ERROR_PREFIX}{name} timed out after {self.timeout_s:g} s"
+                    out = _outcome(await _in_daemon_thread(tool.fn, args))
+        except TimeoutError as e:
+            if window.expired():
+                return f"{ERROR_PREFIX}{name} timed out after {self.timeout_s:g} s"
+            return f"{ERROR_PREFIX}{name} raised {_describe(e)}"  # the tool's own (a socket's) timeout
         except FATAL:
             raise
-        except Exception as e:  # a tool's failure is an observation, never a crash of the run
-            return f"{ERROR_PREFIX}{name} raised {type(e).__name__}: {e}"
-        return out if isinstance(out, str) else str(out)
+        except asyncio.CancelledError as e:
+            if _being_cancelled():
+                raise
+            return f"{ERROR_PREFIX}{name} raised {_describe(e)}"  # raised by the tool, nobody cancelled it
+        except _NotText as e:
+            return (
+                f"{ERROR_PREFIX}{name} returned a result that cannot be shown as text ({_describe(e.cause)})"
+            )
+        except BaseException as e:  # SystemExit, KeyboardInterrupt, ... from a tool: an observation too
+            return f"{ERROR_PREFIX}{name} raised {_describe(e)}"
+        overran = window.when() is not None and loop.time() > window.when()
+        if overran and tool.is_async:  # it kept the loop from enforcing the timeout
+            late = loop.time() - began
+            why = (
+                f"it ignored its cancellation and returned after {late:.2f} s"
+                if window.expired()
+                else f"it blocked the event loop for {late:.2f} s (an async tool must await, not block)"
+            )
+            return f"{ERROR_PREFIX}{name} timed out after {self.timeout_s:g} s: {why}"
+        return out
+
+
+class _NotText(Exception):
+    """A tool's result whose `str()` failed; `cause` is what it raised."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(type(cause).__name__)
+        self.cause = cause
+
+
+def _as_text(out: Any) -> str:
+    """The observation a result stands for: itself if it is a string, else its `str()`."""
+    if isinstance(out, str):
+        return out
+    try:
+        return str(out)
+    except BaseException as e:  # whatever __str__ raises is the tool's failure
+        raise _NotText(e) from e
+
+
+def _describe(e: BaseException) -> str:
+    """`Type: message` for an observation, even for an exception whose own `str()` raises."""
+    try:
+        text = str(e)
+    except BaseException:
+        text = "(its message cannot be shown)"
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _in_daemon_thread(fn: Any, args: tuple[Any, ...]) -> asyncio.Future[tuple[bool, Any]]:
+    """A future of (True, `str(fn(*args))`) or (False, what it raised), computed in a new daemon thread.
+
+    Awaiting it can be timed out and cancelled. Why not `asyncio.to_thread`: it uses the loop's default executor, which `asyncio.run` joins at
+    shutdown, so a tool still stuck after its timeout kept the whole run open until it returned (a sync
+    tool sleeping 8 s under a 1 s timeout: reported at 1 s, returned at 8 s). A thread cannot be killed,
+    so a timed-out call is abandoned instead: nobody joins a daemon thread, its late result is dropped,
+    and a thread per call means stuck calls never occupy the workers that later calls need. Whatever the
+    tool raises (even `SystemExit`) travels back as a value, re-raised by `_outcome` in the task.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[tuple[bool, Any]] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def work() -> None:
+        try:
+            outcome: tuple[bool, Any] = (True, _as_text(context.run(fn, *args)))
+        except BaseException as e:  # delivered to the task, which decides what it means
+            outcome = (False, e)
+        try:
+            loop.call_soon_threadsafe(_settle, future, outcome)
+        except RuntimeError:  # the loop has closed: nobody waits for this call any more
+            pass
+
+    threading.Thread(target=work, name=f"tool-{getattr(fn, '__name__', 'call')}", daemon=True).start()
+    return future
+
+
+def _outcome(outcome: tuple[bool, Any]) -> str:
+    """The text of a thread's outcome, or what the tool raised, raised again.
+
+    A plain function, not a coroutine: a `StopIteration` leaving a coroutine would become a `RuntimeError`.
+    """
+    ok, value = outcome
+    if not ok:
+        raise value
+    return value
+
+
+def _settle(future: asyncio.Future[tuple[bool, Any]], outcome: tuple[bool, Any]) -> None:
+    if not future.done():  # a timed-out or cancelled call was abandoned
+        future.set_result(outcome)
 
 
 def _shown(args: tuple[Any, ...]) -> str:
