@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import re
+import subprocess
+import sys
 import time
 
 import pytest
 
+from workbench.bench.mathtool import as_expression, evaluate, solve_math
 from workbench.plan import parse_plan
 from workbench.tools import (
     LatencyModel,
@@ -645,3 +649,71 @@ def test_functions_match_call():
     assert got == want
     assert [(c.tool, c.ok) for c in d_async.calls] == [(c.tool, c.ok) for c in d_sync.calls]
     assert d_async.sms == d_sync.sms and d_async.notes == d_sync.notes
+
+
+# ------------------------------------------------------------------ the math tool's evaluator (issue 21)
+
+# Expressions a plan may carry whose naive evaluation takes minutes or all memory; each must be refused fast.
+RUNAWAY_MATH = [
+    ("round(5, -999999999)", "round()'s second argument must be between"),
+    ("round(5.5, -10**12)", "round()'s second argument must be between"),
+    ("round(7**1000, -10**12)", "round()'s second argument must be between"),
+    ("10**10**10", "exponent"),
+    ("9**9**9", "exponent"),
+    ("(10**1000)**5", "too large"),
+    ("7**1000 * 7**1000", "too large"),
+    ("2**2000", "exponent"),
+    ("2**1000 * 2**1000 * 2**1000 * 2**1000 * 2**100", "too large"),
+    ("1<<10**9", "not allowed"),
+    ("'a'*10**10", "only numbers"),
+    ("[1]*10**9", "not allowed"),
+    ("pow(2, 10**9)", "not allowed"),
+    ("factorial(10**6)", "not allowed"),
+    ("1e999", "not a finite number"),
+    ("(-8) ** 0.5", "not a real number"),
+]
+
+
+@pytest.mark.parametrize("expression, why", RUNAWAY_MATH, ids=[e for e, _ in RUNAWAY_MATH])
+def test_the_math_evaluator_refuses_runaway_expressions_fast(expression, why):
+    t = time.perf_counter()
+    out = evaluate(expression)
+    assert time.perf_counter() - t < 0.5  # unbounded, some take minutes
+    assert out.startswith("Error: ") and why in out, out
+
+
+def test_the_math_evaluator_still_rounds_to_tens_and_decimals():
+    assert evaluate("round(1234.5678, 2)") == "1234.57"
+    assert evaluate("round(1234, -2)") == "1200"
+    assert evaluate("round(7**1000, -800)") == str(round(7**1000, -800))
+
+
+def test_the_math_tool_never_hangs_a_run():
+    # In a fresh process: a runaway evaluation holds the GIL, so a hang here would hang the test itself.
+    script = (
+        "import asyncio, json, sys\n"
+        "from workbench.bench.mathtool import evaluate, math_tool\n"
+        "from workbench.compiler import Executor\n"
+        "from workbench.plan import parse_plan\n"
+        "exprs = json.loads(sys.argv[1])\n"
+        "plan = ''.join(f'{i}. math({json.dumps(e)})\\n' for i, e in enumerate(exprs, 1))\n"
+        "res = asyncio.run(Executor([math_tool()], timeout_s=0.2).run(parse_plan(plan).steps))\n"
+        "print(json.dumps([r.observation for _, r in sorted(res.records.items())]))\n"
+    )
+    exprs = [e for e, _ in RUNAWAY_MATH] + ["What is 12 * 4.5?"]
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(exprs)], capture_output=True, text=True, timeout=10
+    )
+    assert done.returncode == 0, done.stderr
+    observations = json.loads(done.stdout)
+    assert observations[-1] == "54"
+    assert all(o.startswith("Error: ") for o in observations[:-1]), observations
+
+
+def test_tidying_a_long_problem_takes_linear_time():
+    problem = "1 +" + " " * 20_000 + "x?! ."
+    t = time.perf_counter()
+    assert as_expression(problem) == problem[:-4].rstrip(" ")
+    assert as_expression("what is 1,234 + 5 ?") == "1234 + 5"
+    assert asyncio.run(solve_math(problem)).startswith("Error: ")
+    assert time.perf_counter() - t < 0.5
