@@ -7,6 +7,7 @@ that no argument, however adversarial, changes the code outside the literals.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from typing import Any
 
@@ -399,3 +400,87 @@ def test_macos_backend_call_returns_errors_before_running_anything():
     )
     assert "surrogate" in backend.call("send_sms", ["+15550001111", "hi \ud800"])
     assert "not a date" in backend.call("create_reminder", ["r", "someday", "", "", 0, False])
+
+
+# ------------------------------------------------------------------------ opening files (issue 21)
+
+
+@pytest.fixture
+def recording_backend(monkeypatch):
+    """A backend whose subprocess calls are recorded, not run (`open` and `mdfind` exist only on macOS)."""
+    from workbench.tools import macos
+
+    ran: list[list[str]] = []
+    found: list[str] = []
+
+    def fake_run(cmd, *args, **kwargs):
+        ran.append(list(cmd))
+        out = "".join(f"{p}\n" for p in found) if cmd[0] == "mdfind" else ""
+        return subprocess.CompletedProcess(cmd, 0, stdout=out, stderr="")
+
+    monkeypatch.setattr(macos.subprocess, "run", fake_run)
+    backend = object.__new__(MacOSBackend)
+    backend.timeout_s = 1.0
+    backend.specs = SPECS
+    return backend, ran, found
+
+
+@pytest.mark.parametrize("name", ["Lease Agreement.pdf", "plan.DOCX", "notes.md", "q3.numbers", "scan.jpeg"])
+def test_open_and_get_file_path_opens_documents(tmp_path, recording_backend, name):
+    backend, ran, _ = recording_backend
+    doc = tmp_path.resolve() / name
+    doc.write_text("x")
+    assert backend.call("open_and_get_file_path", [str(doc)]) == str(doc)
+    assert ran == [["open", str(doc)]]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Calculator.app",
+        "run.command",
+        "install.sh",
+        "setup.pkg",
+        "page.html",
+        "Report.pdf.app",
+        "macro.docm",
+        "bin",
+    ],
+)
+def test_open_and_get_file_path_only_reveals_what_is_not_a_document(tmp_path, recording_backend, name):
+    backend, ran, _ = recording_backend
+    target = tmp_path.resolve() / name
+    if name.endswith(".app"):
+        (target / "Contents" / "MacOS").mkdir(parents=True)  # an app is a folder (a bundle)
+    else:
+        target.write_text("#!/bin/sh\necho launched\n")
+    assert backend.call("open_and_get_file_path", [str(target)]) == str(target)
+    assert ran == [["open", "-R", str(target)]]  # shown in Finder, never launched
+
+
+def test_a_link_named_like_a_document_is_judged_by_its_target(tmp_path, recording_backend):
+    backend, ran, _ = recording_backend
+    tmp_path = tmp_path.resolve()
+    app = tmp_path / "Terminal.app"
+    app.mkdir()
+    link = tmp_path / "minutes.pdf"
+    link.symlink_to(app)
+    backend.call("open_and_get_file_path", [str(link)])
+    assert ran == [["open", "-R", str(app)]]
+
+
+def test_a_relative_path_is_opened_as_an_absolute_one(tmp_path, recording_backend, monkeypatch):
+    backend, ran, _ = recording_backend
+    tmp_path = tmp_path.resolve()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-a Terminal.pdf").write_text("x")  # a leading dash must not read as an option of `open`
+    assert backend.call("open_and_get_file_path", ["-a Terminal.pdf"]) == str(tmp_path / "-a Terminal.pdf")
+    assert ran == [["open", str(tmp_path / "-a Terminal.pdf")]]
+
+
+def test_a_spotlight_hit_that_is_an_app_is_only_revealed(recording_backend):
+    backend, ran, found = recording_backend
+    found.append("/System/Applications/Calculator.app")
+    assert backend.call("open_and_get_file_path", ["Calculator"]) == "/System/Applications/Calculator.app"
+    assert ran[0][0] == "mdfind"
+    assert ran[1:] == [["open", "-R", "/System/Applications/Calculator.app"]]

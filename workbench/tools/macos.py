@@ -8,8 +8,9 @@ its literal and become code. Scripts are passed to `osascript -` on standard inp
     >>> applescript_string('say "hi" & do shell script "rm"')
     '"say \\\\"hi\\\\" & do shell script \\\\"rm\\\\""'
 
-Not covered by AppleScript: `open_and_get_file_path` uses Spotlight (`mdfind`), `summarize_pdf` reads the
-PDF with `pypdf` when it is installed (extractive summary, where TinyAgent calls an LLM), and
+Not covered by AppleScript: `open_and_get_file_path` uses Spotlight (`mdfind`) and opens documents only
+(`open_command`: an app or a script a plan names is shown in Finder, never launched), `summarize_pdf`
+reads the PDF with `pypdf` when it is installed (extractive summary, where TinyAgent calls an LLM), and
 `get_zoom_meeting_link` calls Zoom's REST API with `ZOOM_ACCESS_TOKEN`.
 """
 
@@ -200,6 +201,33 @@ def build_script(tool: str, args: dict[str, Any]) -> str:
     raise ValueError(f"{tool} is not an AppleScript tool")
 
 
+# Kinds of file that `open` hands to a viewer or an editor. Everything else (apps, scripts, installers, web
+# pages, macro-enabled Office files, folders) could run code when opened, so it is only revealed in Finder.
+DOCUMENT_TYPES = frozenset(
+    {
+        *("pdf", "txt", "md", "markdown", "rtf", "rtfd", "csv", "tsv"),
+        *("docx", "xlsx", "pptx", "odt", "ods", "odp", "pages", "key", "numbers"),
+        *("png", "jpg", "jpeg", "gif", "heic", "heif", "tif", "tiff", "bmp", "webp"),
+    }
+)
+
+
+def open_command(path: str) -> list[str]:
+    """How to show a found file: a document opens in its app; anything else is only revealed in Finder.
+
+    A plan is model output (and its file names may come from an email or a web page), so it must not be
+    able to launch programs: `open Tool.command` runs a shell script and `open X.app` starts an app. The
+    type is read from the real path, after links, because `open` follows them; the path is absolute, so
+    that no name can read as an option of `open`.
+
+        >>> open_command("/Users/me/Lease.pdf"), open_command("/Applications/Terminal.app")
+        (['open', '/Users/me/Lease.pdf'], ['open', '-R', '/Applications/Terminal.app'])
+    """
+    real = os.path.realpath(path)
+    kind = os.path.splitext(real)[1].lower().lstrip(".")
+    return ["open", real] if kind in DOCUMENT_TYPES else ["open", "-R", real]
+
+
 SCRIPT_TOOLS = (
     "get_phone_number",
     "get_email_address",
@@ -293,7 +321,7 @@ class MacOSBackend:
 
     def _find_file(self, name: str, open_it: bool) -> str:
         if os.path.exists(name):
-            path = name
+            path = os.path.abspath(name)
         else:
             found = subprocess.run(
                 ["mdfind", "-name", name], capture_output=True, text=True, timeout=self.timeout_s, check=False
@@ -302,7 +330,7 @@ class MacOSBackend:
                 raise ToolError(f"no file matching {name!r} was found")
             path = found[0]
         if open_it:
-            subprocess.run(["open", path], check=False, timeout=self.timeout_s)
+            subprocess.run(open_command(path), check=False, timeout=self.timeout_s)
         return path
 
     def _summarize(self, pdf_path: str) -> str:
