@@ -322,6 +322,29 @@ def test_damaged_store_line_in_the_middle_is_an_error(tmp_path: Path) -> None:
     assert read_store(tmp_path / "absent.jsonl") == []
 
 
+def test_evaluating_a_store_of_another_kind_says_what_it_expected(tmp_path: Path) -> None:
+    store = tmp_path / "teacher.jsonl"
+    store.write_text(
+        json.dumps({"id": "t-1", "query": "Text Ana", "plan": "1. join()"}) + "\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"teacher.jsonl is not a stored benchmark run: its record 't-1' has no "
+        r"benchmark, agent, model, stream, correct, latency_s, prompt_tokens, completion_tokens",
+    ):
+        runner.evaluate(store)
+    record = {"id": "q-1", "benchmark": "hotpotqa", "agent": "llmcompiler", "model": "m", "stream": True}
+    store.write_text(
+        json.dumps(
+            {**record, "correct": True, "latency_s": "slow", "prompt_tokens": 1, "completion_tokens": 1}
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"its record 'q-1' has latency_s 'slow', not a number"):
+        runner.evaluate(store)
+
+
 @needs_mirror
 def test_react_mode(mirror: Path, docstore: Path, tmp_path: Path) -> None:
     llm = ScriptedLLM(hotpot_model)

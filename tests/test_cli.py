@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import re
 import shutil
 import subprocess
 import sys
@@ -173,3 +174,64 @@ def test_a_bad_setting_is_an_error_message_not_a_traceback(tmp_workbench, capsys
     assert capsys.readouterr().err.startswith("error: need n >= 1")
     assert main(["agent", "Text Ana", "--benchmark"]) == 1
     assert "give a query or --benchmark, not both" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            b'1. get_phone_number("Ana")\n2. send_sms(["$1"], "Jos\xe9")',
+            r"x.txt, line 2: not UTF-8 \(byte 0xe9",
+        ),
+        ("1. join()".encode("utf-16"), r"x.txt is UTF-16 \(it starts with a byte-order mark\)"),
+        (b"\x7fELF\x02\x01\x01\x00\x00", r"x.txt, line 1: a NUL byte"),
+        (None, r"x.txt is a directory"),
+    ],
+    ids=["latin-1", "utf-16", "binary", "directory"],
+)
+def test_plan_commands_name_a_file_they_cannot_read(tmp_path, capsys, data, expected):
+    path = tmp_path / "x.txt"
+    path.mkdir() if data is None else path.write_bytes(data)
+    ok = tmp_path / "ok.txt"
+    ok.write_text(FIG3_CASES[0][1])
+    for argv in (["plan", "check", str(path)], ["plan", "score", str(path), str(ok)]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {tmp_path}") and len(err.splitlines()) == 1, err
+        assert re.search(expected, err), err
+
+
+def test_evaluate_and_predict_name_a_file_that_is_not_utf8(tmp_workbench, capsys):
+    bad = tmp_workbench / "bad.jsonl"
+    bad.write_bytes(b'{"query": "a", "plan": "x"}\n{"query": "Jos\xe9", "plan": "x"}\n')
+    gold = tmp_workbench / "gold.jsonl"
+    gold.write_text('{"query": "a", "plan": "1. join()"}\n')
+    for argv in (
+        ["evaluate", "--pred", str(bad), "--gold", str(gold)],
+        ["evaluate", "--pred", str(gold), "--gold", str(bad)],
+        ["predict", "--input", str(bad), "--output", str(tmp_workbench / "out.jsonl")],
+    ):
+        assert main(argv) == 1
+        assert capsys.readouterr().err == (
+            f"error: {bad}, line 2: not UTF-8 (byte 0xe9 at byte 15 of the line); save the file as UTF-8\n"
+        )
+
+
+def test_predict_checks_today_before_it_looks_for_a_model(tmp_workbench, capsys):
+    path = tmp_workbench / "in.jsonl"
+    path.write_text('{"query": "Text Ana", "today": "tomorrow"}\n')
+    assert main(["predict", "--input", str(path), "--output", str(tmp_workbench / "out.jsonl")]) == 1
+    assert capsys.readouterr().err.startswith(
+        f'error: {path}, line 1: "today" must be a date written YYYY-MM-DD'
+    )
+
+
+def test_bench_evaluate_of_a_store_of_another_kind(tmp_path, capsys):
+    store = tmp_path / "teacher.jsonl"
+    store.write_text('{"id": "t-1", "query": "Text Ana", "plan": "1. join()"}\n')
+    assert main(["bench", "evaluate", str(store)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {store} is not a stored benchmark run: its record 't-1' has no benchmark")
+    assert "workbench bench run --store" in err
+    assert main(["bench", "evaluate", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith(f"error: the store {tmp_path} is a directory")

@@ -41,6 +41,7 @@ from workbench.bench.executor_bench import ExecutorBenchConfig
 from workbench.bench.latency import LatencyBenchConfig
 from workbench.bench.runner import BenchRunConfig, format_summary
 from workbench.bench.runner import evaluate as evaluate_store
+from workbench.files import read_text
 from workbench.finetune.evaluate import evaluate_files
 from workbench.finetune.settings import FinetuneConfig
 from workbench.metrics import critical_path_length, graph_edit_distance, plan_success, plan_width, tool_recall
@@ -154,7 +155,7 @@ def _read(path: str) -> str:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{path} does not exist")
-    return p.read_text(encoding="utf-8")
+    return read_text(p)  # a clear error for a folder or a file that is not UTF-8, naming file and line
 
 
 def cmd_paths(args: argparse.Namespace) -> int:

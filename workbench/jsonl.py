@@ -1,9 +1,13 @@
 """JSONL files: the one reader of a user's JSONL file (`read_jsonl`), and append-only stores that survive a kill at any moment (the LLM teacher's output, benchmark runs).
 
-A record is on disk once its line, newline included, has been written and fsynced. A process killed while
-writing leaves at most one torn last line: readers skip it with a `StoreWarning`, and `open_for_append` cuts it
-off before appending, so a resumed run neither loses an accepted record nor writes a duplicate. A bad line
-anywhere else is real damage and raises `ValueError` naming the line.
+A user's file (`read_jsonl`) may be anything: each line must be a JSON object whose fields of the workbench's
+vocabulary (`FIELDS`: query, plan, today) are well formed, or the error names the file and the line. Lines end
+at "\\n" only, as JSON writes them.
+
+A record of a store is on disk once its line, newline included, has been written and fsynced. A process
+killed while writing leaves at most one torn last line: readers skip it with a `StoreWarning`, and
+`open_for_append` cuts it off before appending, so a resumed run neither loses an accepted record nor writes
+a duplicate. A bad line anywhere else is real damage and raises `ValueError` naming the line.
 
     out_records, out = open_for_append(path)      # existing records, and the file ready to extend
     append(out, {"id": "x-1", ...})               # one line, fsynced
@@ -11,12 +15,16 @@ anywhere else is real damage and raises `ValueError` naming the line.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from workbench.files import read_text
 
 
 class StoreWarning(UserWarning):
@@ -113,23 +121,104 @@ def append(out: IO[str], record: dict[str, Any]) -> None:
     os.fsync(out.fileno())
 
 
-def read_jsonl(path: str | Path, what: str = "input") -> list[dict[str, Any]]:
-    """Every line of a user's file a JSON object (blank lines skipped); a clear error names the file and
-    line otherwise. (A store of records written by the workbench is read with `read_records`.)"""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{what} file {path} does not exist")
+def read_jsonl(path: str | Path, what: str = "input", required: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The records of a user's JSONL file (see `read_jsonl_numbered`), without their line numbers."""
+    return [record for _, record in read_jsonl_numbered(path, what, required)]
+
+
+def read_jsonl_numbered(
+    path: str | Path, what: str = "input", required: Sequence[str] = ()
+) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, record) for every line of a user's file, each a JSON object (blank lines skipped) whose
+    `required` fields are present and whose fields of `FIELDS` are well formed; otherwise an error naming the
+    file and line. (A store of records written by the workbench is read with `read_records`.)
+
+    Lines end at "\\n" only: `str.splitlines` would also split at U+2028, U+2029 or U+0085, which JSON
+    writes unescaped inside a string (`json.dumps(..., ensure_ascii=False)`, as `workbench predict` does).
+
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "q.jsonl"
+        >>> _ = path.write_text('\\n{"query": "a\\u2028b"}', encoding="utf-8")
+        >>> read_jsonl_numbered(path)
+        [(2, {'query': 'a\\u2028b'})]
+    """
     out = []
-    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(
-                f"{path}, line {i}: not JSON ({e.msg}); write one JSON object per line"
-            ) from None
-        if not isinstance(row, dict):
-            raise ValueError(f'{path}, line {i}: a JSON object with a "query" is expected')
-        out.append(row)
+    for i, line in enumerate(read_text(path, what).split("\n"), 1):
+        if line.strip(" \t\r"):  # JSON's whitespace; a line of other blanks is not JSON
+            out.append((i, _record(line, required, f"{path}, line {i}")))
     return out
+
+
+#: The fields of the workbench's records (a query, its plan, the date it is asked on), as a user's file must
+#: give them: checked wherever they appear, so that a wrong one is an error naming its line rather than an
+#: "unhashable type" in a dictionary or a tokenizer's crash far from the file.
+FIELDS = {
+    "query": "a non-empty string",
+    "plan": "a string",
+    "today": "a date written YYYY-MM-DD (e.g. 2024-06-12)",
+}
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_KINDS = {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}
+
+
+def _record(line: str, required: Sequence[str], where: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{where}: not JSON ({e.msg}); write one JSON object per line") from None
+    except ValueError as e:  # a number of thousands of digits
+        raise ValueError(
+            f"{where}: not JSON ({str(e).split(':')[0]}); write one JSON object per line"
+        ) from None
+    except RecursionError:
+        raise ValueError(
+            f"{where}: nested too deeply to read (lists or objects inside each other thousands of levels "
+            "down); write one flat JSON object per line"
+        ) from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: a JSON object is expected, not {_kind(record)}")
+    missing = [k for k in required if k not in record]
+    if missing:
+        raise ValueError(f"{where}: needs " + " and ".join(f'a "{k}" ({FIELDS[k]})' for k in missing))
+    for name in (k for k in FIELDS if k in record):
+        problem = field_problem(name, record[name])
+        if problem:
+            raise ValueError(f"{where}: {problem}")
+    return record
+
+
+def field_problem(name: str, value: Any) -> str | None:
+    """What is wrong with `value` as the field `name` of `FIELDS` (None: nothing).
+
+    >>> field_problem("query", ["Text Ana"])
+    '"query" must be a non-empty string, not a list'
+    """
+    if not (isinstance(value, str) and _WELL_FORMED[name](value)):
+        return f'"{name}" must be {FIELDS[name]}, not {_kind(value)}'
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:  # "\\ud800" is valid JSON but no character: nothing can encode it
+        return (
+            f'"{name}" holds a lone surrogate (\\u{ord(value[e.start]):04x}), half of a UTF-16 pair and no '
+            "character; write the character itself"
+        )
+    return None
+
+
+def _is_date(text: str) -> bool:
+    if not _ISO_DATE.fullmatch(text):  # fromisoformat alone also takes 20240612 and 2024-W24-3
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:  # 2024-02-30
+        return False
+    return True
+
+
+_WELL_FORMED = {"query": lambda text: bool(text.strip()), "plan": lambda text: True, "today": _is_date}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:40] + "...")
+    return "null" if value is None else _KINDS.get(type(value), type(value).__name__)

@@ -182,15 +182,47 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+#: What `summarize` reads of every record: (types, what it is called). A store of another kind (the LLM
+#: teacher's, or predictions) is refused by name rather than failing with a `KeyError` deep inside.
+RECORD_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "benchmark": ((str,), "text"),
+    "agent": ((str,), "text"),
+    "model": ((str,), "text"),
+    "stream": ((bool,), "true or false"),
+    "correct": ((bool, int), "true or false"),
+    "latency_s": ((int, float), "a number"),
+    "prompt_tokens": ((int,), "a whole number"),
+    "completion_tokens": ((int,), "a whole number"),
+}
+
+
 def evaluate(path: str | Path) -> dict[str, Any]:
     """The summary of every record in a stored JSONL run (what `run_benchmark` returned for it)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"no stored run at {path}")
-    records = read_store(path)
+    records = read_store(path)  # a folder: an error that says so
     if not records:
         raise ValueError(f"{path} holds no complete record")
+    for record in records:
+        _check_run_record(path, record)
     return summarize(records)
+
+
+def _check_run_record(path: Path, record: dict[str, Any]) -> None:
+    """A record that `summarize` can read, or an error naming the store and what it expected."""
+    missing = [k for k in RECORD_FIELDS if k not in record]
+    if missing:
+        raise ValueError(
+            f"{path} is not a stored benchmark run: its record {record['id']!r} has no {', '.join(missing)} "
+            "(`workbench bench evaluate` reads the store that `workbench bench run --store` writes)"
+        )
+    for key, (types, kind) in RECORD_FIELDS.items():
+        if not isinstance(record[key], types):
+            raise ValueError(
+                f"{path} is not a stored benchmark run: its record {record['id']!r} has {key} "
+                f"{record[key]!r}, not {kind}"
+            )
 
 
 def format_summary(summary: dict[str, Any]) -> str:

@@ -14,12 +14,16 @@ over a set of predictions. Per prediction, against the gold plan (`metrics.score
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from workbench.jsonl import read_jsonl
+from workbench.files import write_json_atomic
+from workbench.jsonl import read_jsonl_numbered
 from workbench.metrics import SCORES, plan_success, score_plan
-from workbench.plan import parse_plan
+from workbench.plan import PlanError, parse_plan
 
 METRICS = SCORES  # the four numbers of `metrics.score_plan`, averaged
 
@@ -36,16 +40,75 @@ def evaluate(preds: Sequence[str], golds: Sequence[str]) -> dict[str, float]:
 
 
 def evaluate_variant(
-    planner: Any, records: Sequence[dict[str, Any]], tools: Sequence[Sequence[str]] | None
+    planner: Any,
+    records: Sequence[dict[str, Any]],
+    tools: Sequence[Sequence[str]] | None,
+    cache: str | Path | None = None,
+    depends_on: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Plan `records` with `planner` (a `Planner`; `tools`: ToolRAG's selection per query, None for all 16)
     and score the plans; `cut` (constrained planners) is the share of plans the grammar's limits cut short;
-    `preds` are the plans themselves."""
+    `preds` are the plans themselves.
+
+    With a `cache` file, the result is kept there (atomically) and read back by a later call whose inputs are
+    the same: the records, the tools, the planner's decoding settings and `depends_on` (what else the plans
+    depend on, such as the model's files), so a stage killed after an hour of evaluation resumes at the
+    variant it was on instead of planning every variant again."""
+    if cache is None:
+        return _plan_and_score(planner, records, tools)
+    key = _result_key(planner, records, tools, depends_on or {})
+    kept = _read_kept(Path(cache))
+    if kept.get("key") == key:
+        return kept["result"]
+    result = _plan_and_score(planner, records, tools)
+    write_json_atomic(cache, {"key": key, "result": result})
+    return result
+
+
+def _plan_and_score(
+    planner: Any, records: Sequence[dict[str, Any]], tools: Sequence[Sequence[str]] | None
+) -> dict[str, Any]:
     preds = planner.plan(
         [r["query"] for r in records], [r["today"] for r in records], tools=tools, progress=len(records) > 100
     )
     cut = {"cut": round(sum(p["cut"] for p in preds) / len(preds), 4)} if planner.constrained else {}
     return {**evaluate([p["plan"] for p in preds], [r["plan"] for r in records]), **cut, "preds": preds}
+
+
+def _result_key(
+    planner: Any,
+    records: Sequence[dict[str, Any]],
+    tools: Sequence[Sequence[str]] | None,
+    depends_on: dict[str, Any],
+) -> str:
+    """A hash of everything a variant's plans depend on (the batch size too: left padding can shift a logit
+    enough to change a greedy plan)."""
+    names = ("kind", "constrained", "grounded", "grammar_limits", "max_new_tokens", "batch_size")
+    settings = {
+        **{k: getattr(planner, k, None) for k in names},
+        "rag": getattr(planner, "select", None) is not None,
+    }
+    inputs = [[r["query"], r["today"], r["plan"]] for r in records]
+    payload = {"planner": settings, "records": inputs, "tools": tools, "depends_on": depends_on}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _read_kept(path: Path) -> dict[str, Any]:
+    """A kept result, or {} when there is none (or it cannot be read: it is then evaluated again)."""
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+def folder_fingerprint(folder: str | Path) -> list[list[Any]]:
+    """Name, size and modification time of each file in a model folder: retraining the model changes it (a
+    name that is no folder, such as a hub id, stands for itself)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [[str(folder)]]
+    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(folder.iterdir()) if p.is_file()]
 
 
 STEP_BUCKETS = ((1, 2), (3, 4), (5, 6), (7, 99))
@@ -71,29 +134,42 @@ def success_by_steps(
 
 
 def pair_by_query(
-    preds: Sequence[dict[str, Any]], golds: Sequence[dict[str, Any]]
+    preds: Sequence[tuple[int, dict[str, Any]]],
+    golds: Sequence[dict[str, Any]],
+    pred_path: str = "predictions",
 ) -> tuple[list[str], list[str]]:
-    """Match `{"query", "plan"}` predictions to gold records by query text; every gold query must be predicted."""
-    by_query = {p["query"]: p.get("plan", "") for p in preds}
+    """Match numbered `{"query", "plan"}` predictions to gold records by query text; every gold query must be
+    predicted, and a query predicted twice must have the same plan both times (else which one counts would
+    depend on the order of the lines, and a file could score 1 or 0 by it)."""
+    by_query: dict[str, tuple[int, str]] = {}
+    for line, p in preds:
+        plan = p.get("plan", "")
+        first = by_query.setdefault(p["query"], (line, plan))
+        if first[1] != plan:
+            raise ValueError(
+                f"{pred_path}, lines {first[0]} and {line}: two different plans for the query {p['query']!r}; "
+                "keep one prediction per query"
+            )
     missing = [g["query"] for g in golds if g["query"] not in by_query]
     if missing:
         raise ValueError(
             f"{len(missing)} gold queries have no prediction, e.g. {missing[0]!r}: "
             "predict every query of the gold file"
         )
-    return [by_query[g["query"]] for g in golds], [g["plan"] for g in golds]
+    return [by_query[g["query"]][1] for g in golds], [g["plan"] for g in golds]
 
 
 def evaluate_files(pred_path: str, gold_path: str) -> dict[str, float]:
-    """`workbench evaluate`: predictions `{"query", "plan"}` against gold records `{"query", "plan"}`."""
-    rows = {}
-    for name, path in (("predictions", pred_path), ("gold", gold_path)):
-        rows[name] = read_jsonl(path, name)
-        bad = [
-            i for i, r in enumerate(rows[name]) if "query" not in r or (name == "gold" and "plan" not in r)
-        ]
-        if bad:
-            raise ValueError(
-                f'{path}, line {bad[0] + 1}: needs a "query"' + (' and a "plan"' if name == "gold" else "")
-            )
-    return evaluate(*pair_by_query(rows["predictions"], rows["gold"]))
+    """`workbench evaluate`: predictions `{"query", "plan"}` against gold records `{"query", "plan"}`. An
+    error names the file and its line: a record of the wrong shape, a gold plan that is no plan, a query
+    predicted twice with different plans."""
+    preds = read_jsonl_numbered(pred_path, "predictions", required=("query",))
+    golds = read_jsonl_numbered(gold_path, "gold", required=("query", "plan"))
+    if not golds:
+        raise ValueError(f"the gold file {gold_path} is empty: nothing to evaluate")
+    for line, g in golds:
+        try:
+            parse_plan(g["plan"])
+        except PlanError as e:
+            raise ValueError(f"{gold_path}, line {line}: the gold plan is not a valid plan ({e})") from None
+    return evaluate(*pair_by_query(preds, [g for _, g in golds], pred_path))

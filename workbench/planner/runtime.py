@@ -35,7 +35,7 @@ from workbench.compiler.prompts import planner_chat
 from workbench.files import write_text_atomic
 from workbench.finetune.base import load_model
 from workbench.finetune.settings import DECODING_FILE
-from workbench.jsonl import read_jsonl
+from workbench.jsonl import read_jsonl_numbered
 from workbench.llm.base import LLM, Message
 from workbench.llm.local import MLXLLM, TransformersLLM, model_folder_or_hub_id, need_mlx_lm
 from workbench.plan import END_OF_PLAN, JOIN
@@ -290,6 +290,37 @@ def best_planner(artifacts: str | Path) -> tuple[Path, dict[str, Any]]:
     return Path(artifacts) / info["model_dir"], info
 
 
+def context_positions(planner: Planner) -> int | None:
+    """How many positions the planner's model reads (`max_position_embeddings` of its config; None when the
+    config does not say)."""
+    config = getattr(planner.model, "config", None) or getattr(planner.model, "args", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    return positions if isinstance(positions, int) else None
+
+
+def check_context(
+    planner: Planner,
+    queries: Sequence[str],
+    todays: Sequence[str],
+    tools: Sequence[Sequence[str]],
+    where: Sequence[str],
+) -> None:
+    """Refuse a query whose prompt and plan budget do not fit the model's positions (`where[i]` names query
+    i's line): past them a model reads positions it never saw, and writes a plan of no meaning, silently."""
+    limit = context_positions(planner)
+    todo = [i for i, names in enumerate(tools) if names]  # no tool selected: no decoding
+    if limit is None or not todo:
+        return
+    prompts = planner.prompts([queries[i] for i in todo], [todays[i] for i in todo], [tools[i] for i in todo])
+    for i, ids in zip(todo, prompts, strict=True):
+        if len(ids) + planner.max_new_tokens > limit:
+            raise ValueError(
+                f"{where[i]}: the query is too long for the planner: its prompt takes {len(ids):,} tokens and "
+                f"the plan up to {planner.max_new_tokens:,} more, past the model's {limit:,} positions; "
+                f"shorten the query ({len(queries[i]):,} characters)"
+            )
+
+
 def resolve_toolrag(toolrag: str | Path | None, artifacts: str | Path) -> Path | None:
     """A ToolRAG setting as a classifier folder: "auto" is the trained one under `artifacts` if it exists,
     "none" or None is no classifier (all tools), anything else is a folder (which must exist)."""
@@ -309,14 +340,15 @@ def predict_file(
 ) -> int:
     """`workbench predict`: a plan for each `{"query": ..., "today"?: ...}` line of `input_path`, written
     whole to `output_path` and then moved into place; returns how many. `planner` may be a function that
-    loads one: it is called only once the input has been checked."""
-    rows = read_jsonl(input_path)
-    bad = [i for i, r in enumerate(rows, 1) if not isinstance(r.get("query"), str) or not r["query"].strip()]
-    if bad:
-        raise ValueError(f'{input_path}, line {bad[0]}: needs a non-empty "query" string')
+    loads one: it is called only once the input has been checked (`jsonl.FIELDS`). A query too long for the
+    model's context is refused before any is planned (`check_context`)."""
+    numbered = read_jsonl_numbered(input_path, "input", required=("query",))
     today = dt.date.today().isoformat()
+    queries, todays = [r["query"] for _, r in numbered], [r.get("today", today) for _, r in numbered]
     planner = planner if isinstance(planner, Planner) else planner()
-    preds = planner.plan([r["query"] for r in rows], [r.get("today", today) for r in rows], progress=progress)
+    tools = planner.tools_for(queries)
+    check_context(planner, queries, todays, tools, [f"{input_path}, line {n}" for n, _ in numbered])
+    preds = planner.plan(queries, todays, progress=progress, tools=tools)
     lines = [json.dumps({"query": p["query"], "plan": p["plan"]}, ensure_ascii=False) + "\n" for p in preds]
     write_text_atomic(Path(output_path), "".join(lines))
     return len(preds)
