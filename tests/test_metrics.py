@@ -6,6 +6,7 @@ import itertools
 import random
 import re
 
+import networkx as nx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -205,3 +206,38 @@ def test_graph_has_join_and_dependency_edges():
 def test_render_keeps_the_graph():
     assert plan_success(render_plan(parse_plan(GOLD)), GOLD) == 1.0
     assert re.search(r"4\. join\(\)<END_OF_PLAN>$", render_plan(parse_plan(GOLD)))
+
+
+def _width_by_closure_matching(p: Plan) -> int:
+    """Reference: Dilworth through networkx (tasks minus a maximum matching in the transitive closure)."""
+    g = plan_to_graph(p, include_join=False)
+    closure = nx.transitive_closure_dag(g)
+    b = nx.Graph()
+    left = [("out", n) for n in g]
+    b.add_nodes_from([*left, *(("in", n) for n in g)])
+    b.add_edges_from((("out", u), ("in", v)) for u, v in closure.edges)
+    return g.number_of_nodes() - len(nx.bipartite.maximum_matching(b, top_nodes=left)) // 2
+
+
+@given(dags(max_tasks=12))
+@settings(max_examples=300, deadline=None)
+def test_width_agrees_with_dilworth_through_networkx(p):
+    assert plan_width(p) == _width_by_closure_matching(p)
+
+
+def chain(tasks: int, first: str = E) -> str:
+    return plan(f'{first}("Sid")', *(f'{E}("${i}")' for i in range(1, tasks)), J)
+
+
+def test_identical_long_plans_are_at_distance_zero_exactly():
+    """networkx timed out on these and its bound (1198) was reported as the distance (issue 21)."""
+    d = graph_edit_distance(chain(300), chain(300))
+    assert d == 0.0 and d.exact
+
+
+def test_a_timed_out_edit_distance_says_it_is_an_upper_bound():
+    d = graph_edit_distance(chain(15), chain(15, first=P), timeout=1e-4)
+    assert d >= 1.0 and not d.exact
+    small = graph_edit_distance(plan(f'{E}("Sid")', f'{P}("Lutfi")', EVENT, J), GOLD)
+    assert small == 1.0 and small.exact
+    assert graph_edit_distance("not a plan", GOLD).exact

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import re
 
 import networkx as nx
 import pytest
@@ -169,6 +170,36 @@ def test_streaming_returns_each_step_as_soon_as_its_line_is_complete():
     assert p.plan().steps[0].thought == "go"
 
 
+# --------------------------------------------------------------------------- values a plan cannot write
+
+
+@pytest.mark.parametrize(
+    "value, named",
+    [
+        ("...", "Ellipsis"),
+        ("{1, 2}", "set {1, 2}"),
+        ("b'x'", "bytes b'x'"),
+        ("1j", "complex 1j"),
+        ("1e999", "float inf"),
+        ("-1e999", "float -inf"),
+        ('["a", [{1}]]', "set {1}"),
+        ('{"k": b"v"}', "bytes b'v'"),
+        ("(1, ...)", "Ellipsis"),
+    ],
+)
+def test_values_a_plan_cannot_write_are_plan_errors_naming_the_step(value, named):
+    """A literal that `render_args` cannot write back (the executor renders every task) is a parse error,
+    so that the agent replans instead of crashing mid-run (issue 21, defect 4)."""
+    text = f'1. f("a")\n2. g("$1", {value})\n3. join()'
+    with pytest.raises(PlanError, match="step 2: g: argument 2") as e:
+        parse_plan(text)
+    assert e.value.line == 2 and named in e.value.message and "a plan cannot hold" in e.value.message
+    parser = StreamingPlanParser()
+    assert [s.idx for s in parser.feed(text[:12])] == [1]
+    with pytest.raises(PlanError, match=re.escape(named)):
+        parser.feed(text[12:])
+
+
 # ---------------------------------------------------------------------------------- generated plans
 
 _IDENT = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True).filter(
@@ -306,14 +337,22 @@ _FRAGMENTS = [
     "\x00",
     "é",
     "\u2028",
+    "...",
+    "b''",
+    "1j",
+    "1e999",
+    "{1}",
 ]
 
 
 def _parse_or_plan_error(text: str, **kw) -> Plan | None:
+    """The plan, or None for a PlanError; a plan that parses can always be written back."""
     try:
-        return parse_plan(text, **kw)
+        plan = parse_plan(text, **kw)
     except PlanError:
         return None
+    render_plan(plan)
+    return plan
 
 
 @pytest.mark.slow

@@ -18,6 +18,12 @@ LLMCompiler; step lines after it are kept in `Plan.dropped`, which `validate_pla
 parser is the streaming parser fed the whole text, so the two agree on every split by construction, and
 any malformed text raises `PlanError` (with its line number) and nothing else.
 
+Argument values are what `render_args` can write back: strings, ints, finite floats, bools, None, and
+lists, tuples and dicts of them; any other literal (`...`, a set, bytes, `1j`, `1e999`) is a `PlanError`.
+
+A plan is bounded (`MAX_PLAN_CHARS` characters before its end marker, `MAX_STEPS` steps) and read in time
+linear in its length, so that any text, however long or odd, is parsed or rejected in well under a second.
+
 Note: `$5` anywhere in a string is a reference to step 5 (as in LLMCompiler), so a literal dollar amount
 followed by digits cannot be written in a plan.
 """
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,11 +43,17 @@ if TYPE_CHECKING:
 
 END_OF_PLAN = "<END_OF_PLAN>"
 JOIN = "join"
+# Far above what a planner writes (TinyAgent's plans: under 2,000 characters and 20 steps; the agent stops a
+# plan at 1,024 tokens), and low enough that parsing, validation and the graph metrics stay fast on any input.
+MAX_PLAN_CHARS = 100_000
+MAX_STEPS = 1_000
 
 # `${12}` or `$12`; `\d+` is greedy, so `$1` never matches inside `$10`.
 REFERENCE_RE = re.compile(r"\$\{([0-9]+)\}|\$([0-9]+)")
-_STEP_RE = re.compile(r"^\s*([0-9]+)\s*\.\s*(.*?)\s*$")
-_THOUGHT_RE = re.compile(r"^\s*Thought\s*:\s?(.*?)\s*$")
+# Matched against stripped lines, with no lazy group before a trailing `\s*$`: that pair backtracks, and took
+# time quadratic in a run of spaces inside a line (40,000 spaces: 14 s).
+_STEP_RE = re.compile(r"([0-9]+)\s*\.\s*(.*)", re.DOTALL)
+_THOUGHT_RE = re.compile(r"Thought\s*:\s?(.*)", re.DOTALL)
 _PARSE_ERRORS = (SyntaxError, ValueError, TypeError, RecursionError, MemoryError, OverflowError)
 
 
@@ -131,8 +144,12 @@ def is_reference(value: Any) -> bool:
 # ------------------------------------------------------------------------------------------- parsing
 
 
-def _read_call(text: str, line: int) -> tuple[str, tuple[Any, ...]]:
-    """`tool("a", ["$1"])` -> ("tool", ("a", ["$1"])), reading arguments as literals only."""
+def _read_call(text: str, idx: int, line: int) -> tuple[str, tuple[Any, ...]]:
+    """`tool("a", ["$1"])` -> ("tool", ("a", ["$1"])), reading arguments as literals only.
+
+    Each argument must also render (`_render_value`), since the executor writes every task it runs: a
+    literal that cannot be written back would otherwise crash the run instead of being replanned.
+    """
     try:
         tree = ast.parse(text, mode="eval")
     except _PARSE_ERRORS as e:
@@ -145,19 +162,31 @@ def _read_call(text: str, line: int) -> tuple[str, tuple[Any, ...]]:
         raise PlanError(
             f"{call.func.id}: keyword arguments are not allowed; pass every argument by position", line
         )
-    args = []
-    for i, node in enumerate(call.args, 1):
-        if isinstance(node, ast.Starred):
-            raise PlanError(f"{call.func.id}: argument {i} uses `*`, which plans do not allow", line)
-        try:
-            args.append(ast.literal_eval(node))
-        except _PARSE_ERRORS:
-            src = ast.get_source_segment(text, node) or "?"
-            hint = ' (references must be quoted, e.g. "$1")' if src.startswith("$") else ""
-            raise PlanError(
-                f"{call.func.id}: argument {i} ({_clip(src)}) is not a Python literal{hint}", line
-            ) from None
-    return call.func.id, tuple(args)
+    tool = call.func.id
+    try:  # the whole call at once: one literal_eval and one render, however many arguments
+        args = ast.literal_eval(ast.Tuple(call.args, ast.Load()))
+        render_args(args)
+    except _PARSE_ERRORS:  # find the first bad argument, to name it
+        args = tuple(_read_argument(text, node, i, tool, idx, line) for i, node in enumerate(call.args, 1))
+    return tool, args
+
+
+def _read_argument(text: str, node: ast.expr, i: int, tool: str, idx: int, line: int) -> Any:
+    """Argument `i` of a call, or a `PlanError` saying why a plan cannot hold it."""
+    if isinstance(node, ast.Starred):
+        raise PlanError(f"{tool}: argument {i} uses `*`, which plans do not allow", line)
+    try:
+        value = ast.literal_eval(node)
+    except _PARSE_ERRORS:
+        src = ast.get_source_segment(text, node) or "?"  # only on error: it reads the whole text
+        hint = ' (references must be quoted, e.g. "$1")' if src.startswith("$") else ""
+        raise PlanError(f"{tool}: argument {i} ({_clip(src)}) is not a Python literal{hint}", line) from None
+    try:
+        _render_value(value)
+    except ValueError as e:
+        src = ast.get_source_segment(text, node) or "?"
+        raise PlanError(f"step {idx}: {tool}: argument {i} ({_clip(src)}): {e}", line) from None
+    return value
 
 
 def _reason(e: BaseException) -> str:
@@ -181,15 +210,23 @@ class StreamingPlanParser:
         [2, 3]
 
     `strict=False` skips lines that are neither steps nor thoughts (some chat models add prose);
-    `strict=True` (the default) raises `PlanError` on them.
+    `strict=True` (the default) raises `PlanError` on them. A plan longer than `max_chars` characters or
+    with more than `max_steps` steps is a `PlanError` as soon as the stream passes the limit.
+
+    Each chunk costs time linear in its own length: the unfinished line is kept as a list of pieces, and
+    only its last few characters are searched again (the end-of-plan marker may straddle two chunks).
     """
 
-    def __init__(self, strict: bool = True):
+    def __init__(self, strict: bool = True, max_chars: int = MAX_PLAN_CHARS, max_steps: int = MAX_STEPS):
         self.strict = strict
+        self.max_chars, self.max_steps = max_chars, max_steps
         self.steps: list[Step] = []
         self.dropped: list[str] = []
-        self._buffer = ""
+        self._pending: list[str] = []  # the unfinished line, less its last characters
+        self._carry = ""  # ...which are here: where END_OF_PLAN may begin
+        self._chars = 0  # characters read so far, END_OF_PLAN and what follows it excluded
         self._line = 0  # lines consumed so far
+        self._indices: set[int] = set()
         self._thoughts: list[str] = []
         self._joined = False
         self._ended = False  # saw END_OF_PLAN: the rest of the stream is ignored
@@ -205,18 +242,36 @@ class StreamingPlanParser:
             raise RuntimeError("feed() after close()")
         if self._ended:
             return []
-        self._buffer += chunk
-        out: list[Step] = []
-        cut = self._buffer.find(END_OF_PLAN)
+        text = self._carry + chunk
+        cut = text.find(END_OF_PLAN)
         if cut >= 0:
-            self._buffer = self._buffer[:cut] + "\n"
+            self._count(cut - len(self._carry))  # negative when the marker began in the carried characters
             self._ended = True
-        while (nl := self._buffer.find("\n")) >= 0:
-            line, self._buffer = self._buffer[:nl], self._buffer[nl + 1 :]
+            text = text[:cut] + "\n"
+        else:
+            self._count(len(chunk))
+        *lines, rest = text.split("\n")
+        if lines:
+            lines[0] = "".join([*self._pending, lines[0]])
+            self._pending = []
+        keep = len(END_OF_PLAN) - 1
+        if len(rest) > keep:
+            self._pending.append(rest[:-keep])
+        self._carry = rest[-keep:] if rest else ""
+        out: list[Step] = []
+        for line in lines:
             step = self._read_line(line)
             if step is not None:
                 out.append(step)
         return out
+
+    def _count(self, n: int) -> None:
+        self._chars += n
+        if self._chars > self.max_chars:
+            raise PlanError(
+                f"the plan is longer than {self.max_chars:,} characters; split the request into smaller "
+                "plans (a planner's plan is a few hundred characters)"
+            )
 
     def close(self) -> list[Step]:
         """Flush the last line (a plan need not end with a newline) and check the plan is not empty."""
@@ -251,10 +306,16 @@ class StreamingPlanParser:
                     self._line,
                 )
             return None
+        if len(self.steps) >= self.max_steps:
+            raise PlanError(
+                f"the plan has more than {self.max_steps:,} steps; split the request into smaller plans",
+                self._line,
+            )
         idx = _step_number(m.group(1), self._line)
-        tool, args = _read_call(m.group(2), self._line)
+        tool, args = _read_call(m.group(2), idx, self._line)
         step = self._make_step(idx, tool, args)
         self.steps.append(step)
+        self._indices.add(idx)
         self._joined = step.is_join
         return step
 
@@ -262,15 +323,17 @@ class StreamingPlanParser:
         line = self._line
         if idx < 1:
             raise PlanError("step numbers start at 1", line)
-        seen = [s.idx for s in self.steps]
+        seen = self._indices
         if idx in seen:
             raise PlanError(f"step {idx} is numbered twice", line)
-        if seen and idx < seen[-1]:
-            raise PlanError(f"step {idx} comes after step {seen[-1]}: step numbers must increase", line)
+        if self.steps and idx < self.steps[-1].idx:
+            raise PlanError(
+                f"step {idx} comes after step {self.steps[-1].idx}: step numbers must increase", line
+            )
         if tool == JOIN:
             if args:
                 raise PlanError("join() takes no arguments", line)
-            deps = tuple(seen)
+            deps = tuple(s.idx for s in self.steps)
         else:
             try:
                 refs = references(args)
@@ -290,12 +353,17 @@ class StreamingPlanParser:
 
 
 def parse_plan(
-    text: str, tools: Iterable[ToolSpec] | Mapping[str, ToolSpec] | None = None, strict: bool = True
+    text: str,
+    tools: Iterable[ToolSpec] | Mapping[str, ToolSpec] | None = None,
+    strict: bool = True,
+    *,
+    max_chars: int = MAX_PLAN_CHARS,
+    max_steps: int = MAX_STEPS,
 ) -> Plan:
     """Parse a whole plan; with `tools`, also validate it against their specs (see `validate_plan`)."""
     if not isinstance(text, str):
         raise PlanError(f"a plan is text, got {type(text).__name__}")
-    parser = StreamingPlanParser(strict=strict)
+    parser = StreamingPlanParser(strict=strict, max_chars=max_chars, max_steps=max_steps)
     parser.feed(text)
     parser.close()
     plan = parser.plan()
@@ -337,15 +405,21 @@ def validate_plan(plan: Plan, tools: Iterable[ToolSpec] | Mapping[str, ToolSpec]
 # ------------------------------------------------------------------------------------------- rendering
 
 
+_WRITABLE = "strings, ints, finite floats, bools, None, and lists, tuples or dicts of them"
+
+
 def _render_value(v: Any) -> str:
-    """A Python literal for `v`, with double-quoted strings as planners write them."""
+    """A Python literal for `v`, with double-quoted strings as planners write them.
+
+    This defines the values a plan can hold: the parser rejects any literal it cannot write.
+    """
     if isinstance(v, str):
         return json.dumps(v, ensure_ascii=False)
     if v is None or isinstance(v, (bool, int)):
         return repr(v)
     if isinstance(v, float):
-        if v != v or v in (float("inf"), float("-inf")):
-            raise ValueError(f"{v} has no literal form in a plan")
+        if not math.isfinite(v):
+            raise _cannot_hold(v)
         return repr(v)
     if isinstance(v, list):
         return "[" + ", ".join(_render_value(x) for x in v) + "]"
@@ -354,7 +428,17 @@ def _render_value(v: Any) -> str:
         return f"({inner},)" if len(v) == 1 else f"({inner})"
     if isinstance(v, dict):
         return "{" + ", ".join(f"{_render_value(k)}: {_render_value(x)}" for k, x in v.items()) + "}"
-    raise ValueError(f"cannot write a {type(v).__name__} into a plan")
+    raise _cannot_hold(v)
+
+
+def _cannot_hold(v: Any) -> ValueError:
+    """`1j` -> "a plan cannot hold complex 1j (arguments are strings, ...)"."""
+    if v is Ellipsis:
+        shown = "Ellipsis"
+    else:
+        r = repr(v)
+        shown = f"{type(v).__name__} {r if len(r) <= 40 else r[:37] + '...'}"
+    return ValueError(f"a plan cannot hold {shown} (arguments are {_WRITABLE})")
 
 
 def render_args(args: tuple[Any, ...] | list[Any]) -> str:
