@@ -15,6 +15,7 @@ workbench bench executor              task fetching unit: makespan / critical pa
 workbench bench latency               LLMCompiler vs ReAct latency under a scripted-LLM latency model
 workbench bench run --benchmark B     LLMCompiler (or --react) on HotpotQA, Movie or ParallelQA
 workbench bench evaluate STORE.jsonl  the summary of a stored run
+workbench bench reliability           fuzz / fault harness: hostile input, faulty endpoints and tools, kills
 workbench viz figures                 regenerate the figures in figures/ from code and saved results
 workbench reproduce [--profile P]     run the numbered notebooks in order (quick unless told otherwise)
 
@@ -39,6 +40,7 @@ from workbench import config
 from workbench.agent import EMPTY_QUERY, AgentConfig, TinyAgent, ask, format_benchmark
 from workbench.bench.executor_bench import ExecutorBenchConfig
 from workbench.bench.latency import LatencyBenchConfig
+from workbench.bench.reliability import ReliabilityConfig
 from workbench.bench.runner import BenchRunConfig, format_summary
 from workbench.bench.runner import evaluate as evaluate_store
 from workbench.files import read_text
@@ -330,6 +332,20 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_reliability(args: argparse.Namespace) -> int:
+    r = bench_stage.reliability(dataclass_from_args(ReliabilityConfig, args, "bench_reliability"))
+    for name, c in r["by_category"].items():
+        print(f"{name:<7} {c['tries']:>5} tries  {c['failures']:>3} failures  longest {c['max_s']:.2f} s")
+    print(
+        f"{r['tries']} tries, {r['failures']} failures; longest parse {r['max_parse_s']:.3f} s; "
+        f"records lost {r['records_lost']}, duplicated {r['records_duplicated']}"
+    )
+    for f in r["failure_examples"]:
+        print(f"  FAILED {f['category']} / {f['case']}: {f['detail'][:200]}")
+    print(f"wrote {config.results_path('reliability')}")
+    return 1 if r["failures"] else 0
+
+
 def cmd_bench_run(args: argparse.Namespace) -> int:
     print(format_summary(bench_stage.llmcompiler(dataclass_from_args(BenchRunConfig, args, "bench_run"))))
     return 0
@@ -465,6 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
         bench, "latency", LatencyBenchConfig, "LLMCompiler vs ReAct latency by plan width (scripted LLM)"
     )
     p.set_defaults(func=cmd_bench_latency)
+    p = _stage_parser(
+        bench, "reliability", ReliabilityConfig, "fuzz and fault harness: hostile input, faults, kills, races"
+    )
+    p.set_defaults(func=cmd_bench_reliability)
     p = bench.add_parser("run", help="run LLMCompiler (or ReAct) on a paper benchmark")
     add_dataclass_arguments(p, BenchRunConfig)
     p.set_defaults(

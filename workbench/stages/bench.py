@@ -4,6 +4,7 @@
   (`data/results/executor.json`);
 - `LatencyBenchConfig` -> `latency`: LLMCompiler vs ReAct latency by plan width under a scripted LLM
   (`data/results/llmcompiler_vs_react.json`, `figures/fig_llmcompiler_vs_react.png`);
+- `ReliabilityConfig` -> `reliability`: the fuzz and fault harness (`data/results/reliability.json`);
 - `BenchRunConfig` -> `llmcompiler`: LLMCompiler (or ReAct) on HotpotQA, Movie or ParallelQA; the run's
   records go to its own resumable store (`cfg.store`), the summary is returned.
 
@@ -17,8 +18,10 @@ from typing import Any
 from workbench import config
 from workbench.bench import executor_bench
 from workbench.bench import latency as latency_bench
+from workbench.bench import reliability as reliability_bench
 from workbench.bench.executor_bench import ExecutorBenchConfig
 from workbench.bench.latency import LatencyBenchConfig
+from workbench.bench.reliability import ReliabilityConfig
 from workbench.bench.runner import BenchRunConfig, run_benchmark
 from workbench.synth.dataset import load_split, split_path
 from workbench.viz.timeline import fig_llmcompiler_vs_react
@@ -46,6 +49,14 @@ def latency(cfg: LatencyBenchConfig | None = None) -> dict[str, Any]:
     return results
 
 
+def reliability(cfg: ReliabilityConfig | None = None) -> dict[str, Any]:
+    """Run the fuzz and fault harness and write `reliability.json` (the failures, with examples)."""
+    cfg = cfg or config.stage_config(ReliabilityConfig, "bench_reliability")
+    results = {"profile": config.active_profile(), **reliability_bench.run(cfg)}
+    config.save_results("reliability", results)
+    return results
+
+
 def llmcompiler(cfg: BenchRunConfig, llm: Any = None, wiki: Any = None) -> dict[str, Any]:
     """One paper benchmark run (resumed from `cfg.store` when it holds records); returns the summary.
 
@@ -54,7 +65,7 @@ def llmcompiler(cfg: BenchRunConfig, llm: Any = None, wiki: Any = None) -> dict[
     return run_benchmark(cfg, llm=llm, wiki=wiki)
 
 
-def run(cfg: ExecutorBenchConfig | LatencyBenchConfig | BenchRunConfig) -> dict[str, Any]:
+def run(cfg: ExecutorBenchConfig | LatencyBenchConfig | BenchRunConfig | ReliabilityConfig) -> dict[str, Any]:
     """The benchmark that `cfg` configures (see the module docstring)."""
     if isinstance(cfg, ExecutorBenchConfig):
         return executor(cfg)
@@ -62,4 +73,6 @@ def run(cfg: ExecutorBenchConfig | LatencyBenchConfig | BenchRunConfig) -> dict[
         return latency(cfg)
     if isinstance(cfg, BenchRunConfig):
         return llmcompiler(cfg)
+    if isinstance(cfg, ReliabilityConfig):
+        return reliability(cfg)
     raise TypeError(f"no benchmark is configured by a {type(cfg).__name__}")
