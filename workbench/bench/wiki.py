@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.compiler.tools import Tool
+from workbench.jsonl import read_jsonl_numbered
 from workbench.tools.spec import Param, ToolSpec, ToolUnavailable
 
 SUMMARY_SENTENCES = 5
@@ -153,13 +154,7 @@ class LocalDocstore(Docstore):
         self._pages[key] = Page(title, text)
 
     def _read_jsonl(self, path: Path) -> None:
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{n}: not JSON ({exc})") from exc
+        for n, row in read_jsonl_numbered(path, "wiki pages"):
             if not (isinstance(row, dict) and all(isinstance(row.get(k), str) for k in ("title", "text"))):
                 raise ValueError(f'{path}:{n}: expected {{"title": str, "text": str}}')
             self._add(row["title"], row["text"], f"{path}:{n}")

@@ -12,7 +12,6 @@ Readers take the dataset folder too; without one they read the default `config.d
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import time
@@ -26,6 +25,7 @@ from tqdm.auto import tqdm
 
 from workbench import config
 from workbench.files import write_jsonl_atomic
+from workbench.jsonl import read_records
 from workbench.llm.openai_compat import from_env
 from workbench.metrics import plan_depth, plan_width
 from workbench.plan import parse_plan
@@ -132,13 +132,8 @@ def load_split(split: str, limit: int | None = None, folder: Path | None = None)
     path = split_path(split, folder)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run `workbench synth` (or notebook 02) first")
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            out.append(json.loads(line))
-            if limit is not None and len(out) >= limit:
-                break
-    return out
+    records = read_records(path, required=("id", "query", "plan"))
+    return records if limit is None else records[:limit]
 
 
 # ---------------------------------------------------------------------------------------------- report
