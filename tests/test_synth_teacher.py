@@ -504,3 +504,18 @@ def test_two_runs_on_one_store_cannot_interleave(tmp_path: Path) -> None:
     # Once the first run has ended, the store is free again.
     with FakeChatServer([]) as server:
         assert synth(server, out, config(n_records=8))["resumed"] == 8
+
+
+def test_a_stored_record_without_a_plan_is_named_not_a_key_error(tmp_path: Path) -> None:
+    # Issue 21, defect 15: a teacher record without "plan" ended in `KeyError: 'plan'` far from the file.
+    out = tmp_path / "t.jsonl"
+    _write_records(out, 3)
+    lines = out.read_bytes().split(b"\n")
+    damaged = json.loads(lines[1])
+    del damaged["plan"]
+    lines[1] = json.dumps(damaged).encode()
+    out.write_bytes(b"\n".join(lines))
+    with pytest.raises(ValueError, match=rf"{out.name}:2: .*plan.*damaged"):
+        read_store(out)
+    with FakeChatServer([]) as server, pytest.raises(ValueError, match=rf"{out.name}:2: .*plan"):
+        synth(server, out, config(n_records=5))

@@ -53,6 +53,7 @@ from workbench.tools.spec import ToolSpec, tool_block
 from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
 
 SEPARATOR = "###"
+STORE_FIELDS = ("id", "query", "plan")  # a stored record without one of them is damage, named by line
 ID_PREFIX = "llm-"
 _ID_RE = re.compile(rf"^{ID_PREFIX}(\d+)$")
 
@@ -360,7 +361,7 @@ def store_lock(path: Path) -> Iterator[None]:
 
 def read_store(path: Path) -> list[dict[str, Any]]:
     """The whole records of a teacher output file (a torn last line is skipped; see `workbench.jsonl`)."""
-    return read_records(path, required=("id", "query"))
+    return read_records(path, required=STORE_FIELDS)
 
 
 def _next_number(records: Sequence[dict[str, Any]]) -> int:
@@ -516,7 +517,7 @@ async def _synthesize(
     llm: LLM, path: Path, cfg: TeacherConfig, examples: Sequence[tuple[str, str]], progress: bool
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    existing, out = open_for_append(path, required=("id", "query"))
+    existing, out = open_for_append(path, required=STORE_FIELDS)
     model = getattr(llm, "model", "") or type(llm).__name__
     checker = Checker(seen={normalize_query(r["query"]) for r in existing})
     bar = tqdm(
