@@ -319,3 +319,13 @@ def test_every_profile_has_valid_agent_settings(profile):
     assert cfg.n >= 1 and cfg.joiner == "rule" and cfg.provider is None
     with pytest.raises(ValueError, match="no joiner model exists offline"):
         AgentConfig(joiner="llm")
+
+
+def test_a_query_past_the_planner_context_is_refused_and_says_so(tiny):
+    # Issue 21, defect 15: a 60,000-character query ran silently past the model's 1,024 positions.
+    tools = ["get_phone_number", "send_sms"]
+    agent = TinyAgent(_tiny_planner(tiny, tools, {"max_steps": 2, "max_str_len": 6, "max_list_len": 2}))
+    query = "Text Ana that " + "very " * 12_000 + "late"
+    result = run(agent.run(query, TODAY))
+    assert "too long for the planner" in result.answer and "1,024 positions" in result.answer
+    assert result.rounds == [] and result.first_plan == "" and not result.served

@@ -57,7 +57,7 @@ from workbench.compiler.tools import desktop_tools
 from workbench.llm.base import LLM
 from workbench.llm.openai_compat import from_env
 from workbench.llm.select import describe_llm
-from workbench.planner.runtime import ExampleFn, Planner, resolve_toolrag
+from workbench.planner.runtime import ExampleFn, Planner, check_context, resolve_toolrag
 from workbench.toolrag.examples import example_source
 from workbench.toolrag.selection import Selector, toolrag_selector
 from workbench.tools.desktop import LatencyModel, SimulatedDesktop
@@ -157,7 +157,7 @@ class TinyAgentResult:
     tools: list[str]
     toolrag_s: float = 0.0
     run: AgentResult | None = None
-    served: bool = True  # False: no tool fits the query
+    served: bool = True  # False: no plan was made (no tool fits the query, or it is too long to plan)
 
     @property
     def rounds(self) -> list[Round]:
@@ -292,6 +292,11 @@ class TinyAgent:
             return TinyAgentResult(
                 query, _no_tool("ToolRAG selected none of the 16 tools"), tools, toolrag_s, served=False
             )
+        if self.local is not None:  # past the model's positions a plan would be noise: refuse, and say why
+            try:
+                check_context(self.local, [query], [today], [tools], ["the query"])
+            except ValueError as e:
+                return TinyAgentResult(query, str(e), tools, toolrag_s, served=False)
         desktop = desktop or SimulatedDesktop(today=today, latency=self.tool_latency)
         compiler = LLMCompiler(
             self.llm if self.local is None else self.local.llm(tools, query),
