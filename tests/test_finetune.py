@@ -420,7 +420,7 @@ def test_missing_model_and_bad_input_are_clear_errors(workbench_dir, tmp_path, c
     bad = tmp_path / "q.jsonl"
     bad.write_text(json.dumps({"text": "no query"}) + "\n")
     assert cli(["predict", "--input", str(bad), "--output", str(tmp_path / "o.jsonl"), "--model", "x"]) == 1
-    assert 'needs a non-empty "query"' in capsys.readouterr().err
+    assert 'needs a "query" (a non-empty string)' in capsys.readouterr().err
     bad.write_text(json.dumps({"query": "hi"}) + "\n")
     assert (
         cli(

@@ -189,16 +189,16 @@ def test_predict_refuses_a_query_past_the_model_context(tmp_path):
     planner = _StubPlanner(positions=1024, max_new_tokens=200)
     with pytest.raises(
         ValueError,
-        match=rf"{path}, line 3: the query is too long for the planner: its prompt takes 60,100 tokens and "
-        r"the plan up to 200 more, past the model's 1,024 positions",
+        match=rf"{path}, line 3: the query is too long for the planner: its prompt takes 60,100 tokens, "
+        r"leaving fewer than 64 of the model's 1,024 positions for the plan",
     ):
         predict_file(path, tmp_path / "out.jsonl", lambda: planner, progress=False)
     assert planner.planned == [] and not (tmp_path / "out.jsonl").exists()
-    _lines(path, ['{"query": "fine"}', json.dumps({"query": "x" * 724})])  # 824 + 200 = 1,024: fits
+    _lines(path, ['{"query": "fine"}', json.dumps({"query": "x" * 860})])  # 960 + 64 = 1,024: room for a plan
     assert predict_file(path, tmp_path / "out.jsonl", lambda: planner, progress=False) == 2
     assert read_jsonl(tmp_path / "out.jsonl") == [
         {"query": "fine", "plan": GOLD},
-        {"query": "x" * 724, "plan": GOLD},
+        {"query": "x" * 860, "plan": GOLD},
     ]
 
 

@@ -298,6 +298,11 @@ def context_positions(planner: Planner) -> int | None:
     return positions if isinstance(positions, int) else None
 
 
+#: The fewest positions a prompt must leave for its plan (a two-step plan takes about 40 tokens). The whole
+#: generation budget is not required: plans end long before it, and it is an upper bound, not a length.
+MIN_PLAN_TOKENS = 64
+
+
 def check_context(
     planner: Planner,
     queries: Sequence[str],
@@ -305,19 +310,20 @@ def check_context(
     tools: Sequence[Sequence[str]],
     where: Sequence[str],
 ) -> None:
-    """Refuse a query whose prompt and plan budget do not fit the model's positions (`where[i]` names query
-    i's line): past them a model reads positions it never saw, and writes a plan of no meaning, silently."""
+    """Refuse a query whose prompt leaves no room for a plan within the model's positions (`where[i]` names
+    query i's line): past them a model reads positions it never saw, and writes a plan of no meaning, silently."""
     limit = context_positions(planner)
     todo = [i for i, names in enumerate(tools) if names]  # no tool selected: no decoding
     if limit is None or not todo:
         return
     prompts = planner.prompts([queries[i] for i in todo], [todays[i] for i in todo], [tools[i] for i in todo])
+    room = min(planner.max_new_tokens, MIN_PLAN_TOKENS)
     for i, ids in zip(todo, prompts, strict=True):
-        if len(ids) + planner.max_new_tokens > limit:
+        if len(ids) + room > limit:
             raise ValueError(
-                f"{where[i]}: the query is too long for the planner: its prompt takes {len(ids):,} tokens and "
-                f"the plan up to {planner.max_new_tokens:,} more, past the model's {limit:,} positions; "
-                f"shorten the query ({len(queries[i]):,} characters)"
+                f"{where[i]}: the query is too long for the planner: its prompt takes {len(ids):,} tokens, "
+                f"leaving fewer than {room} of the model's {limit:,} positions for the plan; shorten the query "
+                f"({len(queries[i]):,} characters)"
             )
 
 
