@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from workbench.finetune.evaluate import human_dev_report
 from workbench.jsonl import read_jsonl
-from workbench.plan import parse_plan
+from workbench.plan import END_OF_PLAN, parse_plan
 from workbench.stages.synth import run as synth
 from workbench.synth.dataset import SynthConfig, load_split
 from workbench.synth.records import SPLITS, normalize_query
 from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
 
+NO_TOOL_PLAN = f"1. join(){END_OF_PLAN}"
 DEV = Path(__file__).resolve().parent.parent / "data" / "human" / "dev.jsonl"
 
 
@@ -62,3 +64,18 @@ def test_no_dev_query_is_in_a_synthesized_split(tmp_workbench, dev):
 def test_the_file_is_one_json_object_per_line_in_utf8():
     lines = DEV.read_text(encoding="utf-8").split("\n")
     assert lines[-1] == "" and all(isinstance(json.loads(line), dict) for line in lines[:-1])
+
+
+def test_the_report_scores_gold_and_alternatives_right_and_names_what_is_wrong(dev):
+    report = human_dev_report([r["plan"] for r in dev], dev)
+    assert report["success"] == 1.0 and sum(report["error_breakdown"].values()) == 0
+    with_alternatives = [r for r in dev if r["alternatives"]]
+    assert (
+        human_dev_report([r["alternatives"][-1] for r in with_alternatives], with_alternatives)["success"]
+        == 1.0
+    )
+    # Every prediction "no plan": the out-of-scope queries are right, every other one is a confusion.
+    report = human_dev_report([NO_TOOL_PLAN] * len(dev), dev)
+    out_of_scope = sum("out_of_scope" in r["tags"] for r in dev)
+    assert report["success_by_tag"]["out_of_scope"] == {"n": out_of_scope, "success": 1.0}
+    assert report["error_breakdown"]["out_of_scope_confusion"] == len(dev) - out_of_scope
