@@ -6,7 +6,8 @@ The full harness is `workbench bench reliability --profile offline` (`data/resul
 import json
 
 from workbench import config
-from workbench.bench.reliability import CATEGORIES, ReliabilityConfig, plan_text
+from workbench.bench.hostile import plan_text
+from workbench.bench.reliability import CATEGORIES, ReliabilityConfig
 from workbench.stages import bench
 
 
