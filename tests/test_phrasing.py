@@ -81,7 +81,8 @@ def test_typos_leave_dates_times_and_values_alone():
 
 def test_plan_shapes_people_ask_for(composed):
     """Typed numbers and addresses (no look-up), groups, reply and forward together, a note's text sent on,
-    files sent as the object of the sentence, and look-ups asked for as questions."""
+    look-ups asked for as questions, "them" for people an earlier request named (looked up once: see
+    test_synth's look-up-once test), and files sent as the object of the sentence."""
     plans = [(q, parse_plan(p)) for q, p, _ in composed["train"]]
 
     def count(pred):
@@ -114,6 +115,7 @@ def test_plan_shapes_people_ask_for(composed):
                 )
             )
         ),
+        "pronoun for earlier people": count(lambda q, p: re.search(r"\bthem\b", q) is not None),
         "files as the object": count(
             lambda q, p: any(
                 s.tool == "compose_new_email" and s.args[4] and "attach" not in q.lower() for s in p.tasks

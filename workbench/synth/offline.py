@@ -245,6 +245,7 @@ class Ctx:
     today: dt.date
     plan: PlanBuilder
     used: list[str] = field(default_factory=list)  # template ids, for the diversity report
+    named: list[str] = field(default_factory=list)  # the people the latest request named
 
     @property
     def ood(self) -> bool:
@@ -255,27 +256,42 @@ class Ctx:
         self.used.append(f"{intent}:{i}")
         return t
 
-    def people(self, lo: int = 1, hi: int = 3) -> list[str]:
+    def people(self, lo: int = 1, hi: int = 3, cc: bool = False) -> list[str]:
+        """1 to 3 people (or a group), or, sometimes, those an earlier request named (`Them`); a cc is never
+        a pronoun and is never what a later "them" means."""
+        if self.named and not cc and len(self.named) <= hi and self.rng.random() < 0.2:
+            return Them(self.named)  # the people an earlier request named: "... and text them the link"
         pool = pools.people(self.split)
         chosen = list(dict.fromkeys(self.rng.choice(pool) for _ in range(self.rng.randint(lo, hi))))
         # sometimes a person is named by first name only, as users do ("Sid")
         chosen = [p.split()[0] if self.rng.random() < 0.15 else p for p in chosen]
         if self.rng.random() < 0.07:  # a group or a role instead of a person ("the design team")
             chosen[-1] = self.rng.choice(pools.groups(self.split))
-        return list(dict.fromkeys(chosen))
+        chosen = list(dict.fromkeys(chosen))
+        if not cc:
+            self.named = chosen
+        return chosen
 
     def typed(self, people: list[str], kind: str) -> list[str]:
         """Sometimes the first recipient's number or address is typed in the query: no look-up then."""
         if self.rng.random() < 0.1:
             literal = pools.email_address if kind == "email" else pools.phone_number
             people = [literal(self.rng, self.split), *people[1:]]
+            self.named = []  # "them" never means a typed number or address
         return people
 
     def one(self, pool: Callable[[str], Any]) -> str:
         return self.rng.choice(list(pool(self.split)))
 
 
+class Them(list):
+    """People named by an earlier request of the same query, written as a pronoun (the plan looks them up
+    once and uses the look-up for both requests)."""
+
+
 def names(people: list[str]) -> str:
+    if isinstance(people, Them):
+        return "them"
     return people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
 
 
@@ -320,7 +336,7 @@ def intent_email(c: Ctx) -> str:
         return _intent_email_files(c)
     to, subject = c.typed(c.people(), "email"), c.one(pools.subjects)
     clause = c.template("email", EMAIL).format(P=names(to), S=subject)
-    cc = c.people(1, 1) if c.rng.random() < 0.3 else []
+    cc = c.people(1, 1, cc=True) if c.rng.random() < 0.3 else []
     if cc:
         clause += c.rng.choice([" and cc {C}", ", copying {C}"] if not c.ood else [" with {C} on cc"]).format(
             C=cc[0]
@@ -375,7 +391,7 @@ def intent_reply(c: Ctx) -> str:
         clause += (
             c.template("saying", SAYING).format(M=message) if not c.ood else f" letting them know {message}"
         )
-    cc = c.people(1, 1) if c.rng.random() < 0.3 else []
+    cc = c.people(1, 1, cc=True) if c.rng.random() < 0.3 else []
     if cc:
         clause += f" and cc {cc[0]}" if not c.ood else f", with {cc[0]} copied"
     attach = [c.one(pools.files)] if c.rng.random() < 0.25 else []
@@ -400,7 +416,7 @@ FORWARD = [
 def intent_forward(c: Ctx) -> str:
     to = c.people(1, 2)
     clause = c.template("forward", FORWARD).format(P=names(to))
-    cc = c.people(1, 1) if c.rng.random() < 0.25 else []
+    cc = c.people(1, 1, cc=True) if c.rng.random() < 0.25 else []
     if cc:
         clause += f" and cc {cc[0]}" if not c.ood else f", with {cc[0]} copied"
     c.plan.call("forward_email", [c.plan.email(p) for p in to], [c.plan.email(p) for p in cc], "", [])
