@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.finetune.evaluate import human_dev_report
+from workbench.finetune.evaluate import evaluate_files, human_dev_report
 from workbench.jsonl import read_jsonl
 from workbench.plan import END_OF_PLAN, parse_plan
 from workbench.stages.synth import run as synth
@@ -79,3 +79,25 @@ def test_the_report_scores_gold_and_alternatives_right_and_names_what_is_wrong(d
     out_of_scope = sum("out_of_scope" in r["tags"] for r in dev)
     assert report["success_by_tag"]["out_of_scope"] == {"n": out_of_scope, "success": 1.0}
     assert report["error_breakdown"]["out_of_scope_confusion"] == len(dev) - out_of_scope
+
+
+def test_workbench_evaluate_counts_any_right_plan_of_the_dev_set(dev, tmp_path, capsys):
+    """Predicting an alternative is wrong against `plan` alone but right against the set of right plans."""
+    from workbench.cli import main as cli
+
+    rows = [r for r in dev if r["alternatives"]]
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text(
+        "".join(json.dumps({"query": r["query"], "plan": r["alternatives"][0]}) + "\n" for r in rows)
+    )
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = evaluate_files(str(pred), str(gold))
+    assert r["success_any_right_plan"] == 1.0 and r["success"] < 1.0
+    assert sum(r["error_breakdown"].values()) == 0
+    assert cli(["evaluate", "--pred", str(pred), "--gold", str(gold)]) == 0
+    assert "success against any right plan 1.0000; failures: none" in capsys.readouterr().out
+    bad = dict(rows[0], alternatives=["1. no_such_call(\n"])
+    gold.write_text(json.dumps(bad) + "\n")
+    with pytest.raises(ValueError, match=r"line 1: alternative 1 is not a valid plan"):
+        evaluate_files(str(pred), str(gold))

@@ -289,6 +289,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"n={r['n']}  success {r['success']:.4f}  parse failures {r['parse_failure']:.4f}  "
         f"tool recall {r['tool_recall']:.4f}  argument exact match {r['argument_exact']:.4f}"
     )
+    if "success_any_right_plan" in r:  # gold records with alternatives (the human dev set)
+        kinds = ", ".join(f"{k} {n}" for k, n in r["error_breakdown"].items() if n)
+        print(
+            f"success against any right plan {r['success_any_right_plan']:.4f}; failures: {kinds or 'none'}"
+        )
     return 0
 
 

@@ -207,17 +207,27 @@ def pair_by_query(
     return [by_query[g["query"]][1] for g in golds], [g["plan"] for g in golds]
 
 
-def evaluate_files(pred_path: str, gold_path: str) -> dict[str, float]:
+def evaluate_files(pred_path: str, gold_path: str) -> dict[str, Any]:
     """`workbench evaluate`: predictions `{"query", "plan"}` against gold records `{"query", "plan"}`. An
     error names the file and its line: a record of the wrong shape, a gold plan that is no plan, a query
-    predicted twice with different plans."""
+    predicted twice with different plans. Gold records that list `alternatives` (other right plans, as the
+    human dev set does) add `success_any_right_plan` and the failures by kind (`error_breakdown`)."""
     preds = read_jsonl_numbered(pred_path, "predictions", required=("query",))
     golds = read_jsonl_numbered(gold_path, "gold", required=("query", "plan"))
     if not golds:
         raise ValueError(f"the gold file {gold_path} is empty: nothing to evaluate")
     for line, g in golds:
-        try:
-            parse_plan(g["plan"])
-        except PlanError as e:
-            raise ValueError(f"{gold_path}, line {line}: the gold plan is not a valid plan ({e})") from None
-    return evaluate(*pair_by_query(preds, [g for _, g in golds], pred_path))
+        for k, plan in enumerate([g["plan"], *g.get("alternatives", [])]):
+            try:
+                parse_plan(plan)
+            except PlanError as e:
+                what = "the gold plan" if k == 0 else f"alternative {k}"
+                raise ValueError(f"{gold_path}, line {line}: {what} is not a valid plan ({e})") from None
+    rows = [g for _, g in golds]
+    plans, gold_plans = pair_by_query(preds, rows, pred_path)
+    out: dict[str, Any] = dict(evaluate(plans, gold_plans))
+    if any(g.get("alternatives") for g in rows):
+        report = human_dev_report(plans, rows)
+        out["success_any_right_plan"] = report["success"]
+        out["error_breakdown"] = report["error_breakdown"]
+    return out
