@@ -14,7 +14,7 @@ from workbench.plan import parse_plan
 from workbench.synth import offline, phrasing, pools
 from workbench.synth.dataset import SynthConfig, synthesize
 from workbench.synth.diversity import skeleton
-from workbench.synth.records import Checker
+from workbench.synth.records import Checker, Rejected, check_plan
 
 TODAY = dt.date(2024, 6, 12)
 # the held-out abbreviations ("2" for "to" aside: training queries hold the number 2)
@@ -123,6 +123,19 @@ def test_plan_shapes_people_ask_for(composed):
         ),
     }
     assert all(n >= 10 for n in found.values()), found
+
+
+def test_an_unused_look_up_passes_only_when_the_query_asks_for_it():
+    plan = '1. get_phone_number("Ana")\n2. get_phone_number("Bo")\n3. send_sms(["$2"], "hi")\n4. join()<END_OF_PLAN>'
+    assert check_plan(plan, "what's Ana's number? and text Bo hi") == [
+        "get_phone_number",
+        "get_phone_number",
+        "send_sms",
+    ]
+    with pytest.raises(Rejected, match="unused_step"):
+        check_plan(plan, "text Bo hi and say hello to Ana")
+    with pytest.raises(Rejected, match="unused_step"):
+        check_plan(plan)
 
 
 def test_skeletons_hide_values_and_numbers():

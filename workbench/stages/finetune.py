@@ -93,8 +93,7 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
     rows, samples = [], {}
     for name, folder in models.items():
         model, tokenizer = load_model(folder)
-        k = cfg.base_examples if name == "base" else cfg.train_examples
-        examples = example_source(k, dataset, cache) if k else None
+        k, examples = _examples(cfg, name, dataset, cache)
         # decoding: free, constrained, and for trained models constrained + grounded (names copied from the query)
         decodings = [(False, False), (True, False), *([(True, True)] if name in reports else [])]
         for use_rag in [False, True] if selected else [False]:
@@ -200,6 +199,12 @@ def _planner(
     )
 
 
+def _examples(cfg: FinetuneConfig, model: str, dataset: Path, cache: Path) -> tuple[int, Any]:
+    """How many retrieved examples a model's prompt holds (the base model's own number), and their source."""
+    k = cfg.base_examples if model == "base" else cfg.train_examples
+    return k, example_source(k, dataset, cache) if k else None
+
+
 def _refuse_leaks(human: list[dict[str, Any]], dataset: Path) -> None:
     """Stop before any training when a hand-written dev query occurs in the training or validation split: the
     dev set measures queries the planner never saw."""
@@ -225,8 +230,7 @@ def _plan_human_dev(
 ) -> list[dict[str, Any]]:
     """The best variant's plans for the hand-written dev queries (kept like the other evaluations)."""
     model, tokenizer = load_model(folder)
-    k = cfg.base_examples if best["model"] == "base" else cfg.train_examples
-    examples = example_source(k, dataset, cache) if k else None
+    k, examples = _examples(cfg, best["model"], dataset, cache)
     rag = select if best["toolrag"] else None
     planner = _planner(model, tokenizer, cfg, examples, rag, best["constrained"], best["grounded"])
     res = evaluate_variant(

@@ -170,11 +170,7 @@ def diversity_report(diversity: dict[str, Diversity]) -> dict[str, Any]:
     distinct skeletons that train, val and test never show (the held-out part of the grammar)."""
     if not diversity:
         return {}
-    seen = Diversity()
-    for split in IN_DISTRIBUTION:
-        for intent, skels in diversity[split].skeletons.items():
-            for s in skels:
-                seen.add(intent, s)
+    seen = set().union(*(diversity[split].all_skeletons() for split in IN_DISTRIBUTION))
     return {
         "diversity": {split: d.report() for split, d in sorted(diversity.items())},
         "ood_skeletons_unseen_in_training": unseen_share(diversity["ood"], seen)

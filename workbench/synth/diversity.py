@@ -61,7 +61,7 @@ class Diversity:
         return set().union(*self.skeletons.values()) if self.skeletons else set()
 
 
-def unseen_share(held_out: Diversity, training: Diversity) -> float:
-    """The share of the held-out split's distinct skeletons that training never shows (1.0: none seen)."""
+def unseen_share(held_out: Diversity, seen: set[str]) -> float:
+    """The share of the held-out split's distinct skeletons that are not in `seen` (1.0: none seen)."""
     skels = held_out.all_skeletons()
-    return round(len(skels - training.all_skeletons()) / len(skels), 4) if skels else 0.0
+    return round(len(skels - seen) / len(skels), 4) if skels else 0.0

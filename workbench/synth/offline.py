@@ -171,31 +171,13 @@ class PlanBuilder:
     def values(self) -> list[str]:
         """Every string argument of the plan so far: the slot values a rephrasing must leave alone."""
         out: list[str] = []
-
-        def walk(v: Any) -> None:
-            if isinstance(v, str):
-                out.append(v)
-            elif isinstance(v, (list, tuple)):
-                for x in v:
-                    walk(x)
-
         for _, args in self.nodes:
-            walk(args)
+            _map_strings(args, lambda v: out.append(v) or v)
         return out
 
     def lowercase(self) -> None:
         """Every string argument in lower case: the plan copies a query typed all in lower case."""
-
-        def low(v: Any) -> Any:
-            if isinstance(v, str):
-                return v.lower()
-            if isinstance(v, list):
-                return [low(x) for x in v]
-            if isinstance(v, tuple):
-                return tuple(low(x) for x in v)
-            return v
-
-        self.nodes = [(tool, low(args)) for tool, args in self.nodes]
+        self.nodes = [(tool, _map_strings(args, str.lower)) for tool, args in self.nodes]
 
     def file(self, name: str) -> Ref:
         return self.call("open_and_get_file_path", name, once=True)
@@ -209,6 +191,15 @@ class PlanBuilder:
             for i in order
         ]
         return "\n".join([*lines, f"{len(order) + 1}. join(){END_OF_PLAN}"])
+
+
+def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    """`value` with `fn` applied to every string in it (lists and tuples walked, references kept)."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_map_strings(v, fn) for v in value)
+    return value
 
 
 def _refs(value: Any) -> bool:
@@ -719,7 +710,7 @@ def intent_summary(c: Ctx) -> str:
             "compose_new_email",
             [c.plan.email(p) for p in to],
             [],
-            f"Summary of {file.rsplit('.', 1)[0]}",
+            f"Summary of {_file_stem(file)}",
             summary,
             [],
         )
@@ -913,8 +904,8 @@ def _choose_intents(rng: random.Random, ood: bool) -> list[str]:
 def compose(
     rng: random.Random, split: str, today: dt.date
 ) -> tuple[str, str, list[str], list[tuple[str, str]]]:
-    """One (query, plan text, template ids, (intent, clause) pairs) for a split. About half the queries are
-    written as the templates write them; the rest casually or with typos (`phrasing`)."""
+    """One (query, plan text, template ids, (intent, clause skeleton) pairs) for a split. About half the
+    queries are written as the templates write them; the rest casually or with typos (`phrasing`)."""
     ood = split == "ood"
     ctx = Ctx(rng, split, today, PlanBuilder())
     chosen = _choose_intents(rng, ood)
@@ -924,7 +915,7 @@ def compose(
         values = ctx.plan.values()
         lower = rng.random() < 0.5  # names and values typed in lower case too: the plan copies them so
         clauses = [phrasing.realize(rng, clause, values, register, ood, lower) for clause in clauses]
-        query = phrasing.join_clauses(rng, clauses, register, ood)
+        query = phrasing.join_clauses(rng, clauses, ood)
         if lower:
             ctx.plan.lowercase()
         return query, ctx.plan.render(), ctx.used, _skeletons(chosen, clauses, values)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
+from typing import Any
 
 REGISTERS = ("plain", "casual", "noisy")  # noisy: casual plus typos
 REGISTER_WEIGHTS = (0.5, 0.32, 0.18)
@@ -57,11 +58,11 @@ CONNECTIVES = (
     [" n ", " / ", " after that "],
 )
 TYPO_KINDS = (("swap", "drop", "double"), ("neighbor",))
-TYPO_RATE = 0.12  # per eligible word of a noisy query (at most two per query)
+TYPO_RATE = 0.12  # per eligible word of a noisy request (at most two per request)
 # Words a typo never touches: dates and times must stay computable, and short words are rarely mistyped.
 NO_TYPO = re.compile(
     r"(?i)^(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|july"
-    r"|august|september|october|november|december|am|pm|noon|today|tomorrow|next|week|weeks|days|the)$"
+    r"|august|september|october|november|december|am|pm|noon|today|tomorrow|next|week|weeks|days)$"
 )
 KEYBOARD = {
     row[i]: row[i - 1] + row[i + 1] if 0 < i < len(row) - 1 else row[i - 1] if i else row[1]
@@ -70,7 +71,7 @@ KEYBOARD = {
 }
 
 
-def part(pair: tuple[Sequence, Sequence] | tuple, ood: bool):
+def part(pair: tuple[Any, Any], ood: bool) -> Any:
     """The held-out half of a (train, ood) pair for ood, else the training half."""
     return pair[1] if ood else pair[0]
 
@@ -151,7 +152,7 @@ def realize(
     return text.lower() if lower else text
 
 
-def join_clauses(rng: random.Random, clauses: Sequence[str], register: str, ood: bool) -> str:
+def join_clauses(rng: random.Random, clauses: Sequence[str], ood: bool) -> str:
     """The clauses as one casual query: an opener, casual connectives, a sign-off, no final full stop."""
     query = rng.choice(part(OPENERS, ood)) if rng.random() < 0.45 else ""
     query += clauses[0]

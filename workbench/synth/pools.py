@@ -217,7 +217,7 @@ def reminder_lists(split: str) -> list[str]:
 
 # Groups and roles people write instead of a name ("email the design team"): the phrase in the query, and the
 # name the look-up gets (the contacts app resolves a group or a role like a person).
-_GROUPS = {
+GROUP_LOOKUP = {
     "the design team": "design team",
     "my manager": "manager",
     "the marketing team": "marketing team",
@@ -234,12 +234,11 @@ _GROUPS = {
     "my sister": "sister",
     "the IT helpdesk": "IT helpdesk",
 }
-GROUP_LOOKUP = dict(_GROUPS)
 _DOMAINS = ["example.com", "gmail.com", "company.org", "uni.edu", "mail.net"]
 
 
 def groups(split: str) -> list[str]:
-    return _split(list(_GROUPS), split)
+    return _split(list(GROUP_LOOKUP), split)
 
 
 def phone_number(rng, split: str) -> str:
