@@ -169,9 +169,15 @@ def test_example_retrieval_respects_the_selected_tools(data, encoder):
     assert np.allclose(ExampleRetriever(encoder, train).vectors, retriever.vectors)  # loaded from the cache
 
 
-def test_stage_writes_results_and_table(data):
+@pytest.fixture(scope="module")
+def stage_results(data):
+    """The stage run once on the fixture's data (it saves the classifier with its data and settings)."""
+    return toolrag_stage.run(data[1])
+
+
+def test_stage_writes_results_and_table(data, stage_results):
     root, cfg, *_ = data
-    r = toolrag_stage.run(cfg)
+    r = stage_results
     for key in (
         "classifier_recall_test",
         "classifier_avg_tools_test",
@@ -194,7 +200,7 @@ def test_stage_writes_results_and_table(data):
     assert saved["classifier_recall_test"] == r["classifier_recall_test"]
 
 
-def test_a_saved_classifier_is_reused_only_for_the_same_data_and_settings(data):
+def test_a_saved_classifier_is_reused_only_for_the_same_data_and_settings(data, stage_results):
     root, cfg, *_ = data
     assert toolrag_stage.saved_classifier_fits(cfg)
     assert not toolrag_stage.saved_classifier_fits(ToolRAGConfig(**{**cfg.__dict__, "lr": cfg.lr * 2}))
