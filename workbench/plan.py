@@ -34,6 +34,7 @@ import ast
 import json
 import math
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,19 @@ REFERENCE_RE = re.compile(r"\$\{([0-9]+)\}|\$([0-9]+)")
 _STEP_RE = re.compile(r"([0-9]+)\s*\.\s*(.*)", re.DOTALL)
 _THOUGHT_RE = re.compile(r"Thought\s*:\s?(.*)", re.DOTALL)
 _PARSE_ERRORS = (SyntaxError, ValueError, TypeError, RecursionError, MemoryError, OverflowError)
+
+_AST_LOCK = threading.Lock()
+
+
+def parse_expression(text: str) -> ast.Expression:
+    """`ast.parse(text, mode="eval")`, one thread at a time.
+
+    CPython 3.11 before 3.11.8 keeps the recursion counter of its AST conversion in shared module state, so two
+    threads parsing at once can fail with "SystemError: AST constructor recursion depth mismatch" (CPython
+    gh-106905). The agent parses plans on worker threads while other code parses too; the lock makes that safe.
+    """
+    with _AST_LOCK:
+        return ast.parse(text, mode="eval")
 
 
 class PlanError(ValueError):
@@ -151,7 +165,7 @@ def _read_call(text: str, idx: int, line: int) -> tuple[str, tuple[Any, ...]]:
     literal that cannot be written back would otherwise crash the run instead of being replanned.
     """
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = parse_expression(text)
     except _PARSE_ERRORS as e:
         hint = ' (references must be quoted, e.g. "$1")' if "$" in text else ""
         raise PlanError(f"cannot read the call {_clip(text)}: {_reason(e)}{hint}", line) from None

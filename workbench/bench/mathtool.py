@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from workbench.compiler.tools import Tool
+from workbench.plan import parse_expression
 from workbench.tools.spec import Param, ToolSpec
 
 Number = int | float
@@ -84,7 +85,7 @@ def safe_eval(expression: str) -> Number:
     try:
         with warnings.catch_warnings():  # "1if" and the like warn before they fail; the error says enough
             warnings.simplefilter("ignore")
-            tree = ast.parse(text, mode="eval")
+            tree = parse_expression(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise MathError(f"not an arithmetic expression: {text!r}") from exc
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
