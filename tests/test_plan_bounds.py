@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import time
 
 import pytest
@@ -78,6 +79,25 @@ def test_parsing_up_to_the_size_limit_is_fast(text):
     assert len(text) <= MAX_PLAN_CHARS
     assert seconds(parse_plan, text) < 5.0  # generous: the quadratic parser took over 45 s here
     assert seconds(parse_plan, text, strict=False) < 5.0  # generous: the quadratic parser took over 45 s here
+
+
+def test_a_parse_inside_a_finalizer_cannot_break_a_plan_parse():
+    """A long plan starts a garbage collection mid-parse; a finalizer that parses then (asyncio logging a lost
+    task's error does) used to fail the plan's parse with CPython's "AST constructor recursion depth mismatch"."""
+    parsed = []
+
+    class Trap:
+        def __init__(self):
+            self.cycle = self  # freed only by the collector
+
+        def __del__(self):
+            parsed.append(parse_plan('1. f("x")'))
+
+    for _ in range(3):
+        Trap()
+        assert len(parse_plan(NEAR_THE_LIMIT["many arguments"]).steps[0].args) == MAX_PLAN_CHARS // 2 - 19
+    gc.collect()
+    assert len(parsed) == 3  # the finalizers ran, after the long parses
 
 
 def test_streaming_a_long_line_in_small_chunks_is_linear():

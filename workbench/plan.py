@@ -31,6 +31,7 @@ followed by digits cannot be written in a plan.
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import math
 import re
@@ -57,18 +58,27 @@ _STEP_RE = re.compile(r"([0-9]+)\s*\.\s*(.*)", re.DOTALL)
 _THOUGHT_RE = re.compile(r"Thought\s*:\s?(.*)", re.DOTALL)
 _PARSE_ERRORS = (SyntaxError, ValueError, TypeError, RecursionError, MemoryError, OverflowError)
 
-_AST_LOCK = threading.Lock()
+_AST_LOCK = threading.RLock()
 
 
 def parse_expression(text: str) -> ast.Expression:
-    """`ast.parse(text, mode="eval")`, one thread at a time.
+    """`ast.parse(text, mode="eval")` with the garbage collector paused.
 
-    CPython 3.11 before 3.11.8 keeps the recursion counter of its AST conversion in shared module state, so two
-    threads parsing at once can fail with "SystemError: AST constructor recursion depth mismatch" (CPython
-    gh-106905). The agent parses plans on worker threads while other code parses too; the lock makes that safe.
+    CPython 3.11 counts the depth of its C-to-Python AST conversion in state that every parse shares. A long plan
+    allocates enough nodes to start a collection in the middle of the conversion; a finalizer run by it that
+    parses too (asyncio logging a task's unretrieved exception formats a traceback, and 3.11's traceback parses
+    the source line) resets that counter, and the outer parse fails with "SystemError: AST constructor recursion
+    depth mismatch" (see CPython gh-106905 on that counter; `test_a_parse_inside_a_finalizer_cannot_break_a_plan_parse`). No Python
+    code runs during the parse with the collector paused; the lock keeps threads from re-enabling it early.
     """
     with _AST_LOCK:
-        return ast.parse(text, mode="eval")
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return ast.parse(text, mode="eval")
+        finally:
+            if was_enabled:
+                gc.enable()
 
 
 class PlanError(ValueError):

@@ -545,8 +545,9 @@ async def _synthesize(
     try:
         while pending:
             finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in finished:
-                if isinstance(err := task.exception(), LLMError):
+            # every finished task's exception is retrieved, or asyncio logs the others when they are collected
+            for err in [task.exception() for task in finished]:
+                if isinstance(err, LLMError):
                     raise LLMError(
                         f"the teacher stopped at {run.total} of {cfg.n_records} records in {path} (kept; rerun "
                         f"to resume): {err}",
