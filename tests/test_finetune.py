@@ -423,8 +423,12 @@ def test_a_leaked_human_dev_query_stops_the_stage_before_training(workbench_dir,
 def test_a_second_run_reuses_the_trained_models(stage_results, workbench_dir):
     art = workbench_dir / "artifacts" / "planner"
     before = {m: (art / m / "training.json").stat().st_mtime for m in ("lora", "full")}
-    run(FinetuneConfig(**{**TINY, "eval_val": 1, "eval_test": 1, "eval_ood": 1}))
+    kept = {p.name: p.stat().st_mtime_ns for p in (art / "evaluations").iterdir()}
+    again = run(FinetuneConfig(**TINY))
     assert before == {m: (art / m / "training.json").stat().st_mtime for m in ("lora", "full")}
+    # every variant's evaluation is read back too (only the latencies are measured again)
+    assert kept == {p.name: p.stat().st_mtime_ns for p in (art / "evaluations").iterdir()}
+    assert [r["success_test"] for r in again["rows"]] == [r["success_test"] for r in stage_results["rows"]]
 
 
 @pytest.mark.slow

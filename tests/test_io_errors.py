@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from workbench.files import read_text, write_jsonl_atomic
-from workbench.finetune.evaluate import evaluate_files, evaluate_variant
+from workbench.finetune.evaluate import evaluate_files, evaluate_splits, evaluate_variant
 from workbench.jsonl import read_jsonl
 from workbench.planner import predict_file
 
@@ -227,3 +227,36 @@ def test_a_variant_evaluation_is_kept_and_read_back_while_its_inputs_are_the_sam
     cache.write_text("{torn")  # an unreadable cache is evaluated again
     evaluate_variant(planner, records[:1], None, cache=cache, depends_on={"model": "m2"})
     assert planner.planned[-1] == "a" and len(planner.planned) == 7
+
+
+def test_the_splits_of_a_variant_are_planned_in_one_call_and_kept_per_split(tmp_path):
+    splits = {
+        "val": [{"query": "v", "today": "2024-06-12", "plan": GOLD}],
+        "test": [{"query": q, "today": "2024-06-12", "plan": GOLD} for q in "ab"],
+    }
+    caches = {name: tmp_path / f"base.{name}.json" for name in splits}
+    planner = _CountingPlanner()
+    calls = []
+    plan = planner.plan
+    planner.plan = lambda queries, *a, **kw: calls.append(list(queries)) or plan(queries, *a, **kw)
+    first = evaluate_splits(planner, splits, None, caches=caches, depends_on={"model": "m1"})
+    assert calls == [["v", "a", "b"]]  # one call for both splits
+    assert (
+        first["val"]["n"] == 1
+        and first["test"]["n"] == 2
+        and [p["query"] for p in first["test"]["preds"]]
+        == [
+            "a",
+            "b",
+        ]
+    )
+    assert first == {
+        name: evaluate_variant(planner, recs, None, cache=caches[name], depends_on={"model": "m1"})
+        for name, recs in splits.items()
+    }  # each split kept on its own, the way evaluate_variant reads it back
+    caches["val"].unlink()  # a stage killed after the test split: only val is planned again
+    evaluate_splits(planner, splits, None, caches=caches, depends_on={"model": "m1"})
+    assert calls[-1] == ["v"] and len(calls) == 2
+    tools = {"val": [["send_sms"]], "test": [["send_sms"], ["open_note"]]}
+    evaluate_splits(planner, splits, tools, caches=caches, depends_on={"model": "m1"})  # other tools: planned
+    assert calls[-1] == ["v", "a", "b"]

@@ -31,16 +31,16 @@ def encoder():
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """A small synthesized dataset and a classifier trained on it, in a temporary workbench."""
+    """A small synthesized dataset and the classifier the stage trains on it (once for the whole module, with
+    out-of-scope negatives and two passes: enough to reject queries no tool serves), in a temporary workbench."""
     with synthesized_workbench(
-        tmp_path_factory.mktemp("toolrag"), train=400, val=40, test=40, ood=40, report_sample=20
+        tmp_path_factory.mktemp("toolrag"), train=1000, val=60, test=60, ood=20, report_sample=20
     ) as root:
-        cfg = ToolRAGConfig(max_train=320, out_of_scope=80, epochs=1, batch_size=32, eval_every=5, max_val=40)
-        out = root / "artifacts" / "toolrag" / "classifier"  # where the stage keeps it
-        model, history = ToolRAGClassifier.train(
-            cfg, load_split("train"), load_split("val"), out, progress=False
-        )
-        yield root, cfg, model, history
+        cfg = ToolRAGConfig(max_train=600, out_of_scope=150, epochs=2, eval_every=10, max_val=60)
+        results = toolrag_stage.run(cfg)
+        saved = root / "artifacts" / "toolrag" / "classifier"  # where the stage keeps it
+        history = json.loads((saved / "history.json").read_text())
+        yield root, cfg, ToolRAGClassifier.load(saved), history, results
 
 
 def test_minilm_ships_in_a_pip_package_and_embeds_offline(encoder):
@@ -103,7 +103,7 @@ def test_targets_and_selection():
 
 
 def test_classifier_trains_saves_and_loads(data):
-    root, cfg, model, history = data
+    root, cfg, model, history, _ = data
     saved = root / "artifacts" / "toolrag" / "classifier"
     assert {p.name for p in saved.iterdir()} >= {"encoder", "head.pt", "toolrag.json", "history.json"}
     losses = history["train_loss"]
@@ -113,16 +113,20 @@ def test_classifier_trains_saves_and_loads(data):
     meta = json.loads((saved / "toolrag.json").read_text())
     best = max(history["val"], key=lambda v: v["recall"] - 0.01 * v["avg_tools"])
     assert meta["saved_at_step"] == best["step"], "the checkpoint kept is the best one on val"
-    with (
-        torch.no_grad()
-    ):  # a save/load round trip keeps the weights (perturbed, so they differ from the file)
-        model.head.bias.add_(0.5)
+    # a save/load round trip keeps the weights (of a second copy, perturbed so that they differ from the file;
+    # the module's classifier stays as trained)
+    perturbed = ToolRAGClassifier.load(saved)
+    with torch.no_grad():
+        perturbed.head.bias.add_(0.5)
     copy = root / "copy"
-    model.save(copy, cfg, history)
+    perturbed.save(copy, cfg, history)
     assert np.allclose(
         ToolRAGClassifier.load(copy).probabilities(["Text Ana that I'm late"]),
-        model.probabilities(["Text Ana that I'm late"]),
+        perturbed.probabilities(["Text Ana that I'm late"]),
         atol=1e-5,
+    )
+    assert not np.allclose(
+        perturbed.probabilities(["Text Ana"]), model.probabilities(["Text Ana"]), atol=1e-3
     )
     odd = model.select(["", "x" * 20000, "Envoie un SMS à Zoë"])  # defined results; "no tool" is one of them
     assert len(odd) == 3 and all(isinstance(s, list) and set(s) <= set(TOOL_NAMES) for s in odd)
@@ -130,7 +134,7 @@ def test_classifier_trains_saves_and_loads(data):
 
 
 @pytest.mark.slow
-def test_queries_no_tool_serves_are_rejected_and_the_agent_says_so(tmp_path):
+def test_queries_no_tool_serves_are_rejected_and_the_agent_says_so(data):
     """Trained with out-of-scope negatives, the classifier selects no tool for out-of-scope templates and topics
     it never saw, while it still selects tools for in-scope queries; the agent then answers without planning."""
     import asyncio
@@ -139,11 +143,8 @@ def test_queries_no_tool_serves_are_rejected_and_the_agent_says_so(tmp_path):
     from workbench.llm import ScriptedLLM
     from workbench.synth.out_of_scope import out_of_scope_queries
 
-    with synthesized_workbench(tmp_path, train=1000, val=60, test=60, ood=20, report_sample=20):
-        cfg = ToolRAGConfig(max_train=600, out_of_scope=150, epochs=2, eval_every=10, max_val=60)
-        out = tmp_path / "classifier"
-        model, _ = ToolRAGClassifier.train(cfg, load_split("train"), load_split("val"), out, progress=False)
-        test = [r["query"] for r in load_split("test")]
+    model = data[2]
+    test = [r["query"] for r in load_split("test")]
     unseen = out_of_scope_queries(60, seed=7, held_out=True)
     rejected = sum(not s for s in model.select(unseen)) / len(unseen)
     kept = sum(bool(s) for s in model.select(test)) / len(test)
@@ -171,8 +172,8 @@ def test_example_retrieval_respects_the_selected_tools(data, encoder):
 
 @pytest.fixture(scope="module")
 def stage_results(data):
-    """The stage run once on the fixture's data (it saves the classifier with its data and settings)."""
-    return toolrag_stage.run(data[1])
+    """What the stage returned for the module's classifier (it saved it with its data and settings)."""
+    return data[4]
 
 
 def test_stage_writes_results_and_table(data, stage_results):

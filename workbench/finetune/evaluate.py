@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +67,59 @@ def evaluate_variant(
     return result
 
 
+def evaluate_splits(
+    planner: Any,
+    splits: Mapping[str, Sequence[dict[str, Any]]],
+    tools: Mapping[str, Sequence[Sequence[str]]] | None = None,
+    caches: Mapping[str, str | Path] | None = None,
+    depends_on: dict[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """`evaluate_variant` for several splits of one variant (`tools`, `caches`: per split, or None).
+
+    The splits not already kept in their cache files are planned together, in one `planner.plan` call: one
+    pass of batched decoding instead of one per split (a weak planner writes every batch to its token budget,
+    so the number of batches is what costs). Each split is then scored and kept on its own, so a killed stage
+    still resumes per split."""
+    caches = caches or {}
+    results: dict[str, dict[str, Any]] = {}
+    todo: list[tuple[str, str | None]] = []
+    for name, records in splits.items():
+        split_tools = tools[name] if tools is not None else None
+        key = _result_key(planner, records, split_tools, depends_on or {}) if name in caches else None
+        if key is not None and (kept := _read_kept(Path(caches[name]))).get("key") == key:
+            results[name] = kept["result"]
+        else:
+            todo.append((name, key))
+    if todo:
+        records = [r for name, _ in todo for r in splits[name]]
+        selected = [t for name, _ in todo for t in tools[name]] if tools is not None else None
+        preds = _plan(planner, records, selected)
+        start = 0
+        for name, key in todo:
+            n = len(splits[name])
+            results[name] = _score(planner, preds[start : start + n], splits[name])
+            start += n
+            if key is not None:
+                write_json_atomic(caches[name], {"key": key, "result": results[name]})
+    return {name: results[name] for name in splits}
+
+
+def _plan(
+    planner: Any, records: Sequence[dict[str, Any]], tools: Sequence[Sequence[str]] | None
+) -> list[dict[str, Any]]:
+    queries, todays = [r["query"] for r in records], [r["today"] for r in records]
+    return planner.plan(queries, todays, tools=tools, progress=len(records) > 100)
+
+
+def _score(planner: Any, preds: list[dict[str, Any]], records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    cut = {"cut": round(sum(p["cut"] for p in preds) / len(preds), 4)} if planner.constrained else {}
+    return {**evaluate([p["plan"] for p in preds], [r["plan"] for r in records]), **cut, "preds": preds}
+
+
 def _plan_and_score(
     planner: Any, records: Sequence[dict[str, Any]], tools: Sequence[Sequence[str]] | None
 ) -> dict[str, Any]:
-    preds = planner.plan(
-        [r["query"] for r in records], [r["today"] for r in records], tools=tools, progress=len(records) > 100
-    )
-    cut = {"cut": round(sum(p["cut"] for p in preds) / len(preds), 4)} if planner.constrained else {}
-    return {**evaluate([p["plan"] for p in preds], [r["plan"] for r in records]), **cut, "preds": preds}
+    return _score(planner, _plan(planner, records, tools), records)
 
 
 def _result_key(

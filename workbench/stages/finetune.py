@@ -28,6 +28,7 @@ from workbench import config
 from workbench.files import write_json_atomic, write_jsonl_atomic
 from workbench.finetune.base import count_parameters, load_model
 from workbench.finetune.evaluate import (
+    evaluate_splits,
     evaluate_variant,
     folder_fingerprint,
     human_dev_file,
@@ -110,14 +111,17 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
                     "prompt": cfg.prompt + (" + examples" if examples else ""),
                     "parameters": count_parameters(model),
                 }
-                for split, recs in splits.items():  # kept per variant: a killed stage resumes here
-                    res = evaluate_variant(
-                        planner,
-                        recs,
-                        selected[split] if use_rag else None,
-                        cache=planner_dir / "evaluations" / f"{variant_slug(row['variant'])}.{split}.json",
-                        depends_on={"model": folder_fingerprint(folder), "examples": k},
-                    )
+                evaluations = evaluate_splits(  # kept per split: a killed stage resumes here
+                    planner,
+                    splits,
+                    selected if use_rag else None,
+                    caches={
+                        split: planner_dir / "evaluations" / f"{variant_slug(row['variant'])}.{split}.json"
+                        for split in splits
+                    },
+                    depends_on={"model": folder_fingerprint(folder), "examples": k},
+                )
+                for split, res in evaluations.items():
                     samples[(row["variant"], split)] = res.pop("preds")
                     row.update({f"{k}_{split}": v for k, v in res.items()})
                 lat = planner.latency(
