@@ -65,10 +65,10 @@ TINY = dict(
     eval_human_dev=8,
     base_examples=1,
     latency_n=1,
-    max_new_tokens=max_plan_bytes(tinyagent_tools(), 2, 6, 2),
-    grammar_max_steps=2,
-    grammar_max_str_len=6,
-    grammar_max_list_len=2,
+    max_new_tokens=max_plan_bytes(tinyagent_tools(), 1, 4, 1),  # an untrained variant writes to its budget
+    grammar_max_steps=1,
+    grammar_max_str_len=4,
+    grammar_max_list_len=1,
     lora_r=4,
     lora_alpha=8,
     progress=False,
@@ -494,7 +494,7 @@ def test_planner_uses_the_tools_it_is_given(stage_results, workbench_dir):
         workbench_dir / "artifacts" / "planner" / "full" / "model",
         constrained=True,
         max_new_tokens=TINY["max_new_tokens"],
-        grammar_limits={"max_steps": 2, "max_str_len": 6, "max_list_len": 2},
+        grammar_limits={"max_steps": 1, "max_str_len": 4, "max_list_len": 1},
     )
     out = planner.plan(["Text Ana that I'm late"], ["2024-06-12"], tools=[["get_phone_number", "send_sms"]])
     used = {s.tool for s in parse_plan(out[0]["plan"]).steps if not s.is_join}
