@@ -64,12 +64,13 @@ _AST_LOCK = threading.RLock()
 def parse_expression(text: str) -> ast.Expression:
     """`ast.parse(text, mode="eval")` with the garbage collector paused.
 
-    CPython 3.11 counts the depth of its C-to-Python AST conversion in state that every parse shares. A long plan
-    allocates enough nodes to start a collection in the middle of the conversion; a finalizer run by it that
-    parses too (asyncio logging a task's unretrieved exception formats a traceback, and 3.11's traceback parses
-    the source line) resets that counter, and the outer parse fails with "SystemError: AST constructor recursion
-    depth mismatch" (see CPython gh-106905 on that counter; `test_a_parse_inside_a_finalizer_cannot_break_a_plan_parse`). No Python
-    code runs during the parse with the collector paused; the lock keeps threads from re-enabling it early.
+    CPython 3.11 counts the depth of its C-to-Python AST conversion in state that every parse shares (see
+    CPython gh-106905 on that counter). A long plan allocates enough nodes to start a collection in the middle
+    of the conversion; a finalizer run by it that parses too (asyncio logging a task's unretrieved exception
+    formats a traceback, and 3.11's traceback parses the source line) resets the counter, and the outer parse
+    fails with "SystemError: AST constructor recursion depth mismatch"
+    (`test_a_parse_inside_a_finalizer_cannot_break_a_plan_parse`). With the collector paused no Python code runs
+    during the parse; the lock keeps threads from re-enabling it early.
     """
     with _AST_LOCK:
         was_enabled = gc.isenabled()

@@ -56,15 +56,9 @@ def evaluate_variant(
     the same: the records, the tools, the planner's decoding settings and `depends_on` (what else the plans
     depend on, such as the model's files), so a stage killed after an hour of evaluation resumes at the
     variant it was on instead of planning every variant again."""
-    if cache is None:
-        return _plan_and_score(planner, records, tools)
-    key = _result_key(planner, records, tools, depends_on or {})
-    kept = _read_kept(Path(cache))
-    if kept.get("key") == key:
-        return kept["result"]
-    result = _plan_and_score(planner, records, tools)
-    write_json_atomic(cache, {"key": key, "result": result})
-    return result
+    caches = {"records": cache} if cache is not None else None
+    split_tools = {"records": tools} if tools is not None else None
+    return evaluate_splits(planner, {"records": records}, split_tools, caches, depends_on)["records"]
 
 
 def evaluate_splits(
@@ -114,12 +108,6 @@ def _plan(
 def _score(planner: Any, preds: list[dict[str, Any]], records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     cut = {"cut": round(sum(p["cut"] for p in preds) / len(preds), 4)} if planner.constrained else {}
     return {**evaluate([p["plan"] for p in preds], [r["plan"] for r in records]), **cut, "preds": preds}
-
-
-def _plan_and_score(
-    planner: Any, records: Sequence[dict[str, Any]], tools: Sequence[Sequence[str]] | None
-) -> dict[str, Any]:
-    return _score(planner, _plan(planner, records, tools), records)
 
 
 def _result_key(
