@@ -209,6 +209,14 @@ class _CountingPlanner(_StubPlanner):
     constrained = False
     kind, grounded, grammar_limits, batch_size = "compact", False, {}, 8
 
+    def __init__(self):
+        super().__init__()
+        self.calls: list[list[str]] = []  # the queries of each `plan` call
+
+    def plan(self, queries, *args, **kwargs):
+        self.calls.append(list(queries))
+        return super().plan(queries, *args, **kwargs)
+
 
 def test_a_variant_evaluation_is_kept_and_read_back_while_its_inputs_are_the_same(tmp_path):
     records = [{"query": q, "today": "2024-06-12", "plan": GOLD} for q in "ab"]
@@ -236,27 +244,17 @@ def test_the_splits_of_a_variant_are_planned_in_one_call_and_kept_per_split(tmp_
     }
     caches = {name: tmp_path / f"base.{name}.json" for name in splits}
     planner = _CountingPlanner()
-    calls = []
-    plan = planner.plan
-    planner.plan = lambda queries, *a, **kw: calls.append(list(queries)) or plan(queries, *a, **kw)
     first = evaluate_splits(planner, splits, None, caches=caches, depends_on={"model": "m1"})
-    assert calls == [["v", "a", "b"]]  # one call for both splits
-    assert (
-        first["val"]["n"] == 1
-        and first["test"]["n"] == 2
-        and [p["query"] for p in first["test"]["preds"]]
-        == [
-            "a",
-            "b",
-        ]
-    )
+    assert planner.calls == [["v", "a", "b"]]  # one call for both splits
+    assert first["val"]["n"] == 1 and first["test"]["n"] == 2
+    assert [p["query"] for p in first["test"]["preds"]] == ["a", "b"]
     assert first == {
         name: evaluate_variant(planner, recs, None, cache=caches[name], depends_on={"model": "m1"})
         for name, recs in splits.items()
     }  # each split kept on its own, the way evaluate_variant reads it back
     caches["val"].unlink()  # a stage killed after the test split: only val is planned again
     evaluate_splits(planner, splits, None, caches=caches, depends_on={"model": "m1"})
-    assert calls[-1] == ["v"] and len(calls) == 2
+    assert planner.calls[-1] == ["v"] and len(planner.calls) == 2
     tools = {"val": [["send_sms"]], "test": [["send_sms"], ["open_note"]]}
     evaluate_splits(planner, splits, tools, caches=caches, depends_on={"model": "m1"})  # other tools: planned
-    assert calls[-1] == ["v", "a", "b"]
+    assert planner.calls[-1] == ["v", "a", "b"]

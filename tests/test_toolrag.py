@@ -143,7 +143,7 @@ def test_queries_no_tool_serves_are_rejected_and_the_agent_says_so(data):
     from workbench.llm import ScriptedLLM
     from workbench.synth.out_of_scope import out_of_scope_queries
 
-    model = data[2]
+    _, _, model, *_ = data
     test = [r["query"] for r in load_split("test")]
     unseen = out_of_scope_queries(60, seed=7, held_out=True)
     rejected = sum(not s for s in model.select(unseen)) / len(unseen)
@@ -170,15 +170,8 @@ def test_example_retrieval_respects_the_selected_tools(data, encoder):
     assert np.allclose(ExampleRetriever(encoder, train).vectors, retriever.vectors)  # loaded from the cache
 
 
-@pytest.fixture(scope="module")
-def stage_results(data):
-    """What the stage returned for the module's classifier (it saved it with its data and settings)."""
-    return data[4]
-
-
-def test_stage_writes_results_and_table(data, stage_results):
-    root, cfg, *_ = data
-    r = stage_results
+def test_stage_writes_results_and_table(data):
+    root, *_, r = data
     for key in (
         "classifier_recall_test",
         "classifier_avg_tools_test",
@@ -201,7 +194,7 @@ def test_stage_writes_results_and_table(data, stage_results):
     assert saved["classifier_recall_test"] == r["classifier_recall_test"]
 
 
-def test_a_saved_classifier_is_reused_only_for_the_same_data_and_settings(data, stage_results):
+def test_a_saved_classifier_is_reused_only_for_the_same_data_and_settings(data):
     root, cfg, *_ = data
     assert toolrag_stage.saved_classifier_fits(cfg)
     assert not toolrag_stage.saved_classifier_fits(ToolRAGConfig(**{**cfg.__dict__, "lr": cfg.lr * 2}))

@@ -87,7 +87,8 @@ def evaluate_splits(
     if todo:
         records = [r for name, _ in todo for r in splits[name]]
         selected = [t for name, _ in todo for t in tools[name]] if tools is not None else None
-        preds = _plan(planner, records, selected)
+        queries, todays = [r["query"] for r in records], [r["today"] for r in records]
+        preds = planner.plan(queries, todays, tools=selected, progress=len(records) > 100)
         start = 0
         for name, key in todo:
             n = len(splits[name])
@@ -96,13 +97,6 @@ def evaluate_splits(
             if key is not None:
                 write_json_atomic(caches[name], {"key": key, "result": results[name]})
     return {name: results[name] for name in splits}
-
-
-def _plan(
-    planner: Any, records: Sequence[dict[str, Any]], tools: Sequence[Sequence[str]] | None
-) -> list[dict[str, Any]]:
-    queries, todays = [r["query"] for r in records], [r["today"] for r in records]
-    return planner.plan(queries, todays, tools=tools, progress=len(records) > 100)
 
 
 def _score(planner: Any, preds: list[dict[str, Any]], records: Sequence[dict[str, Any]]) -> dict[str, Any]:
