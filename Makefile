@@ -36,7 +36,7 @@ endif
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-# Unit tests (two xdist workers, one torch thread each), then every notebook top to bottom in the quick profile
+# Unit tests (two xdist workers, one torch thread each), then every notebook top to bottom in the smoke profile
 # (tests/test_00_notebook_chain.py) alone: beside the unit tests, notebook 04's training cell ran past its 15 minutes.
 test: setup
 	rm -rf $(TEST_OUT)

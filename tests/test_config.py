@@ -6,8 +6,25 @@ import json
 import pytest
 
 from workbench import config
+from workbench.agent import AgentConfig
+from workbench.bench.executor_bench import ExecutorBenchConfig
+from workbench.bench.latency import LatencyBenchConfig
+from workbench.bench.reliability import ReliabilityConfig
 from workbench.finetune.settings import FinetuneConfig
+from workbench.quantize import QuantizeConfig
+from workbench.synth.dataset import SynthConfig
 from workbench.toolrag.classifier import ToolRAGConfig
+
+STAGE_CONFIGS = {
+    "synth": SynthConfig,
+    "toolrag": ToolRAGConfig,
+    "finetune": FinetuneConfig,
+    "quantize": QuantizeConfig,
+    "agent": AgentConfig,
+    "bench_latency": LatencyBenchConfig,
+    "bench_executor": ExecutorBenchConfig,
+    "bench_reliability": ReliabilityConfig,
+}
 
 
 def test_paths_follow_the_environment(tmp_workbench):
@@ -18,7 +35,7 @@ def test_paths_follow_the_environment(tmp_workbench):
     assert config.figure_path("x.png").parent.is_dir()
 
 
-def test_default_paths_live_in_the_repo_and_quick_runs_in_a_corner(monkeypatch):
+def test_default_paths_live_in_the_repo_and_small_runs_in_a_corner(monkeypatch):
     for name in ("DATA", "FIGURES", "ARTIFACTS"):
         monkeypatch.delenv(f"WORKBENCH_{name}_DIR", raising=False)
     monkeypatch.delenv("WB_QUICK", raising=False)
@@ -27,8 +44,14 @@ def test_default_paths_live_in_the_repo_and_quick_runs_in_a_corner(monkeypatch):
     assert (root / "pyproject.toml").exists()
     assert config.data_dir() == root / "data" and config.artifacts_dir() == root / "artifacts"
     assert config.results_path("toolrag") == root / "data" / "results" / "toolrag.json"
-    monkeypatch.setenv("WB_QUICK", "1")  # a smoke run never overwrites the measured results
+    monkeypatch.setenv("WB_QUICK", "1")  # a quick or smoke run never overwrites the measured results
     assert config.data_dir() == root / "data" / "quick" and config.figures_dir() == root / "figures" / "quick"
+    monkeypatch.setenv("WB_QUICK", "0")
+    monkeypatch.setenv("WORKBENCH_PROFILE", "smoke")
+    assert (
+        config.data_dir() == root / "data" / "smoke"
+        and config.artifacts_dir() == root / "artifacts" / "smoke"
+    )
 
 
 def test_profile_resolution(monkeypatch):
@@ -45,8 +68,15 @@ def test_profile_resolution(monkeypatch):
 
 
 @pytest.mark.parametrize("name", config.PROFILES)
-def test_every_profile_file_loads(name):
-    assert isinstance(config.load_profile(name), dict)
+def test_every_profile_file_loads_into_its_stage_configs(name):
+    """Every section of every profile builds its stage's settings (`make test` runs the notebooks in the smoke
+    profile only, so a typo in another profile would otherwise wait for a user to find it)."""
+    profile = config.load_profile(name)
+    assert {"synth", "toolrag", "finetune", "quantize"} <= set(profile)
+    for stage, section in profile.items():
+        if section:
+            assert stage in STAGE_CONFIGS, f"{name}.yaml: unknown stage section {stage!r}"
+            assert isinstance(config.stage_config(STAGE_CONFIGS[stage], stage, name), STAGE_CONFIGS[stage])
 
 
 @dataclasses.dataclass

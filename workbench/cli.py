@@ -501,7 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     viz = sub.add_parser("viz", help="figures").add_subparsers(dest="viz_command", required=True)
     p = viz.add_parser("figures", help="regenerate every figure that code and saved results allow")
-    p.add_argument("--profile", choices=config.PROFILES, help="whose saved results (quick ones live apart)")
+    p.add_argument(
+        "--profile", choices=config.PROFILES, help="whose saved results (quick and smoke ones live apart)"
+    )
     p.set_defaults(func=cmd_viz_figures)
 
     p = sub.add_parser("reproduce", help="run the numbered notebooks in order")

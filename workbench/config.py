@@ -8,11 +8,12 @@ moves them all:
     WORKBENCH_ARTIFACTS_DIR  weights, adapters, checkpoints (default: <repo>/artifacts, ignored by git)
     WORKBENCH_DATASETS_MIRROR  a folder that replaces the network for public benchmark files
 
-The quick profile is a smoke test: with the default folders it works in a corner of its own (`data/quick`,
-`figures/quick`, `artifacts/quick`, all ignored by git), so a quick run never overwrites the measured
-results of a full run. A folder given by environment variable is used as it is.
+The small profiles (`SMALL_PROFILES`: quick, the first run; smoke, the smallest run of every code path, which
+`make test` uses) work with the default folders in a corner of their own (`data/quick`, `figures/quick`,
+`artifacts/quick`; `data/smoke`, ...; all ignored by git), so that they never overwrite the measured results of
+a full run, and always use the scripted LLM. A folder given by environment variable is used as it is.
 
-A profile (`quick`, `offline`, `paper`) is a small commented YAML file in `workbench/profiles/`; each stage
+A profile (`smoke`, `quick`, `offline`, `paper`) is a small commented YAML file in `workbench/profiles/`; each stage
 reads its own section into a typed dataclass with `stage_config`. The active profile is chosen by, in order:
 an explicit name, `WB_QUICK=1` (set by CI: quick), `WORKBENCH_PROFILE`, then `quick`.
 
@@ -33,7 +34,8 @@ import yaml
 
 from workbench.files import write_json_atomic
 
-PROFILES = ("quick", "offline", "paper")
+PROFILES = ("smoke", "quick", "offline", "paper")
+SMALL_PROFILES = ("smoke", "quick")  # a corner of their own, and the scripted LLM
 
 
 def default_threads() -> int:
@@ -62,7 +64,8 @@ def _dir(env: str, default: str) -> Path:
     if value:
         return Path(value).expanduser()
     base = repo_root() / default
-    return base / "quick" if active_profile() == "quick" else base
+    profile = active_profile()
+    return base / profile if profile in SMALL_PROFILES else base
 
 
 def data_dir() -> Path:

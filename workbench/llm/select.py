@@ -1,6 +1,6 @@
 """Which LLM a notebook uses: a real endpoint when one is configured, else the scripted replay LLM.
 
-In the quick profile (CI) the scripted replay LLM is always used. Otherwise:
+In the small profiles (quick and smoke, see `config.SMALL_PROFILES`) the scripted replay LLM is always used. Otherwise:
 `WORKBENCH_LLM_BASE_URL` (any OpenAI-compatible server: vLLM, llama.cpp, LM Studio, mlx_lm.server) wins,
 then `OPENAI_API_KEY` (OpenAI); `WORKBENCH_LLM_MODEL` names the model. The scripted LLM replays the given
 texts and is reported as what it is, never as a model.
@@ -20,7 +20,7 @@ from workbench.llm.replay import ScriptedLLM
 def choose_llm(
     scripted: Sequence[str] | Callable[[list[Message]], str], ttft_s: float = 0.2, tokens_per_s: float = 50.0
 ) -> LLM:
-    if config.active_profile() != "quick":
+    if config.active_profile() not in config.SMALL_PROFILES:
         model = os.environ.get("WORKBENCH_LLM_MODEL")
         if os.environ.get("WORKBENCH_LLM_BASE_URL"):
             if not model:

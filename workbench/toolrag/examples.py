@@ -12,6 +12,7 @@ Embeddings are cached in a folder the caller names (`cache`); without one, in `<
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -64,6 +65,11 @@ class ExampleRetriever:
             else cached_embeddings(encoder, [r["query"] for r in self.records], "examples", cache)
         )
         self.tool_sets = [frozenset(r["tools"]) for r in self.records]
+        # each query's vector, kept: an evaluation plans the same queries once per variant
+        self.query_vector = functools.lru_cache(maxsize=4096)(self._embed_one)
+
+    def _embed_one(self, query: str) -> np.ndarray:
+        return self.encoder.embed([query])[0]
 
     def retrieve(
         self,
@@ -75,7 +81,7 @@ class ExampleRetriever:
     ) -> list[dict[str, Any]]:
         """Up to `k` records, most similar first; none whose tools fall outside `tools`."""
         allowed = frozenset(tools)
-        q = query_vector if query_vector is not None else self.encoder.embed([query])[0]
+        q = query_vector if query_vector is not None else self.query_vector(query)
         sims = self.vectors @ q
         out = []
         for i in np.argsort(-sims, kind="stable"):
