@@ -2,9 +2,10 @@
 profile: every stage's code at the smallest sizes (`workbench/profiles/smoke.yaml`; the quick profile is the
 first run a user makes, and takes longer).
 
-Each notebook reads what the ones before it wrote, so they run in order, in one process: `make test` runs this
-file alone after the unit tests. (Beside them, on a second pytest-xdist worker, the three processes fought for two
-cores and notebook 04's training cell ran past its 15-minute limit.) The notebooks write to folders of their own.
+Each notebook reads what the ones before it wrote, so they run in order, in one process. `make test` runs this
+file as a pytest run of its own beside the unit tests, at a lower CPU priority, with one torch thread (two threads
+per kernel beside two busy workers once made notebook 04's training cell run past its 15-minute limit).
+The notebooks write to folders of their own.
 """
 
 import pytest
@@ -17,9 +18,8 @@ NOTEBOOKS = notebook_paths()
 
 @pytest.fixture(scope="module")
 def notebook_workbench(tmp_path_factory):
-    # run_notebooks sets the profile variables too; these restore them afterwards. Alone, the kernels use both
-    # cores (conftest gives each xdist worker one torch thread).
-    env = {"WB_QUICK": "0", "WORKBENCH_PROFILE": "smoke", "OMP_NUM_THREADS": "2", "WORKBENCH_THREADS": "2"}
+    # run_notebooks sets the profile variables too; these restore them afterwards
+    env = {"WB_QUICK": "0", "WORKBENCH_PROFILE": "smoke", "OMP_NUM_THREADS": "1", "WORKBENCH_THREADS": "1"}
     with workbench_dirs(tmp_path_factory.mktemp("notebooks"), **env) as root:
         yield root
 
