@@ -37,7 +37,7 @@ endif
 	@touch $@
 
 # Lint; then the unit tests (two xdist workers, one torch thread each) and, beside them at a lower CPU priority
-# (nice 5), every notebook top to bottom in the smoke profile (tests/test_00_notebook_chain.py, a pytest run of its
+# (nice 10), every notebook top to bottom in the smoke profile (tests/test_00_notebook_chain.py, a pytest run of its
 # own whose log is printed at the end). The notebooks take the CPU time the unit tests leave idle and then finish
 # alone, so the unit tests' timing checks run about as on a machine of their own.
 test: setup
@@ -45,7 +45,7 @@ test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check workbench tests
 	$(VENV)/bin/lint-imports
-	$(TEST_ENV) nice -n 5 $(VENV)/bin/pytest -q --durations=10 --basetemp=$(abspath $(TEST_OUT))/notebooks-tmp \
+	$(TEST_ENV) nice -n 10 $(VENV)/bin/pytest -q --durations=10 --basetemp=$(abspath $(TEST_OUT))/notebooks-tmp \
 		tests/test_00_notebook_chain.py > $(TEST_OUT)/notebooks.log 2>&1 & notebooks=$$!; \
 	trap 'kill $$notebooks 2>/dev/null' INT TERM; \
 	$(TEST_ENV) $(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=10 --doctest-modules workbench tests \
