@@ -329,3 +329,30 @@ def test_a_query_past_the_planner_context_is_refused_and_says_so(tiny):
     result = run(agent.run(query, TODAY))
     assert "too long for the planner" in result.answer and "1,024 positions" in result.answer
     assert result.rounds == [] and result.first_plan == "" and not result.served
+
+
+def test_the_planner_runtime_merges_a_repeated_lookup_in_batch_and_in_stream(tiny, monkeypatch):
+    """The model's text is scripted here (a tiny random model seldom repeats a look-up on cue): what is tested is
+    that `Planner.plan` and the streaming `Planner.llm` both pass it through the merge, and `merge_lookups=False`
+    keeps it as written."""
+    from workbench.plan import merge_repeated_lookups
+    from workbench.tools.tinyagent import LOOKUP_TOOLS
+
+    text = (
+        '1. get_email_address("Sid")\n2. get_email_address("Lutfi")\n3. get_email_address("Lutfi")\n'
+        '4. create_calendar_event("Meeting", "2024-06-13 14:00:00", "2024-06-13 15:00:00", "", '
+        '["$1", "$2", "$3"], "", None)\n5. join()<END_OF_PLAN>'
+    )
+    merged = merge_repeated_lookups(text, LOOKUP_TOOLS)
+    assert merged != text and len(parse_plan(merged).tasks) == 3
+    tools = ["get_email_address", "create_calendar_event"]
+    planner = _tiny_planner(tiny, tools, {"max_steps": 4, "max_str_len": 8, "max_list_len": 3})
+    monkeypatch.setattr(planner.engine, "generate_batch", lambda prompts, budget: [text] * len(prompts))
+    assert planner.plan([FIG1_QUERY], ["2024-06-12"])[0]["plan"] == merged
+    planner.merge_lookups = False
+    assert planner.plan([FIG1_QUERY], ["2024-06-12"])[0]["plan"] == text
+    monkeypatch.setattr(planner.engine, "with_logits_processors", lambda _: ScriptedLLM([text] * 2))
+    chat = [{"role": "user", "content": FIG1_QUERY}]
+    assert run(planner.llm(tools, FIG1_QUERY).complete(chat)).text == text
+    planner.merge_lookups = True
+    assert run(planner.llm(tools, FIG1_QUERY).complete(chat)).text == merged

@@ -16,15 +16,18 @@ from workbench.plan import (
     END_OF_PLAN,
     Plan,
     PlanError,
+    RepeatMerger,
     Step,
     StreamingPlanParser,
     grouped_by_part,
+    merge_repeated_lookups,
     parse_plan,
     references,
     render_plan,
     validate_plan,
 )
 from workbench.tools import tinyagent_tools
+from workbench.tools.tinyagent import LOOKUP_TOOLS
 
 TOOLS = tinyagent_tools()
 
@@ -379,3 +382,46 @@ def test_fuzz_plan_like_text_streams_like_batch(text, data):
     elif steps is not None:  # structurally fine: only the tool check can have failed
         with pytest.raises(PlanError):
             validate_plan(parser.plan(), TOOLS)
+
+
+# ---------------------------------------------------------------------------------- repeated look-ups
+
+_REPEATED = (
+    '1. get_email_address("Sid")\n2. get_email_address("Lutfi")\n3. get_email_address("Lutfi")\n'
+    '4. create_calendar_event("Meeting", "2024-06-13 14:00:00", "2024-06-13 15:00:00", "", ["$1", "$2", "$3"], '
+    '"", None)\n5. send_sms(["${3}"], "see you")\n6. join()<END_OF_PLAN>'
+)
+
+
+def test_a_repeated_lookup_is_merged_into_the_first_and_the_steps_renumbered():
+    merged = merge_repeated_lookups(_REPEATED, LOOKUP_TOOLS)
+    assert merged == (
+        '1. get_email_address("Sid")\n2. get_email_address("Lutfi")\n'
+        '3. create_calendar_event("Meeting", "2024-06-13 14:00:00", "2024-06-13 15:00:00", "", ["$1", "$2"], '
+        '"", None)\n4. send_sms(["${2}"], "see you")\n5. join()<END_OF_PLAN>'
+    )
+    plan = parse_plan(merged, tools=tinyagent_tools())
+    assert plan.step(3).deps == (1, 2) and plan.step(4).deps == (2,) and plan.step(5).deps == (1, 2, 3, 4)
+
+
+def test_merging_keeps_what_is_not_a_repeated_lookup_as_written():
+    different = (
+        '1. get_phone_number("Ana")\n2. get_phone_number("Ana B")\n3. send_sms(["$1", "$2"], "hi")\n4. join()'
+    )
+    twice = '1. get_phone_number("Ana")\n2. send_sms(["$1"], "hi")\n3. send_sms(["$1"], "hi")\n4. join()'
+    broken = '1. get_phone_number("Ana")\n2. get_phone_number("Ana")\n3. send_sms(["$2"], "hi"\n4. join()'
+    for text in (different, twice, FIG1_PLAN):  # other arguments; a repeated action (not a look-up)
+        assert merge_repeated_lookups(text, LOOKUP_TOOLS) == text
+    # a line the parser would reject passes unchanged, so that it is still rejected
+    merged = merge_repeated_lookups(broken, LOOKUP_TOOLS)
+    assert merged.splitlines()[1] == '3. send_sms(["$2"], "hi"'
+    with pytest.raises(PlanError):
+        parse_plan(merged)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 40])
+def test_merging_a_stream_equals_merging_the_whole_text(size):
+    merger = RepeatMerger(LOOKUP_TOOLS)
+    chunks = [_REPEATED[i : i + size] for i in range(0, len(_REPEATED), size)]
+    streamed = "".join(merger.feed(c) for c in chunks) + merger.close()
+    assert streamed == merge_repeated_lookups(_REPEATED, LOOKUP_TOOLS)

@@ -485,6 +485,91 @@ def render_plan(plan: Plan, end_marker: bool = True) -> str:
     return text + END_OF_PLAN if end_marker and plan.has_join else text
 
 
+# ------------------------------------------------------------------------------------ repeated look-ups
+
+
+class RepeatMerger:
+    """Merge repeated look-ups in a plan's text as it streams (`feed` chunks, then `close`).
+
+    A step that calls one of `tools` (idempotent look-ups such as `get_email_address`) with the same arguments as
+    an earlier step is dropped; later references to it point at the earlier step, a list that then names one
+    step twice names it once, and the steps are renumbered without gaps. Small planners repeat a look-up (three
+    `get_email_address` calls for two people is their commonest slip): running it again would fetch nothing
+    new, while the invitation would list a person twice and the plan's DAG gain a node. A line that is not a
+    step passes unchanged, so that the plan's parser still rejects what it would have rejected; a line that
+    needs no change is passed as it was written.
+
+        >>> m = RepeatMerger({"get_email_address"})
+        >>> text = '1. get_email_address("Sid")\\n2. get_email_address("Sid")\\n3. f(["$1", "$2"])\\n4. join()'
+        >>> print(m.feed(text) + m.close())
+        1. get_email_address("Sid")
+        2. f(["$1"])
+        3. join()
+    """
+
+    def __init__(self, tools: Iterable[str]):
+        self.tools = frozenset(tools)
+        self._buffer = ""
+        self._new: dict[int, int] = {}  # step number as written -> as emitted
+        self._seen: dict[tuple[str, str], int] = {}  # (look-up, its arguments) -> its emitted step number
+        self._next = 1
+
+    def feed(self, chunk: str) -> str:
+        self._buffer += chunk
+        *lines, self._buffer = self._buffer.split("\n")
+        return "".join(out + "\n" for out in map(self._line, lines) if out is not None)
+
+    def close(self) -> str:
+        rest, self._buffer = self._buffer, ""
+        return (self._line(rest) or "") if rest else ""
+
+    def _line(self, raw: str) -> str | None:
+        text, end = raw, ""
+        if text.rstrip().endswith(END_OF_PLAN):
+            text, end = text.rstrip()[: -len(END_OF_PLAN)], END_OF_PLAN
+        m = _STEP_RE.match(text.strip())
+        if m is None or _THOUGHT_RE.match(text.strip()) or not m.group(2):
+            return raw
+        try:
+            idx = _step_number(m.group(1))
+            tool, args = _read_call(m.group(2), idx, 0)
+        except PlanError:
+            return raw
+        new_args = tuple(self._remap(a) for a in args)
+        key = (tool, render_args(new_args))
+        if tool in self.tools and key in self._seen:
+            self._new[idx] = self._seen[key]
+            return None
+        self._new[idx] = self._next
+        self._next += 1
+        if tool in self.tools:
+            self._seen[key] = self._new[idx]
+        if self._new[idx] == idx and new_args == args:
+            return raw
+        return f"{self._new[idx]}. {tool}({render_args(new_args)}){end}"
+
+    def _remap(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return REFERENCE_RE.sub(self._ref, value)
+        if isinstance(value, list):
+            out: list[Any] = []
+            for v in map(self._remap, value):
+                if not (is_reference(v) and v in out):  # a step named twice, after a merge, is named once
+                    out.append(v)
+            return out
+        return value
+
+    def _ref(self, m: re.Match) -> str:  # `$k` or `${k}`, in the form it was written
+        k = int(m.group(1) or m.group(2))
+        return ("${%d}" if m.group(1) else "$%d") % self._new.get(k, k)
+
+
+def merge_repeated_lookups(text: str, tools: Iterable[str]) -> str:
+    """`text` with repeated calls of the look-ups `tools` merged (see `RepeatMerger`)."""
+    merger = RepeatMerger(tools)
+    return merger.feed(text) + merger.close()
+
+
 # ------------------------------------------------------------------------------------------ reordering
 
 

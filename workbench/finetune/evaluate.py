@@ -112,7 +112,15 @@ def _result_key(
 ) -> str:
     """A hash of everything a variant's plans depend on (the batch size too: left padding can shift a logit
     enough to change a greedy plan)."""
-    names = ("kind", "constrained", "grounded", "grammar_limits", "max_new_tokens", "batch_size")
+    names = (
+        "kind",
+        "constrained",
+        "grounded",
+        "grammar_limits",
+        "max_new_tokens",
+        "batch_size",
+        "merge_lookups",
+    )
     settings = {
         **{k: getattr(planner, k, None) for k in names},
         "rag": getattr(planner, "select", None) is not None,

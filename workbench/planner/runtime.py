@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,9 @@ from workbench.files import write_text_atomic
 from workbench.finetune.base import load_model
 from workbench.finetune.settings import DECODING_FILE
 from workbench.jsonl import read_jsonl_numbered
-from workbench.llm.base import LLM, Message
+from workbench.llm.base import LLM, Message, StreamState
 from workbench.llm.local import MLXLLM, TransformersLLM, model_folder_or_hub_id, need_mlx_lm
-from workbench.plan import END_OF_PLAN, JOIN
+from workbench.plan import END_OF_PLAN, JOIN, RepeatMerger, merge_repeated_lookups
 from workbench.planner.grammar import (
     PlanLogitsProcessor,
     close_cut_plan,
@@ -48,7 +48,7 @@ from workbench.planner.grammar import (
 )
 from workbench.toolrag.examples import example_source
 from workbench.toolrag.selection import Selector, toolrag_selector
-from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
+from workbench.tools.tinyagent import LOOKUP_TOOLS, TOOL_NAMES, tinyagent_tools
 
 NO_TOOL_PLAN = f"1. {JOIN}(){END_OF_PLAN}"  # the plan for a query that no selected tool serves
 ExampleFn = Callable[[str, list[str]], str]  # (query, tools) -> in-context examples for the prompt
@@ -61,7 +61,8 @@ class Planner:
     `model`: a `TransformersLLM` or `MLXLLM`, or a loaded Hugging Face model (then pass `tokenizer`).
     `select(queries) -> tool lists`: ToolRAG (None: all 16 tools). `kind`: the prompt kind. `examples(query,
     tools)`: retrieved in-context examples. `constrained` / `grounded`: decoding under the plan grammar
-    (`grammar_limits` bound it), grounded also to the query's spans.
+    (`grammar_limits` bound it), grounded also to the query's spans. `merge_lookups`: a look-up the model
+    writes twice with the same arguments is merged into the first (`plan.RepeatMerger`), in batch and stream.
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class Planner:
         batch_size: int = 32,
         grammar_limits: dict[str, int] | None = None,
         grounded: bool = False,
+        merge_lookups: bool = True,
     ):
         if grounded and not constrained:
             raise ValueError("grounded decoding is a kind of constrained decoding: pass constrained=True too")
@@ -87,6 +89,7 @@ class Planner:
         self.constrained, self.grounded = constrained, grounded
         self.grammar_limits = grammar_limits or {}
         self.max_new_tokens = max_new_tokens
+        self.merge_lookups = merge_lookups
         self.batch_size = 1 if isinstance(self.engine, MLXLLM) else batch_size
 
     # ------------------------------------------------------------------------------------- loading
@@ -179,7 +182,8 @@ class Planner:
     def llm(self, tools: Sequence[str], query: str) -> LLM:
         """The planner as a streaming `LLM` for one query over `tools`: the same model, decoding under the
         same grammar as `plan`, token by token."""
-        return self.engine.with_logits_processors(self.logits_processors([self.grammar(tools, query)]))
+        llm = self.engine.with_logits_processors(self.logits_processors([self.grammar(tools, query)]))
+        return _MergedLookups(llm) if self.merge_lookups else llm
 
     def plan(
         self,
@@ -217,6 +221,9 @@ class Planner:
             for p in out:
                 p["cut"] = not p["plan"].endswith(END_OF_PLAN)
                 p["plan"] = close_cut_plan(p["plan"])
+        if self.merge_lookups:
+            for p in out:
+                p["plan"] = merge_repeated_lookups(p["plan"], LOOKUP_TOOLS)
         return out
 
     def latency(self, queries: Sequence[str], todays: Sequence[str]) -> list[float]:
@@ -234,6 +241,31 @@ class Planner:
         engine = "mlx-lm" if isinstance(self.engine, MLXLLM) else "transformers"
         name = getattr(getattr(self.model, "config", None), "_name_or_path", "") or self.engine.model
         return f"fine-tuned planner in process ({engine}, {name}; {mode} greedy decoding, streamed token by token)"
+
+
+class _MergedLookups(LLM):
+    """The planner's streaming `LLM` with repeated look-ups merged (`plan.RepeatMerger`), line by line as the
+    plan streams; usage and timings are the wrapped model's."""
+
+    def __init__(self, llm: LLM):
+        self.llm, self.model = llm, llm.model
+
+    async def _generate(
+        self,
+        messages: list[Message],
+        stop: Sequence[str],
+        temperature: float,
+        max_tokens: int | None,
+        state: StreamState,
+    ) -> AsyncIterator[str]:
+        merger, result = RepeatMerger(LOOKUP_TOOLS), []
+        async for chunk in self.llm.stream(messages, stop, temperature, max_tokens, result):
+            if text := merger.feed(chunk):
+                yield text
+        if text := merger.close():
+            yield text
+        if result:
+            state.usage, state.finish_reason = result[0].usage, result[0].finish_reason
 
 
 class MLXPlanner(Planner):

@@ -196,6 +196,8 @@ _TOOLS = (
 )
 
 TOOL_NAMES = tuple(t.name for t in _TOOLS)
+#: The contact look-ups: reads with no side effect, so one call per name is all a plan ever needs.
+LOOKUP_TOOLS = ("get_phone_number", "get_email_address")
 APPS = tuple(dict.fromkeys(t.app for t in _TOOLS))
 
 
