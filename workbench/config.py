@@ -15,7 +15,7 @@ a full run, and always use the scripted LLM. A folder given by environment varia
 
 A profile (`smoke`, `quick`, `offline`, `paper`) is a small commented YAML file in `workbench/profiles/`; each stage
 reads its own section into a typed dataclass with `stage_config`. The active profile is chosen by, in order:
-an explicit name, `WB_QUICK=1` (set by CI: quick), `WORKBENCH_PROFILE`, then `quick`.
+an explicit name, `WB_QUICK=1` (quick; `make test` sets it for the unit tests), `WORKBENCH_PROFILE`, then `quick`.
 
     >>> from workbench import config
     >>> config.results_path("synthesis").name
