@@ -155,6 +155,21 @@ def references(value: Any) -> set[int]:
     return set()
 
 
+def renumber_references(text: str, new: Mapping[int, int]) -> str:
+    """`text` with each reference `$k` or `${k}` pointing at step `new[k]` (kept where `new` has no `k`), in the
+    form it was written.
+
+        >>> renumber_references("see $2 and ${3}", {2: 1, 3: 2})
+        'see $1 and ${2}'
+    """
+
+    def ref(m: re.Match) -> str:
+        k = int(m.group(1) or m.group(2))
+        return ("${%d}" if m.group(1) else "$%d") % new.get(k, k)
+
+    return REFERENCE_RE.sub(ref, text)
+
+
 def _step_number(digits: str, line: int | None = None) -> int:
     if len(digits) > 12:
         raise PlanError(f"step number {_clip(digits, 20)} is too large", line)
@@ -550,7 +565,7 @@ class RepeatMerger:
 
     def _remap(self, value: Any) -> Any:
         if isinstance(value, str):
-            return REFERENCE_RE.sub(self._ref, value)
+            return renumber_references(value, self._new)
         if isinstance(value, list):
             out: list[Any] = []
             for v in map(self._remap, value):
@@ -558,10 +573,6 @@ class RepeatMerger:
                     out.append(v)
             return out
         return value
-
-    def _ref(self, m: re.Match) -> str:  # `$k` or `${k}`, in the form it was written
-        k = int(m.group(1) or m.group(2))
-        return ("${%d}" if m.group(1) else "$%d") % self._new.get(k, k)
 
 
 def merge_repeated_lookups(text: str, tools: Iterable[str]) -> str:
@@ -604,13 +615,9 @@ def grouped_by_part(plan: Plan) -> Plan:
     order = sorted(tasks, key=lambda s: (root(s.idx), s.idx))  # stable within a part
     new = {s.idx: i for i, s in enumerate(order, 1)}
 
-    def ref(m: re.Match) -> str:  # `$k` or `${k}`, in the form it was written
-        k = int(m.group(1) or m.group(2))
-        return ("${%d}" if m.group(1) else "$%d") % new.get(k, k)
-
     def renumber(v: Any) -> Any:
         if isinstance(v, str):
-            return REFERENCE_RE.sub(ref, v)
+            return renumber_references(v, new)
         if isinstance(v, (list, tuple)):
             return type(v)(renumber(x) for x in v)
         if isinstance(v, dict):
