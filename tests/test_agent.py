@@ -333,9 +333,9 @@ def test_a_query_past_the_planner_context_is_refused_and_says_so(tiny):
 
 def test_the_planner_runtime_merges_a_repeated_lookup_in_batch_and_in_stream(tiny, monkeypatch):
     """The model's text is scripted here (a tiny random model seldom repeats a look-up on cue): what is tested is
-    that `Planner.plan` and the streaming `Planner.llm` both pass it through the merge, and `merge_lookups=False`
+    that `Planner.plan` and the streaming `Planner.llm` both pass it through the merge, and `merge_repeats=False`
     keeps it as written."""
-    from workbench.plan import merge_repeated_lookups
+    from workbench.plan import merge_repeated_calls
     from workbench.tools.tinyagent import LOOKUP_TOOLS
 
     text = (
@@ -343,16 +343,53 @@ def test_the_planner_runtime_merges_a_repeated_lookup_in_batch_and_in_stream(tin
         '4. create_calendar_event("Meeting", "2024-06-13 14:00:00", "2024-06-13 15:00:00", "", '
         '["$1", "$2", "$3"], "", None)\n5. join()<END_OF_PLAN>'
     )
-    merged = merge_repeated_lookups(text, LOOKUP_TOOLS)
+    merged = merge_repeated_calls(text, LOOKUP_TOOLS)
     assert merged != text and len(parse_plan(merged).tasks) == 3
     tools = ["get_email_address", "create_calendar_event"]
     planner = _tiny_planner(tiny, tools, {"max_steps": 4, "max_str_len": 8, "max_list_len": 3})
     monkeypatch.setattr(planner.engine, "generate_batch", lambda prompts, budget: [text] * len(prompts))
     assert planner.plan([FIG1_QUERY], ["2024-06-12"])[0]["plan"] == merged
-    planner.merge_lookups = False
+    planner.merge_repeats = False
     assert planner.plan([FIG1_QUERY], ["2024-06-12"])[0]["plan"] == text
     monkeypatch.setattr(planner.engine, "with_logits_processors", lambda _: ScriptedLLM([text] * 2))
     chat = [{"role": "user", "content": FIG1_QUERY}]
     assert run(planner.llm(tools, FIG1_QUERY).complete(chat)).text == text
-    planner.merge_lookups = True
+    planner.merge_repeats = True
     assert run(planner.llm(tools, FIG1_QUERY).complete(chat)).text == merged
+
+
+def test_the_planner_runtime_puts_back_a_request_the_whole_plan_dropped_in_batch_and_in_stream(
+    tiny, monkeypatch
+):
+    """The model's plans are scripted by prompt (what is tested is the runtime around them): the whole plan of a
+    two-request query leaves out the note; the note's request, planned alone, is put back before join(), in
+    `Planner.plan` and in the agent's stream alike. A request the whole plan did serve adds nothing."""
+    query = "Text Ana that I'm late. Also, make a note called Milk"
+    sms = '1. get_phone_number("Ana")\n2. send_sms(["$1"], "I\'m late")\n3. join()<END_OF_PLAN>'
+    note = '1. create_note("Milk", "", "")\n2. join()<END_OF_PLAN>'
+    both = '1. get_phone_number("Ana")\n2. send_sms(["$1"], "I\'m late")\n3. create_note("Milk", "", "")\n4. join()<END_OF_PLAN>'
+    tools = ["get_phone_number", "send_sms", "create_note"]
+    planner = _tiny_planner(tiny, tools, {"max_steps": 4, "max_str_len": 10, "max_list_len": 2})
+    decode = planner.tokenizer.decode
+
+    def generate_batch(
+        prompts, budget
+    ):  # the whole query and the sms request: the sms plan; the note's: a note
+        texts = [decode(p) for p in prompts]
+        return [sms if "Also" in t or "Milk" not in t else note for t in texts]
+
+    monkeypatch.setattr(planner.engine, "generate_batch", generate_batch)
+    out = planner.plan([query, "Text Ana that I'm late"], [TODAY] * 2)
+    assert [p["plan"] for p in out] == [both, sms] and [p["requests_added"] for p in out] == [True, False]
+    planner.recover_requests = False
+    assert planner.plan([query], [TODAY])[0]["plan"] == sms
+    planner.recover_requests = True
+
+    scripted = ScriptedLLM([sms] * 3)
+    scripted.generate_batch = generate_batch  # the requests are planned in batch, as `plan` does
+    monkeypatch.setattr(planner.engine, "with_logits_processors", lambda _: scripted)
+    chat = [{"role": "user", "content": query}]
+    streamed = planner.llm(tools, query, TODAY)
+    assert run(streamed.complete(chat)).text == both
+    assert run(streamed.complete(chat)).text == sms  # a replan is left as the model writes it
+    assert run(planner.llm(tools, query).complete(chat)).text == sms  # without today: no requests planned

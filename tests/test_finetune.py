@@ -25,7 +25,7 @@ from workbench.finetune.train import (
     run_trainer,
 )
 from workbench.metrics import score_plan
-from workbench.plan import parse_plan
+from workbench.plan import merge_repeated_calls, parse_plan
 from workbench.planner import NO_TOOL_PLAN, Planner, resolve_toolrag, saved_plan_order
 from workbench.planner.grammar import max_plan_bytes, query_spans
 from workbench.stages.finetune import run
@@ -449,6 +449,14 @@ def test_predict_and_evaluate_from_the_command_line(stage_results, workbench_dir
     gold = workbench_dir / "data" / "tinyagent" / "test.jsonl"
     assert cli(["evaluate", "--pred", str(out), "--gold", str(gold)]) == 0
     assert "parse failures 0.0000" in capsys.readouterr().out
+    raw = workbench_dir / "raw.jsonl"  # the model's plans as decoded: the runtime's repairs turned off
+    flags = ["--constrained", "--toolrag", "none", "--no-merge-repeats", "--no-recover-requests"]
+    assert cli(["predict", "--input", str(queries), "--output", str(raw), *flags]) == 0
+    raw_preds = [json.loads(line) for line in raw.read_text().splitlines()]
+    assert len(raw_preds) == len(preds) and all(parse_plan(p["plan"]) for p in raw_preds)
+    assert all(
+        merge_repeated_calls(p["plan"], TOOL_NAMES) == p["plan"] for p in preds
+    )  # repaired: no repeats
 
 
 def test_missing_model_and_bad_input_are_clear_errors(workbench_dir, tmp_path, capsys):

@@ -20,7 +20,7 @@ from workbench.plan import (
     Step,
     StreamingPlanParser,
     grouped_by_part,
-    merge_repeated_lookups,
+    merge_repeated_calls,
     parse_plan,
     references,
     render_plan,
@@ -394,7 +394,7 @@ _REPEATED = (
 
 
 def test_a_repeated_lookup_is_merged_into_the_first_and_the_steps_renumbered():
-    merged = merge_repeated_lookups(_REPEATED, LOOKUP_TOOLS)
+    merged = merge_repeated_calls(_REPEATED, LOOKUP_TOOLS)
     assert merged == (
         '1. get_email_address("Sid")\n2. get_email_address("Lutfi")\n'
         '3. create_calendar_event("Meeting", "2024-06-13 14:00:00", "2024-06-13 15:00:00", "", ["$1", "$2"], '
@@ -411,9 +411,9 @@ def test_merging_keeps_what_is_not_a_repeated_lookup_as_written():
     twice = '1. get_phone_number("Ana")\n2. send_sms(["$1"], "hi")\n3. send_sms(["$1"], "hi")\n4. join()'
     broken = '1. get_phone_number("Ana")\n2. get_phone_number("Ana")\n3. send_sms(["$2"], "hi"\n4. join()'
     for text in (different, twice, FIG1_PLAN):  # other arguments; a repeated action (not a look-up)
-        assert merge_repeated_lookups(text, LOOKUP_TOOLS) == text
+        assert merge_repeated_calls(text, LOOKUP_TOOLS) == text
     # a line the parser would reject passes unchanged, so that it is still rejected
-    merged = merge_repeated_lookups(broken, LOOKUP_TOOLS)
+    merged = merge_repeated_calls(broken, LOOKUP_TOOLS)
     assert merged.splitlines()[1] == '3. send_sms(["$2"], "hi"'
     with pytest.raises(PlanError):
         parse_plan(merged)
@@ -424,4 +424,4 @@ def test_merging_a_stream_equals_merging_the_whole_text(size):
     merger = RepeatMerger(LOOKUP_TOOLS)
     chunks = [_REPEATED[i : i + size] for i in range(0, len(_REPEATED), size)]
     streamed = "".join(merger.feed(c) for c in chunks) + merger.close()
-    assert streamed == merge_repeated_lookups(_REPEATED, LOOKUP_TOOLS)
+    assert streamed == merge_repeated_calls(_REPEATED, LOOKUP_TOOLS)

@@ -299,7 +299,7 @@ class TinyAgent:
                 return TinyAgentResult(query, str(e), tools, toolrag_s, served=False)
         desktop = desktop or SimulatedDesktop(today=today, latency=self.tool_latency)
         compiler = LLMCompiler(
-            self.llm if self.local is None else self.local.llm(tools, query),
+            self.llm if self.local is None else self.local.llm(tools, query, today),
             desktop_tools(desktop),
             joiner=self.joiner,
             today=today,

@@ -265,18 +265,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     def planner() -> Planner:  # loaded once the input has been checked
         if args.model is None:  # the best planner with its decoding settings, and the trained ToolRAG if any
-            return Planner.best(
+            out = Planner.best(
                 artifacts,
                 toolrag=args.toolrag or "auto",
                 constrained=True if args.grounded else args.constrained,
                 grounded=args.grounded,
             )
-        return Planner.load(
-            args.model,
-            toolrag=resolve_toolrag(args.toolrag or "auto", artifacts),
-            constrained=bool(args.constrained or args.grounded),
-            grounded=bool(args.grounded),
-        )
+        else:
+            out = Planner.load(
+                args.model,
+                toolrag=resolve_toolrag(args.toolrag or "auto", artifacts),
+                constrained=bool(args.constrained or args.grounded),
+                grounded=bool(args.grounded),
+            )
+        out.merge_repeats, out.recover_requests = args.merge_repeats, args.recover_requests
+        return out
 
     n = predict_file(args.input, args.output, planner)
     print(f"wrote {n} plans to {args.output}")
@@ -440,6 +443,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="constrained, with names, files and places copied from the query (default: as in the best "
         "variant; implies --constrained)",
+    )
+    p.add_argument(
+        "--merge-repeats",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="merge a call the model repeats with the same arguments into the first (default: on)",
+    )
+    p.add_argument(
+        "--recover-requests",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="plan each request of a query alone too, and put back one the whole plan dropped (default: on)",
     )
     p.add_argument("--profile", choices=config.PROFILES)
     p.set_defaults(func=cmd_predict)

@@ -504,13 +504,14 @@ def render_plan(plan: Plan, end_marker: bool = True) -> str:
 
 
 class RepeatMerger:
-    """Merge repeated look-ups in a plan's text as it streams (`feed` chunks, then `close`).
+    """Merge repeated calls in a plan's text as it streams (`feed` chunks, then `close`).
 
-    A step that calls one of `tools` (idempotent look-ups such as `get_email_address`) with the same arguments as
-    an earlier step is dropped; later references to it point at the earlier step, a list that then names one
-    step twice names it once, and the steps are renumbered without gaps. Small planners repeat a look-up (three
-    `get_email_address` calls for two people is their commonest slip): running it again would fetch nothing
-    new, while the invitation would list a person twice and the plan's DAG gain a node. A line that is not a
+    A step that calls one of `tools` with the same arguments as an earlier step is dropped; later references
+    to it point at the earlier step, a list that then names one step twice names it once, and the steps are
+    renumbered without gaps. Small planners repeat a look-up (three `get_email_address` calls for two people is
+    their commonest slip): running it again would fetch nothing new, while the invitation would list a person
+    twice and the plan's DAG gain a node. On phrasings they never saw they also write an action twice (the same
+    text sent twice, the same place opened twice), which a user never wants done twice. A line that is not a
     step passes unchanged, so that the plan's parser still rejects what it would have rejected; a line that
     needs no change is passed as it was written.
 
@@ -526,7 +527,7 @@ class RepeatMerger:
         self.tools = frozenset(tools)
         self._buffer = ""
         self._new: dict[int, int] = {}  # step number as written -> as emitted
-        self._seen: dict[tuple[str, str], int] = {}  # (look-up, its arguments) -> its emitted step number
+        self._seen: dict[tuple[str, str], int] = {}  # (tool, its arguments) -> its emitted step number
         self._next = 1
 
     def feed(self, chunk: str) -> str:
@@ -575,8 +576,8 @@ class RepeatMerger:
         return value
 
 
-def merge_repeated_lookups(text: str, tools: Iterable[str]) -> str:
-    """`text` with repeated calls of the look-ups `tools` merged (see `RepeatMerger`)."""
+def merge_repeated_calls(text: str, tools: Iterable[str]) -> str:
+    """`text` with repeated calls of `tools` merged (see `RepeatMerger`)."""
     merger = RepeatMerger(tools)
     return merger.feed(text) + merger.close()
 

@@ -119,7 +119,8 @@ def _result_key(
         "grammar_limits",
         "max_new_tokens",
         "batch_size",
-        "merge_lookups",
+        "merge_repeats",
+        "recover_requests",
     )
     settings = {
         **{k: getattr(planner, k, None) for k in names},

@@ -24,10 +24,12 @@ logits processors (`logits_processors`), so a greedy streamed plan is the batch 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ from workbench.finetune.settings import DECODING_FILE
 from workbench.jsonl import read_jsonl_numbered
 from workbench.llm.base import LLM, Message, StreamState
 from workbench.llm.local import MLXLLM, TransformersLLM, model_folder_or_hub_id, need_mlx_lm
-from workbench.plan import END_OF_PLAN, JOIN, RepeatMerger, merge_repeated_lookups
+from workbench.plan import END_OF_PLAN, JOIN, RepeatMerger, merge_repeated_calls
 from workbench.planner.grammar import (
     PlanLogitsProcessor,
     close_cut_plan,
@@ -46,9 +48,16 @@ from workbench.planner.grammar import (
     plan_grammar,
     query_spans,
 )
+from workbench.planner.requests import (
+    _JOIN_LINE,
+    add_dropped_requests,
+    dropped_steps,
+    join_line,
+    split_requests,
+)
 from workbench.toolrag.examples import example_source
 from workbench.toolrag.selection import Selector, toolrag_selector
-from workbench.tools.tinyagent import LOOKUP_TOOLS, TOOL_NAMES, tinyagent_tools
+from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
 
 NO_TOOL_PLAN = f"1. {JOIN}(){END_OF_PLAN}"  # the plan for a query that no selected tool serves
 ExampleFn = Callable[[str, list[str]], str]  # (query, tools) -> in-context examples for the prompt
@@ -61,8 +70,10 @@ class Planner:
     `model`: a `TransformersLLM` or `MLXLLM`, or a loaded Hugging Face model (then pass `tokenizer`).
     `select(queries) -> tool lists`: ToolRAG (None: all 16 tools). `kind`: the prompt kind. `examples(query,
     tools)`: retrieved in-context examples. `constrained` / `grounded`: decoding under the plan grammar
-    (`grammar_limits` bound it), grounded also to the query's spans. `merge_lookups`: a look-up the model
+    (`grammar_limits` bound it), grounded also to the query's spans. `merge_repeats`: a call the model
     writes twice with the same arguments is merged into the first (`plan.RepeatMerger`), in batch and stream.
+    `recover_requests`: the requests of a query are planned one by one as well, and one the whole plan
+    dropped is put back (`planner.requests`).
     """
 
     def __init__(
@@ -77,7 +88,8 @@ class Planner:
         batch_size: int = 32,
         grammar_limits: dict[str, int] | None = None,
         grounded: bool = False,
-        merge_lookups: bool = True,
+        merge_repeats: bool = True,
+        recover_requests: bool = True,
     ):
         if grounded and not constrained:
             raise ValueError("grounded decoding is a kind of constrained decoding: pass constrained=True too")
@@ -89,7 +101,7 @@ class Planner:
         self.constrained, self.grounded = constrained, grounded
         self.grammar_limits = grammar_limits or {}
         self.max_new_tokens = max_new_tokens
-        self.merge_lookups = merge_lookups
+        self.merge_repeats, self.recover_requests = merge_repeats, recover_requests
         self.batch_size = 1 if isinstance(self.engine, MLXLLM) else batch_size
 
     # ------------------------------------------------------------------------------------- loading
@@ -179,11 +191,24 @@ class Planner:
 
     # ----------------------------------------------------------------------------------- decoding
 
-    def llm(self, tools: Sequence[str], query: str) -> LLM:
+    def llm(self, tools: Sequence[str], query: str, today: str | None = None) -> LLM:
         """The planner as a streaming `LLM` for one query over `tools`: the same model, decoding under the
-        same grammar as `plan`, token by token."""
+        same grammar as `plan`, token by token, with the same repeats merged; with `today`, the first plan
+        also gets the requests it dropped back before its `join()`, as `plan` does."""
         llm = self.engine.with_logits_processors(self.logits_processors([self.grammar(tools, query)]))
-        return _MergedLookups(llm) if self.merge_lookups else llm
+        recover = None
+        if self.recover_requests and today is not None and len(split_requests(query)) > 1:
+            recover = functools.partial(self._dropped_steps, query, today)
+        return _PlanStream(llm, self.merge_repeats, recover) if self.merge_repeats or recover else llm
+
+    async def _dropped_steps(self, query: str, today: str, plan: str) -> list[str]:
+        """`dropped_steps` of `plan` for `query`, its requests planned off the event loop."""
+        requests = split_requests(query)
+        if isinstance(self.engine, MLXLLM):  # mlx's arrays belong to the thread that made them
+            subs = self._decode(requests, [today] * len(requests))
+        else:
+            subs = await asyncio.to_thread(self._decode, requests, [today] * len(requests))
+        return dropped_steps(plan, [p["plan"] for p in subs])
 
     def plan(
         self,
@@ -193,8 +218,33 @@ class Planner:
         tools: Sequence[Sequence[str]] | None = None,
     ) -> list[dict[str, Any]]:
         """One `{"query", "plan", "tools"}` per query, in order; constrained, also `"cut"` (closed by
-        `close_cut_plan`)."""
+        `close_cut_plan`); with `recover_requests`, also `"requests_added"` (requests put back)."""
         todays = list(todays) if todays is not None else [dt.date.today().isoformat()] * len(queries)
+        out = self._decode(queries, todays, progress, tools)
+        if self.recover_requests:
+            split = [(i, r) for i, q in enumerate(queries) if len(rs := split_requests(q)) > 1 for r in rs]
+            subs = self._decode([r for _, r in split], [todays[i] for i, _ in split], progress)
+            by_query: dict[int, list[str]] = {}
+            for (i, _), sub in zip(split, subs, strict=True):
+                by_query.setdefault(i, []).append(sub["plan"])
+            for i, p in enumerate(out):
+                added = dropped_steps(p["plan"], by_query.get(i, []))
+                p["requests_added"] = len(added) > 0
+                if added:
+                    p["plan"] = add_dropped_requests(p["plan"], by_query[i])
+        if self.merge_repeats:
+            for p in out:
+                p["plan"] = merge_repeated_calls(p["plan"], TOOL_NAMES)
+        return out
+
+    def _decode(
+        self,
+        queries: Sequence[str],
+        todays: Sequence[str],
+        progress: bool = False,
+        tools: Sequence[Sequence[str]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The model's plans as decoded (a cut constrained plan closed), before any of the runtime's repairs."""
         tools = [list(t) for t in tools] if tools is not None else self.tools_for(queries)
         # ToolRAG selected no tool: nothing serves the query, and the plan says so by calling none
         plans: dict[int, str] = {i: NO_TOOL_PLAN for i, names in enumerate(tools) if not names}
@@ -205,7 +255,7 @@ class Planner:
         ids = dict(zip(todo, prompts, strict=True))
         order = sorted(todo, key=lambda i: len(ids[i]))  # similar lengths share a batch
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        if progress:
+        if progress and batches:
             from tqdm.auto import tqdm
 
             batches = tqdm(batches, desc="planning", unit="batch")
@@ -215,15 +265,10 @@ class Planner:
             texts = engine.generate_batch([ids[i] for i in batch], self.max_new_tokens)
             plans.update(zip(batch, texts, strict=True))
         out = [{"query": q, "plan": plans[i], "tools": tools[i]} for i, q in enumerate(queries)]
-        if (
-            self.constrained
-        ):  # a plan the budget cut off is closed after its last whole step, so it still parses
+        if self.constrained:  # a plan the budget cut off is closed after its last whole step, so it parses
             for p in out:
                 p["cut"] = not p["plan"].endswith(END_OF_PLAN)
                 p["plan"] = close_cut_plan(p["plan"])
-        if self.merge_lookups:
-            for p in out:
-                p["plan"] = merge_repeated_lookups(p["plan"], LOOKUP_TOOLS)
         return out
 
     def latency(self, queries: Sequence[str], todays: Sequence[str]) -> list[float]:
@@ -243,12 +288,15 @@ class Planner:
         return f"fine-tuned planner in process ({engine}, {name}; {mode} greedy decoding, streamed token by token)"
 
 
-class _MergedLookups(LLM):
-    """The planner's streaming `LLM` with repeated look-ups merged (`plan.RepeatMerger`), line by line as the
-    plan streams; usage and timings are the wrapped model's."""
+class _PlanStream(LLM):
+    """The planner's streaming `LLM` with the runtime's repairs applied line by line as the plan streams:
+    repeated calls merged (`plan.RepeatMerger`), and, where `recover` is given, the `join()` line held back
+    until `recover(plan so far)` has returned the steps of dropped requests, which go before it. The first
+    plan only: a replan is left as the model writes it. Usage and timings are the wrapped model's."""
 
-    def __init__(self, llm: LLM):
+    def __init__(self, llm: LLM, merge: bool, recover: Callable[[str], Awaitable[list[str]]] | None = None):
         self.llm, self.model = llm, llm.model
+        self.merge, self.recover = merge, recover
 
     async def _generate(
         self,
@@ -258,11 +306,28 @@ class _MergedLookups(LLM):
         max_tokens: int | None,
         state: StreamState,
     ) -> AsyncIterator[str]:
-        merger, result = RepeatMerger(LOOKUP_TOOLS), []
+        merger, result = RepeatMerger(TOOL_NAMES if self.merge else ()), []
+        recover, self.recover = self.recover, None
+        raw, pending, held = "", "", False  # held: from the join() line on, nothing passes until the end
         async for chunk in self.llm.stream(messages, stop, temperature, max_tokens, result):
-            if text := merger.feed(chunk):
-                yield text
-        if text := merger.close():
+            raw += chunk
+            pending += chunk
+            if held:
+                continue
+            *lines, rest = pending.split("\n")
+            out = ""
+            for i, line in enumerate(lines):
+                if recover and _JOIN_LINE.match(line):
+                    held, rest = True, "\n".join([*lines[i:], rest])
+                    break
+                out += merger.feed(line + "\n")
+            pending = rest
+            if out:
+                yield out
+        first, _, after = pending.partition("\n")
+        if recover and _JOIN_LINE.match(first) and (added := await recover(raw)):
+            pending = "\n".join([*added, join_line(first, len(added))]) + ("\n" + after if after else "")
+        if text := merger.feed(pending) + merger.close():
             yield text
         if result:
             state.usage, state.finish_reason = result[0].usage, result[0].finish_reason

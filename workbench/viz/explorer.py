@@ -606,7 +606,10 @@ class PlanExplorer(widgets.VBox):
         plan_fn, gold_shown = self._planner_for(record)
         n, n_all, how = prompt_size(query, today, tools, self._planner)
         if self._planner is not None:  # the planner runtime, streaming under the grammar of the tools
-            planner, messages = self._planner.llm(tools, query), PlannerChat(today, tools, self._planner.kind)
+            planner, messages = (
+                self._planner.llm(tools, query, today),
+                PlannerChat(today, tools, self._planner.kind),
+            )
         elif plan_fn is not None:
             planner, messages = PlanFnLLM(plan_fn, query, today, tools, n), PlannerChat(today, tools)
         self.prompt.value = (
