@@ -12,7 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench.metrics import (
+    ERROR_KINDS,
     critical_path_length,
+    error_breakdown,
+    error_kind,
     graph_edit_distance,
     plan_depth,
     plan_success,
@@ -241,3 +244,52 @@ def test_a_timed_out_edit_distance_says_it_is_an_upper_bound():
     small = graph_edit_distance(plan(f'{E}("Sid")', f'{P}("Lutfi")', EVENT, J), GOLD)
     assert small == 1.0 and small.exact
     assert graph_edit_distance("not a plan", GOLD).exact
+
+
+# ------------------------------------------------------------------------------------------ error analysis
+
+LOOKUP_SMS = '1. get_phone_number("Ana")\n2. send_sms(["$1"], "hi")\n3. join()'
+NO_TOOL = "1. join()"
+
+
+@pytest.mark.parametrize(
+    ("pred", "golds", "kind"),
+    [
+        (LOOKUP_SMS, LOOKUP_SMS, None),
+        ('1. get_phone_number("Bo")\n2. send_sms(["$1"], "other words")\n3. join()', LOOKUP_SMS, None),
+        ("not a plan at all (", LOOKUP_SMS, "parse_failure"),
+        (NO_TOOL, LOOKUP_SMS, "out_of_scope_confusion"),
+        (LOOKUP_SMS, NO_TOOL, "out_of_scope_confusion"),
+        ('1. get_email_address("Ana")\n2. send_sms(["$1"], "hi")\n3. join()', LOOKUP_SMS, "wrong_tool"),
+        ('1. send_sms(["555"], "hi")\n2. join()', LOOKUP_SMS, "missing_step"),
+        (
+            LOOKUP_SMS.replace("3. join()", '3. create_note("x", "y", "")\n4. join()'),
+            LOOKUP_SMS,
+            "extra_step",
+        ),
+        ('1. get_phone_number("Ana")\n2. send_sms(["555"], "hi")\n3. join()', LOOKUP_SMS, "wrong_dependency"),
+        # a request that allows two plans: right against either, and judged against the closest when wrong
+        (
+            '1. create_reminder("x", None, "", "", 0, False)\n2. join()',
+            [
+                '1. create_note("x", "y", "")\n2. join()',
+                '1. create_reminder("x", None, "", "", 0, False)\n2. join()',
+            ],
+            None,
+        ),
+        (
+            '1. create_reminder("x", None, "", "", 0, False)\n2. create_note("x", "y", "")\n3. join()',
+            ['1. create_note("x", "y", "")\n2. join()', '1. send_sms(["1"], "y")\n2. join()'],
+            "extra_step",
+        ),
+    ],
+)
+def test_error_kind_names_what_is_wrong(pred, golds, kind):
+    assert error_kind(pred, golds) == kind
+
+
+def test_error_breakdown_counts_every_kind_and_skips_the_right_ones():
+    preds = [LOOKUP_SMS, NO_TOOL, "(", '1. send_sms(["555"], "hi")\n2. join()']
+    counts = error_breakdown(preds, [LOOKUP_SMS] * 4)
+    assert list(counts) == list(ERROR_KINDS) and sum(counts.values()) == 3
+    assert counts["parse_failure"] == counts["out_of_scope_confusion"] == counts["missing_step"] == 1

@@ -383,23 +383,30 @@ asyncio.run(synthesize(llm, out, cfg, progress=False))
 """
 
 
+def start_teacher(server: FakeChatServer, out: Path, n: int, lines: int) -> subprocess.Popen:
+    """A teacher run in a child process (`CHILD`), returned once it has written `lines` records."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, server.base_url, str(out), str(n)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 20
+    while not (out.exists() and out.read_bytes().count(b"\n") >= lines):
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            raise AssertionError(f"the child wrote no records: {child.communicate()[0].decode()}")
+        time.sleep(0.005)
+    return child
+
+
 def test_resume_after_sigkill_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
     out, n = tmp_path / "teacher.jsonl", 12
     # Slow replies of two pairs each (over a second per call), so the child is mid-run when it is killed.
     slow = [Reply(reply(pair(2 * i), pair(2 * i + 1)), chunk_delay_s=0.01) for i in range(20)]
     with FakeChatServer(slow) as server:
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, server.base_url, str(out), str(n)],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        child = start_teacher(server, out, n, lines=2)
         try:
-            deadline = time.monotonic() + 20
-            while not (out.exists() and out.read_bytes().count(b"\n") >= 2):
-                assert child.poll() is None, child.communicate()[0].decode()
-                assert time.monotonic() < deadline, "the child wrote no records"
-                time.sleep(0.005)
             os.kill(child.pid, signal.SIGKILL)
         finally:
             child.kill()
@@ -480,18 +487,8 @@ def test_two_runs_on_one_store_cannot_interleave(tmp_path: Path) -> None:
     out = tmp_path / "t.jsonl"
     slow = [Reply(reply(pair(i)), chunk_delay_s=0.02) for i in range(12)]
     with FakeChatServer(slow) as server:
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, server.base_url, str(out), "8"],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        child = start_teacher(server, out, 8, lines=1)
         try:
-            deadline = time.monotonic() + 20
-            while not (out.exists() and out.read_bytes().count(b"\n") >= 1):
-                assert child.poll() is None, child.communicate()[0].decode()
-                assert time.monotonic() < deadline, "the child wrote no records"
-                time.sleep(0.005)
             with FakeChatServer([reply(pair(50))]) as second:
                 with pytest.raises(StoreLockedError, match=rf"{out.name}.*process {child.pid}"):
                     synth(second, out, config(n_records=8))

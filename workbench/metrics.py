@@ -14,7 +14,9 @@ no information, and leaving it out treats a plan whose stream ended without it t
 `plan_to_graph` (for drawing) keeps it.
 
 `score_plan` gives the four numbers every evaluation of a planner reports for one prediction (success, parse
-failure, tool recall, argument-exact match).
+failure, tool recall, argument-exact match). `error_kind` names what is wrong with a failed one (a wrong tool,
+a missing or extra step, a wrong dependency, out-of-scope confusion), against several equally right gold
+plans where a request allows more than one.
 """
 
 from __future__ import annotations
@@ -294,3 +296,58 @@ def score_plan(pred: str, gold: str) -> dict[str, float]:
         "tool_recall": tool_recall(plan, gold_plan),
         "argument_exact": float(_canonical(plan) == _canonical(gold_plan)),
     }
+
+
+# ------------------------------------------------------------------------------------------ error analysis
+
+#: What can be wrong with a prediction, from the coarsest to the finest.
+ERROR_KINDS = (
+    "parse_failure",  # the text is not a plan
+    "out_of_scope_confusion",  # a plan for a request no tool serves, or no plan for one that a tool serves
+    "wrong_tool",  # a tool the gold plan does not call (in place of, or beside, one it does)
+    "missing_step",  # the gold plan's tools minus some
+    "extra_step",  # the gold plan's tools plus some
+    "wrong_dependency",  # the right tools, wired differently
+)
+
+
+def error_kind(pred: PlanLike, golds: PlanLike | Iterable[PlanLike]) -> str | None:
+    """None when `pred`'s DAG is isomorphic to one of `golds` (a plan, or the right alternatives); otherwise one
+    of `ERROR_KINDS`, judged against the gold whose tools are closest to the prediction's.
+
+        >>> gold = '1. get_phone_number("Ana")\\n2. send_sms(["$1"], "hi")\\n3. join()'
+        >>> error_kind(gold, gold), error_kind('1. send_sms(["1"], "hi")\\n2. join()', gold)
+        (None, 'missing_step')
+    """
+    options = [_gold(g) for g in ([golds] if isinstance(golds, Plan | str) else golds)]
+    try:
+        plan = _as_plan(pred)
+    except PlanError:
+        return "parse_failure"
+    graph = _task_graph(plan)
+    if any(_isomorphic(graph, _task_graph(g)) for g in options):
+        return None
+    tools = Counter(s.tool for s in plan.tasks)
+
+    def distance(gold: Plan) -> int:  # calls in one plan and not in the other
+        other = Counter(s.tool for s in gold.tasks)
+        return sum(((tools - other) + (other - tools)).values())
+
+    want = Counter(s.tool for s in min(options, key=distance).tasks)
+    if not want or not tools:
+        return "out_of_scope_confusion"
+    if tools == want:
+        return "wrong_dependency"
+    if not tools - want:  # every predicted call is in the gold plan: some are missing
+        return "missing_step"
+    if not want - tools:  # every gold call is predicted: some are extra
+        return "extra_step"
+    return "wrong_tool"
+
+
+def error_breakdown(
+    preds: Iterable[PlanLike], golds: Iterable[PlanLike | Iterable[PlanLike]]
+) -> dict[str, int]:
+    """How many predictions fail in each way (`error_kind`), every kind listed; right ones are not counted."""
+    counts = Counter(error_kind(p, g) for p, g in zip(preds, golds, strict=True))
+    return {kind: counts[kind] for kind in ERROR_KINDS}

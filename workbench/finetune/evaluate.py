@@ -22,7 +22,7 @@ from typing import Any
 
 from workbench.files import write_json_atomic
 from workbench.jsonl import read_jsonl_numbered
-from workbench.metrics import SCORES, plan_success, score_plan
+from workbench.metrics import ERROR_KINDS, SCORES, error_kind, plan_success, score_plan
 from workbench.plan import PlanError, parse_plan
 
 METRICS = SCORES  # the four numbers of `metrics.score_plan`, averaged
@@ -112,6 +112,31 @@ def folder_fingerprint(folder: str | Path) -> list[list[Any]]:
 
 
 STEP_BUCKETS = ((1, 2), (3, 4), (5, 6), (7, 99))
+
+
+def human_dev_report(preds: Sequence[str], rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Success on hand-written queries whose gold may allow several plans (`plan` and `alternatives` of
+    `data/human/dev.jsonl`): a prediction is right when its DAG matches any of them. Also the failures by kind
+    (`metrics.error_kind`) and the success per tag, for error analysis.
+
+        >>> row = {"plan": '1. create_note("a", "b", "")\\n2. join()', "tags": ["note"],
+        ...        "alternatives": ['1. create_reminder("a", None, "", "", 0, False)\\n2. join()']}
+        >>> human_dev_report(['1. create_reminder("x", None, "", "", 0, False)\\n2. join()'], [row])["success"]
+        1.0
+    """
+    golds = [[r["plan"], *r.get("alternatives", [])] for r in rows]
+    kinds = [error_kind(p, g) for p, g in zip(preds, golds, strict=True)]
+    tags = sorted({t for r in rows for t in r.get("tags", [])})
+    by_tag = {}
+    for tag in tags:
+        picked = [k for k, r in zip(kinds, rows, strict=True) if tag in r.get("tags", [])]
+        by_tag[tag] = {"n": len(picked), "success": round(sum(k is None for k in picked) / len(picked), 4)}
+    return {
+        "n": len(rows),
+        "success": round(sum(k is None for k in kinds) / max(len(rows), 1), 4),
+        "error_breakdown": {kind: kinds.count(kind) for kind in ERROR_KINDS},
+        "success_by_tag": by_tag,
+    }
 
 
 def success_by_steps(
