@@ -66,6 +66,7 @@ def bundle(model_dir: Path, out: Path = BUNDLED_DIR) -> Path:
     if missing:
         raise FileNotFoundError(f"{model_dir} lacks {missing}: give a folder written by `workbench finetune`")
     tmp = fresh_tmp_dir(out)
+    tmp.mkdir()
     for name in MODEL_FILES:
         shutil.copy(model_dir / name, tmp / name)
     if (out / "README.md").exists():
