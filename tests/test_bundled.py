@@ -14,6 +14,9 @@ from workbench.finetune.bundled import (
     checksums,
     sha256,
 )
+from workbench.metrics import plan_success
+from workbench.paper_examples import FIG1_QUERY
+from workbench.planner import Planner
 
 
 def test_the_bundled_planner_matches_its_checksums():
@@ -57,3 +60,22 @@ def test_bundling_copies_the_model_files_keeps_the_card_and_writes_checksums(tmp
     (model / "config.json").unlink()
     with pytest.raises(FileNotFoundError, match="config.json"):
         bundle(model, out)
+
+
+# The example requests of the README and notebooks 00 and 07, today being 2024-06-12: two look-ups, then the event.
+MEETING = (
+    '1. get_email_address("Sid")\n2. get_email_address("Lutfi")\n'
+    '3. create_calendar_event("Meeting", "2024-06-13 14:00:00", "2024-06-13 15:00:00", "", ["$1", "$2"], "", None)\n'
+    "4. join()<END_OF_PLAN>"
+)
+README_EXAMPLES = [
+    "Create a meeting with Sid and Lutfi for tomorrow 2pm",
+    "Put a meeting with Sid and Lutfi on my calendar tomorrow at 2pm",
+    FIG1_QUERY,
+]
+
+
+def test_the_bundled_planner_plans_the_readme_examples_right():
+    planner = Planner.load(bundled_planner(), constrained=True, grounded=True)
+    plans = [p["plan"] for p in planner.plan(README_EXAMPLES, ["2024-06-12"] * len(README_EXAMPLES))]
+    assert [plan_success(p, MEETING) for p in plans] == [1.0] * len(README_EXAMPLES), plans
