@@ -179,7 +179,9 @@ def _record(line: str, required: Sequence[str], where: str) -> dict[str, Any]:
         raise ValueError(f"{where}: a JSON object is expected, not {_kind(record)}")
     missing = [k for k in required if k not in record]
     if missing:
-        raise ValueError(f"{where}: needs " + " and ".join(f'a "{k}" ({FIELDS[k]})' for k in missing))
+        raise ValueError(
+            f"{where}: needs " + " and ".join(f'a "{k}" ({FIELDS.get(k, "any value")})' for k in missing)
+        )
     for name in (k for k in FIELDS if k in record):
         problem = field_problem(name, record[name])
         if problem:
