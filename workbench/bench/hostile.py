@@ -13,7 +13,6 @@ import json
 import random
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from workbench.bench.mathtool import evaluate as math_tool
@@ -83,11 +82,10 @@ def _jsonl(*records: Any) -> bytes:
     return b"".join(json.dumps(r).encode() + b"\n" for r in records)
 
 
-def file_cases(root: Path) -> list[tuple[str, list[str], dict[str, bytes | None], int]]:
+def file_cases() -> list[tuple[str, list[str], dict[str, bytes | None], int]]:
     """(case, CLI arguments, files to write (None: a folder), expected exit code) for each hostile file."""
     plan = GOLD["plan"].encode()
     pred = {"query": GOLD["query"], "plan": GOLD["plan"]}
-    gold = root / "gold.jsonl"
     deep = b'{"query": ' + b"[" * 100_000 + b"]" * 100_000 + b', "plan": "x"}\n'
     cases: list[tuple[str, list[str], dict[str, bytes | None], int]] = [
         ("plan latin-1", ["plan", "check", "{f}"], {"f": plan + " café".encode("latin-1")}, 1),
@@ -175,7 +173,6 @@ def file_cases(root: Path) -> list[tuple[str, list[str], dict[str, bytes | None]
             0,
         )
     )
-    del gold
     return cases
 
 

@@ -208,7 +208,7 @@ print(json.dumps(results))
 def _file_tries(n: int, root: Path, cfg: ReliabilityConfig) -> list[Callable[[], Outcome]]:
     """`n` CLI runs on hostile files, all in one child process (the CLI's start-up, paid once); a try is
     failed by a wrong exit code, a traceback, or an error that does not name the file."""
-    cases = file_cases(root)
+    cases = file_cases()
     picked, argvs, names = [], [], []
     for i in range(n):
         case, argv, files, expected = cases[i % len(cases)]
@@ -362,7 +362,8 @@ asyncio.run(synthesize(llm, out, cfg, progress=False))
 
 
 def _store_counts(path: Path) -> tuple[list[str], list[str]]:
-    """(ids, queries) of the whole lines of a store."""
+    """(ids, queries) of the whole lines of a store, repeats kept: `jsonl.read_records` drops a repeated id
+    (with a warning), and the repeats are what this counts."""
     if not path.exists():
         return [], []
     rows = [json.loads(line) for line in path.read_bytes().split(b"\n") if line.strip()]
