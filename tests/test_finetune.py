@@ -62,6 +62,7 @@ TINY = dict(
     eval_every=5,
     eval_test=6,
     eval_ood=6,
+    eval_human_dev=8,
     base_examples=1,
     latency_n=1,
     max_new_tokens=max_plan_bytes(tinyagent_tools(), 2, 6, 2),
@@ -373,6 +374,14 @@ def test_stage_trains_and_evaluates_every_variant(stage_results, workbench_dir):
     ):
         assert key in r
     assert r["constrained_parse_failure_rate"] == 0.0
+    assert r["human_dev_n"] == 8 and 0.0 <= r["best_success_human_dev"] <= 1.0
+    assert set(r["error_breakdown"]) == {"human_dev", "test", "ood"}
+    assert sum(r["error_breakdown"]["human_dev"].values()) == round(8 * (1 - r["best_success_human_dev"]))
+    assert set(r["human_dev_success_by_tag"]) and all(t["n"] for t in r["human_dev_success_by_tag"].values())
+    stages = r["training_wall_s_by_stage"]
+    assert stages["lora"] > 0 and stages["full"] > 0 and stages["pretrain"] > 0
+    assert r["training_wall_s_all_stages"] >= stages["lora"] + stages["full"] + stages["pretrain"]
+    assert "cores" in r["cpu"]
     by_steps = r["best_success_by_steps"]["test"]
     assert sum(b["n"] for b in by_steps.values()) == r["rows"][0]["n_test"]
     for row in r["rows"]:
@@ -386,6 +395,28 @@ def test_stage_trains_and_evaluates_every_variant(stage_results, workbench_dir):
     assert (workbench_dir / "figures" / "fig_success_rate.png").exists()
     assert (art / "tokenizer.json").exists(), "ToolRAG counts prompt tokens with the planner's tokenizer"
     assert r["plan_order"] == "grouped" and saved_plan_order(art / "full" / "model") == "grouped"
+
+
+def test_a_leaked_human_dev_query_stops_the_stage_before_training(workbench_dir, tmp_path, monkeypatch):
+    leaked = {"query": "yo text ana running late", "today": "2024-06-12", "plan": GOLD}
+    monkeypatch.setattr("workbench.stages.finetune.load_human_dev", lambda: [leaked])
+    train = load_split("train")
+    monkeypatch.setattr(
+        "workbench.stages.finetune.load_split",
+        lambda split, limit=None, folder=None: (
+            [*train, {**train[0], "query": "Yo, text Ana: running LATE!"}]
+            if split == "train"
+            else load_split(split, limit, folder)
+        ),
+    )
+    monkeypatch.setattr(
+        "workbench.stages.finetune.build_base", lambda *a: pytest.fail("trained despite a leak")
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"1 queries of the human dev set .* occur in the training data.*'yo text ana running late'",
+    ):
+        run(FinetuneConfig(**TINY))
 
 
 @pytest.mark.slow

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from workbench import config
 from workbench.files import write_json_atomic
-from workbench.jsonl import read_jsonl_numbered
+from workbench.jsonl import read_jsonl, read_jsonl_numbered
 from workbench.metrics import ERROR_KINDS, SCORES, error_kind, plan_success, score_plan
 from workbench.plan import PlanError, parse_plan
+from workbench.synth.records import normalize_query
 
 METRICS = SCORES  # the four numbers of `metrics.score_plan`, averaged
 
@@ -112,6 +114,27 @@ def folder_fingerprint(folder: str | Path) -> list[list[Any]]:
 
 
 STEP_BUCKETS = ((1, 2), (3, 4), (5, 6), (7, 99))
+
+
+def human_dev_file() -> Path:
+    """The hand-written dev set in the repository (never under `WORKBENCH_DATA_DIR`: it is an input, not an
+    output, and a test run must read the same queries)."""
+    return config.repo_root() / "data" / "human" / "dev.jsonl"
+
+
+def load_human_dev(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The rows of the human dev set: id, query, today, plan, alternatives, tags (`data/README.md`)."""
+    return read_jsonl(path or human_dev_file(), "the human dev set", required=("query", "plan", "today"))
+
+
+def leaked_queries(rows: Sequence[dict[str, Any]], queries: Iterable[str]) -> list[str]:
+    """The dev queries that occur, normalized (`synth.records.normalize_query`), among `queries`.
+
+    >>> leaked_queries([{"query": "Text Ana pls!"}, {"query": "call Bo"}], ["text ana pls", "email Bo"])
+    ['Text Ana pls!']
+    """
+    seen = {normalize_query(q) for q in queries}
+    return [r["query"] for r in rows if normalize_query(r["query"]) in seen]
 
 
 def human_dev_report(preds: Sequence[str], rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -81,6 +81,12 @@ class FinetuneConfig:
     )
     eval_test: int | None = field(default=1000, metadata={"help": "test records evaluated (None: all)"})
     eval_ood: int | None = field(default=1000, metadata={"help": "ood records evaluated (None: all)"})
+    eval_human_dev: int | None = field(
+        default=None,
+        metadata={
+            "help": "hand-written dev queries (data/human/dev.jsonl) the best variant plans (None: all)"
+        },
+    )
     base_examples: int = field(
         default=2, metadata={"help": "retrieved in-context examples for the base model"}
     )

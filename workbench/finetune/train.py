@@ -149,6 +149,25 @@ def _cpu_flags() -> set[str]:
     }
 
 
+def cpu_description() -> str:
+    """The CPU that a training time was measured on: model name, cores, and whether it computes in bf16."""
+    import os
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    flags = _cpu_flags()
+    bf16 = "with" if flags & {"avx512_bf16", "amx_bf16"} else "without"
+    simd = "avx512f" if "avx512f" in flags else "avx2" if "avx2" in flags else "no avx2"
+    return f"{name}, {os.cpu_count()} cores, {simd}, {bf16} avx512_bf16/amx"
+
+
 def _cpu_only() -> bool:
     import torch
 

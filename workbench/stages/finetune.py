@@ -27,10 +27,19 @@ from typing import Any
 from workbench import config
 from workbench.files import write_json_atomic, write_jsonl_atomic
 from workbench.finetune.base import count_parameters, load_model
-from workbench.finetune.evaluate import evaluate_variant, folder_fingerprint, success_by_steps
+from workbench.finetune.evaluate import (
+    evaluate_variant,
+    folder_fingerprint,
+    human_dev_file,
+    human_dev_report,
+    leaked_queries,
+    load_human_dev,
+    success_by_steps,
+)
 from workbench.finetune.prompts import PLAN_ORDERS
 from workbench.finetune.settings import METHOD_FIELDS, FinetuneConfig, grammar_limits
-from workbench.finetune.train import build_base, finetune_method, resolved
+from workbench.finetune.train import build_base, cpu_description, finetune_method, resolved
+from workbench.metrics import error_breakdown
 from workbench.planner import Planner, resolve_toolrag
 from workbench.synth.dataset import load_split, require_splits
 from workbench.toolrag.examples import example_source
@@ -64,6 +73,9 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
         raise ValueError(f"unknown plan_order {cfg.plan_order!r}; use one of {PLAN_ORDERS}")
     planner_dir, dataset, cache = config.planner_dir(), config.dataset_dir(), config.toolrag_dir() / "cache"
     require_splits(dataset)
+    human = load_human_dev()
+    _refuse_leaks(human, dataset)
+    human = human[: cfg.eval_human_dev]
     torch.set_num_threads(cfg.threads)
     cfg = resolved(cfg)
     t0 = time.perf_counter()
@@ -87,17 +99,8 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
         decodings = [(False, False), (True, False), *([(True, True)] if name in reports else [])]
         for use_rag in [False, True] if selected else [False]:
             for constrained, grounded in decodings:
-                planner = Planner(
-                    model,
-                    tokenizer,
-                    kind=cfg.prompt,
-                    constrained=constrained,
-                    examples=examples,
-                    max_new_tokens=cfg.max_new_tokens,
-                    select=select if use_rag else None,
-                    batch_size=cfg.eval_batch_size,
-                    grounded=grounded,
-                    grammar_limits=grammar_limits(cfg),
+                planner = _planner(
+                    model, tokenizer, cfg, examples, select if use_rag else None, constrained, grounded
                 )
                 row = {
                     "variant": _variant(name, use_rag, constrained, grounded),
@@ -113,7 +116,7 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
                         planner,
                         recs,
                         selected[split] if use_rag else None,
-                        cache=planner_dir / "evaluations" / f"{_slug(row['variant'])}.{split}.json",
+                        cache=planner_dir / "evaluations" / f"{variant_slug(row['variant'])}.{split}.json",
                         depends_on={"model": folder_fingerprint(folder), "examples": k},
                     )
                     samples[(row["variant"], split)] = res.pop("preds")
@@ -149,10 +152,110 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
         )
         for split in ("test", "ood")
     }
+    best = next(r for r in rows if r["variant"] == results["best_variant"])
+    human_preds = _plan_human_dev(
+        cfg, best, models[best["model"]], human, select, dataset, cache, planner_dir
+    )
+    samples[(best["variant"], "human_dev")] = human_preds
+    report = human_dev_report([p["plan"] for p in human_preds], human)
+    results["best_success_human_dev"] = report["success"]
+    results["human_dev_n"] = report["n"]
+    results["human_dev_success_by_tag"] = report["success_by_tag"]
+    results["error_breakdown"] = {  # the best variant's failures by kind (`metrics.error_kind`)
+        "human_dev": report["error_breakdown"],
+        **{
+            split: error_breakdown(
+                [p["plan"] for p in samples[(best["variant"], split)]], [r["plan"] for r in splits[split]]
+            )
+            for split in ("test", "ood")
+        },
+    }
+    results.update(_training_wall(results, reports))
     _save_predictions(samples, planner_dir / "predictions")
     config.save_results("planner", results)
     fig_success_rate(results)
     return results
+
+
+def _planner(
+    model: Any,
+    tokenizer: Any,
+    cfg: FinetuneConfig,
+    examples: Any,
+    select: Any,
+    constrained: bool,
+    grounded: bool,
+) -> Planner:
+    return Planner(
+        model,
+        tokenizer,
+        kind=cfg.prompt,
+        constrained=constrained,
+        examples=examples,
+        max_new_tokens=cfg.max_new_tokens,
+        select=select,
+        batch_size=cfg.eval_batch_size,
+        grounded=grounded,
+        grammar_limits=grammar_limits(cfg),
+    )
+
+
+def _refuse_leaks(human: list[dict[str, Any]], dataset: Path) -> None:
+    """Stop before any training when a hand-written dev query occurs in the training or validation split: the
+    dev set measures queries the planner never saw."""
+    queries = (r["query"] for split in ("train", "val") for r in load_split(split, folder=dataset))
+    leaks = leaked_queries(human, queries)
+    if leaks:
+        raise ValueError(
+            f"{len(leaks)} queries of the human dev set ({config.shown_path(human_dev_file())}) occur in the "
+            f"training data under {config.shown_path(dataset)}, e.g. {leaks[0]!r}: the dev set must stay unseen; "
+            "remove them from the generator's phrasings (or the teacher's records) and synthesize again"
+        )
+
+
+def _plan_human_dev(
+    cfg: FinetuneConfig,
+    best: dict[str, Any],
+    folder: Path,
+    human: list[dict[str, Any]],
+    select: Any,
+    dataset: Path,
+    cache: Path,
+    planner_dir: Path,
+) -> list[dict[str, Any]]:
+    """The best variant's plans for the hand-written dev queries (kept like the other evaluations)."""
+    model, tokenizer = load_model(folder)
+    k = cfg.base_examples if best["model"] == "base" else cfg.train_examples
+    examples = example_source(k, dataset, cache) if k else None
+    rag = select if best["toolrag"] else None
+    planner = _planner(model, tokenizer, cfg, examples, rag, best["constrained"], best["grounded"])
+    res = evaluate_variant(
+        planner,
+        human,
+        rag([r["query"] for r in human]) if rag else None,
+        cache=planner_dir / "evaluations" / f"{variant_slug(best['variant'])}.human_dev.json",
+        depends_on={"model": folder_fingerprint(folder), "examples": k},
+    )
+    return res["preds"]
+
+
+def _training_wall(results: dict[str, Any], reports: dict[str, Any]) -> dict[str, Any]:
+    """The wall time of every offline training step behind the planner (synthesis, ToolRAG, pre-training,
+    fine-tuning), as each stage measured it, and the CPU it ran on."""
+    stages = {"synthesis": _measured("synthesis", "wall_s"), "toolrag": _measured("toolrag", "train_wall_s")}
+    stages["pretrain"] = results["pretrain_wall_s"]
+    stages.update({m: r["wall_s"] for m, r in reports.items()})
+    return {
+        "training_wall_s_all_stages": round(sum(v for v in stages.values() if v is not None), 1),
+        "training_wall_s_by_stage": stages,
+        "cpu": cpu_description(),
+    }
+
+
+def _measured(stage: str, key: str) -> float | None:
+    """A number from another stage's results file; None when that stage has not run here."""
+    path = config.results_path(stage)
+    return json.loads(path.read_text(encoding="utf-8")).get(key) if path.exists() else None
 
 
 def _variant(model: str, rag: bool, constrained: bool, grounded: bool = False) -> str:
@@ -215,10 +318,11 @@ def _save_predictions(samples: dict[tuple[str, str], list[dict[str, Any]]], out:
     """Each variant's plans per split, as `<out>/<variant>.<split>.jsonl` of {query, plan}."""
     for (variant, split), preds in samples.items():
         write_jsonl_atomic(
-            out / f"{_slug(variant)}.{split}.jsonl", ({"query": p["query"], "plan": p["plan"]} for p in preds)
+            out / f"{variant_slug(variant)}.{split}.jsonl",
+            ({"query": p["query"], "plan": p["plan"]} for p in preds),
         )
 
 
-def _slug(variant: str) -> str:
+def variant_slug(variant: str) -> str:
     """A variant's name as a file name: "lora + ToolRAG + grounded" -> "lora_toolrag_grounded"."""
     return variant.replace(" + ", "_").replace(" ", "_").lower()

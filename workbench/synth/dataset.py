@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ from workbench.llm.openai_compat import from_env
 from workbench.metrics import plan_depth, plan_width
 from workbench.plan import parse_plan
 from workbench.synth import offline
+from workbench.synth.diversity import Diversity, unseen_share
 from workbench.synth.records import SPLITS, Checker, Record, normalize_query
 from workbench.synth.teacher import TeacherConfig, read_store, run_teacher
 
@@ -77,10 +78,15 @@ def split_path(split: str, folder: Path | None = None) -> Path:
 
 
 def generate_offline(
-    cfg: SynthConfig, checker: Checker | None = None, splits: Iterable[str] = ("ood", *IN_DISTRIBUTION)
+    cfg: SynthConfig,
+    checker: Checker | None = None,
+    splits: Iterable[str] = ("ood", *IN_DISTRIBUTION),
+    diversity: dict[str, Diversity] | None = None,
 ) -> tuple[dict[str, list[Record]], dict]:
-    """Records for each split from the offline teacher, all through one checker (no query repeats anywhere)."""
+    """Records for each split from the offline teacher, all through one checker (no query repeats anywhere);
+    `diversity`, when given, counts each split's clause skeletons (`synth.diversity`)."""
     checker = checker or Checker()
+    diversity = diversity if diversity is not None else defaultdict(Diversity)
     sizes = cfg.sizes()
     out: dict[str, list[Record]] = {}
     templates: dict[str, set[str]] = {}
@@ -98,11 +104,13 @@ def generate_offline(
                         f"{limit} tries; the pools are too small for this size"
                     )
                 today = offline.random_today(rng)
-                query, plan, ids = offline.compose(rng, split, today)
+                query, plan, ids, skeletons = offline.compose(rng, split, today)
                 tools = checker.check(query, plan)
                 if tools is None:
                     continue
                 used.update(ids)
+                for intent, skel in skeletons:
+                    diversity[split].add(intent, skel)
                 records.append(
                     Record(
                         f"{split}-{len(records):06d}", query, plan, tools, today.isoformat(), split, "offline"
@@ -157,13 +165,32 @@ def describe(records: list[Record], sample: int, seed: int = 0) -> dict[str, Any
     }
 
 
+def diversity_report(diversity: dict[str, Diversity]) -> dict[str, Any]:
+    """Per split and intent: clauses, distinct clause skeletons, distinct word trigrams; and the share of ood's
+    distinct skeletons that train, val and test never show (the held-out part of the grammar)."""
+    if not diversity:
+        return {}
+    seen = Diversity()
+    for split in IN_DISTRIBUTION:
+        for intent, skels in diversity[split].skeletons.items():
+            for s in skels:
+                seen.add(intent, s)
+    return {
+        "diversity": {split: d.report() for split, d in sorted(diversity.items())},
+        "ood_skeletons_unseen_in_training": unseen_share(diversity["ood"], seen)
+        if "ood" in diversity
+        else None,
+    }
+
+
 def synthesize(cfg: SynthConfig, folder: Path, llm: Any = None) -> dict[str, Any]:
     """Synthesize every split into `folder`; returns the report (the stage adds the profile and file names)."""
     start = time.perf_counter()
     checker = Checker()
     extra: dict[str, Any] = {}
+    diversity: dict[str, Diversity] = defaultdict(Diversity)
     if cfg.teacher == "offline":
-        splits, templates = generate_offline(cfg, checker)
+        splits, templates = generate_offline(cfg, checker, diversity=diversity)
     elif cfg.teacher == "llm":
         splits, templates, extra = _generate_with_llm(cfg, checker, llm, folder)
     else:
@@ -187,6 +214,7 @@ def synthesize(cfg: SynthConfig, folder: Path, llm: Any = None) -> dict[str, Any
         else None,
         "wall_s": round(wall, 2),
         "splits": {s: describe(splits[s], cfg.report_sample, cfg.seed) for s in SPLITS},
+        **diversity_report(diversity),
         **extra,
     }
 

@@ -17,7 +17,7 @@ train/val/test, so a score on `ood` measures generalization, not memorization.
 Date rules, used consistently: "on Friday" is the first Friday after today, "next Friday" one week later;
 "June 20" is the next June 20 that is not in the past.
 
-    >>> q, plan, template_ids = compose(random.Random(0), "train", dt.date(2024, 6, 12))
+    >>> q, plan, template_ids, clauses = compose(random.Random(0), "train", dt.date(2024, 6, 12))
     >>> plan.endswith("join()<END_OF_PLAN>")
     True
 """
@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.plan import END_OF_PLAN
-from workbench.synth import pools
+from workbench.synth import phrasing, pools
+from workbench.synth.diversity import skeleton
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 MONTHS = [
@@ -156,11 +157,45 @@ class PlanBuilder:
             self._index[key] = ref
         return ref
 
-    def email(self, person: str) -> Ref:
-        return self.call("get_email_address", person, once=True)
+    def email(self, person: str) -> Ref | str:
+        """The address: typed in the query (no look-up), else looked up once (a group by its lookup name)."""
+        if "@" in person:
+            return person
+        return self.call("get_email_address", pools.GROUP_LOOKUP.get(person, person), once=True)
 
-    def phone(self, person: str) -> Ref:
-        return self.call("get_phone_number", person, once=True)
+    def phone(self, person: str) -> Ref | str:
+        if person[:1].isdigit() or person[:1] in "+(":
+            return person
+        return self.call("get_phone_number", pools.GROUP_LOOKUP.get(person, person), once=True)
+
+    def values(self) -> list[str]:
+        """Every string argument of the plan so far: the slot values a rephrasing must leave alone."""
+        out: list[str] = []
+
+        def walk(v: Any) -> None:
+            if isinstance(v, str):
+                out.append(v)
+            elif isinstance(v, (list, tuple)):
+                for x in v:
+                    walk(x)
+
+        for _, args in self.nodes:
+            walk(args)
+        return out
+
+    def lowercase(self) -> None:
+        """Every string argument in lower case: the plan copies a query typed all in lower case."""
+
+        def low(v: Any) -> Any:
+            if isinstance(v, str):
+                return v.lower()
+            if isinstance(v, list):
+                return [low(x) for x in v]
+            if isinstance(v, tuple):
+                return tuple(low(x) for x in v)
+            return v
+
+        self.nodes = [(tool, low(args)) for tool, args in self.nodes]
 
     def file(self, name: str) -> Ref:
         return self.call("open_and_get_file_path", name, once=True)
@@ -224,7 +259,17 @@ class Ctx:
         pool = pools.people(self.split)
         chosen = list(dict.fromkeys(self.rng.choice(pool) for _ in range(self.rng.randint(lo, hi))))
         # sometimes a person is named by first name only, as users do ("Sid")
-        return [p.split()[0] if self.rng.random() < 0.15 else p for p in chosen]
+        chosen = [p.split()[0] if self.rng.random() < 0.15 else p for p in chosen]
+        if self.rng.random() < 0.07:  # a group or a role instead of a person ("the design team")
+            chosen[-1] = self.rng.choice(pools.groups(self.split))
+        return list(dict.fromkeys(chosen))
+
+    def typed(self, people: list[str], kind: str) -> list[str]:
+        """Sometimes the first recipient's number or address is typed in the query: no look-up then."""
+        if self.rng.random() < 0.1:
+            literal = pools.email_address if kind == "email" else pools.phone_number
+            people = [literal(self.rng, self.split), *people[1:]]
+        return people
 
     def one(self, pool: Callable[[str], Any]) -> str:
         return self.rng.choice(list(pool(self.split)))
@@ -253,8 +298,27 @@ EMAIL = [
 ]
 
 
+EMAIL_FILES = [  # the files are what is sent: attachments without the word "attach"
+    "email {P} {F}",
+    "send {P} {F}",
+    "send {F} to {P}",
+    "email {F} to {P}",
+    "get {F} over to {P}",
+    "mail {P} {F}",
+    "can you send {P} {F}",
+    "share {F} with {P} by email",
+    "mail {P} a copy of {F}",
+]
+
+
+def _file_stem(name: str) -> str:
+    return name.rsplit(".", 1)[0]
+
+
 def intent_email(c: Ctx) -> str:
-    to, subject = c.people(), c.one(pools.subjects)
+    if c.rng.random() < 0.15:
+        return _intent_email_files(c)
+    to, subject = c.typed(c.people(), "email"), c.one(pools.subjects)
     clause = c.template("email", EMAIL).format(P=names(to), S=subject)
     cc = c.people(1, 1) if c.rng.random() < 0.3 else []
     if cc:
@@ -288,6 +352,20 @@ REPLY = [
     "get back to the sender of this email",
 ]
 SAYING = [" saying {M}", " to say {M}", " and tell them {M}", ": {M}"]
+
+
+def _intent_email_files(c: Ctx) -> str:
+    to = c.typed(c.people(1, 2), "email")
+    files = list(dict.fromkeys(c.one(pools.files) for _ in range(c.rng.randint(1, 2))))
+    c.plan.call(
+        "compose_new_email",
+        [c.plan.email(p) for p in to],
+        [],
+        " and ".join(_file_stem(f) for f in files),
+        "",
+        [c.plan.file(f) for f in files],
+    )
+    return c.template("email_files", EMAIL_FILES).format(P=names(to), F=names(files))
 
 
 def intent_reply(c: Ctx) -> str:
@@ -343,7 +421,7 @@ SMS = [
 
 
 def intent_sms(c: Ctx) -> str:
-    to, message = c.people(1, 2), c.one(pools.messages)
+    to, message = c.typed(c.people(1, 2), "phone"), c.one(pools.messages)
     c.plan.call("send_sms", [c.plan.phone(p) for p in to], message)
     return c.template("sms", SMS).format(P=names(to), M=message)
 
@@ -698,6 +776,71 @@ def intent_open_file(c: Ctx) -> str:
     return c.template("open_file", OPEN_FILE).format(F=file)
 
 
+LOOKUP = {  # a question or request for a contact detail: the look-up is the whole plan for it
+    "phone": [
+        "what's {P}'s number",
+        "what is {P}'s phone number",
+        "find {P}'s phone number",
+        "look up {P}'s cell",
+        "get me {P}'s number",
+        "do you have {P}'s number",
+        "what's the number for {P}",
+        "I need {P}'s digits",
+        "{P}'s mobile number?",
+    ],
+    "email": [
+        "what's {P}'s email",
+        "what is the email address of {P}",
+        "find {P}'s email address",
+        "look up {P}'s email",
+        "get me {P}'s email",
+        "what's the email for {P}",
+        "which address does {P} use for email",
+        "{P}'s email address?",
+        "I need the mail address of {P}",
+    ],
+}
+
+
+def intent_lookup(c: Ctx) -> str:
+    who, kind = c.people(1, 1)[0], c.rng.choice(["phone", "email"])
+    c.plan.phone(who) if kind == "phone" else c.plan.email(who)
+    return c.template(f"lookup_{kind}", LOOKUP[kind]).format(P=who)
+
+
+NOTE_SHARE = {  # a note's text is what is sent: open_note's output is the body
+    "email": [
+        "email {P} my {N} note",
+        "send my {N} note to {P} by email",
+        "mail {P} what's in my {N} note",
+        "forward my {N} note to {P} over email",
+        "send {P} the {N} note as an email",
+        "put my {N} note in an email to {P}",
+        "email the contents of my {N} note to {P}",
+    ],
+    "sms": [
+        "text {P} my {N} note",
+        "send {P} my {N} note as a text",
+        "message {P} what's on my {N} note",
+        "text the {N} note to {P}",
+        "send the {N} note to {P} by text",
+        "sms {P} the {N} note",
+        "shoot {P} my {N} note over text",
+    ],
+}
+
+
+def intent_note_share(c: Ctx) -> str:
+    name, channel = c.one(pools.note_names), c.rng.choice(["email", "sms"])
+    to = c.people(1, 2)
+    note = c.plan.call("open_note", name, "")
+    if channel == "email":
+        c.plan.call("compose_new_email", [c.plan.email(p) for p in to], [], name, note, [])
+    else:
+        c.plan.call("send_sms", [c.plan.phone(p) for p in to], note)
+    return c.template(f"note_share_{channel}", NOTE_SHARE[channel]).format(P=names(to), N=name.lower())
+
+
 INTENTS: dict[str, Callable[[Ctx], str]] = {
     "email": intent_email,
     "reply": intent_reply,
@@ -714,9 +857,10 @@ INTENTS: dict[str, Callable[[Ctx], str]] = {
     "summary": intent_summary,
     "share_place": intent_share_place,
     "open_file": intent_open_file,
+    "lookup": intent_lookup,
+    "note_share": intent_note_share,
 }
 ALONE_ONLY = {"open_file"}  # a bare look-up: only a query of its own
-MAIL_SELECTION = {"reply", "forward"}  # both act on "this email": at most one per query
 # Held-out intent pairs: queries that combine them appear only in the ood split.
 HELD_OUT_PAIRS = {
     frozenset(p) for i, p in enumerate(itertools.combinations(sorted(INTENTS), 2)) if i % 9 == 4
@@ -744,33 +888,52 @@ def _choose_intents(rng: random.Random, ood: bool) -> list[str]:
         names_ = rng.sample(sorted(INTENTS), k)
         if k > 1 and ALONE_ONLY & set(names_):
             continue
-        if len(MAIL_SELECTION & set(names_)) > 1:
-            continue
         held = any(frozenset(p) in HELD_OUT_PAIRS for p in itertools.combinations(names_, 2))
         if held and not ood:
             continue
         return names_
 
 
-def compose(rng: random.Random, split: str, today: dt.date) -> tuple[str, str, list[str]]:
-    """One (query, plan text, template ids) for a split."""
+def compose(
+    rng: random.Random, split: str, today: dt.date
+) -> tuple[str, str, list[str], list[tuple[str, str]]]:
+    """One (query, plan text, template ids, (intent, clause) pairs) for a split. About half the queries are
+    written as the templates write them; the rest casually or with typos (`phrasing`)."""
     ood = split == "ood"
     ctx = Ctx(rng, split, today, PlanBuilder())
-    clauses = [INTENTS[name](ctx) for name in _choose_intents(rng, ood)]
+    chosen = _choose_intents(rng, ood)
+    clauses = [INTENTS[name](ctx) for name in chosen]
+    register = phrasing.choose_register(rng)
+    if register != "plain":
+        values = ctx.plan.values()
+        lower = rng.random() < 0.5  # names and values typed in lower case too: the plan copies them so
+        clauses = [phrasing.realize(rng, clause, values, register, ood, lower) for clause in clauses]
+        query = phrasing.join_clauses(rng, clauses, register, ood)
+        if lower:
+            ctx.plan.lowercase()
+        return query, ctx.plan.render(), ctx.used, _skeletons(chosen, clauses, values)
     opener = rng.choice(OOD_OPENERS if ood else OPENERS)
-    if re.match(r"(what|how|I need|don't|make sure|tell me)\b", clauses[0]):
+    if re.match(
+        r"(what|how|I need|don't|make sure|tell me|which|find|look up|get me|do you)\b", clauses[0]
+    ) or (clauses[0].endswith("?")):
         opener = ""  # these clauses are not imperatives: "could you what is ..." is not English
     query = opener + clauses[0]
     for clause in clauses[1:]:
         query += rng.choice(OOD_CONNECTIVES if ood else CONNECTIVES) + clause
     query = re.sub(r"([.!?] )([a-z])", lambda m: m.group(1) + m.group(2).upper(), query)
     query = query[:1].upper() + query[1:]
-    query += (
-        "?"
-        if re.match(r"(can|could|would) you|what|how", query, re.IGNORECASE) and len(clauses) == 1
-        else "."
-    )
-    return query, ctx.plan.render(), ctx.used
+    if not query.endswith("?"):
+        query += (
+            "?"
+            if re.match(r"(can|could|would|do) you|what|how|which", query, re.IGNORECASE)
+            and len(clauses) == 1
+            else "."
+        )
+    return query, ctx.plan.render(), ctx.used, _skeletons(chosen, clauses, ctx.plan.values())
+
+
+def _skeletons(intents: list[str], clauses: list[str], values: list[str]) -> list[tuple[str, str]]:
+    return [(i, skeleton(c, values)) for i, c in zip(intents, clauses, strict=True)]
 
 
 def random_today(rng: random.Random) -> dt.date:

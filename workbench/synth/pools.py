@@ -213,3 +213,45 @@ def subjects(split: str) -> list[str]:
 
 def reminder_lists(split: str) -> list[str]:
     return _split(_LISTS, split)
+
+
+# Groups and roles people write instead of a name ("email the design team"): the phrase in the query, and the
+# name the look-up gets (the contacts app resolves a group or a role like a person).
+_GROUPS = {
+    "the design team": "design team",
+    "my manager": "manager",
+    "the marketing team": "marketing team",
+    "accounting": "accounting",
+    "my landlord": "landlord",
+    "mom": "Mom",
+    "the sales team": "sales team",
+    "my boss": "boss",
+    "the team": "team",
+    "HR": "HR",
+    "dad": "Dad",
+    "the front desk": "front desk",
+    "the book club": "book club",
+    "my sister": "sister",
+    "the IT helpdesk": "IT helpdesk",
+}
+GROUP_LOOKUP = dict(_GROUPS)
+_DOMAINS = ["example.com", "gmail.com", "company.org", "uni.edu", "mail.net"]
+
+
+def groups(split: str) -> list[str]:
+    return _split(list(_GROUPS), split)
+
+
+def phone_number(rng, split: str) -> str:
+    """A phone number typed into the query (so no look-up); ood writes formats that training never shows."""
+    a, b, c = rng.randint(201, 989), rng.randint(200, 999), rng.randint(0, 9999)
+    formats = [f"{a}-555-{c:04d}", f"({a}) 555-{c:04d}", f"+1 {a} 555 {c:04d}"]
+    ood = [f"+44 7700 {b}{c % 1000:03d}", f"{a}.555.{c:04d}"]
+    return rng.choice(ood if split == "ood" else formats)
+
+
+def email_address(rng, split: str) -> str:
+    """An email address typed into the query, from the split's first names (held-out names for ood)."""
+    first = rng.choice(first_names(split)).lower()
+    first = first.encode("ascii", "ignore").decode() or "alex"
+    return f"{first}{rng.choice(['', '.k', '22', '.work'])}@{rng.choice(_DOMAINS)}"

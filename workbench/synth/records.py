@@ -7,7 +7,7 @@ A record is one (query, plan) pair:
 
 Both teachers (the LLM and the procedural one) go through `check_record`: the plan must parse, validate
 against the tool specs (names, arity, types), reference only earlier steps, end in exactly one `join()`, number
-its steps 1..n, and use every look-up it makes; the query must not repeat an earlier one (exact or near:
+its steps 1..n, and use every look-up it makes (unless the query asks for what it finds); the query must not repeat an earlier one (exact or near:
 normalized text). Each rejection has a reason, counted in the run's report.
 """
 
@@ -27,6 +27,14 @@ SPLITS = ("train", "val", "test", "ood")
 # it (a one-step plan may simply answer with it). A Zoom link is not one: creating the meeting is an action.
 LOOKUPS = frozenset({"get_phone_number", "get_email_address", "open_and_get_file_path"})
 _SPECS = {t.name: t for t in tinyagent_tools()}
+# A look-up no later step uses is still right when the query asks for what it finds ("what's Ana's number?").
+ASKED = {
+    "get_phone_number": re.compile(r"(?i)\b(numbers?|phone|cell|digits|mobile)\b"),
+    "get_email_address": re.compile(r"(?i)\b(e-?mails?|e-?mail address|mail address)\b"),
+    "open_and_get_file_path": re.compile(
+        r"(?i)\b(find|open|locate|where|path|pull up|bring up|dig up|fetch)\b"
+    ),
+}
 
 
 @dataclass
@@ -57,8 +65,9 @@ class Rejected(ValueError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
-def check_plan(plan_text: str) -> list[str]:
-    """The plan's tool names (in step order, join excluded) if it passes every plan check, else `Rejected`."""
+def check_plan(plan_text: str, query: str | None = None) -> list[str]:
+    """The plan's tool names (in step order, join excluded) if it passes every plan check, else `Rejected`.
+    With the `query`, a look-up that no step uses passes when the query asks for what it finds (`ASKED`)."""
     if not plan_text.rstrip().endswith(END_OF_PLAN):
         raise Rejected("no_end_marker", "the plan must end with join()<END_OF_PLAN>")
     try:
@@ -78,7 +87,14 @@ def check_plan(plan_text: str) -> list[str]:
     if [s.idx for s in plan.steps] != list(range(1, len(plan.steps) + 1)):
         raise Rejected("bad_numbering", "steps must be numbered 1, 2, 3, ...")
     used = {d for s in plan.tasks for d in s.deps}
-    unused = [s.idx for s in plan.tasks if s.tool in LOOKUPS and s.idx not in used and len(plan.tasks) > 1]
+    unused = [
+        s.idx
+        for s in plan.tasks
+        if s.tool in LOOKUPS
+        and s.idx not in used
+        and len(plan.tasks) > 1
+        and not (query and ASKED[s.tool].search(query))
+    ]
     if unused:
         raise Rejected("unused_step", f"step(s) {unused} look something up that no later step uses")
     return plan.tools
@@ -99,7 +115,7 @@ class Checker:
             key = normalize_query(query)
             if key in self.seen:
                 raise Rejected("duplicate_query")
-            tools = check_plan(plan_text)
+            tools = check_plan(plan_text, query)
         except Rejected as e:
             self.rejected[e.reason] += 1
             return None
