@@ -26,9 +26,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import workbench_dirs
 
 from workbench import config
 from workbench.serve import HOST, free_port
+from workbench.synth.dataset import load_split
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -222,7 +224,11 @@ def test_quickstart_runs_in_jupyterlab_and_the_explorer_responds(lab, tmp_path):
 
             # Pick another example in the dropdown: a new plan, its DAG, the replay at its last event.
             labels = page.locator(".wb-example select option").all_inner_texts()
-            index = next(i for i, text in enumerate(labels) if text.startswith("test-000005:"))
+            with workbench_dirs(tmp_path, WB_QUICK="1"):  # the quick dataset the notebook built
+                plans = {r["id"]: r["plan"] for r in load_split("test")}
+            index = next(
+                i for i, text in enumerate(labels) if "summarize_pdf" in plans.get(text.split(":")[0], "")
+            )
             before = dag_src(page)
             page.locator(".wb-example select").select_option(index=index)
             wait_for_update(page, before, "event")
