@@ -22,7 +22,10 @@ class FinetuneConfig:
 
     base_model: str = field(
         default="offline",
-        metadata={"help": "offline (pre-train a small Llama here), a model folder, or a hub id"},
+        metadata={
+            "help": "offline (pre-train a small Llama here), bundled (the planner in the repository), a model "
+            "folder, or a hub id"
+        },
     )
     vocab_size: int = field(
         default=1024, metadata={"help": "offline tokenizer: byte-level BPE size (+16 tool names)"}

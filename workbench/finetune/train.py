@@ -27,6 +27,7 @@ from typing import Any
 
 from workbench.files import write_json_atomic
 from workbench.finetune import base
+from workbench.finetune.bundled import SUMS, bundled_planner
 from workbench.finetune.prompts import PadCollator, build_examples
 from workbench.finetune.settings import (
     BASE_FIELDS,
@@ -375,6 +376,8 @@ def base_id(base_dir: Path, planner: Path) -> str:
     meta = base_dir.parent / "settings.json"
     if base_dir.parent == planner / "base" and meta.exists():
         return "offline:" + hashlib.sha256(meta.read_bytes()).hexdigest()[:16]
+    if (base_dir / SUMS).exists():  # the bundled planner: by content, wherever the clone is
+        return "bundled:" + hashlib.sha256((base_dir / SUMS).read_bytes()).hexdigest()[:16]
     return str(base_dir)
 
 
@@ -383,6 +386,11 @@ def build_base(cfg: FinetuneConfig, planner: Path, dataset: Path) -> Path:
 
     The offline base's tokenizer is also copied to `planner/tokenizer.json` (ToolRAG counts prompt tokens with it).
     """
+    if cfg.base_model == "bundled":  # the planner in the repository (`finetune.bundled`)
+        folder = bundled_planner()
+        planner.mkdir(parents=True, exist_ok=True)
+        shutil.copy(folder / "tokenizer.json", planner / "tokenizer.json")
+        return folder
     if cfg.base_model != "offline":
         return Path(cfg.base_model)
     folder = planner / "base"
