@@ -69,18 +69,12 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format workbench tests
 
-# Rebuilds the planner bundled in workbench/pretrained/tinyagent-planner-1m/ (its README.md is the model card):
-# the offline dataset, the offline recipe with full fine-tuning only, then the model copied with fresh checksums.
-# About 1.5 hours on 2 CPU cores; the run's folders are kept in $(BUNDLE_OUT) (resumable).
+# Rebuilds the planner bundled in workbench/pretrained/tinyagent-planner-1m/ (its README.md is the model card) by
+# its three-stage recipe (workbench.finetune.bundled.RECIPE), then copies it there with fresh checksums.
+# Hours on 2 CPU cores; each stage's folder is kept in $(BUNDLE_OUT), and a finished stage is not run again.
 BUNDLE_OUT ?= .bundle-build
-BUNDLE_ENV := WORKBENCH_DATA_DIR=$(abspath $(BUNDLE_OUT))/data WORKBENCH_FIGURES_DIR=$(abspath $(BUNDLE_OUT))/figures \
-	WORKBENCH_ARTIFACTS_DIR=$(abspath $(BUNDLE_OUT))/artifacts
 bundle-planner: setup
-	$(BUNDLE_ENV) $(VENV)/bin/workbench synth --profile offline
-	$(BUNDLE_ENV) $(VENV)/bin/workbench finetune --profile offline --methods full --eval-val 40 --eval-test 200 \
-		--eval-ood 100 --latency-n 2
-	$(PY) -c "from pathlib import Path; from workbench.finetune.bundled import bundle; \
-		print(bundle(Path('$(BUNDLE_OUT)/artifacts/planner/full/model')))"
+	$(PY) -m workbench.finetune.bundled --out $(BUNDLE_OUT)
 
 clean-notebooks: setup
 	$(PY) -m workbench.notebooks strip notebooks/*.ipynb

@@ -393,3 +393,28 @@ def test_the_planner_runtime_puts_back_a_request_the_whole_plan_dropped_in_batch
     assert run(streamed.complete(chat)).text == both
     assert run(streamed.complete(chat)).text == sms  # a replan is left as the model writes it
     assert run(planner.llm(tools, query).complete(chat)).text == sms  # without today: no requests planned
+
+
+def test_the_planner_runtime_moves_dates_onto_the_day_the_query_names_in_batch_and_in_stream(
+    tiny, monkeypatch
+):
+    """The model's plan is scripted (a date off by one, as small planners write "tomorrow"): `Planner.plan` and
+    the streamed plan both carry the day the query names; `resolve_dates=False` keeps the model's."""
+    wrong = (
+        '1. get_email_address("Sid")\n2. create_calendar_event("Meeting", "2024-06-12 14:00:00", '
+        '"2024-06-12 15:00:00", "", ["$1"], "", None)\n3. join()<END_OF_PLAN>'
+    )
+    right = wrong.replace("2024-06-12", "2024-06-13")
+    tools = ["get_email_address", "create_calendar_event"]
+    planner = _tiny_planner(tiny, tools, {"max_steps": 3, "max_str_len": 20, "max_list_len": 2})
+    monkeypatch.setattr(planner.engine, "generate_batch", lambda prompts, budget: [wrong] * len(prompts))
+    query = "Create a meeting with Sid for tomorrow 2pm"
+    assert planner.plan([query], ["2024-06-12"])[0]["plan"] == right
+    assert planner.plan([query], ["2024-06-13"])[0]["plan"] == right.replace("2024-06-13", "2024-06-14")
+    planner.resolve_dates = False
+    assert planner.plan([query], ["2024-06-12"])[0]["plan"] == wrong
+    monkeypatch.setattr(planner.engine, "with_logits_processors", lambda _: ScriptedLLM([wrong] * 3))
+    chat = [{"role": "user", "content": query}]
+    assert run(planner.llm(tools, query, "2024-06-12").complete(chat)).text == wrong
+    planner.resolve_dates = True
+    assert run(planner.llm(tools, query, "2024-06-12").complete(chat)).text == right

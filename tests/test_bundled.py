@@ -2,12 +2,14 @@
 error, and it plans the README's example queries right."""
 
 import shutil
+import subprocess
 
 import pytest
 
 from workbench.finetune.bundled import (
     BUNDLED_DIR,
     MODEL_FILES,
+    RECIPE,
     SUMS,
     bundle,
     bundled_planner,
@@ -60,6 +62,26 @@ def test_bundling_copies_the_model_files_keeps_the_card_and_writes_checksums(tmp
     (model / "config.json").unlink()
     with pytest.raises(FileNotFoundError, match="config.json"):
         bundle(model, out)
+
+
+def test_the_recipe_names_generator_commits_of_this_repository():
+    repo = BUNDLED_DIR.parents[2]
+    git = ["git", "-C", str(repo)]
+    if shutil.which("git") is None or subprocess.run([*git, "rev-parse"], capture_output=True).returncode:
+        pytest.skip("not a git checkout: the recipe's commits cannot be checked")
+    if (
+        subprocess.run(
+            [*git, "rev-parse", "--is-shallow-repository"], capture_output=True, text=True
+        ).stdout.strip()
+        == "true"
+    ):
+        pytest.skip(
+            "a shallow clone lacks the older commits the recipe's first stages generate their data with"
+        )
+    for stage in RECIPE:
+        found = subprocess.run([*git, "cat-file", "-e", f"{stage.commit}^{{commit}}"], capture_output=True)
+        assert found.returncode == 0, f"{stage.name}: {stage.commit} is not a commit of this repository"
+    assert RECIPE[-1].commit == "HEAD", "the last stage trains on this checkout's generator"
 
 
 # The example requests of the README and notebooks 00 and 07, today being 2024-06-12: two look-ups, then the event.

@@ -38,7 +38,9 @@ GOLD = '1. get_phone_number("Ana")\n2. get_phone_number("Bo")\n3. send_sms(["$1"
 
 @pytest.fixture(scope="module")
 def workbench_dir(tmp_path_factory):
-    with synthesized_workbench(tmp_path_factory.mktemp("finetune"), train=300, val=30, test=6, ood=6) as root:
+    with synthesized_workbench(
+        tmp_path_factory.mktemp("finetune"), train=300, val=30, test=10, ood=6
+    ) as root:
         yield root
 
 
@@ -61,6 +63,7 @@ TINY = dict(
     batch_size=16,
     eval_every=5,
     eval_test=6,
+    best_eval_test=10,  # the best variant, chosen on val, plans all 10 test records
     eval_ood=6,
     eval_human_dev=8,
     base_examples=1,
@@ -383,7 +386,8 @@ def test_stage_trains_and_evaluates_every_variant(stage_results, workbench_dir):
     assert r["training_wall_s_all_stages"] >= stages["lora"] + stages["full"] + stages["pretrain"]
     assert "cores" in r["cpu"]
     by_steps = r["best_success_by_steps"]["test"]
-    assert sum(b["n"] for b in by_steps.values()) == r["rows"][0]["n_test"]
+    assert r["rows"][0]["n_test"] == 6 and r["best_test_n"] == 10 == sum(b["n"] for b in by_steps.values())
+    assert sum(r["error_breakdown"]["test"].values()) == round(10 * (1 - r["best_success_test"]))
     for row in r["rows"]:
         if row["constrained"]:
             assert row["parse_failure_test"] == 0.0 and row["parse_failure_ood"] == 0.0, row["variant"]

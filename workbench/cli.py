@@ -228,7 +228,8 @@ def cmd_toolrag(args: argparse.Namespace) -> int:
 def cmd_finetune(args: argparse.Namespace) -> int:
     r = finetune_stage.run(dataclass_from_args(FinetuneConfig, args, "finetune"))
     print(
-        f"best: {r['best_variant']}: success {r['best_success_test']:.3f} (test), {r['best_success_ood']:.3f} "
+        f"best: {r['best_variant']}: success {r['best_success_test']:.3f} ({r['best_test_n']} test queries), "
+        f"{r['best_success_ood']:.3f} "
         f"(ood); constrained parse failures {r['constrained_parse_failure_rate']}; trained in {r['train_wall_s']} s"
     )
     print(f"wrote {config.results_path('planner')} and {config.figure_path('fig_success_rate.png')}")
@@ -279,6 +280,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 grounded=bool(args.grounded),
             )
         out.merge_repeats, out.recover_requests = args.merge_repeats, args.recover_requests
+        out.resolve_dates = args.resolve_dates
         return out
 
     n = predict_file(args.input, args.output, planner)
@@ -455,6 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="plan each request of a query alone too, and put back one the whole plan dropped (default: on)",
+    )
+    p.add_argument(
+        "--resolve-dates",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="move the plan's dates onto the day the query names, worked out from today (default: on)",
     )
     p.add_argument("--profile", choices=config.PROFILES)
     p.set_defaults(func=cmd_predict)

@@ -540,17 +540,10 @@ class RepeatMerger:
         return (self._line(rest) or "") if rest else ""
 
     def _line(self, raw: str) -> str | None:
-        text, end = raw, ""
-        if text.rstrip().endswith(END_OF_PLAN):
-            text, end = text.rstrip()[: -len(END_OF_PLAN)], END_OF_PLAN
-        m = _STEP_RE.match(text.strip())
-        if m is None or _THOUGHT_RE.match(text.strip()) or not m.group(2):
+        step = read_step_line(raw)
+        if step is None:
             return raw
-        try:
-            idx = _step_number(m.group(1))
-            tool, args = _read_call(m.group(2), idx, 0)
-        except PlanError:
-            return raw
+        idx, tool, args, end = step
         new_args = tuple(self._remap(a) for a in args)
         key = (tool, render_args(new_args))
         if tool in self.tools and key in self._seen:
@@ -574,6 +567,27 @@ class RepeatMerger:
                     out.append(v)
             return out
         return value
+
+
+def read_step_line(raw: str) -> tuple[int, str, tuple[Any, ...], str] | None:
+    """(step number, tool, arguments, `<END_OF_PLAN>` or "") of one line of a plan, or None for a line that is
+    not a step that parses (a thought, text, a broken call): for repairs that rewrite a plan line by line.
+
+        >>> read_step_line('2. send_sms(["$1"], "hi")')
+        (2, 'send_sms', (['$1'], 'hi'), '')
+    """
+    text, end = raw, ""
+    if text.rstrip().endswith(END_OF_PLAN):
+        text, end = text.rstrip()[: -len(END_OF_PLAN)], END_OF_PLAN
+    m = _STEP_RE.match(text.strip())
+    if m is None or _THOUGHT_RE.match(text.strip()) or not m.group(2):
+        return None
+    try:
+        idx = _step_number(m.group(1))
+        tool, args = _read_call(m.group(2), idx, 0)
+    except PlanError:
+        return None
+    return idx, tool, args, end
 
 
 def merge_repeated_calls(text: str, tools: Iterable[str]) -> str:

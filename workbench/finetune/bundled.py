@@ -13,8 +13,13 @@ never a silently different model.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.files import fresh_tmp_dir, replace_dir
@@ -74,3 +79,99 @@ def bundle(model_dir: Path, out: Path = BUNDLED_DIR) -> Path:
     sums = "".join(f"{sha256(tmp / n)}  {n}\n" for n in sorted(MODEL_FILES))  # the card is not a model file
     (tmp / SUMS).write_text(sums, encoding="utf-8")
     return replace_dir(tmp, out)
+
+
+# ----------------------------------------------------------------------------------------------- rebuild
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the bundled planner's recipe: the offline dataset as the generator at `commit` writes it
+    (seed 0), and `workbench finetune` with `args` (after the first stage, from the previous stage's model)."""
+
+    name: str
+    commit: str  # the generator's commit; "HEAD": this checkout
+    args: tuple[str, ...]
+
+
+_EVAL = (
+    "--eval-val",
+    "40",
+    "--eval-test",
+    "100",
+    "--eval-ood",
+    "50",
+    "--eval-human-dev",
+    "40",
+    "--latency-n",
+    "2",
+)
+_PASS = ("--methods", "full", "--full-lr", "5e-4", "--full-epochs", "1", "--train-records", "44000")
+#: The recipe of the weights in BUNDLED_DIR, stage by stage (the model card says why there are three). The
+#: generator changed between the stages (a casual phrasing layer; "them" for the people of an earlier
+#: request), and each stage trained on the data of its day.
+RECIPE = (
+    Stage("offline-recipe", "7ea91b2", ("--methods", "full", *_EVAL)),
+    Stage("phrasing-layer", "02dc6c5", (*_PASS, "--base-examples", "0", *_EVAL)),
+    Stage("current", "HEAD", (*_PASS, "--base-examples", "0", *_EVAL)),
+)
+
+
+def rebuild(out: Path, recipe: tuple[Stage, ...] = RECIPE, threads: int = 2) -> Path:
+    """Run `recipe` in `out` (one folder per stage, each resumable: a finished stage is skipped) and bundle the
+    last stage's model into BUNDLED_DIR. Each stage's dataset is written by the generator of its commit (a git
+    worktree of this repository); training runs on this checkout's code. Hours on a 2-core CPU."""
+    repo = BUNDLED_DIR.parent.parent.parent
+    base: Path | None = None
+    for stage in recipe:
+        folder = (out / stage.name).resolve()
+        env = {
+            **os.environ,
+            "WORKBENCH_DATA_DIR": str(folder / "data"),
+            "WORKBENCH_ARTIFACTS_DIR": str(folder / "artifacts"),
+            "WORKBENCH_FIGURES_DIR": str(folder / "figures"),
+        }
+        model = folder / "artifacts" / "planner" / "full" / "model"
+        if not (model / "model.safetensors").exists():
+            source = repo
+            if stage.commit != "HEAD":
+                source = (out / f"generator-{stage.commit}").resolve()
+                if not source.exists():
+                    _run(
+                        ["git", "-C", str(repo), "worktree", "add", "--detach", str(source), stage.commit],
+                        env,
+                    )
+            if not (folder / "data" / "tinyagent" / "test.jsonl").exists():
+                _run([sys.executable, "-m", "workbench.cli", "synth", "--profile", "offline"],
+                     {**env, "PYTHONPATH": str(source)}, cwd=source)  # fmt: skip
+            args = [*stage.args, *(["--base-model", str(base)] if base else []), "--threads", str(threads)]
+            _run(
+                [sys.executable, "-m", "workbench.cli", "finetune", "--profile", "offline", *args],
+                env,
+                cwd=repo,
+            )
+        base = model
+    assert base is not None, "an empty recipe"
+    return bundle(base)
+
+
+def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, env=env, cwd=cwd, check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Rebuild the bundled planner by its recipe (`make bundle-planner`)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(".bundle-build"), help="the stages' folders (resumable)"
+    )
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for training")
+    args = parser.parse_args(argv)
+    print(f"bundled {rebuild(args.out, threads=args.threads)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

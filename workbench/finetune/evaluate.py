@@ -121,6 +121,7 @@ def _result_key(
         "batch_size",
         "merge_repeats",
         "recover_requests",
+        "resolve_dates",
     )
     settings = {
         **{k: getattr(planner, k, None) for k in names},

@@ -81,6 +81,13 @@ class FinetuneConfig:
     )
     eval_test: int | None = field(default=1000, metadata={"help": "test records evaluated (None: all)"})
     eval_ood: int | None = field(default=1000, metadata={"help": "ood records evaluated (None: all)"})
+    best_eval_test: int = field(
+        default=0,
+        metadata={
+            "help": "test records the best variant (chosen on val) plans once more, for its test success and "
+            "failure breakdown (0: its eval_test records are enough)"
+        },
+    )
     eval_human_dev: int | None = field(
         default=None,
         metadata={

@@ -41,6 +41,7 @@ from workbench.jsonl import read_jsonl_numbered
 from workbench.llm.base import LLM, Message, StreamState
 from workbench.llm.local import MLXLLM, TransformersLLM, model_folder_or_hub_id, need_mlx_lm
 from workbench.plan import END_OF_PLAN, JOIN, RepeatMerger, merge_repeated_calls
+from workbench.planner.dates import DateRepair, named_day
 from workbench.planner.grammar import (
     PlanLogitsProcessor,
     close_cut_plan,
@@ -73,7 +74,8 @@ class Planner:
     (`grammar_limits` bound it), grounded also to the query's spans. `merge_repeats`: a call the model
     writes twice with the same arguments is merged into the first (`plan.RepeatMerger`), in batch and stream.
     `recover_requests`: the requests of a query are planned one by one as well, and one the whole plan
-    dropped is put back (`planner.requests`).
+    dropped is put back (`planner.requests`). `resolve_dates`: the day a query names ("tomorrow", "on
+    Friday") is worked out from today's date and the plan's dates moved onto it (`planner.dates`).
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class Planner:
         grounded: bool = False,
         merge_repeats: bool = True,
         recover_requests: bool = True,
+        resolve_dates: bool = True,
     ):
         if grounded and not constrained:
             raise ValueError("grounded decoding is a kind of constrained decoding: pass constrained=True too")
@@ -102,6 +105,7 @@ class Planner:
         self.grammar_limits = grammar_limits or {}
         self.max_new_tokens = max_new_tokens
         self.merge_repeats, self.recover_requests = merge_repeats, recover_requests
+        self.resolve_dates = resolve_dates
         self.batch_size = 1 if isinstance(self.engine, MLXLLM) else batch_size
 
     # ------------------------------------------------------------------------------------- loading
@@ -194,12 +198,16 @@ class Planner:
     def llm(self, tools: Sequence[str], query: str, today: str | None = None) -> LLM:
         """The planner as a streaming `LLM` for one query over `tools`: the same model, decoding under the
         same grammar as `plan`, token by token, with the same repeats merged; with `today`, the first plan
-        also gets the requests it dropped back before its `join()`, as `plan` does."""
+        also gets the requests it dropped back before its `join()`, and the dates the day the query names,
+        as `plan` does."""
         llm = self.engine.with_logits_processors(self.logits_processors([self.grammar(tools, query)]))
         recover = None
         if self.recover_requests and today is not None and len(split_requests(query)) > 1:
             recover = functools.partial(self._dropped_steps, query, today)
-        return _PlanStream(llm, self.merge_repeats, recover) if self.merge_repeats or recover else llm
+        dates = self._date_repair(query, today)
+        if self.merge_repeats or recover or dates:
+            return _PlanStream(llm, self.merge_repeats, recover, dates)
+        return llm
 
     async def _dropped_steps(self, query: str, today: str, plan: str) -> list[str]:
         """`dropped_steps` of `plan` for `query`, its requests planned off the event loop."""
@@ -232,10 +240,19 @@ class Planner:
                 p["requests_added"] = len(added) > 0
                 if added:
                     p["plan"] = add_dropped_requests(p["plan"], by_query[i])
-        if self.merge_repeats:
-            for p in out:
+        for p, today in zip(out, todays, strict=True):
+            if self.merge_repeats:
                 p["plan"] = merge_repeated_calls(p["plan"], TOOL_NAMES)
+            if repair := self._date_repair(p["query"], today):
+                p["plan"] = repair.plan(p["plan"])
         return out
+
+    def _date_repair(self, query: str, today: str | None) -> DateRepair | None:
+        """The repair that moves a plan's dates onto the day `query` names, where it names one."""
+        if not self.resolve_dates or today is None:
+            return None
+        day = named_day(query, dt.date.fromisoformat(today))
+        return DateRepair(day) if day else None
 
     def _decode(
         self,
@@ -290,13 +307,24 @@ class Planner:
 
 class _PlanStream(LLM):
     """The planner's streaming `LLM` with the runtime's repairs applied line by line as the plan streams:
-    repeated calls merged (`plan.RepeatMerger`), and, where `recover` is given, the `join()` line held back
-    until `recover(plan so far)` has returned the steps of dropped requests, which go before it. The first
-    plan only: a replan is left as the model writes it. Usage and timings are the wrapped model's."""
+    repeated calls merged (`plan.RepeatMerger`); where `recover` is given, the `join()` line held back until
+    `recover(plan so far)` has returned the steps of dropped requests, which go before it (the first plan
+    only: a replan is left as the model writes it); where `dates` is given, each step's dates moved onto the
+    day the query names. Usage and timings are the wrapped model's."""
 
-    def __init__(self, llm: LLM, merge: bool, recover: Callable[[str], Awaitable[list[str]]] | None = None):
+    def __init__(
+        self,
+        llm: LLM,
+        merge: bool,
+        recover: Callable[[str], Awaitable[list[str]]] | None = None,
+        dates: DateRepair | None = None,
+    ):
         self.llm, self.model = llm, llm.model
-        self.merge, self.recover = merge, recover
+        self.merge, self.recover, self.dates = merge, recover, dates
+
+    def _repaired(self, text: str) -> str:
+        """`text` (whole lines, the last one maybe without its newline) with each line's dates repaired."""
+        return "\n".join(map(self.dates.line, text.split("\n"))) if self.dates and text else text
 
     async def _generate(
         self,
@@ -323,12 +351,12 @@ class _PlanStream(LLM):
                 out += merger.feed(line + "\n")
             pending = rest
             if out:
-                yield out
+                yield self._repaired(out)
         first, _, after = pending.partition("\n")
         if recover and _JOIN_LINE.match(first) and (added := await recover(raw)):
             pending = "\n".join([*added, join_line(first, len(added))]) + ("\n" + after if after else "")
         if text := merger.feed(pending) + merger.close():
-            yield text
+            yield self._repaired(text)
         if result:
             state.usage, state.finish_reason = result[0].usage, result[0].finish_reason
 

@@ -28,6 +28,7 @@ from workbench import config
 from workbench.files import write_json_atomic, write_jsonl_atomic
 from workbench.finetune.base import count_parameters, load_model
 from workbench.finetune.evaluate import (
+    evaluate,
     evaluate_splits,
     evaluate_variant,
     folder_fingerprint,
@@ -149,16 +150,22 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
                     flush=True,
                 )
     results = summarize(cfg, rows, reports, time.perf_counter() - t0)
+    best = next(r for r in rows if r["variant"] == results["best_variant"])
+    if cfg.best_eval_test > len(splits["test"]):  # the chosen planner on more test queries than each variant
+        splits["test"] = load_split("test", limit=cfg.best_eval_test, folder=dataset)
+        preds = _plan_best(cfg, best, models[best["model"]], splits["test"], "test", select, dataset, cache)
+        samples[(best["variant"], "test")] = preds
+        results["best_success_test"] = evaluate(
+            [p["plan"] for p in preds], [r["plan"] for r in splits["test"]]
+        )["success"]
+    results["best_test_n"] = len(splits["test"])
     results["best_success_by_steps"] = {
         split: success_by_steps(
             [p["plan"] for p in samples[(results["best_variant"], split)]], [r["plan"] for r in splits[split]]
         )
         for split in ("test", "ood")
     }
-    best = next(r for r in rows if r["variant"] == results["best_variant"])
-    human_preds = _plan_human_dev(
-        cfg, best, models[best["model"]], human, select, dataset, cache, planner_dir
-    )
+    human_preds = _plan_best(cfg, best, models[best["model"]], human, "human_dev", select, dataset, cache)
     samples[(best["variant"], "human_dev")] = human_preds
     report = human_dev_report([p["plan"] for p in human_preds], human)
     results["best_success_human_dev"] = report["success"]
@@ -222,26 +229,27 @@ def _refuse_leaks(human: list[dict[str, Any]], dataset: Path) -> None:
         )
 
 
-def _plan_human_dev(
+def _plan_best(
     cfg: FinetuneConfig,
     best: dict[str, Any],
     folder: Path,
-    human: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    name: str,
     select: Any,
     dataset: Path,
     cache: Path,
-    planner_dir: Path,
 ) -> list[dict[str, Any]]:
-    """The best variant's plans for the hand-written dev queries (kept like the other evaluations)."""
+    """The best variant's plans for `records` (the hand-written dev queries, or more test queries), kept like
+    the other evaluations under the name `name`."""
     model, tokenizer = load_model(folder)
     k, examples = _examples(cfg, best["model"], dataset, cache)
     rag = select if best["toolrag"] else None
     planner = _planner(model, tokenizer, cfg, examples, rag, best["constrained"], best["grounded"])
     res = evaluate_variant(
         planner,
-        human,
-        rag([r["query"] for r in human]) if rag else None,
-        cache=planner_dir / "evaluations" / f"{variant_slug(best['variant'])}.human_dev.json",
+        records,
+        rag([r["query"] for r in records]) if rag else None,
+        cache=config.planner_dir() / "evaluations" / f"{variant_slug(best['variant'])}.{name}.json",
         depends_on={"model": folder_fingerprint(folder), "examples": k},
     )
     return res["preds"]
