@@ -101,3 +101,4 @@ def test_the_bundled_planner_plans_the_readme_examples_right():
     planner = Planner.load(bundled_planner(), constrained=True, grounded=True)
     plans = [p["plan"] for p in planner.plan(README_EXAMPLES, ["2024-06-12"] * len(README_EXAMPLES))]
     assert [plan_success(p, MEETING) for p in plans] == [1.0] * len(README_EXAMPLES), plans
+    assert all('"2024-06-13 14:00:00"' in p for p in plans), plans  # tomorrow at 2pm

@@ -85,11 +85,15 @@ def add_dropped_requests(
     3. create_note("Milk", "", "")
     4. join()<END_OF_PLAN>
     """
-    added = dropped_steps(plan, request_plans, lookups)
-    if not added:
+    return insert_before_join(plan, dropped_steps(plan, request_plans, lookups))
+
+
+def insert_before_join(plan: str, steps: Sequence[str]) -> str:
+    """`plan` (ending in its `join()` line) with the step lines `steps` put before that line, renumbered."""
+    if not steps:
         return plan
     head = plan.rstrip().rsplit("\n", 1)[0] if "\n" in plan.strip() else ""
-    return "\n".join([*filter(None, [head]), *added, join_line(plan, len(added))])
+    return "\n".join([*filter(None, [head]), *steps, join_line(plan, len(steps))])
 
 
 def dropped_steps(
@@ -101,7 +105,7 @@ def dropped_steps(
     does not parse or does not end in its `join()` line, or a request plan that does not parse, adds nothing:
     nothing is guessed."""
     tasks = _tasks(plan)
-    if tasks is None or not _JOIN_LINE.match(plan.rstrip().rsplit("\n", 1)[-1]):
+    if tasks is None or not is_join_line(plan.rstrip().rsplit("\n", 1)[-1]):
         return []
     lookups = frozenset(lookups)
     called = {s.tool for s in tasks}
@@ -128,6 +132,11 @@ def join_line(plan: str, shift: int) -> str:
     if m is None:
         raise ValueError(f"the plan does not end in a join() line: {last[:60]!r}")
     return f"{int(m.group(1)) + shift}. {JOIN}(){END_OF_PLAN}"
+
+
+def is_join_line(line: str) -> bool:
+    """Whether `line` is a plan's closing `N. join()` line (with or without `<END_OF_PLAN>`)."""
+    return _JOIN_LINE.match(line) is not None
 
 
 _JOIN_LINE = re.compile(rf"^\s*(\d+)\.\s*{JOIN}\(\)\s*(?:{re.escape(END_OF_PLAN)})?\s*$")

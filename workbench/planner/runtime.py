@@ -50,9 +50,9 @@ from workbench.planner.grammar import (
     query_spans,
 )
 from workbench.planner.requests import (
-    _JOIN_LINE,
-    add_dropped_requests,
     dropped_steps,
+    insert_before_join,
+    is_join_line,
     join_line,
     split_requests,
 )
@@ -237,9 +237,7 @@ class Planner:
                 by_query.setdefault(i, []).append(sub["plan"])
             for i, p in enumerate(out):
                 added = dropped_steps(p["plan"], by_query.get(i, []))
-                p["requests_added"] = len(added) > 0
-                if added:
-                    p["plan"] = add_dropped_requests(p["plan"], by_query[i])
+                p["plan"], p["requests_added"] = insert_before_join(p["plan"], added), len(added) > 0
         for p, today in zip(out, todays, strict=True):
             if self.merge_repeats:
                 p["plan"] = merge_repeated_calls(p["plan"], TOOL_NAMES)
@@ -345,7 +343,7 @@ class _PlanStream(LLM):
             *lines, rest = pending.split("\n")
             out = ""
             for i, line in enumerate(lines):
-                if recover and _JOIN_LINE.match(line):
+                if recover and is_join_line(line):
                     held, rest = True, "\n".join([*lines[i:], rest])
                     break
                 out += merger.feed(line + "\n")
@@ -353,7 +351,7 @@ class _PlanStream(LLM):
             if out:
                 yield self._repaired(out)
         first, _, after = pending.partition("\n")
-        if recover and _JOIN_LINE.match(first) and (added := await recover(raw)):
+        if recover and is_join_line(first) and (added := await recover(raw)):
             pending = "\n".join([*added, join_line(first, len(added))]) + ("\n" + after if after else "")
         if text := merger.feed(pending) + merger.close():
             yield self._repaired(text)
