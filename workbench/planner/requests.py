@@ -105,7 +105,7 @@ def dropped_steps(
     does not parse or does not end in its `join()` line, or a request plan that does not parse, adds nothing:
     nothing is guessed."""
     tasks = _tasks(plan)
-    if tasks is None or not is_join_line(plan.rstrip().rsplit("\n", 1)[-1]):
+    if tasks is None or not ends_in_join(plan):
         return []
     lookups = frozenset(lookups)
     called = {s.tool for s in tasks}
@@ -132,6 +132,12 @@ def join_line(plan: str, shift: int) -> str:
     if m is None:
         raise ValueError(f"the plan does not end in a join() line: {last[:60]!r}")
     return f"{int(m.group(1)) + shift}. {JOIN}(){END_OF_PLAN}"
+
+
+def ends_in_join(plan: str) -> bool:
+    """Whether `plan` parses and its last line is its `join()`: only such a plan can take dropped requests (a
+    caller skips planning the requests of any other)."""
+    return _tasks(plan) is not None and is_join_line(plan.rstrip().rsplit("\n", 1)[-1])
 
 
 def is_join_line(line: str) -> bool:

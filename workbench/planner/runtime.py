@@ -51,6 +51,7 @@ from workbench.planner.grammar import (
 )
 from workbench.planner.requests import (
     dropped_steps,
+    ends_in_join,
     insert_before_join,
     is_join_line,
     join_line,
@@ -211,6 +212,8 @@ class Planner:
 
     async def _dropped_steps(self, query: str, today: str, plan: str) -> list[str]:
         """`dropped_steps` of `plan` for `query`, its requests planned off the event loop."""
+        if not ends_in_join(plan):
+            return []
         requests = split_requests(query)
         if isinstance(self.engine, MLXLLM):  # mlx's arrays belong to the thread that made them
             subs = self._decode(requests, [today] * len(requests))
@@ -230,7 +233,12 @@ class Planner:
         todays = list(todays) if todays is not None else [dt.date.today().isoformat()] * len(queries)
         out = self._decode(queries, todays, progress, tools)
         if self.recover_requests:
-            split = [(i, r) for i, q in enumerate(queries) if len(rs := split_requests(q)) > 1 for r in rs]
+            split = [
+                (i, r)
+                for i, q in enumerate(queries)
+                if ends_in_join(out[i]["plan"]) and len(rs := split_requests(q)) > 1
+                for r in rs
+            ]
             subs = self._decode([r for _, r in split], [todays[i] for i, _ in split], progress)
             by_query: dict[int, list[str]] = {}
             for (i, _), sub in zip(split, subs, strict=True):
