@@ -418,3 +418,20 @@ def test_the_planner_runtime_moves_dates_onto_the_day_the_query_names_in_batch_a
     assert run(planner.llm(tools, query, "2024-06-12").complete(chat)).text == wrong
     planner.resolve_dates = True
     assert run(planner.llm(tools, query, "2024-06-12").complete(chat)).text == right
+
+
+def test_the_best_planner_is_offered_the_tools_its_variant_was_measured_with(tiny, tmp_path):
+    """The first run chose a variant offered all 16 tools; a ToolRAG classifier trained beside it must not then
+    narrow the tools the agent plans with (it had selected 1 of the 2 tools a meeting needs)."""
+    from workbench.finetune import base
+    from workbench.planner import Planner
+
+    base.save_model(*tiny, tmp_path / "planner" / "full" / "model")
+    (tmp_path / "toolrag" / "classifier").mkdir(parents=True)
+    (tmp_path / "toolrag" / "classifier" / "toolrag.json").write_text("{}")  # a classifier is there
+    best = {"model_dir": "planner/full/model", "toolrag": False, "constrained": True, "grounded": False}
+    (tmp_path / "planner" / "best.json").write_text(json.dumps(best))
+    planner = Planner.best(tmp_path)
+    assert planner.select is None and planner.constrained
+    agent = TinyAgent.from_config(AgentConfig(toolrag="auto"), tmp_path)
+    assert agent.select is None and "all 16 tools" in agent.describe()

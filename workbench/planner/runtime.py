@@ -132,10 +132,12 @@ class Planner:
         grounded: bool | None = None,
     ) -> Planner:
         """The best model `workbench finetune` last trained under `artifacts`, with its decoding settings,
-        and the trained ToolRAG classifier when one exists (`toolrag="auto"`); `toolrag` may name another
+        and the trained ToolRAG classifier when the best variant used one (`toolrag="auto"`); `toolrag` may name another
         classifier folder, or "none" for all tools; `constrained` and `grounded` override the best variant's
         decoding mode."""
         model_dir, info = best_planner(artifacts)
+        if str(toolrag) == "auto" and not info.get("toolrag", True):
+            toolrag = "none"  # the best variant was chosen offered all 16 tools: it plans as it was measured
         constrained = info.get("constrained", False) if constrained is None else constrained
         grounded = (info.get("grounded", False) if grounded is None else grounded) and constrained
         return cls.load(
