@@ -200,7 +200,7 @@ def test_a_planner_object_plans_and_counts_its_own_prompt(records):
         def prompts(self, queries, todays, tools):
             return [[0] * (10 + len(t)) for t in tools]
 
-        def llm(self, tools, query):
+        def llm(self, tools, query, today=None):
             return ScriptedLLM(['1. open_note("Ideas", "Work")\n2. join()<END_OF_PLAN>'])
 
     w = explorer(records, plan_fn=FakePlanner())

@@ -153,7 +153,9 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
     best = next(r for r in rows if r["variant"] == results["best_variant"])
     if cfg.best_eval_test > len(splits["test"]):  # the chosen planner on more test queries than each variant
         splits["test"] = load_split("test", limit=cfg.best_eval_test, folder=dataset)
-        preds = _plan_best(cfg, best, models[best["model"]], splits["test"], "test", select, dataset, cache)
+        preds = _plan_best(
+            cfg, best, models[best["model"]], splits["test"], "best_test", select, dataset, cache
+        )
         samples[(best["variant"], "test")] = preds
         results["best_success_test"] = evaluate(
             [p["plan"] for p in preds], [r["plan"] for r in splits["test"]]
