@@ -163,11 +163,26 @@ def test_time_phrases():
     rng = random.Random(1)
     for _ in range(500):
         phrase, t = offline.time_phrase(rng, False)
-        m = re.fullmatch(r"at (\d+)(?::(\d\d))? ?(am|pm)?", phrase)
+        m = re.fullmatch(r"(?:at )?(\d+)(?::(\d\d))? ?(am|pm)?", phrase)
+        assert phrase.startswith("at ") or m.group(3), phrase  # a bare hour always says am or pm
         hour, minute = int(m.group(1)), int(m.group(2) or 0)
         if m.group(3):
             hour = hour % 12 + (12 if m.group(3) == "pm" else 0)
         assert dt.time(hour, minute) == t
+
+
+def test_untitled_meetings_read_after_for():
+    assert offline.for_day("tomorrow") == "for tomorrow"
+    assert offline.for_day("on Monday") == "for Monday"
+    assert offline.for_day("on 2024-06-13") == "for 2024-06-13"
+    assert offline.for_day("in 3 days") == "in 3 days"
+    rng, seen = random.Random(0), 0
+    for _ in range(300):
+        query, plan, used, _ = offline.compose(rng, "train", dt.date(2024, 6, 12))
+        if any(u.startswith("event_untitled:") for u in used):
+            seen += 1
+            assert "create_calendar_event(" in plan and "for on " not in query and "for in " not in query
+    assert seen > 5
 
 
 # --------------------------------------------------------------------------------------- sanity checks

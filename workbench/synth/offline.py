@@ -29,7 +29,7 @@ import itertools
 import json
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,8 +56,8 @@ NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
 def _pick(
-    rng: random.Random, items: list[str] | tuple[str, ...], ood: bool, n_ood: int = 2
-) -> tuple[int, str]:
+    rng: random.Random, items: Sequence[Any], ood: bool, n_ood: int = 2
+) -> tuple[int, Any]:
     """A template from its list: the last `n_ood` are held out for ood. Returns (index, template)."""
     candidates = list(range(len(items) - n_ood, len(items))) if ood else list(range(len(items) - n_ood))
     i = rng.choice(candidates)
@@ -112,7 +112,9 @@ def time_phrase(rng: random.Random, ood: bool) -> tuple[str, dt.time]:
         return f"at {hour}h{minute:02d}", when
     h12 = hour % 12 or 12
     ampm = "am" if hour < 12 else "pm"
-    style = rng.randrange(3)
+    style = rng.randrange(4)
+    if style == 3:  # the bare hour, as in "tomorrow 2pm"
+        return (f"{h12}{ampm}" if minute == 0 else f"{h12}:{minute:02d}{ampm}"), when
     if style == 0:
         return (f"at {h12}{ampm}" if minute == 0 else f"at {h12}:{minute:02d}{ampm}"), when
     if style == 1:
@@ -242,7 +244,7 @@ class Ctx:
     def ood(self) -> bool:
         return self.split == "ood"
 
-    def template(self, intent: str, items: list[str]) -> str:
+    def template(self, intent: str, items: Sequence[Any]) -> Any:
         i, t = _pick(self.rng, items, self.ood)
         self.used.append(f"{intent}:{i}")
         return t
@@ -442,8 +444,23 @@ EVENT = [
     "add a {T} with {P} to my calendar {D} {H}",
     "invite {P} to a {T} {D} {H}",
     "organize a {T} with {P} {D} {H}",
+    "create a calendar invite with {P} {F} {H} about the {T}",
+    "send {P} an invite for a {T} {D} {H}",
     "pencil in a {T} with {P} {D} {H}",
     "get a {T} with {P} on the books {D} {H}",
+]
+# Meetings without a title, as people ask for them ("Create a meeting with Sid and Lutfi for tomorrow 2pm"): the
+# plan names the event by its kind. {F} is the day after "for" ("for tomorrow", "for Monday", "in 3 days").
+EVENT_UNTITLED = [
+    ("create a meeting with {P} {F} {H}", "Meeting"),
+    ("set up a meeting with {P} {D} {H}", "Meeting"),
+    ("schedule a call with {P} {D} {H}", "Call"),
+    ("put a meeting with {P} on my calendar {D} {H}", "Meeting"),
+    ("I need to meet {P} {D} {H}, add it to my calendar", "Meeting"),
+    ("create an event with {P} {F} {H}", "Event"),
+    ("book time with {P} {F} {H}", "Meeting"),
+    ("make a meeting w {P} {D} {H}", "Meeting"),
+    ("set a call with {P} {F} {H}", "Call"),
 ]
 EVENT_ALONE = [
     "block my calendar {D} {H} for a {T}",
@@ -465,6 +482,13 @@ def _when(c: Ctx) -> tuple[str, str, str, str, int]:
     return dp, tp, iso(day, time), end.strftime("%Y-%m-%d %H:%M:%S"), minutes
 
 
+def for_day(day_phrase: str) -> str:
+    """The day as it reads after "for": "for tomorrow", "for Monday", "for June 3"; "in 3 days" stays."""
+    if day_phrase.startswith("in "):
+        return day_phrase
+    return "for " + day_phrase.removeprefix("on ")
+
+
 def intent_event(c: Ctx) -> str:
     title = c.one(pools.titles)
     who = c.people(1, 3) if c.rng.random() < 0.75 else []
@@ -473,8 +497,13 @@ def intent_event(c: Ctx) -> str:
         phrase, minutes = duration_phrase(c.rng, c.ood)
         end = (dt.datetime.fromisoformat(start) + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
         tp += " " + phrase
-    template = c.template("event", EVENT) if who else c.template("event_alone", EVENT_ALONE)
-    clause = template.format(T=title, P=names(who) if who else "", D=dp, H=tp)
+    if not who:
+        template = c.template("event_alone", EVENT_ALONE)
+    elif c.rng.random() < 0.25:
+        template, title = c.template("event_untitled", EVENT_UNTITLED)
+    else:
+        template = c.template("event", EVENT)
+    clause = template.format(T=title, P=names(who) if who else "", D=dp, F=for_day(dp), H=tp)
     location = c.one(pools.places) if c.rng.random() < 0.3 else ""
     if location:
         clause += f" at {location}" if not c.ood else f", venue {location}"
