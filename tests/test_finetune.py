@@ -28,7 +28,7 @@ from workbench.metrics import score_plan
 from workbench.plan import merge_repeated_calls, parse_plan
 from workbench.planner import NO_TOOL_PLAN, Planner, resolve_toolrag, saved_plan_order
 from workbench.planner.grammar import max_plan_bytes, query_spans
-from workbench.stages.finetune import run
+from workbench.stages.finetune import best_row, run
 from workbench.synth.dataset import load_split
 from workbench.toolrag.selection import toolrag_selector
 from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
@@ -555,3 +555,21 @@ def test_changed_settings_never_reuse_a_model_or_its_checkpoints(tmp_path):
     assert not (folder / "checkpoints" / "checkpoint-8").exists()
     with pytest.raises(ValueError, match="unknown fine-tuning method"):
         run(FinetuneConfig(methods=["ful"]))
+
+
+def test_the_best_variant_is_chosen_on_val_and_a_tie_goes_to_the_shorter_prompt():
+    def row(variant, val, toolrag=False, constrained=False, grounded=False, model="full", fail=0.0):
+        return {"variant": variant, "model": model, "success_val": val, "parse_failure_val": fail,
+                "toolrag": toolrag, "constrained": constrained, "grounded": grounded}  # fmt: skip
+
+    rows = [
+        row("base + ToolRAG", 1.0, toolrag=True, model="base"),  # the untuned model is never chosen
+        row("full", 0.9),
+        row("full + grounded", 0.9, constrained=True, grounded=True),
+        row("full + ToolRAG", 0.9, toolrag=True),
+        row("full + ToolRAG + grounded", 0.9, toolrag=True, constrained=True, grounded=True),
+        row("full + ToolRAG + constrained", 0.9, toolrag=True, constrained=True, fail=0.05),
+    ]
+    assert best_row(rows)["variant"] == "full + ToolRAG + grounded"
+    rows[1]["success_val"] = 0.95  # better on val wins, whatever its prompt
+    assert best_row(rows)["variant"] == "full"

@@ -202,6 +202,16 @@ def test_a_saved_classifier_is_reused_only_for_the_same_data_and_settings(data):
     root, cfg, *_ = data
     assert toolrag_stage.saved_classifier_fits(cfg)
     assert not toolrag_stage.saved_classifier_fits(ToolRAGConfig(**{**cfg.__dict__, "lr": cfg.lr * 2}))
+    assert not toolrag_stage.saved_classifier_fits(ToolRAGConfig(**{**cfg.__dict__, "pos_weight": 3.0}))
+    meta_path = root / "artifacts" / "toolrag" / "classifier" / "toolrag.json"
+    meta = meta_path.read_text()
+    try:  # saved before `pos_weight` existed: trained with its default, so still a fit
+        old = json.loads(meta)
+        del old["config"]["pos_weight"]
+        meta_path.write_text(json.dumps(old))
+        assert toolrag_stage.saved_classifier_fits(cfg) == (cfg.pos_weight == 1.0)
+    finally:
+        meta_path.write_text(meta)
     path = split_path("val")
     original = path.read_bytes()
     try:

@@ -49,7 +49,7 @@ from workbench.finetune.settings import FinetuneConfig
 from workbench.metrics import critical_path_length, graph_edit_distance, plan_success, plan_width, tool_recall
 from workbench.notebooks import run_notebooks
 from workbench.plan import parse_plan
-from workbench.planner import Planner, predict_file, resolve_toolrag
+from workbench.planner import Planner, Repairs, predict_file, resolve_toolrag
 from workbench.quantize import QuantizeConfig
 from workbench.serve import MLXServer
 from workbench.stages import agent as agent_stage
@@ -279,8 +279,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 constrained=bool(args.constrained or args.grounded),
                 grounded=bool(args.grounded),
             )
-        out.merge_repeats, out.recover_requests = args.merge_repeats, args.recover_requests
-        out.resolve_dates = args.resolve_dates
+        for f in dataclasses.fields(Repairs):
+            setattr(out, f.name, getattr(args, f.name, f.default))
         return out
 
     n = predict_file(args.input, args.output, planner)
@@ -446,24 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="constrained, with names, files and places copied from the query (default: as in the best "
         "variant; implies --constrained)",
     )
-    p.add_argument(
-        "--merge-repeats",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="merge a call the model repeats with the same arguments into the first (default: on)",
-    )
-    p.add_argument(
-        "--recover-requests",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="plan each request of a query alone too, and put back one the whole plan dropped (default: on)",
-    )
-    p.add_argument(
-        "--resolve-dates",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="move the plan's dates onto the day the query names, worked out from today (default: on)",
-    )
+    add_dataclass_arguments(p, Repairs)  # --merge-repeats/--no-merge-repeats and the like
     p.add_argument("--profile", choices=config.PROFILES)
     p.set_defaults(func=cmd_predict)
 

@@ -30,6 +30,7 @@ import functools
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,25 @@ from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
 NO_TOOL_PLAN = f"1. {JOIN}(){END_OF_PLAN}"  # the plan for a query that no selected tool serves
 ExampleFn = Callable[[str, list[str]], str]  # (query, tools) -> in-context examples for the prompt
 _SPECS = {s.name: s for s in tinyagent_tools()}
+
+
+@dataclass
+class Repairs:
+    """The runtime's repairs of a model's plan, each on by default; `workbench predict --no-merge-repeats` (and
+    the like) turns one off to measure the model's plans alone."""
+
+    merge_repeats: bool = field(
+        default=True,
+        metadata={"help": "merge a call the model repeats with the same arguments into the first"},
+    )
+    recover_requests: bool = field(
+        default=True,
+        metadata={"help": "plan each request of a query alone too, and put back one the whole plan dropped"},
+    )
+    resolve_dates: bool = field(
+        default=True,
+        metadata={"help": "move the plan's dates onto the day the query names, worked out from today"},
+    )
 
 
 class Planner:

@@ -18,6 +18,7 @@ import json
 import random
 import statistics
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,9 @@ def saved_classifier_fits(cfg: ToolRAGConfig) -> bool:
     if not meta_path.exists() or not (classifier_dir() / "history.json").exists():
         return False
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    same_config = all(meta["config"].get(k) == getattr(cfg, k) for k in TRAINING_FIELDS)
+    # a setting added since the classifier was saved counts as its default (what it was trained with)
+    defaults = {f.name: f.default for f in fields(ToolRAGConfig)}
+    same_config = all(meta["config"].get(k, defaults[k]) == getattr(cfg, k) for k in TRAINING_FIELDS)
     return same_config and meta.get("data") == _fingerprint()
 
 

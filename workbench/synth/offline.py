@@ -55,9 +55,7 @@ MONTHS = [
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
-def _pick(
-    rng: random.Random, items: Sequence[Any], ood: bool, n_ood: int = 2
-) -> tuple[int, Any]:
+def _pick(rng: random.Random, items: Sequence[Any], ood: bool, n_ood: int = 2) -> tuple[int, Any]:
     """A template from its list: the last `n_ood` are held out for ood. Returns (index, template)."""
     candidates = list(range(len(items) - n_ood, len(items))) if ood else list(range(len(items) - n_ood))
     i = rng.choice(candidates)

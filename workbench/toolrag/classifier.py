@@ -46,6 +46,13 @@ class ToolRAGConfig:
     )
     epochs: int = field(default=1, metadata={"help": "passes over the training records"})
     lr: float = field(default=2e-4, metadata={"help": "encoder learning rate (the head uses 20x)"})
+    pos_weight: float = field(
+        default=1.0,
+        metadata={
+            "help": "weight of a needed tool in the loss (>1 favours recall: a missed tool fails the plan, an "
+            "extra one only lengthens the prompt)"
+        },
+    )
     batch_size: int = field(default=32, metadata={"help": "queries per step"})
     max_length: int = field(default=128, metadata={"help": "tokens per query (longer ones are cut)"})
     threshold: float = field(default=0.5, metadata={"help": "select the tools above this probability"})
@@ -73,7 +80,17 @@ class ToolRAGConfig:
 
 
 # The settings that change what is learned: a saved classifier trained with others is retrained, not reused.
-TRAINING_FIELDS = ("encoder", "max_train", "out_of_scope", "epochs", "lr", "batch_size", "max_length", "seed")
+TRAINING_FIELDS = (
+    "encoder",
+    "max_train",
+    "out_of_scope",
+    "epochs",
+    "lr",
+    "pos_weight",
+    "batch_size",
+    "max_length",
+    "seed",
+)
 
 
 def pick_device(name: str) -> str:
@@ -210,7 +227,9 @@ class ToolRAGClassifier:
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup))
         )
-        loss_fn = torch.nn.BCEWithLogitsLoss()
+        loss_fn = torch.nn.BCEWithLogitsLoss(
+            pos_weight=torch.full((len(TOOL_NAMES),), float(cfg.pos_weight), device=device)
+        )
         history: dict[str, Any] = {
             "train_loss": [],
             "val": [],
