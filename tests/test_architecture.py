@@ -41,8 +41,9 @@ def test_the_check_sees_a_late_import(tmp_path):
 
 
 def test_one_call_of_each_decoding_engine():
-    """Decoding is written once: `model.generate` and `mlx_lm.stream_generate` are called in one place each
-    (`llm/local.py`), and the planner runtime, the agent and the explorer go through it."""
+    """Decoding is written once per engine: `model.generate` and `mlx_lm.stream_generate` are called in one
+    place each (`llm/local.py`), llama.cpp's `Llama.generate` in one (`llm/llamacpp.py`), and the planner
+    runtime, the agent and the explorer go through them."""
     calls = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -50,7 +51,11 @@ def test_one_call_of_each_decoding_engine():
                 name = ast.unparse(node.func)
                 if name.endswith((".generate", "stream_generate")) and name != "self.generate":
                     calls.setdefault(name, []).append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    lines = {path: line for path, line in (c.split(":") for c in calls.get("self.network.generate", []))}
     assert calls == {
-        "self.network.generate": ["llm/local.py:" + calls["self.network.generate"][0].split(":")[1]],
+        "self.network.generate": [
+            f"llm/llamacpp.py:{lines.get('llm/llamacpp.py')}",
+            f"llm/local.py:{lines.get('llm/local.py')}",
+        ],
         "stream_generate": ["llm/local.py:" + calls["stream_generate"][0].split(":")[1]],
     }, calls

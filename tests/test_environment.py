@@ -15,7 +15,8 @@ def _key(req: Requirement) -> tuple[str, str]:
 
 def _pyproject() -> dict[tuple[str, str], Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    extras = project["optional-dependencies"]
+    reqs = [*project["dependencies"], *extras["dev"], *extras["gguf"]]
     return {_key(r): r for r in map(Requirement, reqs)}
 
 
@@ -62,3 +63,16 @@ def test_torch_is_a_range_and_mlx_markers_cover_linux_and_apple_silicon():
     assert not [r for r in mlx.values() if r.marker.evaluate(intel_mac)]
     assert py[("mlx-lm", str(py_marker := next(k[1] for k in py if k[0] == "mlx-lm")))].marker.evaluate(linux)
     assert Requirement(f"mlx-lm; {py_marker}").marker.evaluate(mac)
+
+
+def test_the_makefile_builds_the_pinned_llama_cpp_python():
+    """`make setup` builds llama-cpp-python once into a wheel cache: the version it builds is pyproject's pin."""
+    pin = next(r for k, r in _pyproject().items() if k[0] == "llama-cpp-python")
+    makefile = (ROOT / "Makefile").read_text()
+    version = next(
+        line.split(":=")[1].strip() for line in makefile.splitlines() if line.startswith("LLAMA_CPP_VERSION")
+    )
+    assert str(pin.specifier) == f"=={version}" and pin.extras == {"server"}
+    assert "install-gguf" in makefile.split("$(VENV)/.installed:")[1].split("\n\n")[0], (
+        "setup installs the extra"
+    )

@@ -228,6 +228,9 @@ def test_stage_writes_table_2(hf_model, workbench_dir):
         served_n=1,
         eval_test=4,
         eval_ood=4,
+        calib_samples=4,
+        gguf_latency_n=2,
+        constrained=True,  # the plan grammar holds the random model to valid plans, on every engine
     )
     r = run(cfg)
     assert {
@@ -237,11 +240,26 @@ def test_stage_writes_table_2(hf_model, workbench_dir):
         "latency_ratio_4bit_over_full",
         "device",
     } <= set(r)
+    gguf = ["gguf-f16", "gguf-q4_0", "gguf-q4_k_m"] if "gguf_device" in r else []
     assert r["size_ratio_vs_fp16"] >= 2.9 and [row["row"] for row in r["rows"]] == [
         "float16",
         "4bit",
+        "4bit-gptq",
+        "4bit-awq",
+        "4bit-dwq",
         "qlora",
+        *gguf,
     ]
+    assert r["mlx_best_4bit_method"] in ("rtn", "gptq", "awq", "dwq")
+    assert r["success_test_4bit_best"] == max(row["success_test"] for row in r["rows"][1:5])
+    for row in r["rows"][2:5]:  # the learned methods: 4-bit at group 32 everywhere, as round-to-nearest
+        assert row["quantization"] == ["4-bit/g32"] and row["bits_per_weight"] < 5.2, row["row"]
+    if gguf:
+        assert r["gguf_size_ratio_q4_0_vs_f16"] > 2.5 and r["gguf_parse_failure_rate"] == 0.0
+        assert {"gguf_success_test_f16", "gguf_success_test_q4_0", "gguf_latency_ratio_q4_0_over_f16"} <= set(
+            r
+        )
+        assert r["gguf_served"]["served_n"] == 1 and (workbench_dir / "artifacts" / "gguf").is_dir()
     assert r["rows"][1]["quantization"] == ["4-bit/g32"] and r["rows"][0]["quantization"] == []
     assert r["served"]["served_n"] == 1 and r["training"]["mlx_lora"]["iters"] == 3
     table = (workbench_dir / "figures" / "table2_quantization.md").read_text()

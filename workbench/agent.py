@@ -57,7 +57,7 @@ from workbench.compiler.tools import desktop_tools
 from workbench.llm.base import LLM
 from workbench.llm.openai_compat import from_env
 from workbench.llm.select import describe_llm
-from workbench.planner.runtime import ExampleFn, Planner, check_context, resolve_toolrag
+from workbench.planner.runtime import ExampleFn, Planner, check_context, load_planner, resolve_toolrag
 from workbench.toolrag.examples import example_source
 from workbench.toolrag.selection import Selector, toolrag_selector
 from workbench.tools.desktop import LatencyModel, SimulatedDesktop
@@ -84,7 +84,10 @@ class AgentConfig:
     )
     model: str | None = field(
         default=None,
-        metadata={"help": "planner model folder (None: the best planner `workbench finetune` trained)"},
+        metadata={
+            "help": "planner model folder, or a GGUF file (run by llama.cpp) (None: the best planner `workbench "
+            "finetune` trained)"
+        },
     )
     toolrag: str = field(
         default="auto",
@@ -224,7 +227,7 @@ class TinyAgent:
                 planner = Planner.best(artifacts, toolrag=cfg.toolrag, constrained=cfg.constrained)
             else:
                 decoding = {} if cfg.constrained is None else {"constrained": cfg.constrained}
-                planner = Planner.load(cfg.model, toolrag=resolve_toolrag(cfg.toolrag, artifacts), **decoding)
+                planner = load_planner(cfg.model, toolrag=resolve_toolrag(cfg.toolrag, artifacts), **decoding)
             return cls(planner, **common)
         llm = from_env(cfg.provider, cfg.model_name, **({"base_url": cfg.base_url} if cfg.base_url else {}))
         kind = cfg.prompt or ("compact" if cfg.provider == "mlx" else "full")

@@ -8,8 +8,9 @@ workbench toolrag train|eval          ToolRAG: fine-tune the tool classifier; Ta
 workbench finetune                    planner: base model, LoRA and full fine-tuning, success rates
 workbench predict --input Q.jsonl --output P.jsonl [--model DIR] [--toolrag DIR] [--constrained] [--grounded]
 workbench evaluate --pred P.jsonl --gold G.jsonl   success rate, parse failures, tool recall, exact args
-workbench quantize                    MLX: 4-bit (group 32) planner, QLoRA, mlx-lm LoRA; Table 2
-workbench serve [--model DIR] [--port N]   mlx_lm.server for a planner on 127.0.0.1 (until Ctrl-C)
+workbench quantize                    MLX 4-bit (RTN, GPTQ, AWQ, DWQ), QLoRA; GGUF F16/Q4_0/Q4_K_M; Table 2
+workbench serve [--engine mlx|llamacpp] [--model DIR|FILE.gguf] [--port N]   a local OpenAI-compatible planner
+                                      server on 127.0.0.1 (mlx_lm.server or llama_cpp.server), until Ctrl-C
 workbench agent "QUERY" | --benchmark  TinyAgent end to end: streamed plan, tasks, answer, latency per stage
 workbench bench executor              task fetching unit: makespan / critical path, overhead per task
 workbench bench latency               LLMCompiler vs ReAct latency under a scripted-LLM latency model
@@ -49,9 +50,9 @@ from workbench.finetune.settings import FinetuneConfig
 from workbench.metrics import critical_path_length, graph_edit_distance, plan_success, plan_width, tool_recall
 from workbench.notebooks import run_notebooks
 from workbench.plan import parse_plan
-from workbench.planner import Planner, Repairs, predict_file, resolve_toolrag
+from workbench.planner import Planner, Repairs, load_planner, predict_file, resolve_toolrag
 from workbench.quantize import QuantizeConfig
-from workbench.serve import MLXServer
+from workbench.serve import LlamaCppServer, LocalServer, MLXServer
 from workbench.stages import agent as agent_stage
 from workbench.stages import bench as bench_stage
 from workbench.stages import finetune as finetune_stage
@@ -243,13 +244,32 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         f"{r['success_test_full']:.3f} float16, {r['success_test_4bit']:.3f} 4-bit, {r['success_test_qlora']:.3f} "
         f"4-bit + QLoRA; latency 4-bit / float16 = {r['latency_ratio_4bit_over_full']:.2f} on {r['device']}"
     )
+    print(f"best MLX 4-bit method: {r['mlx_best_4bit_method']} ({r['success_test_4bit_best']:.3f} on test)")
+    if "gguf_success_test_f16" in r:
+        print(
+            f"GGUF on llama.cpp, success (test): {r['gguf_success_test_f16']:.3f} F16, "
+            f"{r['gguf_success_test_q4_0']:.3f} Q4_0, {r['gguf_success_test_q4_k_m']:.3f} Q4_K_M; Q4_0 is "
+            f"{r['gguf_size_ratio_q4_0_vs_f16']:.2f}x smaller and its latency {r['gguf_latency_ratio_q4_0_over_f16']:.2f}x "
+            f"F16's; parse failures {r['gguf_parse_failure_rate']:.3f}"
+        )
+    else:
+        print(f"GGUF: {r.get('gguf')}")
     print(f"wrote {config.results_path('quantization')} and {config.figure_path('table2_quantization.md')}")
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    model = Path(args.model) if args.model else config.mlx_dir() / "q4g32"
-    server = MLXServer(model, adapter_dir=args.adapter, port=args.port).start()
+    server: LocalServer
+    if args.engine == "llamacpp":
+        model = Path(args.model) if args.model else config.artifacts_dir() / "gguf" / "planner-q4_0.gguf"
+        if args.adapter:
+            raise ValueError(
+                "--adapter is for mlx_lm.server: fuse the adapter into the model before GGUF export"
+            )
+        server = LlamaCppServer(model, port=args.port).start()
+    else:
+        model = Path(args.model) if args.model else config.mlx_dir() / "q4g32"
+        server = MLXServer(model, adapter_dir=args.adapter, port=args.port).start()
     print(f"serving {model} at {server.url} (model name: default_model); Ctrl-C stops it", flush=True)
     try:
         while server.process is not None and server.process.poll() is None:
@@ -273,7 +293,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 grounded=args.grounded,
             )
         else:
-            out = Planner.load(
+            out = load_planner(
                 args.model,
                 toolrag=resolve_toolrag(args.toolrag or "auto", artifacts),
                 constrained=bool(args.constrained or args.grounded),
@@ -451,14 +471,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_predict)
 
     p = _stage_parser(
-        sub, "quantize", QuantizeConfig, "MLX: 4-bit (group 32) planner, QLoRA, Table 2 (quantization.json)"
+        sub,
+        "quantize",
+        QuantizeConfig,
+        "MLX 4-bit (group 32) planners, QLoRA, GGUF on llama.cpp; Table 2 (quantization.json)",
     )
     p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser(
-        "serve", help="serve a planner with mlx_lm.server on 127.0.0.1 (OpenAI API) until Ctrl-C"
+        "serve",
+        help="serve a planner on 127.0.0.1 (OpenAI API) with mlx_lm.server or llama_cpp.server until Ctrl-C",
     )
-    p.add_argument("--model", help="an MLX or Hugging Face model folder (default: the 4-bit planner)")
+    p.add_argument(
+        "--engine",
+        choices=("mlx", "llamacpp"),
+        default="mlx",
+        help="mlx: mlx_lm.server and an MLX folder; llamacpp: llama_cpp.server and a GGUF file",
+    )
+    p.add_argument(
+        "--model",
+        help="an MLX or Hugging Face model folder, or a .gguf file with --engine llamacpp (default: the 4-bit "
+        "planner `workbench quantize` made: <artifacts>/mlx/q4g32 or <artifacts>/gguf/planner-q4_0.gguf)",
+    )
     p.add_argument("--adapter", help="a LoRA adapter folder (adapters.safetensors)")
     p.add_argument("--port", type=int, help="default: a free port")
     p.set_defaults(func=cmd_serve)

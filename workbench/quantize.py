@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from workbench.aio import run_sync
 from workbench.compiler.prompts import planner_chat
 from workbench.files import write_json_atomic
@@ -111,19 +113,58 @@ class QuantizeConfig:
     )
     eval_batch_size: int = field(default=64, metadata={"help": "queries decoded together (torch backend)"})
     seed: int = field(default=0, metadata={"help": "sampling and shuffling seed"})
+    constrained: bool | None = field(
+        default=None,
+        metadata={
+            "help": "decode under the plan grammar (None: as the best variant; a folder source: unconstrained)"
+        },
+    )
+    grounded: bool | None = field(
+        default=None,
+        metadata={"help": "grounded decoding, with constrained (None: as the best variant; a folder: no)"},
+    )
+    learned: str = field(
+        default="gptq,awq,dwq",
+        metadata={
+            "help": "mlx-lm's learned 4-bit methods (mlx_lm.quant) measured beside round-to-nearest, "
+            "comma-separated (gptq, awq, dwq; '' for none)"
+        },
+    )
+    calib_samples: int = field(
+        default=128, metadata={"help": "learned quantization: training chats it calibrates (or distils) on"}
+    )
+    dwq_lr: float = field(default=1e-4, metadata={"help": "DWQ: learning rate of the scales and biases"})
+    gguf: bool = field(
+        default=True,
+        metadata={
+            "help": "GGUF rows on llama.cpp (F16, Q4_0, Q4_K_M); skipped, with a note, where the .[gguf] extra "
+            "is not installed"
+        },
+    )
+    gguf_latency_n: int = field(
+        default=50, metadata={"help": "GGUF: test queries planned one at a time on llama.cpp and timed"}
+    )
+    gguf_threads: int | None = field(
+        default=None, metadata={"help": "GGUF: llama.cpp CPU threads (None: its default)"}
+    )
 
 
 def source_planner(cfg: QuantizeConfig, artifacts: Path) -> tuple[Path, dict[str, Any]]:
     """The planner folder to quantize and its decoding mode (ToolRAG, constrained, grounded); "best" is the
     best planner `workbench finetune` trained under `artifacts`."""
     if cfg.source == "best":
-        return best_planner(artifacts)
-    folder = Path(cfg.source)
-    if not (folder / "config.json").exists():
-        raise FileNotFoundError(
-            f"{folder} is not a model folder: give one, or source='best' after `workbench finetune`"
-        )
-    return folder, {"toolrag": False, "constrained": False}
+        folder, info = best_planner(artifacts)
+    else:
+        folder, info = Path(cfg.source), {"toolrag": False, "constrained": False, "grounded": False}
+        if not (folder / "config.json").exists():
+            raise FileNotFoundError(
+                f"{folder} is not a model folder: give one, or source='best' after `workbench finetune`"
+            )
+    if cfg.constrained is not None:
+        info = {**info, "constrained": cfg.constrained}
+    if cfg.grounded is not None:
+        info = {**info, "grounded": cfg.grounded and info.get("constrained", False)}
+    return folder, info
 
 
 def _fingerprint(folder: Path) -> str:
@@ -215,7 +256,66 @@ def build_models(
     reports["qlora"] = json.loads((adapter / "training.json").read_text(encoding="utf-8"))
     if cfg.mlx_lora_iters and base is not None:
         reports["mlx_lora"] = mlx_lora_on_base(cfg, base, data, data_stamp, out)
-    return {"source": src, "info": info, "float": fp, "quantized": q, "adapter": adapter, "reports": reports}
+    learned = {}
+    for method in learned_methods(cfg):
+        folder = out / f"{q.name}-{method}"
+        stamp = {
+            "model": _fingerprint(fp),
+            "data": data_stamp,
+            "method": method,
+            "bits": cfg.bits,
+            "group_size": cfg.group_size,
+            "samples": cfg.calib_samples,
+            "lr": cfg.dwq_lr if method == "dwq" else None,
+        }
+        if not _cached(folder, stamp):
+            start = time.perf_counter()
+            mlx.learned_quantize(
+                fp,
+                folder,
+                method,
+                data,
+                bits=cfg.bits,
+                group_size=cfg.group_size,
+                samples=cfg.calib_samples,
+                dwq_lr=cfg.dwq_lr,
+                seed=cfg.seed,
+            )
+            write_json_atomic(
+                folder / "training.json", {"method": method, "wall_s": time.perf_counter() - start}
+            )
+            _stamp(folder, stamp)
+        learned[method] = folder
+        reports[f"4bit_{method}"] = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    return {
+        "source": src,
+        "info": info,
+        "float": fp,
+        "quantized": q,
+        "adapter": adapter,
+        "learned": learned,
+        "reports": reports,
+    }
+
+
+def learned_methods(cfg: QuantizeConfig) -> list[str]:
+    """`cfg.learned` as a list, each checked against `mlx.LEARNED_METHODS`."""
+    methods = [m.strip() for m in cfg.learned.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in mlx.LEARNED_METHODS]
+    if unknown:
+        raise ValueError(
+            f"learned={cfg.learned!r}: unknown {unknown}; choose from {', '.join(mlx.LEARNED_METHODS)}"
+        )
+    return methods
+
+
+def row_folder(kind: str, built: dict[str, Any]) -> Path:
+    """The MLX folder of a Table 2 row: float16, 4bit (round-to-nearest), qlora (4bit + adapter), 4bit-<method>."""
+    if kind == "float16":
+        return built["float"]
+    if kind.startswith("4bit-"):
+        return built["learned"][kind.removeprefix("4bit-")]
+    return built["quantized"]
 
 
 def qlora_torch(
@@ -296,7 +396,7 @@ def _torch_copy(kind: str, built: dict[str, Any], cfg: QuantizeConfig, out: Path
         tmp = out / "eval" / "qlora_f16"
         mlx.fuse(built["quantized"], built["adapter"], tmp, dequantize=True)
         return mlx.dequantize(tmp, dst)
-    return mlx.dequantize(built["float" if kind == "float16" else "quantized"], dst)
+    return mlx.dequantize(row_folder(kind, built), dst)
 
 
 def measure(
@@ -314,7 +414,7 @@ def measure(
     """
     import mlx.core as mx
 
-    folder = built["quantized"] if kind != "float16" else built["float"]
+    folder = row_folder(kind, built)
     adapter = built["adapter"] if kind == "qlora" else None
     info = built["info"]
     decoding = {"constrained": info.get("constrained", False), "grounded": info.get("grounded", False)}
@@ -323,6 +423,7 @@ def measure(
     size = mlx.weights_bytes(folder) + (mlx.weights_bytes(adapter) if adapter else 0)
     row: dict[str, Any] = {
         "row": kind,
+        "engine": "mlx",
         "folder": str(folder.relative_to(root)),
         "adapter": str(adapter.relative_to(root)) if adapter else None,
         "size_bytes": size,
@@ -345,7 +446,9 @@ def measure(
     stats = planner.stats
     row.update(
         {
+            "latency_n": len(times),
             "median_latency_s": round(statistics.median(times), 4),
+            "p95_latency_s": round(float(np.percentile(times, 95)), 4) if times else None,
             "generation_tokens_per_s": round(statistics.median(s["generation_tps"] for s in stats), 1),
             "prompt_tokens_per_s": round(statistics.median(s["prompt_tps"] for s in stats), 1),
             "median_generated_tokens": statistics.median(s["generation_tokens"] for s in stats),

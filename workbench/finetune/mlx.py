@@ -121,6 +121,109 @@ def dequantize(src: str | Path, dst: str | Path, dtype: str = "float32") -> Path
     return _replace_dir(tmp, dst, src)
 
 
+#: mlx-lm's learned 4-bit quantizers (`mlx_lm.quant`), beside round-to-nearest (`to_mlx(bits=4)`).
+LEARNED_METHODS = ("gptq", "awq", "dwq")
+
+
+def learned_quantize(
+    src: str | Path,
+    dst: str | Path,
+    method: str,
+    data_dir: str | Path,
+    bits: int = 4,
+    group_size: int = 32,
+    samples: int = 128,
+    seq_len: int = 256,
+    dwq_lr: float = 1e-4,
+    dwq_batch_size: int = 4,
+    seed: int = 0,
+) -> Path:
+    """An MLX float model (`src`, from `to_mlx`) quantized to `bits`/`group_size` by mlx-lm's learned method
+    `method` (`LEARNED_METHODS`), calibrated on our training chats (`data_dir/train.jsonl` and `valid.jsonl`, as
+    `export_chat_data` writes them) instead of the calibration text mlx-lm's command lines download:
+
+    - "gptq": each layer's rounding corrected column by column with the inverse Hessian of its inputs;
+    - "awq": per-channel scales (and clipping) searched so that the salient input channels round well;
+    - "dwq": round-to-nearest, then the scales and biases trained to match the float model's next-token
+      distributions (distillation; `samples` chats, one pass).
+
+    Every linear layer and the embedding get `bits` at `group_size`, as round-to-nearest gives them, so the
+    rows differ only in how the codes, scales and biases were chosen.
+    """
+    need_mlx_lm()
+    import copy
+
+    import mlx.core as mx
+    import mlx.optimizers as optimizers
+    from mlx_lm import load
+    from mlx_lm.utils import quantize_model, save
+
+    if method not in LEARNED_METHODS:
+        raise ValueError(f"learned quantization {method!r}: choose one of {', '.join(LEARNED_METHODS)}")
+    src, dst, data_dir = model_folder_or_hub_id(src), Path(dst), Path(data_dir)
+    mx.random.seed(seed)
+    model, tokenizer, config = load(str(src), return_config=True)
+    chats = _chat_tokens(tokenizer, data_dir / "train.jsonl", samples, seed)
+    if method == "gptq":
+        from mlx_lm.quant.gptq import gptq_quantize
+
+        stream = mx.array([t for ids, _ in chats for t in ids])  # the chats end to end, cut into rows
+        rows = max(stream.size // seq_len, 1)
+        data = stream[: rows * seq_len].reshape(rows, -1)
+        model, config["quantization"] = gptq_quantize(model, data, bits, group_size, bits, group_size)
+    elif method == "awq":
+        from mlx_lm.quant.awq import AWQ_MODEL_CONFIGS, awq_quantize, update_config
+
+        stream = mx.array([t for ids, _ in chats for t in ids])
+        rows = max(stream.size // seq_len, 1)
+        data = stream[: rows * seq_len].reshape(rows, -1)
+        awq = AWQ_MODEL_CONFIGS[config["model_type"]]
+        awq_quantize(
+            model, data, awq, group_size=group_size, bits=bits, embed_group_size=group_size, embed_bits=bits
+        )
+        config = update_config(model, config)
+    else:
+        from mlx_lm.quant.dwq import dwq_quantize
+
+        valid = _chat_tokens(tokenizer, data_dir / "valid.jsonl", max(samples // 8, dwq_batch_size), seed)
+        q_model = copy.deepcopy(model)
+        _, config = quantize_model(q_model, config, group_size=group_size, bits=bits)
+        dwq_quantize(
+            q_model,
+            lambda batch, idx, split: model(batch),  # the float model's logits are the targets
+            optimizers.Adam(learning_rate=dwq_lr, bias_correction=True),
+            chats,
+            valid,
+            batch_size=dwq_batch_size,
+            max_seq_length=max(len(ids) for ids, _ in chats),
+            seed=seed,
+            dtype=mx.float16,
+        )
+        model = q_model
+    tmp = fresh_tmp_dir(dst)
+    save(tmp, src, model, tokenizer, config)
+    return _replace_dir(tmp, dst, src)
+
+
+def _chat_tokens(tokenizer: Any, path: Path, n: int, seed: int) -> list[tuple[list[int], int]]:
+    """`n` chats of an `export_chat_data` file (chosen with `seed`) as (token ids, prompt length), the pairs
+    mlx-lm's trainers batch."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = random.Random(seed).sample(lines, min(n, len(lines)))
+    out = []
+    for line in lines:
+        messages = json.loads(line)["messages"]
+        ids = _ids(tokenizer.apply_chat_template(messages, tokenize=True))
+        prompt = _ids(tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=True))
+        out.append((ids, len(prompt)))
+    return out
+
+
+def _ids(encoded: Any) -> list[int]:
+    """Token ids from `apply_chat_template(tokenize=True)` (transformers 5 returns a BatchEncoding)."""
+    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
+
+
 def quantized_layers(model: Any) -> dict[str, tuple[int, int]]:
     """`{module name: (bits, group_size)}` for every quantized layer of an MLX model."""
     import mlx.nn as nn

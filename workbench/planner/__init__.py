@@ -2,15 +2,17 @@
 
 grammar.py   the plan language as a grammar for constrained and grounded decoding (llguidance)
 runtime.py   `Planner`: ToolRAG, prompt, batch decoding (`plan`) and streaming (`llm`) on one engine
-             (transformers or mlx-lm); saved decoding settings; `workbench predict`
+             (transformers, mlx-lm or llama.cpp); saved decoding settings; `workbench predict`
 """
 
 from workbench.planner.runtime import (
     NO_TOOL_PLAN,
+    GGUFPlanner,
     MLXPlanner,
     Planner,
     Repairs,
     best_planner,
+    load_planner,
     predict_file,
     resolve_toolrag,
     saved_decoding,
@@ -19,11 +21,13 @@ from workbench.planner.runtime import (
 )
 
 __all__ = [
+    "GGUFPlanner",
     "MLXPlanner",
     "NO_TOOL_PLAN",
     "Planner",
     "Repairs",
     "best_planner",
+    "load_planner",
     "predict_file",
     "resolve_toolrag",
     "saved_decoding",

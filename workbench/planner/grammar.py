@@ -31,6 +31,7 @@ import json
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import llguidance
@@ -56,14 +57,18 @@ def plan_grammar(
     max_str_len: int = 200,
     max_list_len: int = 8,
     spans: Sequence[str] | None = None,
+    dialect: str = "lark",
 ) -> str:
-    """A Lark grammar (llguidance dialect) for plans of 1..`max_steps` tool steps over `specs`, then join.
+    """A grammar for plans of 1..`max_steps` tool steps over `specs`, then join: Lark (llguidance's dialect,
+    for transformers and mlx-lm) or, with `dialect="gbnf"`, llama.cpp's GBNF, the same language rule for rule.
 
     `max_steps` defaults to 20 because gold plans have up to 17 tool steps (train); a plan may call a
     tool more than once. Rule `stepK` is step K: `"$j"` is only allowed there for j < K.
     With `spans` (grounded decoding, `query_spans(query)`), a grounded parameter (a person, file, place or
     note the user names) takes one of those spans, a reference, or, where optional, "" or None.
     """
+    if dialect not in _DIALECTS:
+        raise ValueError(f"grammar dialect {dialect!r}: use 'lark' (llguidance) or 'gbnf' (llama.cpp)")
     if not specs:
         raise ValueError("a plan grammar needs at least one tool")
     if max_steps < 1:
@@ -71,35 +76,73 @@ def plan_grammar(
     for spec in specs:
         if not spec.name.isidentifier() or spec.name == JOIN:
             raise ValueError(f"{spec.name!r} cannot be a tool name in a plan")
+    d = _DIALECTS[dialect]
     specs = list({s.name: s for s in specs}.values())  # the same tool twice is offered once
     lines = [
-        f"// plans over {len(specs)} tools, 1..{max_steps} tool steps, then join",
-        'start: "1. " step1',
-        f'STRING: /"{_CHAR}{{0,{max_str_len}}}"/',
-        "INT: /-?(0|[1-9][0-9]{0,8})/",
-        r"NUMBER: /-?(0|[1-9][0-9]{0,8})(\.[0-9]{1,8})?/",
-        'BOOL: "True" | "False"',
-        'NONE: "None"',
-        f'JOIN: "{JOIN}(){END_OF_PLAN}"',
+        f"{d.comment} plans over {len(specs)} tools, 1..{max_steps} tool steps, then join",
+        f'{d.start}{d.defines} "1. " step1',
+        f"STRING{d.defines} {d.string(max_str_len)}",
+        f"INT{d.defines} {d.int}",
+        f"NUMBER{d.defines} {d.number}",
+        f'BOOL{d.defines} "True" | "False"',
+        f'NONE{d.defines} "None"',
+        f'JOIN{d.defines} "{JOIN}(){END_OF_PLAN}"',
     ]
     spans = [v for v in dict.fromkeys(spans or ()) if v and _plain(v) and len(v) <= max_str_len]
-    if spans:  # a Lark literal of the argument as a plan writes it (`plan._render_value`): JSON twice
+    if spans:  # a literal of the argument as a plan writes it (`plan._render_value`): JSON twice
         lines.append(
-            "SPAN: "
+            f"SPAN{d.defines} "
             + " | ".join(json.dumps(json.dumps(v, ensure_ascii=False), ensure_ascii=False) for v in spans)
         )
-        lines.append('EMPTY: "\\"\\""')
+        lines.append(f'EMPTY{d.defines} "\\"\\""')
     for k in range(1, max_steps + 1):
         if k > 1:  # the values step k may write: strings may be references to steps 1..k-1
-            refs = "|".join(str(j) for j in range(1, k))
-            lines.append(f'REF{k}: /"\\$({refs})"/')
-            lines.append(f"str{k}: STRING | REF{k}")
-        items = _nested(f"str{k}" if k > 1 else "STRING", max_list_len)
-        lines.append(f'list{k}: "[" [{items}] "]"')
+            lines.append(f"REF{k}{d.defines} {d.ref(k)}")
+            lines.append(f"str{k}{d.defines} STRING | REF{k}")
+        items = _nested(f"str{k}" if k > 1 else "STRING", max_list_len, d)
+        lines.append(f'list{k}{d.defines} "[" {d.optional(items)} "]"')
         calls = " | ".join(_call(spec, k, bool(spans)) for spec in specs)
         tail = f'"{k + 1}. " (JOIN | step{k + 1})' if k < max_steps else f'"{k + 1}. " JOIN'
-        lines.append(f'step{k}: ({calls}) "\\n" {tail}')
+        lines.append(f'step{k}{d.defines} ({calls}) "\\n" {tail}')
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """How one grammar format writes the plan grammar's rules (`plan_grammar`)."""
+
+    comment: str
+    start: str
+    defines: str
+    int: str
+    number: str
+    string: Callable[[int], str]  # max length -> a double-quoted plain string with escapes
+    ref: Callable[[int], str]  # step k -> a reference "$j" to an earlier step j < k
+    optional: Callable[[str], str]
+
+
+_DIALECTS = {
+    "lark": _Dialect(
+        comment="//",
+        start="start",
+        defines=":",
+        int=r"/-?(0|[1-9][0-9]{0,8})/",
+        number=r"/-?(0|[1-9][0-9]{0,8})(\.[0-9]{1,8})?/",
+        string=lambda n: f'/"{_CHAR}{{0,{n}}}"/',
+        ref=lambda k: '/"\\$(' + "|".join(str(j) for j in range(1, k)) + ')"/',
+        optional=lambda x: f"[{x}]",
+    ),
+    "gbnf": _Dialect(
+        comment="#",
+        start="root",
+        defines=" ::=",
+        int=r'"-"? ("0" | [1-9] [0-9]{0,8})',
+        number=r'INT ("." [0-9]{1,8})?',
+        string=lambda n: f'"\\"" ([^"\\\\$<\\x00-\\x1f\\x7f] | "\\\\" ["\\\\]){{0,{n}}} "\\""',
+        ref=lambda k: '"\\"$" (' + " | ".join(f'"{j}"' for j in range(1, k)) + ') "\\""',
+        optional=lambda x: f"({x})?",
+    ),
+}
 
 
 def query_spans(query: str, max_words: int = 8) -> list[str]:
@@ -150,11 +193,11 @@ def max_plan_bytes(
     return max_steps * (step_no + call + 1) + step_no + len(f"{JOIN}(){END_OF_PLAN}")
 
 
-def _nested(item: str, n: int) -> str:
-    """Up to `n` comma-separated items, as nested optionals: `x [", " x [", " x]]`."""
+def _nested(item: str, n: int, dialect: _Dialect) -> str:
+    """Up to `n` comma-separated items, as nested optionals: `x [", " x [", " x]]` (Lark)."""
     out = item
     for _ in range(n - 1):
-        out = f'{item} [", " {out}]'
+        out = f"{item} {dialect.optional(f'{chr(34)}, {chr(34)} {out}')}"
     return out
 
 

@@ -5,7 +5,8 @@ prompt names them (`compiler.prompts.planner_chat`, the kind it was trained with
 plan, here optionally under the plan grammar of the selected tools (`planner.grammar`: constrained decoding,
 and grounded decoding, which also holds names, files and places to spans of the query).
 
-One `Planner` serves every caller, on any in-process engine (`TransformersLLM` or `MLXLLM`):
+One `Planner` serves every caller, on any in-process engine (`TransformersLLM`, `MLXLLM` or `LlamaCppLLM`: a
+GGUF file on llama.cpp, whose sampler applies the same grammar written as GBNF):
 
 - `plan(queries)`: batch decoding (greedy, left-padded batches of similar length), for evaluation and
   `workbench predict`; a constrained plan that the token budget cut off is closed after its last whole step
@@ -14,8 +15,8 @@ One `Planner` serves every caller, on any in-process engine (`TransformersLLM` o
   for the agent and the plan-graph explorer (LLMCompiler streams the plan into the executor);
 - `messages(query, today, tools)`: the chat both of them decode from.
 
-Both paths run the engine's one decoding function (`TransformersLLM.decode` / `MLXLLM.decode`) with the same
-logits processors (`logits_processors`), so a greedy streamed plan is the batch plan.
+Both paths run the engine's one decoding function (`TransformersLLM.decode`, `MLXLLM.decode`,
+`LlamaCppLLM.decode`) under the same grammar (`constrained_engine`), so a greedy streamed plan is the batch plan.
 
     >>> planner = Planner.best(artifacts_dir())  # doctest: +SKIP
     >>> planner.plan(["Text Ana that I'm late"], ["2024-06-12"])[0]["plan"]  # doctest: +SKIP
@@ -37,9 +38,11 @@ from typing import Any
 from workbench.compiler.prompts import planner_chat
 from workbench.files import write_text_atomic
 from workbench.finetune.base import load_model
+from workbench.finetune.llamacpp import saved_gguf_decoding
 from workbench.finetune.settings import DECODING_FILE
 from workbench.jsonl import read_jsonl_numbered
 from workbench.llm.base import LLM, Message, StreamState
+from workbench.llm.llamacpp import LlamaCppLLM
 from workbench.llm.local import MLXLLM, TransformersLLM, model_folder_or_hub_id, need_mlx_lm
 from workbench.plan import END_OF_PLAN, JOIN, RepeatMerger, merge_repeated_calls
 from workbench.planner.dates import DateRepair, named_day
@@ -89,7 +92,7 @@ class Repairs:
 class Planner:
     """A planner model with its prompt settings, tool selection and decoding mode.
 
-    `model`: a `TransformersLLM` or `MLXLLM`, or a loaded Hugging Face model (then pass `tokenizer`).
+    `model`: a `TransformersLLM`, `MLXLLM` or `LlamaCppLLM`, or a loaded Hugging Face model (then pass `tokenizer`).
     `select(queries) -> tool lists`: ToolRAG (None: all 16 tools). `kind`: the prompt kind. `examples(query,
     tools)`: retrieved in-context examples. `constrained` / `grounded`: decoding under the plan grammar
     (`grammar_limits` bound it), grounded also to the query's spans. `merge_repeats`: a call the model
@@ -117,8 +120,8 @@ class Planner:
     ):
         if grounded and not constrained:
             raise ValueError("grounded decoding is a kind of constrained decoding: pass constrained=True too")
-        engine = model if isinstance(model, (TransformersLLM, MLXLLM)) else None
-        self.engine: TransformersLLM | MLXLLM = engine or TransformersLLM(
+        engine = model if isinstance(model, (TransformersLLM, MLXLLM, LlamaCppLLM)) else None
+        self.engine: TransformersLLM | MLXLLM | LlamaCppLLM = engine or TransformersLLM(
             model, tokenizer, default_max_tokens=max_new_tokens, name="fine-tuned planner"
         )
         self.select, self.kind, self.examples = select, kind, examples
@@ -127,7 +130,7 @@ class Planner:
         self.max_new_tokens = max_new_tokens
         self.merge_repeats, self.recover_requests = merge_repeats, recover_requests
         self.resolve_dates = resolve_dates
-        self.batch_size = 1 if isinstance(self.engine, MLXLLM) else batch_size
+        self.batch_size = 1 if isinstance(self.engine, (MLXLLM, LlamaCppLLM)) else batch_size
 
     # ------------------------------------------------------------------------------------- loading
 
@@ -171,7 +174,7 @@ class Planner:
 
     @property
     def model(self) -> Any:
-        """The engine's network (a torch module or an mlx-lm model)."""
+        """The engine's network (a torch module, an mlx-lm model or a `llama_cpp.Llama`)."""
         return self.engine.network
 
     @property
@@ -180,7 +183,7 @@ class Planner:
 
     @property
     def stats(self) -> list[dict[str, float]]:
-        """mlx-lm's figures per generation (token counts, speeds, peak memory); empty on transformers."""
+        """mlx-lm's or llama.cpp's figures per generation (token counts, speeds); empty on transformers."""
         return getattr(self.engine, "stats", [])
 
     def tools_for(self, queries: Sequence[str]) -> list[list[str]]:
@@ -205,7 +208,15 @@ class Planner:
         if not self.constrained:
             return None
         spans = query_spans(query) if self.grounded else None
-        return plan_grammar([_SPECS[n] for n in tools], **self.grammar_limits, spans=spans)
+        dialect = "gbnf" if isinstance(self.engine, LlamaCppLLM) else "lark"
+        return plan_grammar([_SPECS[n] for n in tools], **self.grammar_limits, spans=spans, dialect=dialect)
+
+    def constrained_engine(self, grammars: Sequence[str | None]) -> TransformersLLM | MLXLLM | LlamaCppLLM:
+        """The engine decoding row i under `grammars[i]` (llama.cpp: its sampler with the GBNF grammar; the
+        others: llguidance's masks as logits processors)."""
+        if isinstance(self.engine, LlamaCppLLM):
+            return self.engine.with_grammar(grammars[0] if self.constrained else None)
+        return self.engine.with_logits_processors(self.logits_processors(grammars))
 
     def logits_processors(self, grammars: Sequence[str | None]) -> Callable[[int], list[Any]] | None:
         """A factory of fresh logits processors that hold row i to `grammars[i]` (None: unconstrained)."""
@@ -223,7 +234,7 @@ class Planner:
         same grammar as `plan`, token by token, with the same repeats merged; with `today`, the first plan
         also gets the requests it dropped back before its `join()`, and the dates the day the query names,
         as `plan` does."""
-        llm = self.engine.with_logits_processors(self.logits_processors([self.grammar(tools, query)]))
+        llm = self.constrained_engine([self.grammar(tools, query)])
         recover = None
         if self.recover_requests and today is not None and len(split_requests(query)) > 1:
             recover = functools.partial(self._dropped_steps, query, today)
@@ -306,8 +317,9 @@ class Planner:
             batches = tqdm(batches, desc="planning", unit="batch")
         for batch in batches:
             grammars = [self.grammar(tools[i], queries[i]) for i in batch]
-            engine = self.engine.with_logits_processors(self.logits_processors(grammars))
-            texts = engine.generate_batch([ids[i] for i in batch], self.max_new_tokens)
+            texts = self.constrained_engine(grammars).generate_batch(
+                [ids[i] for i in batch], self.max_new_tokens
+            )
             plans.update(zip(batch, texts, strict=True))
         out = [{"query": q, "plan": plans[i], "tools": tools[i]} for i, q in enumerate(queries)]
         if self.constrained:  # a plan the budget cut off is closed after its last whole step, so it parses
@@ -328,8 +340,10 @@ class Planner:
     def describe(self) -> str:
         """One line: the engine, the model folder and the decoding mode."""
         mode = "grounded" if self.grounded else "grammar-constrained" if self.constrained else "unconstrained"
-        engine = "mlx-lm" if isinstance(self.engine, MLXLLM) else "transformers"
+        engine = {MLXLLM: "mlx-lm", LlamaCppLLM: "llama.cpp"}.get(type(self.engine), "transformers")
         name = getattr(getattr(self.model, "config", None), "_name_or_path", "") or self.engine.model
+        if isinstance(self.engine, LlamaCppLLM):
+            name = str(self.engine.path)
         return f"fine-tuned planner in process ({engine}, {name}; {mode} greedy decoding, streamed token by token)"
 
 
@@ -407,6 +421,28 @@ class MLXPlanner(Planner):
         return cls(engine, select=toolrag_selector(toolrag), **{**saved_decoding(folder), **kwargs})
 
 
+class GGUFPlanner(Planner):
+    """A `Planner` on llama.cpp (a GGUF file, one query at a time); `stats` holds llama.cpp's figures per
+    generation. Constrained decoding uses the plan grammar as GBNF in llama.cpp's own sampler."""
+
+    @classmethod
+    def load(
+        cls, path: str | Path, toolrag: str | Path | None = None, threads: int | None = None, **kwargs: Any
+    ) -> GGUFPlanner:
+        """A GGUF file (`workbench quantize` writes the planner's); decoding settings as in `Planner.load`,
+        from the file's metadata (`finetune.llamacpp.DECODING_KEY`)."""
+        engine = LlamaCppLLM(path, threads=threads, name=f"fine-tuned planner (GGUF, {Path(path).name})")
+        saved = _decoding_kwargs(saved_gguf_decoding(engine.metadata))
+        return cls(engine, select=toolrag_selector(toolrag), **{**saved, **kwargs})
+
+
+def load_planner(model: str | Path, toolrag: str | Path | None = None, **kwargs: Any) -> Planner:
+    """A planner from a path: a GGUF file (`.gguf`: llama.cpp) or a Hugging Face model folder (transformers)."""
+    if str(model).endswith(".gguf"):
+        return GGUFPlanner.load(model, toolrag=toolrag, **kwargs)
+    return Planner.load(model, toolrag=toolrag, **kwargs)
+
+
 # ------------------------------------------------------------------------------ saved settings, files
 
 
@@ -419,7 +455,11 @@ def saved_settings(model_dir: str | Path) -> dict[str, Any]:
 def saved_decoding(model_dir: str | Path) -> dict[str, Any]:
     """The prompt kind, examples, generation budget and grammar limits a model was trained with, as `Planner`
     arguments (from `workbench_decoding.json` in its folder, written by `workbench finetune`)."""
-    saved = saved_settings(model_dir)
+    return _decoding_kwargs(saved_settings(model_dir))
+
+
+def _decoding_kwargs(saved: dict[str, Any]) -> dict[str, Any]:
+    """Saved decoding settings (`workbench_decoding.json`) as `Planner` arguments."""
     out = {k: saved[k] for k in ("max_new_tokens", "grammar_limits") if k in saved}
     if "prompt" in saved:
         out["kind"] = saved["prompt"]
@@ -446,6 +486,8 @@ def best_planner(artifacts: str | Path) -> tuple[Path, dict[str, Any]]:
 def context_positions(planner: Planner) -> int | None:
     """How many positions the planner's model reads (`max_position_embeddings` of its config; None when the
     config does not say)."""
+    if isinstance(planner.engine, LlamaCppLLM):
+        return int(planner.model.n_ctx())
     config = getattr(planner.model, "config", None) or getattr(planner.model, "args", None)
     positions = getattr(config, "max_position_embeddings", None)
     return positions if isinstance(positions, int) else None

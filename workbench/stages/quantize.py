@@ -1,8 +1,10 @@
-"""The quantization stage (TinyAgent, Sec. 6, Table 2): MLX float16, 4-bit (group 32) and 4-bit + QLoRA models
-of the best planner, measured for size, memory, latency and success (`workbench.quantize` has the parts).
+"""The quantization stage (TinyAgent, Sec. 6, Table 2): the best planner as MLX float16, 4-bit (group 32) by
+round-to-nearest and by mlx-lm's learned methods (GPTQ, AWQ, DWQ), 4-bit + QLoRA, and as GGUF F16, Q4_0 and
+Q4_K_M on llama.cpp, each measured for size, memory, latency and success (`workbench.quantize` has the MLX parts,
+`workbench.quantize_gguf` the llama.cpp ones).
 
-Models go to `<artifacts>/mlx/`, results to `data/results/quantization.json`, the table to
-`figures/table2_quantization.{md,csv}` and the mlx-lm LoRA loss curve to `figures/fig_mlx_lora.png`.
+Models go to `<artifacts>/mlx/` and `<artifacts>/gguf/`, results to `data/results/quantization.json`, the table
+to `figures/table2_quantization.{md,csv}` and the mlx-lm LoRA loss curve to `figures/fig_mlx_lora.png`.
 
     >>> run(config.stage_config(QuantizeConfig, "quantize", "quick"))  # doctest: +SKIP
 """
@@ -17,8 +19,24 @@ from typing import Any
 from workbench import config
 from workbench.finetune.settings import FinetuneConfig
 from workbench.finetune.train import build_base
-from workbench.planner import MLXPlanner, resolve_toolrag
-from workbench.quantize import QuantizeConfig, build_models, device, measure, served_check, source_planner
+from workbench.planner import GGUFPlanner, MLXPlanner, resolve_toolrag
+from workbench.quantize import (
+    QuantizeConfig,
+    build_models,
+    device,
+    learned_methods,
+    measure,
+    served_check,
+    source_planner,
+)
+from workbench.quantize_gguf import (
+    GGUF_ROWS,
+    build_gguf,
+    device_gguf,
+    gguf_available,
+    measure_gguf,
+    served_gguf_check,
+)
 from workbench.synth.dataset import load_split, require_splits
 from workbench.toolrag.selection import toolrag_selector
 from workbench.viz.planner import fig_mlx_lora
@@ -58,14 +76,16 @@ def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
     }
     select = toolrag_selector(resolve_toolrag("auto", artifacts)) if built["info"].get("toolrag") else None
     selected = {s: select([r["query"] for r in recs]) for s, recs in splits.items()} if select else None
-    rows = [
-        measure(cfg, kind, built, splits, selected, out, artifacts) for kind in ("float16", "4bit", "qlora")
-    ]
+    kinds = ["float16", "4bit", *(f"4bit-{m}" for m in learned_methods(cfg)), "qlora"]
+    rows = [measure(cfg, kind, built, splits, selected, out, artifacts) for kind in kinds]
     by = {r["row"]: r for r in rows}
     served = None
     if cfg.served_n:
         planner = MLXPlanner.load(built["quantized"], constrained=False)
         served = served_check(built["quantized"], None, splits["test"][: cfg.served_n], planner)
+    gguf = gguf_rows(cfg, built, splits, selected, artifacts) if cfg.gguf else {"gguf": "off (gguf=False)"}
+    four_bit = [r for r in rows if r["row"].startswith("4bit")]
+    best_4bit = max(four_bit, key=lambda r: r["success_test"])  # the first (round-to-nearest) on a tie
     results = {
         "profile": config.active_profile(),
         "device": device(),
@@ -82,17 +102,57 @@ def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
         "latency_ratio_4bit_over_full": round(
             by["4bit"]["median_latency_s"] / by["float16"]["median_latency_s"], 3
         ),
+        "mlx_best_4bit_method": "rtn"
+        if best_4bit["row"] == "4bit"
+        else best_4bit["row"].removeprefix("4bit-"),
+        "success_test_4bit_best": best_4bit["success_test"],
         "success_backend": cfg.success_backend,
-        "rows": rows,
+        **{k: v for k, v in gguf.items() if k != "rows"},
+        "rows": rows + gguf.get("rows", []),
         "training": built["reports"],
         "served": served,
         "settings": asdict(cfg),
         "wall_s": round(time.perf_counter() - t0, 1),
         "reported": REPORTED,
         "note": "success = DAG isomorphism on our synthesized test/ood sets, not the paper's; latency is planning "
-        "one query alone in MLX on the device named here",
+        "one query alone on the engine of its row (mlx or llama.cpp) on the device named here",
     }
     config.save_results("quantization", results)
     table2_quantization(results)
     fig_mlx_lora(results)
     return results
+
+
+def gguf_rows(
+    cfg: QuantizeConfig,
+    built: dict[str, Any],
+    splits: dict[str, list[dict[str, Any]]],
+    selected: dict[str, list[list[str]]] | None,
+    artifacts: Path,
+) -> dict[str, Any]:
+    """The GGUF rows and their keys for `quantization.json`; a note instead where llama-cpp-python is missing."""
+    if not gguf_available():
+        return {"gguf": "skipped: llama-cpp-python and gguf are not installed (`make gguf` builds them)"}
+    info = built["info"]
+    decoding = {"constrained": info.get("constrained", False), "grounded": info.get("grounded", False)}
+    files = build_gguf(built["source"], artifacts / "gguf")
+    rows = [measure_gguf(cfg, kind, files[kind], splits, selected, decoding, artifacts) for kind in GGUF_ROWS]
+    by = {r["row"].removeprefix("gguf-"): r for r in rows}
+    out: dict[str, Any] = {
+        "gguf_device": device_gguf(),
+        "gguf_size_ratio_q4_0_vs_f16": round(by["f16"]["size_bytes"] / by["q4_0"]["size_bytes"], 3),
+        **{f"gguf_success_test_{k}": r["success_test"] for k, r in by.items()},
+        **{f"gguf_success_ood_{k}": r["success_ood"] for k, r in by.items()},
+        "gguf_latency_ratio_q4_0_over_f16": round(
+            by["q4_0"]["median_latency_s"] / by["f16"]["median_latency_s"], 3
+        ),
+        "gguf_parse_failure_rate": max(r[f"parse_failure_{s}"] for r in rows for s in splits),
+        "rows": rows,
+    }
+    if cfg.served_n:
+        planner = GGUFPlanner.load(files["Q4_0"], threads=cfg.gguf_threads, **decoding)
+        if selected:
+            planner.select = toolrag_selector(resolve_toolrag("auto", artifacts))
+        out["gguf_served"] = served_gguf_check(files["Q4_0"], splits["test"][: cfg.served_n], planner)
+        planner.engine.close()
+    return out

@@ -68,21 +68,28 @@ def table1_toolrag(results: dict[str, Any] | None = None) -> tuple[Path, Path]:
 
 
 def table2_quantization(results: dict[str, Any] | None = None) -> tuple[Path, Path]:
-    """TinyAgent's Table 2 from `data/results/quantization.json` (measured rows, and the paper's under
-    `reported`) -> figures/table2_quantization.{md,csv}."""
+    """TinyAgent's Table 2 from `data/results/quantization.json` (measured rows on MLX and, where measured, on
+    llama.cpp; the paper's under `reported`) -> figures/table2_quantization.{md,csv}."""
     results = results or config.load_results("quantization")
+    bits, group = results["bits"], results["group_size"]
     names = {
         "float16": "float16",
-        "4bit": f"{results['bits']}-bit, group {results['group_size']}",
-        "qlora": f"{results['bits']}-bit + QLoRA",
+        "4bit": f"{bits}-bit, group {group} (round to nearest)",
+        "qlora": f"{bits}-bit + QLoRA",
+        **{f"4bit-{m}": f"{bits}-bit, group {group} ({m.upper()})" for m in ("gptq", "awq", "dwq")},
+        "gguf-f16": "GGUF F16",
+        "gguf-q4_0": "GGUF Q4_0 (4-bit, group 32)",
+        "gguf-q4_k_m": "GGUF Q4_K_M",
     }
     source = f"measured ({results['profile']})"
     rows = [
         {
             "source": source,
             "model": "offline planner",
-            "precision": names[r["row"]],
+            "engine": r.get("engine", "mlx"),
+            "precision": names.get(r["row"], r["row"]),
             "latency_s": r["median_latency_s"],
+            "p95_latency_s": r.get("p95_latency_s"),
             "tokens_per_s": r["generation_tokens_per_s"],
             "size_mb": round(r["size_bytes"] / 2**20, 3),
             "bits_per_weight": r["bits_per_weight"],
@@ -106,8 +113,10 @@ def table2_quantization(results: dict[str, Any] | None = None) -> tuple[Path, Pa
     columns = [
         ("source", "source"),
         ("model", "model"),
+        ("engine", "engine"),
         ("precision", "weights"),
         ("latency_s", "latency (s)"),
+        ("p95_latency_s", "p95 (s)"),
         ("tokens_per_s", "tokens/s"),
         ("size_mb", "size (MiB)"),
         ("bits_per_weight", "bits/weight"),
@@ -115,10 +124,12 @@ def table2_quantization(results: dict[str, Any] | None = None) -> tuple[Path, Pa
         ("success_test", "success (test)"),
         ("success_ood", "success (ood)"),
     ]
+    gguf = f"; llama.cpp rows on {results['gguf_device']}" if "gguf_device" in results else ""
     note = (
-        f"Measured on {results['device']}: latency is the median time to plan one test query alone in MLX "
-        f"(prompt + generation); success is DAG isomorphism on our synthesized test/ood sets, scored with the "
-        f"{results['success_backend']} backend. Reported rows are TinyAgent's Table 2 (its own test set, on "
-        "a MacBook)."
+        f"Measured on {results['device']}{gguf}. Latency is the median (and 95th percentile) time to plan one "
+        "test query alone on the row's engine (prompt + generation); success is DAG isomorphism on our "
+        f"synthesized test/ood sets, scored with the {results['success_backend']} backend for the MLX rows and "
+        "on llama.cpp's own kernels for the GGUF rows. Peak memory: MLX's peak allocation, or the resident memory "
+        "llama.cpp adds. Reported rows are TinyAgent's Table 2 (its own test set, on a MacBook)."
     )
     return write_table(rows, columns, "table2_quantization", note)

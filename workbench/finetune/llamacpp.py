@@ -1,0 +1,228 @@
+"""The planner as llama.cpp runs it: a GGUF file, and llama.cpp's own 4-bit quantization (TinyAgent Sec. 6).
+
+TinyAgent ships its planners as GGUF files (F16 and Q4_K_M) run by llama.cpp. `export_gguf` writes a Hugging
+Face Llama folder (ours: byte-level BPE, whole-token tool names, a chat template) to a GGUF F16 file with the
+PyPI `gguf` writer; `quantize_gguf` makes Q4_0 (blocks of 32 weights with one float16 scale: the paper's "4-bit,
+group size 32") or Q4_K_M from it with llama.cpp's quantizer (`llama_model_quantize` in `llama-cpp-python`).
+
+Why write the model here rather than run llama.cpp's `convert_hf_to_gguf.py`: that script is not part of any
+installed package (it lives in llama.cpp's source tree), and it refuses a tokenizer whose pre-tokenizer it does
+not know by hash, which every tokenizer trained here is. The parts it encodes are few and documented, and this
+module writes them with the `gguf` package's writer and vocabulary helpers:
+
+- the hyperparameters under llama's keys (`llama.embedding_length`, ...);
+- the tensors under llama.cpp's names (`gguf.get_tensor_name_map`), 2-D ones in float16 and the norms in
+  float32, with the query and key projections permuted from Hugging Face's rotate-half layout to the
+  interleaved pairs llama.cpp's rotary embedding uses;
+- the vocabulary as a GPT-2 style BPE (`tokenizer.ggml.model = "gpt2"`): tokens by id, their types (special
+  tokens CONTROL, the added tool names USER_DEFINED, so that llama.cpp splits them out of text as transformers
+  does and prints them), the merges, the special ids and the chat template (`gguf.SpecialVocab`), and the
+  pre-tokenizer "starcoder": digits one by one, then GPT-2's split, which is what `finetune.tokenizer` trains.
+
+A test checks that llama.cpp tokenizes the test queries to exactly the ids transformers gives.
+
+    >>> export_gguf("artifacts/planner/full", "artifacts/gguf/planner-f16.gguf")  # doctest: +SKIP
+    >>> quantize_gguf("artifacts/gguf/planner-f16.gguf", "artifacts/gguf/planner-q4_0.gguf", "Q4_0")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.finetune.settings import DECODING_FILE
+from workbench.llm.llamacpp import need_llama_cpp
+
+#: The GGUF metadata key under which the planner's decoding settings (`workbench_decoding.json`) travel.
+DECODING_KEY = "workbench.decoding"
+#: llama.cpp's pre-tokenizer that splits as `finetune.tokenizer` does (each digit alone, then GPT-2's regex).
+PRE_TOKENIZER = "starcoder"
+#: What `quantize_gguf` makes, with llama.cpp's file-type names.
+QUANT_TYPES = ("Q4_0", "Q4_K_M", "Q8_0", "F16")
+
+
+def need_gguf() -> Any:
+    try:
+        import gguf
+    except ImportError as exc:
+        raise ImportError(
+            f"GGUF export needs the `gguf` package ({exc}): `pip install 'tinyagent-workbench[gguf]'`"
+        ) from None
+    return gguf
+
+
+def _rope_theta(config: dict[str, Any]) -> float:
+    params = config.get("rope_parameters") or {}
+    return float(params.get("rope_theta", config.get("rope_theta", 10000.0)))
+
+
+def _permute(w: np.ndarray, heads: int) -> np.ndarray:
+    """Rows of a query/key projection from rotate-half order (each head's first half, then its second) to
+    interleaved pairs (0, d/2, 1, d/2+1, ...), the order llama.cpp's rotary embedding pairs dimensions in."""
+    return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def _vocab(folder: Path, n_vocab: int) -> tuple[list[str], list[int]]:
+    """Tokens by id and their GGUF types, from `tokenizer.json` (a byte-level BPE, as `finetune.tokenizer` trains)."""
+    gguf = need_gguf()
+    tok = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    model = tok["model"]
+    if model.get("type") != "BPE" or (tok.get("decoder") or {}).get("type") != "ByteLevel":
+        raise ValueError(
+            f"{folder}: GGUF export writes byte-level BPE tokenizers (GPT-2 style) only; this one is "
+            f"{model.get('type')} with a {(tok.get('decoder') or {}).get('type')} decoder"
+        )
+    tokens: dict[int, tuple[str, int]] = {
+        i: (t, int(gguf.TokenType.NORMAL)) for t, i in model["vocab"].items()
+    }
+    for added in tok.get("added_tokens", []):
+        kind = gguf.TokenType.CONTROL if added["special"] else gguf.TokenType.USER_DEFINED
+        tokens[added["id"]] = (added["content"], int(kind))
+    names = [tokens.get(i, (f"[PAD{i}]", int(gguf.TokenType.UNUSED)))[0] for i in range(n_vocab)]
+    types = [tokens.get(i, ("", int(gguf.TokenType.UNUSED)))[1] for i in range(n_vocab)]
+    return names, types
+
+
+def export_gguf(
+    model_dir: str | os.PathLike[str], out: str | os.PathLike[str], name: str | None = None
+) -> Path:
+    """Write the Llama model in `model_dir` (a Hugging Face folder) to the GGUF F16 file `out`; returns it.
+
+    The planner's decoding settings, where its folder has them, go into the file's metadata (`DECODING_KEY`),
+    so that a GGUF planner plans with the prompt and limits it was trained with.
+    """
+    from safetensors import safe_open
+
+    gguf = need_gguf()
+    folder, out = Path(model_dir), Path(out)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    if config.get("model_type") != "llama":
+        raise ValueError(
+            f"{folder}: GGUF export writes Llama models; this one is {config.get('model_type')!r}"
+        )
+    heads, kv_heads = (
+        config["num_attention_heads"],
+        config.get("num_key_value_heads") or config["num_attention_heads"],
+    )
+    hidden, layers = config["hidden_size"], config["num_hidden_layers"]
+    head_dim = config.get("head_dim") or hidden // heads
+    n_vocab = config["vocab_size"]
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, layers)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    writer = gguf.GGUFWriter(tmp, "llama")
+    writer.add_name(name or folder.name)
+    writer.add_context_length(config["max_position_embeddings"])
+    writer.add_embedding_length(hidden)
+    writer.add_block_count(layers)
+    writer.add_feed_forward_length(config["intermediate_size"])
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_key_length(head_dim)
+    writer.add_value_length(head_dim)
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_rope_freq_base(_rope_theta(config))
+    writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
+    writer.add_vocab_size(n_vocab)
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+
+    tokens, types = _vocab(folder, n_vocab)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre(PRE_TOKENIZER)
+    writer.add_token_list(tokens)
+    writer.add_token_types(types)
+    special = gguf.SpecialVocab(folder, load_merges=True, n_vocab=n_vocab)
+    special.add_to_gguf(writer)
+    writer.add_add_bos_token(False)  # the chat template writes every token the prompt starts with
+    if (folder / DECODING_FILE).exists():
+        writer.add_string(DECODING_KEY, (folder / DECODING_FILE).read_text(encoding="utf-8"))
+
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{folder} holds no *.safetensors weights")
+    for file in files:
+        with safe_open(file, "np") as f:
+            for key in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                w = f.get_tensor(key).astype(np.float32)
+                if key.endswith("rotary_emb.inv_freq"):
+                    continue
+                if key == "lm_head.weight" and config.get("tie_word_embeddings"):
+                    continue  # llama.cpp reads the tied output from token_embd
+                if key.endswith("q_proj.weight"):
+                    w = _permute(w, heads)
+                elif key.endswith("k_proj.weight"):
+                    w = _permute(w, kv_heads)
+                target = names.get_name(key, try_suffixes=(".weight", ".bias"))
+                if target is None:
+                    raise ValueError(f"{file.name}: no GGUF name for tensor {key!r}")
+                writer.add_tensor(target, w.astype(np.float16) if w.ndim > 1 else w)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    tmp.replace(out)
+    return out
+
+
+def quantize_gguf(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], kind: str = "Q4_0", threads: int = 0
+) -> Path:
+    """llama.cpp's quantizer (`llama_model_quantize`) from the GGUF `src` to `dst` as `kind` (`QUANT_TYPES`).
+
+    Q4_0 is 4-bit with one float16 scale per 32 weights. K-quants (Q4_K_M) need rows of 256 weights; llama.cpp
+    stores a tensor whose rows are shorter in a fallback type, which `gguf_summary` reports.
+    """
+    llama_cpp = need_llama_cpp()
+    if kind not in QUANT_TYPES:
+        raise ValueError(f"quantization {kind!r}: choose one of {', '.join(QUANT_TYPES)}")
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise FileNotFoundError(f"{src} does not exist: export the planner with `export_gguf` first")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind}")
+    params.nthread = threads
+    tmp = dst.with_name(dst.name + ".part")
+    # llama.cpp logs every tensor it converts through llama-cpp-python's logger; errors only
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+    code = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params)
+    if code != 0:
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(
+            f"llama.cpp could not quantize {src} to {kind} (llama_model_quantize returned {code})"
+        )
+    tmp.replace(dst)
+    return dst
+
+
+def gguf_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Size on disk, weights, bits per weight and the tensor types of a GGUF file (read with `gguf.GGUFReader`).
+
+    Bits per weight count every tensor's bytes (scales included) over its weights, as `mlx.bits_per_weight`
+    does for MLX models.
+    """
+    gguf = need_gguf()
+    reader = gguf.GGUFReader(path)
+    weights = sum(int(t.n_elements) for t in reader.tensors)
+    data = sum(int(t.n_bytes) for t in reader.tensors)
+    types: dict[str, int] = {}
+    for t in reader.tensors:
+        types[t.tensor_type.name] = types.get(t.tensor_type.name, 0) + 1
+    return {
+        "size_bytes": Path(path).stat().st_size,
+        "weights": weights,
+        "bits_per_weight": round(8 * data / weights, 3),
+        "tensor_types": dict(sorted(types.items())),
+    }
+
+
+def saved_gguf_decoding(metadata: dict[str, str]) -> dict[str, Any]:
+    """The planner's decoding settings from a GGUF file's metadata (as llama-cpp-python's `Llama.metadata`
+    gives it), or {} where `export_gguf` stored none."""
+    text = metadata.get(DECODING_KEY)
+    return json.loads(text) if text else {}
