@@ -19,7 +19,7 @@ TEST_ENV := WB_QUICK=1 WORKBENCH_DATA_DIR=$(abspath $(TEST_OUT))/data \
 UNAME_S := $(shell uname -s)
 UNAME_M := $(shell uname -m)
 
-.PHONY: setup gguf install-gguf test test-fast reproduce lint format clean-notebooks clean bundle-planner
+.PHONY: setup gguf test test-fast reproduce lint format clean-notebooks clean bundle-planner
 
 setup: $(VENV)/.installed
 
@@ -34,31 +34,33 @@ ifeq ($(UNAME_S)-$(UNAME_M),Linux-x86_64)
 	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 endif
 	$(PY) -m pip install -q -e '.[dev]'
-	@$(MAKE) --no-print-directory install-gguf || echo "warning: the GGUF extra did not install (see above); \
-	setup goes on without it, the GGUF tests skip, and \`make gguf\` tries again"
 	@touch $@
 
-# The GGUF extra (.[gguf]: the gguf writer, llama-cpp-python and its server). PyPI has no wheel of
-# llama-cpp-python, so pip compiles it from source with cmake and a C++ compiler (8 minutes on this project's
-# 2-core machines, up to 20 elsewhere); the wheel is built once into $(WHEELHOUSE), outside the clone, and
-# every later setup installs it from there. The version is pyproject's pin (tests/test_environment.py).
+# The GGUF extra (.[gguf]: the gguf writer, llama-cpp-python and its server), which `make test` installs and
+# `make gguf` installs for notebooks and `make reproduce` (without it, the GGUF rows of notebook 06 are skipped
+# with a note). PyPI has no wheel of llama-cpp-python, so pip compiles it from source with cmake and a C++
+# compiler (8 minutes on this project's 2-core machines, up to 20 elsewhere); the wheel is built once into
+# $(WHEELHOUSE), outside the clone, and installed from there afterwards. Where it cannot be built, `make test`
+# goes on and the GGUF tests skip, naming `make gguf`. The version is pyproject's pin (tests/test_environment.py).
 WHEELHOUSE ?= $(HOME)/.cache/tinyagent-workbench/wheels
 LLAMA_CPP_VERSION := 0.3.36
-gguf: setup
-	@$(MAKE) --no-print-directory install-gguf
+gguf: $(VENV)/.gguf-installed
 
-install-gguf:
+$(VENV)/.gguf-installed: $(VENV)/.installed
 	@ls $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \
 	  echo "building llama-cpp-python $(LLAMA_CPP_VERSION) once into $(WHEELHOUSE) (8-20 minutes)"; \
 	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip wheel -q --no-deps --no-binary llama-cpp-python \
 	    -w $(WHEELHOUSE) llama-cpp-python==$(LLAMA_CPP_VERSION); }
 	$(PY) -m pip install -q --find-links $(WHEELHOUSE) -e '.[dev,gguf]'
+	@touch $@
 
 # Lint; then the unit tests (two xdist workers, one torch thread each) and, beside them at a lower CPU priority
 # (nice 10), every notebook top to bottom in the smoke profile (tests/test_00_notebook_chain.py, a pytest run of its
 # own whose log is printed at the end). The notebooks take the CPU time the unit tests leave idle and then finish
 # alone, so the unit tests' timing checks run about as on a machine of their own.
 test: setup
+	@$(MAKE) --no-print-directory gguf || echo "warning: the GGUF extra did not install (see above): the GGUF \
+	tests skip; \`make gguf\` tries again"
 	rm -rf $(TEST_OUT) && mkdir -p $(TEST_OUT)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check workbench tests

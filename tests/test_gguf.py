@@ -16,6 +16,7 @@ pytest.importorskip(
     reason="llama-cpp-python is not installed: `make gguf` builds it once (cmake and a C++ compiler)",
 )
 
+from workbench.agent import TinyAgent  # noqa: E402
 from workbench.finetune import base  # noqa: E402
 from workbench.finetune.bundled import BUNDLED_DIR  # noqa: E402
 from workbench.finetune.llamacpp import (  # noqa: E402
@@ -31,7 +32,9 @@ from workbench.plan import parse_plan, validate_plan  # noqa: E402
 from workbench.planner import GGUFPlanner, Planner, load_planner  # noqa: E402
 from workbench.planner.grammar import grammar_accepts, max_plan_bytes, plan_grammar, query_spans  # noqa: E402
 from workbench.serve import LlamaCppServer  # noqa: E402
+from workbench.tools.desktop import LatencyModel, SimulatedDesktop  # noqa: E402
 from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools  # noqa: E402
+from workbench.viz.explorer import PlanExplorer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = "2024-06-12"
@@ -174,3 +177,18 @@ def test_errors_name_the_problem(tmp_path):
         (tmp_path / "bert").mkdir()
         (tmp_path / "bert" / "config.json").write_text('{"model_type": "bert"}')
         export_gguf(tmp_path / "bert", tmp_path / "bert.gguf")
+
+
+def test_the_explorer_and_the_agent_plan_with_a_gguf_planner(files):
+    planner = GGUFPlanner.load(files["Q4_0"], constrained=True, grounded=True)
+    query = "Create a meeting with Sid and Lutfi for tomorrow 2pm"
+    w = PlanExplorer(
+        plan_fn=planner,
+        select=lambda qs: [list(TOOL_NAMES) for _ in qs],
+        latency=LatencyModel.uniform(0.001, 0.002),
+    )
+    w.query.value = query
+    assert "compact prompt, planner tokenizer" in w.prompt.value
+    assert set(w.node_states().values()) == {"done"}, w.node_states()
+    result = asyncio.run(TinyAgent(planner).run(query, TODAY, SimulatedDesktop(today=TODAY)))
+    assert parse_plan(result.first_plan).tools[-1] == "create_calendar_event", result.first_plan

@@ -127,7 +127,7 @@ class LlamaCppLLM(LLM):
         llama_cpp = need_llama_cpp()
         llm = self.network
         grammar = llama_cpp.LlamaGrammar.from_string(self.grammar, verbose=False) if self.grammar else None
-        eos = llm.token_eos()
+        vocab = llama_cpp.llama_model_get_vocab(llm.model)
         pending, n, finish = b"", 0, "length"
         with self._lock:
             if not self.reuse_prefix:
@@ -138,7 +138,7 @@ class LlamaCppLLM(LLM):
                 if first is None:
                     first = time.perf_counter()
                 n += 1
-                if token == eos or llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
+                if llama_cpp.llama_vocab_is_eog(vocab, token):  # end of sequence, end of turn
                     finish = "stop"
                     break
                 pending += llm.detokenize([token], special=False)

@@ -1,6 +1,6 @@
 """The planner runtime (TinyAgent, Sec. 3-5): one fine-tuned planner, one prompt, one decoding path.
 
-grammar.py   the plan language as a grammar for constrained and grounded decoding (llguidance)
+grammar.py   the plan language as a grammar for constrained and grounded decoding (llguidance; GBNF for llama.cpp)
 runtime.py   `Planner`: ToolRAG, prompt, batch decoding (`plan`) and streaming (`llm`) on one engine
              (transformers, mlx-lm or llama.cpp); saved decoding settings; `workbench predict`
 """

@@ -5,7 +5,8 @@ paper does it.
 A 1B planner that is mostly right still writes an occasional plan the executor cannot run: a tool that is
 not offered, a missing argument, `"$4"` at step 3, prose after the plan. `plan_grammar` writes the plan
 language for one tool set as a Lark grammar, and llguidance masks, token by token, every token that would
-leave it. Every constrained plan that ends within the token budget then parses and validates (`max_plan_bytes`
+leave it (for llama.cpp, `dialect="gbnf"` writes the same grammar in GBNF, which llama.cpp's sampler applies
+itself; `LlamaCppLLM.with_grammar`). Every constrained plan that ends within the token budget then parses and validates (`max_plan_bytes`
 is a budget that always suffices; `close_cut_plan` closes one that does not end); the model only chooses among
 valid plans.
 
