@@ -486,7 +486,9 @@ def best_planner(artifacts: str | Path) -> tuple[Path, dict[str, Any]]:
 def context_positions(planner: Planner) -> int | None:
     """How many positions the planner's model reads (`max_position_embeddings` of its config; None when the
     config does not say)."""
-    if isinstance(planner.engine, LlamaCppLLM):
+    if isinstance(
+        getattr(planner, "engine", None), LlamaCppLLM
+    ):  # a GGUF file: the context it was opened with
         return int(planner.model.n_ctx())
     config = getattr(planner.model, "config", None) or getattr(planner.model, "args", None)
     positions = getattr(config, "max_position_embeddings", None)
