@@ -141,6 +141,13 @@ class QuantizeConfig:
             "is not installed"
         },
     )
+    gguf_eval_test: int | None = field(
+        default=None,
+        metadata={
+            "help": "GGUF: test records scored on llama.cpp (None: all; its kernels plan ~10 queries/s here)"
+        },
+    )
+    gguf_eval_ood: int | None = field(default=None, metadata={"help": "GGUF: ood records scored (None: all)"})
     gguf_latency_n: int = field(
         default=50, metadata={"help": "GGUF: test queries planned one at a time on llama.cpp and timed"}
     )

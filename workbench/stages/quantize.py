@@ -83,7 +83,7 @@ def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
     if cfg.served_n:
         planner = MLXPlanner.load(built["quantized"], constrained=False)
         served = served_check(built["quantized"], None, splits["test"][: cfg.served_n], planner)
-    gguf = gguf_rows(cfg, built, splits, selected, artifacts) if cfg.gguf else {"gguf": "off (gguf=False)"}
+    gguf = gguf_rows(cfg, built, dataset, artifacts) if cfg.gguf else {"gguf": "off (gguf=False)"}
     four_bit = [r for r in rows if r["row"].startswith("4bit")]
     best_4bit = max(four_bit, key=lambda r: r["success_test"])  # the first (round-to-nearest) on a tie
     results = {
@@ -123,16 +123,18 @@ def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
     return results
 
 
-def gguf_rows(
-    cfg: QuantizeConfig,
-    built: dict[str, Any],
-    splits: dict[str, list[dict[str, Any]]],
-    selected: dict[str, list[list[str]]] | None,
-    artifacts: Path,
-) -> dict[str, Any]:
-    """The GGUF rows and their keys for `quantization.json`; a note instead where llama-cpp-python is missing."""
+def gguf_rows(cfg: QuantizeConfig, built: dict[str, Any], dataset: Path, artifacts: Path) -> dict[str, Any]:
+    """The GGUF rows and their keys for `quantization.json`, on `cfg.gguf_eval_test` / `gguf_eval_ood` records
+    (llama.cpp plans them on its own kernels, much faster than MLX here); a note instead where llama-cpp-python
+    is missing."""
     if not gguf_available():
         return {"gguf": "skipped: llama-cpp-python and gguf are not installed (`make gguf` builds them)"}
+    splits = {
+        "test": load_split("test", limit=cfg.gguf_eval_test, folder=dataset),
+        "ood": load_split("ood", limit=cfg.gguf_eval_ood, folder=dataset),
+    }
+    select = toolrag_selector(resolve_toolrag("auto", artifacts)) if built["info"].get("toolrag") else None
+    selected = {s: select([r["query"] for r in recs]) for s, recs in splits.items()} if select else None
     info = built["info"]
     decoding = {"constrained": info.get("constrained", False), "grounded": info.get("grounded", False)}
     files = build_gguf(built["source"], artifacts / "gguf")
@@ -147,6 +149,8 @@ def gguf_rows(
             by["q4_0"]["median_latency_s"] / by["f16"]["median_latency_s"], 3
         ),
         "gguf_parse_failure_rate": max(r[f"parse_failure_{s}"] for r in rows for s in splits),
+        "gguf_n_test": len(splits["test"]),
+        "gguf_n_ood": len(splits["ood"]),
         "rows": rows,
     }
     if cfg.served_n:
