@@ -164,19 +164,16 @@ def learned_quantize(
     mx.random.seed(seed)
     model, tokenizer, config = load(str(src), return_config=True)
     chats = _chat_tokens(tokenizer, data_dir / "train.jsonl", samples, seed)
+    stream = mx.array([t for ids, _ in chats for t in ids])  # GPTQ, AWQ: the chats end to end, cut into rows
+    rows = max(stream.size // seq_len, 1)
+    data = stream[: rows * seq_len].reshape(rows, -1)
     if method == "gptq":
         from mlx_lm.quant.gptq import gptq_quantize
 
-        stream = mx.array([t for ids, _ in chats for t in ids])  # the chats end to end, cut into rows
-        rows = max(stream.size // seq_len, 1)
-        data = stream[: rows * seq_len].reshape(rows, -1)
         model, config["quantization"] = gptq_quantize(model, data, bits, group_size, bits, group_size)
     elif method == "awq":
         from mlx_lm.quant.awq import AWQ_MODEL_CONFIGS, awq_quantize, update_config
 
-        stream = mx.array([t for ids, _ in chats for t in ids])
-        rows = max(stream.size // seq_len, 1)
-        data = stream[: rows * seq_len].reshape(rows, -1)
         awq = AWQ_MODEL_CONFIGS[config["model_type"]]
         awq_quantize(
             model, data, awq, group_size=group_size, bits=bits, embed_group_size=group_size, embed_bits=bits
