@@ -8,6 +8,7 @@ import json
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("gguf", reason="the GGUF extra is not installed: `make gguf` (or pip install '.[gguf]')")
@@ -16,17 +17,25 @@ pytest.importorskip(
     reason="llama-cpp-python is not installed: `make gguf` builds it once (cmake and a C++ compiler)",
 )
 
+import torch  # noqa: E402
+from peft import LoraConfig, get_peft_model  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
+from transformers import AutoModelForCausalLM  # noqa: E402
+
 from workbench.agent import TinyAgent  # noqa: E402
 from workbench.finetune import base  # noqa: E402
 from workbench.finetune.bundled import BUNDLED_DIR  # noqa: E402
 from workbench.finetune.llamacpp import (  # noqa: E402
     DECODING_KEY,
+    dequantize_gguf,
     export_gguf,
+    export_gguf_lora,
     gguf_summary,
     quantize_gguf,
 )
 from workbench.finetune.settings import DECODING_FILE  # noqa: E402
 from workbench.finetune.tokenizer import train_tokenizer  # noqa: E402
+from workbench.finetune.train import lora_settings  # noqa: E402
 from workbench.llm.llamacpp import LlamaCppLLM  # noqa: E402
 from workbench.plan import parse_plan, validate_plan  # noqa: E402
 from workbench.planner import GGUFPlanner, Planner, load_planner  # noqa: E402
@@ -117,6 +126,54 @@ def test_gguf_f16_plans_as_transformers_and_streams_the_same_plan(files, referen
 
     for q, plan in list(zip(queries, ours, strict=True))[:5]:
         assert asyncio.run(stream(q)) == plan
+
+
+def _last_logits(llm, ids):
+    llm.network.reset()
+    llm.network.eval(ids)
+    return np.ctypeslib.as_array(llm.network._ctx.get_logits(), shape=(llm.network.n_vocab(),)).copy()
+
+
+def test_qlora_on_q4_0_dequantized_weights_runs_as_a_llama_cpp_lora_file(files, tmp_path):
+    """`dequantize_gguf` gives transformers the very weights llama.cpp reads; a peft LoRA trained on them,
+    written by `export_gguf_lora`, changes llama.cpp's logits as it changes torch's (q/k rows permuted)."""
+    f16 = load_file(dequantize_gguf(files["F16"], BUNDLED_DIR, tmp_path / "f16") / "model.safetensors")
+    src = load_file(BUNDLED_DIR / "model.safetensors")
+    assert set(f16) == set(src)
+    assert max(float((src[k].float() - f16[k]).abs().max()) for k in src) < 1e-3, "F16 rounding only"
+    frozen = dequantize_gguf(files["Q4_0"], BUNDLED_DIR, tmp_path / "q4")
+    assert not (frozen / "SHA256SUMS").exists(), "the source's checksums do not describe these weights"
+    torch.manual_seed(0)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(frozen, dtype=torch.float32),
+        LoraConfig(**lora_settings(8, 16, 0.0)),
+    )
+    for name, param in model.named_parameters():
+        if "lora_B" in name:  # peft starts B at zero: a trained-like adapter instead
+            torch.nn.init.normal_(param, std=0.05)
+    model.save_pretrained(tmp_path / "adapter")
+    lora = export_gguf_lora(tmp_path / "adapter", frozen, tmp_path / "adapter.gguf")
+    assert set(gguf_summary(lora)["tensor_types"]) == {"F32"}
+
+    chat = Planner.load(frozen).messages("text sam i'm late and remind me to buy milk", TODAY, TOOL_NAMES)
+    plain, adapted = LlamaCppLLM(files["Q4_0"], threads=1), LlamaCppLLM(files["Q4_0"], threads=1, lora=lora)
+    ids = plain.prompt_ids(chat)
+    with torch.no_grad():
+        torch_lora = model(torch.tensor([ids])).logits[0, -1].numpy()
+        with model.disable_adapter():
+            torch_base = model(torch.tensor([ids])).logits[0, -1].numpy()
+    cpp_base, cpp_lora = _last_logits(plain, ids), _last_logits(adapted, ids)
+    effect = np.abs(torch_lora - torch_base).max()
+    # llama.cpp rounds activations to 8 bits for its 4-bit matmuls: close, not equal
+    assert np.abs(cpp_base - torch_base).max() < 0.3 < effect
+    assert np.abs(cpp_lora - torch_lora).max() < 0.15 * effect
+    assert cpp_lora.argmax() == torch_lora.argmax()
+    plain.close()
+    adapted.close()
+    with LlamaCppServer(files["Q4_0"], lora=lora) as server:  # served with the LoRA file on top
+        assert server.command()[-2:] == ["--lora_path", str(lora)]
+        done = asyncio.run(server.llm().complete(chat, max_tokens=8, temperature=0.0))
+        assert done.text
 
 
 def test_grammar_holds_a_random_model_to_valid_plans(tmp_path):

@@ -257,7 +257,7 @@ def test_stage_writes_table_2(hf_model, workbench_dir):
         "latency_ratio_4bit_over_full",
         "device",
     } <= set(r)
-    gguf = ["gguf-f16", "gguf-q4_0", "gguf-q4_k_m"] if "gguf_device" in r else []
+    gguf = ["gguf-f16", "gguf-q4_0", "gguf-q4_k_m", "gguf-q4_0-qlora"] if "gguf_device" in r else []
     assert r["size_ratio_vs_fp16"] >= 2.9 and [row["row"] for row in r["rows"]] == [
         "float16",
         "4bit",
@@ -274,6 +274,13 @@ def test_stage_writes_table_2(hf_model, workbench_dir):
             r
         )
         assert r["gguf_served"]["served_n"] == 1 and (workbench_dir / "artifacts" / "gguf").is_dir()
+        q4, qlora = (
+            r["rows"][-3],
+            r["rows"][-1],
+        )  # QLoRA on Q4_0: its LoRA file trained and applied by llama.cpp
+        assert qlora["adapter"].endswith("planner-q4_0-qlora.gguf") and qlora["file"] == q4["file"]
+        assert qlora["size_bytes"] == q4["size_bytes"] + qlora["adapter_bytes"]
+        assert r["gguf_qlora_training"]["steps"] > 0 and "gguf_success_test_q4_0_qlora" in r
     assert r["rows"][1]["quantization"] == ["4-bit/g32"] and r["rows"][0]["quantization"] == []
     assert r["served"]["served_n"] == 1 and r["training"]["mlx_lora"]["iters"] == 3
     table = (workbench_dir / "figures" / "table2_quantization.md").read_text()

@@ -252,6 +252,8 @@ def cmd_quantize(args: argparse.Namespace) -> int:
             f"{r['gguf_size_ratio_q4_0_vs_f16']:.2f}x smaller and its latency {r['gguf_latency_ratio_q4_0_over_f16']:.2f}x "
             f"F16's; parse failures {r['gguf_parse_failure_rate']:.3f}"
         )
+        if "gguf_success_test_q4_0_qlora" in r:
+            print(f"GGUF Q4_0 + QLoRA (test): {r['gguf_success_test_q4_0_qlora']:.3f}")
     else:
         print(f"GGUF: {r.get('gguf')}")
     print(f"wrote {config.results_path('quantization')} and {config.figure_path('table2_quantization.md')}")
@@ -262,11 +264,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server: LocalServer
     if args.engine == "llamacpp":
         model = Path(args.model) if args.model else config.artifacts_dir() / "gguf" / "planner-q4_0.gguf"
-        if args.adapter:
-            raise ValueError(
-                "--adapter is for mlx_lm.server: fuse the adapter into the model before GGUF export"
-            )
-        server = LlamaCppServer(model, port=args.port).start()
+        # --adapter: a llama.cpp LoRA file (`workbench quantize` writes <artifacts>/gguf/planner-q4_0-qlora.gguf)
+        server = LlamaCppServer(model, port=args.port, lora=args.adapter).start()
     else:
         model = Path(args.model) if args.model else config.mlx_dir() / "q4g32"
         server = MLXServer(model, adapter_dir=args.adapter, port=args.port).start()
@@ -493,7 +492,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="an MLX or Hugging Face model folder, or a .gguf file with --engine llamacpp (default: the 4-bit "
         "planner `workbench quantize` made: <artifacts>/mlx/q4g32 or <artifacts>/gguf/planner-q4_0.gguf)",
     )
-    p.add_argument("--adapter", help="a LoRA adapter folder (adapters.safetensors)")
+    p.add_argument(
+        "--adapter",
+        help="a LoRA adapter: an mlx-lm adapter folder (adapters.safetensors), or with --engine llamacpp a "
+        "llama.cpp LoRA file (.gguf)",
+    )
     p.add_argument("--port", type=int, help="default: a free port")
     p.set_defaults(func=cmd_serve)
 

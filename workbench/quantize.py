@@ -154,6 +154,13 @@ class QuantizeConfig:
     gguf_threads: int | None = field(
         default=None, metadata={"help": "GGUF: llama.cpp CPU threads (None: its default)"}
     )
+    gguf_qlora: bool = field(
+        default=True,
+        metadata={
+            "help": "GGUF: also QLoRA on Q4_0 (LoRA trained on its dequantized weights with the qlora_* "
+            "settings, run by llama.cpp as a LoRA file on the 4-bit model)"
+        },
+    )
 
 
 def source_planner(cfg: QuantizeConfig, artifacts: Path) -> tuple[Path, dict[str, Any]]:
@@ -177,7 +184,8 @@ def source_planner(cfg: QuantizeConfig, artifacts: Path) -> tuple[Path, dict[str
 def _fingerprint(folder: Path) -> str:
     h = hashlib.sha256()
     for p in sorted(folder.glob("*.safetensors")) + [folder / "config.json"]:
-        h.update(p.read_bytes())
+        if p.exists() or p.name != "config.json":  # an adapter folder has weights but no config.json
+            h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -333,6 +341,15 @@ def qlora_torch(
     of the frozen matmul differs (float32 here, 4-bit kernels in MLX). Works in `out/qlora_torch`."""
     work = out / "qlora_torch"
     frozen = mlx.dequantize(quantized, work / "frozen_4bit")
+    report = lora_on_frozen(cfg, frozen, work, dataset)
+    mlx.peft_to_mlx_adapter(work / "adapter", adapter)
+    return report
+
+
+def lora_on_frozen(cfg: QuantizeConfig, frozen: Path, work: Path, dataset: Path) -> dict[str, Any]:
+    """peft LoRA (`cfg.qlora_*`) on `frozen`, a float32 folder holding a 4-bit model's dequantized weights,
+    on `cfg.train_records` training pairs in the prompt and plan order the model was trained with; the
+    adapter goes to `work/adapter`. Returns the training report. Shared by the MLX and the GGUF QLoRA rows."""
     _, tokenizer = load_model(frozen)
     kind, order = saved_decoding(frozen).get("kind", "compact"), saved_plan_order(frozen)
     train = load_split("train", folder=dataset)
@@ -354,7 +371,6 @@ def qlora_torch(
         lora=lora_settings(cfg.qlora_rank, int(cfg.qlora_scale * cfg.qlora_rank), 0.0),
         progress=True,
     )
-    mlx.peft_to_mlx_adapter(work / "adapter", adapter)
     report.pop("log", None)
     return report
 
@@ -464,13 +480,19 @@ def measure(
     )
     if cfg.success_backend == "mlx":
         scorer: Any = planner
+        weights = {"mlx": _fingerprint(folder), "adapter": _fingerprint(adapter) if adapter else None}
     elif cfg.success_backend == "torch":
-        scorer = Planner.load(_torch_copy(kind, built, cfg, out), **decoding, batch_size=cfg.eval_batch_size)
+        copy = _torch_copy(kind, built, cfg, out)
+        scorer = Planner.load(copy, **decoding, batch_size=cfg.eval_batch_size)
         scorer.model.float()
+        weights = {"torch": _fingerprint(copy)}
     else:
         raise ValueError(f"success_backend {cfg.success_backend!r}: use 'torch' or 'mlx'")
     for split, recs in splits.items():
-        res = evaluate_variant(scorer, recs, selected[split] if selected else None)
+        # kept per row and split: a rerun (or a stage killed at the fifth row) plans only what changed
+        cache = out / "eval" / f"{kind}.{split}.json"
+        depends = {"backend": cfg.success_backend, **weights}
+        res = evaluate_variant(scorer, recs, selected[split] if selected else None, cache, depends)
         preds = res.pop("preds")
         row.update({f"{k}_{split}": v for k, v in res.items()})
         if split == "test":

@@ -6,7 +6,9 @@ ships) with llama.cpp's quantizer (`finetune.llamacpp`), into `<artifacts>/gguf/
 llama.cpp's own CPU kernels, one query at a time, with the planner's decoding mode (constrained decoding is the
 plan grammar as GBNF in llama.cpp's sampler): size, bits per weight, the memory the engine adds, success on
 test and ood, median and p95 planning latency over `gguf_latency_n` test queries, tokens per second.
-`served_gguf_check` plans a few queries through `python -m llama_cpp.server` with the `openai` client, the
+With `gguf_qlora`, the Q4_0 file also gets QLoRA, as the MLX 4-bit model does: LoRA trained by peft on the
+exactly dequantized Q4_0 weights (`build_gguf_qlora`), written as a llama.cpp LoRA file that llama.cpp applies
+on top of the untouched 4-bit weights (row `gguf-q4_0-qlora`). `served_gguf_check` plans a few queries through `python -m llama_cpp.server` with the `openai` client, the
 grammar sent in the request, and compares them with the in-process plans.
 
     >>> files = build_gguf(Path("artifacts/planner/full"), Path("artifacts/gguf"))  # doctest: +SKIP
@@ -15,6 +17,8 @@ grammar sent in the request, and compares them with the in-process plans.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import statistics
 import time
@@ -24,11 +28,18 @@ from typing import Any
 import numpy as np
 
 from workbench.aio import run_sync
+from workbench.files import write_json_atomic
 from workbench.finetune.evaluate import evaluate_splits
-from workbench.finetune.llamacpp import export_gguf, gguf_summary, quantize_gguf
+from workbench.finetune.llamacpp import (
+    dequantize_gguf,
+    export_gguf,
+    export_gguf_lora,
+    gguf_summary,
+    quantize_gguf,
+)
 from workbench.llm.llamacpp import need_llama_cpp
 from workbench.planner import GGUFPlanner
-from workbench.quantize import QuantizeConfig, _cached, _fingerprint, _stamp
+from workbench.quantize import QuantizeConfig, _cached, _fingerprint, _stamp, lora_on_frozen
 from workbench.serve import LlamaCppServer
 
 #: The GGUF rows, in Table 2's order: the float16 reference, the paper's 4-bit/g32 format, TinyAgent's release.
@@ -58,6 +69,35 @@ def build_gguf(src: Path, out: Path) -> dict[str, Path]:
     return files
 
 
+def build_gguf_qlora(
+    cfg: QuantizeConfig, base: Path, source: Path, dataset: Path, out: Path
+) -> tuple[Path, dict[str, Any]]:
+    """QLoRA for the GGUF file `base` (Q4_0): peft LoRA (`cfg.qlora_*`, `cfg.train_records`) on its weights
+    dequantized exactly (`dequantize_gguf`; `source` is the folder it was exported from), written as the
+    llama.cpp LoRA file `out/<base>-qlora.gguf`. Cached by the base file and the settings; returns the
+    adapter file and the training report."""
+    work = out / f"{base.stem}-qlora"
+    adapter = out / f"{base.stem}-qlora.gguf"
+    stamp = {
+        "base": hashlib.sha256(base.read_bytes()).hexdigest()[:16],
+        "train": cfg.train_records,
+        "val": cfg.val_records,
+        "seed": cfg.seed,
+        "lr": cfg.qlora_lr,
+        "rank": cfg.qlora_rank,
+        "scale": cfg.qlora_scale,
+        "batch": cfg.qlora_batch_size,
+        "epochs": cfg.qlora_epochs,
+    }
+    if not (_cached(work, stamp) and adapter.exists()):
+        frozen = dequantize_gguf(base, source, work / "frozen")
+        report = lora_on_frozen(cfg, frozen, work, dataset)
+        export_gguf_lora(work / "adapter", frozen, adapter)
+        write_json_atomic(work / "training.json", report)
+        _stamp(work, stamp)
+    return adapter, json.loads((work / "training.json").read_text(encoding="utf-8"))
+
+
 def _rss_bytes() -> int:
     """This process's resident memory now (Linux /proc; 0 elsewhere)."""
     try:
@@ -77,17 +117,23 @@ def measure_gguf(
     selected: dict[str, list[list[str]]] | None,
     decoding: dict[str, bool],
     root: Path,
+    lora: Path | None = None,
 ) -> dict[str, Any]:
-    """One GGUF row of Table 2 (keys as the MLX rows', where they mean the same)."""
+    """One GGUF row of Table 2 (keys as the MLX rows', where they mean the same); with `lora`, the file
+    with that llama.cpp LoRA file applied (size and bits per weight then count the adapter's bytes too)."""
     before = _rss_bytes()
-    planner = GGUFPlanner.load(path, threads=cfg.gguf_threads, **decoding)
+    planner = GGUFPlanner.load(path, threads=cfg.gguf_threads, lora=lora, **decoding)
     summary = gguf_summary(path)
+    extra = gguf_summary(lora) if lora else {"size_bytes": 0, "data_bytes": 0}
+    data_bits = 8 * (summary["data_bytes"] + extra["data_bytes"])
     row: dict[str, Any] = {
-        "row": f"gguf-{kind.lower()}",
+        "row": f"gguf-{kind.lower()}" + ("-qlora" if lora else ""),
         "engine": "llama.cpp",
-        "file": str(path.relative_to(root)) if path.is_relative_to(root) else str(path),
-        "size_bytes": summary["size_bytes"],
-        "bits_per_weight": summary["bits_per_weight"],
+        "file": _shown(path, root),
+        "adapter": _shown(lora, root) if lora else None,
+        "adapter_bytes": extra["size_bytes"] if lora else None,
+        "size_bytes": summary["size_bytes"] + extra["size_bytes"],
+        "bits_per_weight": round(data_bits / summary["weights"], 3),
         "tensor_types": summary["tensor_types"],
         **decoding,
         "toolrag": bool(selected),
@@ -113,13 +159,19 @@ def measure_gguf(
             "peak_memory_mb": round(max(_rss_bytes() - before, 0) / 2**20, 2),
         }
     )
-    caches = {s: path.parent / "eval" / f"{path.stem}.{s}.json" for s in splits}
-    results = evaluate_splits(planner, splits, selected, caches, {"file": _file_id(path)})
+    name = path.stem + ("-qlora" if lora else "")
+    caches = {s: path.parent / "eval" / f"{name}.{s}.json" for s in splits}
+    files = {"file": _file_id(path), **({"lora": _file_id(lora)} if lora else {})}
+    results = evaluate_splits(planner, splits, selected, caches, files)
     for split, res in results.items():
         res.pop("preds", None)
         row.update({f"{k}_{split}": v for k, v in res.items()})
     planner.engine.close()
     return row
+
+
+def _shown(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def _file_id(path: Path) -> str:

@@ -223,7 +223,8 @@ class MLXServer(LocalServer):
 class LlamaCppServer(LocalServer):
     """`python -m llama_cpp.server --model FILE.gguf --host 127.0.0.1 --port P` (llama-cpp-python's
     OpenAI-compatible server; TinyAgent's released GGUF planners run behind such a server or LM Studio).
-    `n_ctx` 0 takes the model's own context length; `threads` None is llama.cpp's default."""
+    `n_ctx` 0 takes the model's own context length; `threads` None is llama.cpp's default; `lora` a llama.cpp
+    LoRA file served on top of the model (`--lora_path`)."""
 
     engine = "llama_cpp.server"
     health_path = "/v1/models"
@@ -236,8 +237,10 @@ class LlamaCppServer(LocalServer):
         startup_timeout_s: float = 120.0,
         n_ctx: int = 0,
         threads: int | None = None,
+        lora: str | Path | None = None,
     ):
         self.path = gguf_file(path)
+        self.lora = gguf_file(lora) if lora else None
         need_llama_cpp()
         self.n_ctx, self.threads = n_ctx, threads
         super().__init__(port, max_tokens, startup_timeout_s)
@@ -264,4 +267,6 @@ class LlamaCppServer(LocalServer):
         ]
         if self.threads:
             cmd += ["--n_threads", str(self.threads)]
+        if self.lora:
+            cmd += ["--lora_path", str(self.lora)]
         return cmd

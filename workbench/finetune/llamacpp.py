@@ -21,6 +21,12 @@ module writes them with the `gguf` package's writer and vocabulary helpers:
 
 A test checks that llama.cpp tokenizes the test queries to exactly the ids transformers gives.
 
+QLoRA for a GGUF planner (TinyAgent's 4-bit model fine-tuned after quantization): `dequantize_gguf` turns a
+quantized file back into a Hugging Face folder holding exactly the weights llama.cpp reads (`gguf.quants`
+dequantizes each block), peft trains LoRA on that frozen copy, and `export_gguf_lora` writes the adapter as a
+llama.cpp LoRA file (`general.type = "adapter"`), which llama.cpp applies at run time on top of the untouched
+4-bit weights (`Llama(lora_path=...)`, `llama_cpp.server --lora_path`).
+
     >>> export_gguf("artifacts/planner/full", "artifacts/gguf/planner-f16.gguf")  # doctest: +SKIP
     >>> quantize_gguf("artifacts/gguf/planner-f16.gguf", "artifacts/gguf/planner-q4_0.gguf", "Q4_0")  # doctest: +SKIP
 """
@@ -65,6 +71,16 @@ def _permute(w: np.ndarray, heads: int) -> np.ndarray:
     """Rows of a query/key projection from rotate-half order (each head's first half, then its second) to
     interleaved pairs (0, d/2, 1, d/2+1, ...), the order llama.cpp's rotary embedding pairs dimensions in."""
     return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def _unpermute(w: np.ndarray, heads: int) -> np.ndarray:
+    """The inverse of `_permute`: llama.cpp's interleaved rows back to Hugging Face's rotate-half order."""
+    return w.reshape(heads, w.shape[0] // heads // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def _heads(config: dict[str, Any]) -> tuple[int, int]:
+    heads = config["num_attention_heads"]
+    return heads, config.get("num_key_value_heads") or heads
 
 
 def _vocab(folder: Path, n_vocab: int) -> tuple[list[str], list[int]]:
@@ -216,6 +232,7 @@ def gguf_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     return {
         "size_bytes": Path(path).stat().st_size,
         "weights": weights,
+        "data_bytes": data,
         "bits_per_weight": round(8 * data / weights, 3),
         "tensor_types": dict(sorted(types.items())),
     }
@@ -226,3 +243,111 @@ def saved_gguf_decoding(metadata: dict[str, str]) -> dict[str, Any]:
     gives it), or {} where `export_gguf` stored none."""
     text = metadata.get(DECODING_KEY)
     return json.loads(text) if text else {}
+
+
+def _gguf_names(config: dict[str, Any]) -> Any:
+    gguf = need_gguf()
+    return gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, config["num_hidden_layers"])
+
+
+def dequantize_gguf(
+    path: str | os.PathLike[str], like: str | os.PathLike[str], dst: str | os.PathLike[str]
+) -> Path:
+    """A float32 Hugging Face folder `dst` with the weights the GGUF file `path` holds, each block dequantized
+    by `gguf.quants.dequantize` (so a 4-bit file's rounding is kept exactly); config and tokenizer are taken
+    from `like`, the folder the file was exported from. Returns `dst`."""
+    import shutil
+
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    gguf = need_gguf()
+    like, dst = Path(like), Path(dst)
+    config = json.loads((like / "config.json").read_text(encoding="utf-8"))
+    names = _gguf_names(config)
+    heads, kv_heads = _heads(config)
+    reader = gguf.GGUFReader(path)
+    stored = {t.name: t for t in reader.tensors}
+    weights: dict[str, torch.Tensor] = {}
+    for file in sorted(like.glob("*.safetensors")):
+        with safe_open(file, "np") as f:
+            for key in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                if key.endswith("rotary_emb.inv_freq"):
+                    continue
+                if key == "lm_head.weight" and config.get("tie_word_embeddings"):
+                    continue
+                target = names.get_name(key, try_suffixes=(".weight", ".bias"))
+                if target not in stored:
+                    raise ValueError(f"{path}: no tensor {target!r} (for {key!r}): is {like} its source?")
+                t = stored[target]
+                w = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
+                w = w.reshape(f.get_slice(key).get_shape())
+                if key.endswith("q_proj.weight"):
+                    w = _unpermute(w, heads)
+                elif key.endswith("k_proj.weight"):
+                    w = _unpermute(w, kv_heads)
+                weights[key] = torch.from_numpy(np.ascontiguousarray(w))
+    if not weights:
+        raise FileNotFoundError(f"{like} holds no *.safetensors weights")
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    for (
+        file
+    ) in like.iterdir():  # config, tokenizer, chat template, decoding settings; not checksums of `like`
+        if file.suffix in (".json", ".jinja") and file.name != "model.safetensors.index.json":
+            shutil.copy(file, dst / file.name)
+    save_file(weights, dst / "model.safetensors", metadata={"format": "pt"})
+    return dst
+
+
+def export_gguf_lora(
+    adapter_dir: str | os.PathLike[str], base: str | os.PathLike[str], out: str | os.PathLike[str]
+) -> Path:
+    """A peft LoRA adapter (`adapter_model.safetensors`, trained on the Llama folder `base`) as a llama.cpp LoRA
+    file `out`; returns it.
+
+    peft adds `(alpha / r) B A x` to each target layer, with `A` (r, in) and `B` (out, r); llama.cpp reads
+    `<tensor>.lora_a` and `<tensor>.lora_b` in the same shapes and scales by `adapter.lora.alpha / r`. The rows
+    of `B` for the query and key projections are permuted as `export_gguf` permutes those weights.
+    """
+    from safetensors import safe_open
+
+    gguf = need_gguf()
+    folder, out = Path(adapter_dir), Path(out)
+    settings = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    config = json.loads((Path(base) / "config.json").read_text(encoding="utf-8"))
+    if settings.get("peft_type") != "LORA":
+        raise ValueError(f"{folder}: a LoRA adapter is needed, this one is {settings.get('peft_type')!r}")
+    names = _gguf_names(config)
+    heads, kv_heads = _heads(config)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    writer = gguf.GGUFWriter(tmp, "llama")
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(settings["lora_alpha"]))
+    with safe_open(folder / "adapter_model.safetensors", "np") as f:
+        for key in sorted(f.keys()):
+            part = "lora_a" if ".lora_A." in key else "lora_b" if ".lora_B." in key else None
+            if part is None:
+                raise ValueError(
+                    f"{folder}: unexpected adapter tensor {key!r} (only LoRA A and B are written)"
+                )
+            layer = key.split(".lora_")[0].removeprefix("base_model.model.") + ".weight"
+            target = names.get_name(layer, try_suffixes=(".weight",))
+            if target is None:
+                raise ValueError(f"{folder}: no GGUF name for {layer!r}")
+            w = f.get_tensor(key).astype(np.float32)
+            if part == "lora_b" and layer.endswith("q_proj.weight"):
+                w = _permute(w, heads)
+            elif part == "lora_b" and layer.endswith("k_proj.weight"):
+                w = _permute(w, kv_heads)
+            writer.add_tensor(f"{target}.{part}", w)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    tmp.replace(out)
+    return out

@@ -60,7 +60,8 @@ def gguf_file(path: str | os.PathLike[str]) -> Path:
 
 class LlamaCppLLM(LLM):
     """A GGUF model run by llama.cpp in process. `threads`: CPU threads (None: llama.cpp's default);
-    `n_ctx`: context positions (0: the model's own). Temperature 0 is greedy decoding."""
+    `n_ctx`: context positions (0: the model's own); `lora`: a llama.cpp LoRA file applied on top of the
+    model's weights (`finetune.llamacpp.export_gguf_lora`). Temperature 0 is greedy decoding."""
 
     def __init__(
         self,
@@ -70,11 +71,17 @@ class LlamaCppLLM(LLM):
         default_max_tokens: int = 512,
         name: str | None = None,
         reuse_prefix: bool = False,
+        lora: str | os.PathLike[str] | None = None,
     ):
         llama_cpp = need_llama_cpp()
         self.path = gguf_file(path)
+        self.lora = gguf_file(lora) if lora else None
         self.network = llama_cpp.Llama(
-            model_path=str(self.path), n_ctx=n_ctx, n_threads=threads, verbose=False
+            model_path=str(self.path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            lora_path=str(self.lora) if self.lora else None,
+            verbose=False,
         )
         self.metadata: dict[str, str] = dict(self.network.metadata)
         self.chat_template = self.metadata.get("tokenizer.chat_template")

@@ -427,11 +427,18 @@ class GGUFPlanner(Planner):
 
     @classmethod
     def load(
-        cls, path: str | Path, toolrag: str | Path | None = None, threads: int | None = None, **kwargs: Any
+        cls,
+        path: str | Path,
+        toolrag: str | Path | None = None,
+        threads: int | None = None,
+        lora: str | Path | None = None,
+        **kwargs: Any,
     ) -> GGUFPlanner:
-        """A GGUF file (`workbench quantize` writes the planner's); decoding settings as in `Planner.load`,
-        from the file's metadata (`finetune.llamacpp.DECODING_KEY`)."""
-        engine = LlamaCppLLM(path, threads=threads, name=f"fine-tuned planner (GGUF, {Path(path).name})")
+        """A GGUF file (`workbench quantize` writes the planner's), with a llama.cpp LoRA file on top where
+        `lora` names one; decoding settings as in `Planner.load`, from the file's metadata
+        (`finetune.llamacpp.DECODING_KEY`)."""
+        shown = Path(path).name + (f" + {Path(lora).name}" if lora else "")
+        engine = LlamaCppLLM(path, threads=threads, lora=lora, name=f"fine-tuned planner (GGUF, {shown})")
         saved = _decoding_kwargs(saved_gguf_decoding(engine.metadata))
         return cls(engine, select=toolrag_selector(toolrag), **{**saved, **kwargs})
 

@@ -32,6 +32,7 @@ from workbench.quantize import (
 from workbench.quantize_gguf import (
     GGUF_ROWS,
     build_gguf,
+    build_gguf_qlora,
     device_gguf,
     gguf_available,
     measure_gguf,
@@ -139,7 +140,11 @@ def gguf_rows(cfg: QuantizeConfig, built: dict[str, Any], dataset: Path, artifac
     decoding = {"constrained": info.get("constrained", False), "grounded": info.get("grounded", False)}
     files = build_gguf(built["source"], artifacts / "gguf")
     rows = [measure_gguf(cfg, kind, files[kind], splits, selected, decoding, artifacts) for kind in GGUF_ROWS]
-    by = {r["row"].removeprefix("gguf-"): r for r in rows}
+    training = None
+    if cfg.gguf_qlora:
+        lora, training = build_gguf_qlora(cfg, files["Q4_0"], built["source"], dataset, artifacts / "gguf")
+        rows.append(measure_gguf(cfg, "Q4_0", files["Q4_0"], splits, selected, decoding, artifacts, lora))
+    by = {r["row"].removeprefix("gguf-").replace("-", "_"): r for r in rows}
     out: dict[str, Any] = {
         "gguf_device": device_gguf(),
         "gguf_size_ratio_q4_0_vs_f16": round(by["f16"]["size_bytes"] / by["q4_0"]["size_bytes"], 3),
@@ -151,6 +156,7 @@ def gguf_rows(cfg: QuantizeConfig, built: dict[str, Any], dataset: Path, artifac
         "gguf_parse_failure_rate": max(r[f"parse_failure_{s}"] for r in rows for s in splits),
         "gguf_n_test": len(splits["test"]),
         "gguf_n_ood": len(splits["ood"]),
+        "gguf_qlora_training": training,
         "rows": rows,
     }
     if cfg.served_n:

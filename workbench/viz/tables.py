@@ -80,6 +80,7 @@ def table2_quantization(results: dict[str, Any] | None = None) -> tuple[Path, Pa
         "gguf-f16": "GGUF F16",
         "gguf-q4_0": "GGUF Q4_0 (4-bit, group 32)",
         "gguf-q4_k_m": "GGUF Q4_K_M",
+        "gguf-q4_0-qlora": "GGUF Q4_0 + QLoRA (LoRA file)",
     }
     source = f"measured ({results['profile']})"
     rows = [
