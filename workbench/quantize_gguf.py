@@ -8,8 +8,9 @@ plan grammar as GBNF in llama.cpp's sampler): size, bits per weight, the memory 
 test and ood, median and p95 planning latency over `gguf_latency_n` test queries, tokens per second.
 With `gguf_qlora`, the Q4_0 file also gets QLoRA, as the MLX 4-bit model does: LoRA trained by peft on the
 exactly dequantized Q4_0 weights (`build_gguf_qlora`), written as a llama.cpp LoRA file that llama.cpp applies
-on top of the untouched 4-bit weights (row `gguf-q4_0-qlora`). `served_gguf_check` plans a few queries through `python -m llama_cpp.server` with the `openai` client, the
-grammar sent in the request, and compares them with the in-process plans.
+on top of the untouched 4-bit weights (row `gguf-q4_0-qlora`). `served_gguf_check` plans a few queries
+through `python -m llama_cpp.server` with the `openai` client, the grammar sent in the request, and compares
+them with the in-process plans.
 
     >>> files = build_gguf(Path("artifacts/planner/full"), Path("artifacts/gguf"))  # doctest: +SKIP
     >>> measure_gguf(cfg, "Q4_0", files["Q4_0"], splits, None, {"constrained": True}, Path("artifacts"))  # doctest: +SKIP
