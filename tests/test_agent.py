@@ -155,6 +155,20 @@ def test_cli_prints_plan_tasks_answer_and_latency(capsys):
     assert lines[-1].startswith("latency: toolrag ") and all(f"{s} " in lines[-1] for s in STAGES)
 
 
+def test_cli_sends_a_served_llama_cpp_planner_the_plan_grammar(capsys):
+    plan = '1. get_email_address("Sid")\n2. get_email_address("Lutfi")\n3. join()<END_OF_PLAN>'
+    with FakeChatServer([plan]) as server:
+        args = ["agent", "Emails of Sid and Lutfi", "--provider", "llamacpp", "--base-url", server.base_url]
+        rc = cli([*args, "--prompt", "compact", "--constrained", "--toolrag", "none"])
+        request = server.requests[0]
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    grammar = request["grammar"]  # GBNF: every tool's call, and the query's names as grounded strings
+    assert "\nroot ::= " in grammar and '"get_email_address("' in grammar and "Lutfi" in grammar
+    assert request["repeat_penalty"] == 1.0, "greedy as in process (llama.cpp's server defaults to 1.1)"
+    assert "answer: sid.jha@example.com" in out
+
+
 def test_cli_bad_input_is_a_clear_error(tmp_workbench, capsys):
     assert cli(["agent", "  "]) == 1
     assert "The query is empty" in capsys.readouterr().err
@@ -164,6 +178,8 @@ def test_cli_bad_input_is_a_clear_error(tmp_workbench, capsys):
     assert "workbench finetune" in capsys.readouterr().err
     assert cli(["agent", "--joiner", "llm", "Text Sid hi"]) == 1
     assert "no joiner model exists offline" in capsys.readouterr().err
+    assert cli(["agent", "--provider", "vllm", "--constrained", "Text Sid hi"]) == 1
+    assert "needs --provider llamacpp" in capsys.readouterr().err
     assert cli(["agent", "--benchmark", "Text Sid hi"]) == 1
     assert "give a query or --benchmark, not both" in capsys.readouterr().err
     assert cli(["agent", "--benchmark", "-n", "3"]) == 1

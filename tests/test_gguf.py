@@ -22,7 +22,7 @@ from peft import LoraConfig, get_peft_model  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 from transformers import AutoModelForCausalLM  # noqa: E402
 
-from workbench.agent import TinyAgent  # noqa: E402
+from workbench.agent import TinyAgent, served_grammar  # noqa: E402
 from workbench.finetune import base  # noqa: E402
 from workbench.finetune.bundled import BUNDLED_DIR  # noqa: E402
 from workbench.finetune.llamacpp import (  # noqa: E402
@@ -216,6 +216,12 @@ def test_server_plans_as_in_process_under_the_grammar(files):
             done = asyncio.run(llm.complete(planner.messages(q, TODAY, TOOL_NAMES), temperature=0.0))
             assert done.text.strip() == plan, (q, done.text)
             validate_plan(parse_plan(done.text.strip()), tinyagent_tools())
+        # the agent on the served planner sends the grammar itself (`workbench agent --provider llamacpp`)
+        agent = TinyAgent(
+            server.llm(), kind="compact", max_plan_tokens=planner.max_new_tokens, grammar=served_grammar
+        )
+        result = asyncio.run(agent.closing(agent.run(queries[0], TODAY, SimulatedDesktop(today=TODAY))))
+        assert result.first_plan.strip() == local[0].removesuffix("<END_OF_PLAN>"), result.first_plan
         port, proc = server.port, server.process
     assert proc.poll() is not None, "the server is stopped on exit"
     with socket.socket() as s:

@@ -9,6 +9,7 @@
     workbench agent "Create a meeting with Sid and Lutfi for tomorrow 2pm"   # plan, tasks, answer, latency
     workbench agent --benchmark [-n N]                                      # data/results/agent.json
     workbench agent "..." --provider mlx --base-url http://127.0.0.1:8080/v1  # the planner `workbench serve` runs
+    workbench agent "..." --provider llamacpp --prompt compact --constrained  # served GGUF, grammar per request
 
 One query goes through each part once per round, in this order, and the agent only wires them together:
 
@@ -17,7 +18,9 @@ One query goes through each part once per round, in this order, and the agent on
 2. the planner: the planner runtime in process (`planner.Planner`: its prompt kind, examples and grammar-
    constrained decoding as trained; `Planner.llm(tools, query)` streams token by token under the grammar of the
    selected tools, the same decoding as `Planner.plan`), or any `workbench.llm.LLM` (`mlx_lm.server` through
-   `MLXServer(...).llm()`, vLLM, OpenAI);
+   `MLXServer(...).llm()`, vLLM, OpenAI); a planner served by `llama_cpp.server` is sent the plan grammar of
+   the selected tools and the query's spans as GBNF with each request (`grammar`), so it decodes constrained
+   and grounded as the in-process one does;
 3. `compiler.LLMCompiler`: the task fetching unit runs each task on the desktop's tools as soon as its line is
    written, and the joiner decides. The prompt is `compiler.prompts.planner_chat`; a replan's user turn is
    LLMCompiler's replan request (the fine-tuned planner never saw one in training, so for it a replan is
@@ -43,7 +46,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -57,11 +60,12 @@ from workbench.compiler.tools import desktop_tools
 from workbench.llm.base import LLM
 from workbench.llm.openai_compat import from_env
 from workbench.llm.select import describe_llm
+from workbench.planner.grammar import plan_grammar, query_spans
 from workbench.planner.runtime import ExampleFn, Planner, check_context, load_planner, resolve_toolrag
 from workbench.toolrag.examples import example_source
 from workbench.toolrag.selection import Selector, toolrag_selector
 from workbench.tools.desktop import LatencyModel, SimulatedDesktop
-from workbench.tools.tinyagent import APPS, TOOL_NAMES
+from workbench.tools.tinyagent import APPS, TOOL_NAMES, tinyagent_tools
 
 STAGES = ("toolrag", "planning", "execution", "joining")
 EMPTY_QUERY = 'The query is empty: say what to do, e.g. "Text Sid that I\'m running late".'
@@ -98,7 +102,8 @@ class AgentConfig:
     constrained: bool | None = field(
         default=None,
         metadata={
-            "help": "grammar-constrained decoding of the in-process planner (None: as its best variant / False)"
+            "help": "grammar-constrained decoding: the in-process planner's (None: as its best variant), or a "
+            "planner served by llama_cpp.server (provider llamacpp: the GBNF grammar sent with each request)"
         },
     )
     provider: str | None = field(
@@ -142,6 +147,11 @@ class AgentConfig:
             raise ValueError(f"joiner must be rule or llm, got {self.joiner!r}")
         if self.joiner == "llm" and self.provider is None:
             raise ValueError("joiner=llm needs a served model (--provider): no joiner model exists offline")
+        if self.constrained and self.provider not in (None, "llamacpp"):
+            raise ValueError(
+                f"constrained decoding of a served planner needs --provider llamacpp (its server takes a GBNF "
+                f"grammar per request); provider {self.provider!r} decodes unconstrained: drop --constrained"
+            )
         if self.tool_latency not in ("none", "typical"):
             raise ValueError(f"tool_latency must be none or typical, got {self.tool_latency!r}")
         if self.n < 1 or self.max_replans < 0 or self.warmup < 0:
@@ -186,12 +196,21 @@ class TinyAgentResult:
         return out
 
 
+def served_grammar(tools: Sequence[str], query: str) -> str:
+    """The plan grammar of `tools`, grounded in `query`'s spans, as GBNF for a served llama.cpp planner (the
+    default limits: the server's file keeps its own decoding settings out of the client's reach)."""
+    specs = {s.name: s for s in tinyagent_tools()}
+    return plan_grammar([specs[t] for t in tools], spans=query_spans(query), dialect="gbnf")
+
+
 class TinyAgent:
     """ToolRAG + planner + LLMCompiler executor and joiner on a `SimulatedDesktop`.
 
     `planner`: a `planner.Planner` (run in process, with its own selector, prompt kind, examples and
     decoding) or any `LLM` (then `select`, `kind` and `examples` say how to prompt it).
     `select(queries) -> tool lists`: ToolRAG (None: all 16 tools). `joiner`: default `RuleJoiner`.
+    `grammar(tools, query) -> GBNF` (a served planner only): sent with each planning request as llama.cpp's
+    `grammar` option, greedy (`repeat_penalty` 1), so the server decodes under the plan grammar.
     """
 
     def __init__(
@@ -205,8 +224,12 @@ class TinyAgent:
         stream: bool = True,
         max_plan_tokens: int = 512,
         tool_latency: LatencyModel | None = None,
+        grammar: Callable[[Sequence[str], str], str] | None = None,
     ):
         self.llm: LLM | None = planner if isinstance(planner, LLM) else None
+        if grammar is not None and not hasattr(self.llm, "with_extra_body"):
+            raise ValueError("grammar= is for a planner served through the openai client (llama_cpp.server)")
+        self.grammar = grammar
         self.local: Planner | None = None if isinstance(planner, LLM) else planner
         if self.local is not None:  # the fine-tuned planner brings its own selection, prompt and budget
             select, kind, examples = self.local.select, self.local.kind, self.local.examples
@@ -233,6 +256,7 @@ class TinyAgent:
         kind = cfg.prompt or ("compact" if cfg.provider == "mlx" else "full")
         return cls(
             llm,
+            grammar=served_grammar if cfg.constrained else None,
             select=toolrag_selector(resolve_toolrag(cfg.toolrag, artifacts)),
             kind=kind,
             examples=example_source(cfg.examples) if cfg.examples else None,
@@ -301,8 +325,14 @@ class TinyAgent:
             except ValueError as e:
                 return TinyAgentResult(query, str(e), tools, toolrag_s, served=False)
         desktop = desktop or SimulatedDesktop(today=today, latency=self.tool_latency)
+        if self.local is not None:
+            llm = self.local.llm(tools, query, today)
+        elif self.grammar is not None:
+            llm = self.llm.with_extra_body(grammar=self.grammar(tools, query), repeat_penalty=1.0)
+        else:
+            llm = self.llm
         compiler = LLMCompiler(
-            self.llm if self.local is None else self.local.llm(tools, query, today),
+            llm,
             desktop_tools(desktop),
             joiner=self.joiner,
             today=today,

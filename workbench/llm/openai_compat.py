@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import os
 import random
 import weakref
@@ -164,6 +165,13 @@ class OpenAICompatLLM(LLM):
                 client = openai.AsyncOpenAI(base_url=self.base_url, **common)
             self._clients[loop] = client
         return client
+
+    def with_extra_body(self, **extra: Any) -> OpenAICompatLLM:
+        """The same client (its HTTP connections shared) sending `extra` in every request besides its own
+        `extra_body`: per-request server options, such as the GBNF grammar of one query for llama.cpp."""
+        out = copy.copy(self)
+        out.extra_body = {**self.extra_body, **extra}
+        return out
 
     async def aclose(self) -> None:
         """Close this event loop's HTTP client (optional: clients are also dropped with their loop)."""
