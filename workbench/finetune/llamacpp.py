@@ -104,6 +104,16 @@ def _vocab(folder: Path, n_vocab: int) -> tuple[list[str], list[int]]:
     return names, types
 
 
+def _finish(writer: Any, tmp: Path, out: Path) -> Path:
+    """Write a `gguf.GGUFWriter`'s file at `tmp`, then move it to `out` (no partial file under the final name)."""
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    tmp.replace(out)
+    return out
+
+
 def export_gguf(
     model_dir: str | os.PathLike[str], out: str | os.PathLike[str], name: str | None = None
 ) -> Path:
@@ -178,12 +188,7 @@ def export_gguf(
                 if target is None:
                     raise ValueError(f"{file.name}: no GGUF name for tensor {key!r}")
                 writer.add_tensor(target, w.astype(np.float16) if w.ndim > 1 else w)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    tmp.replace(out)
-    return out
+    return _finish(writer, tmp, out)
 
 
 def quantize_gguf(
@@ -345,9 +350,4 @@ def export_gguf_lora(
             elif part == "lora_b" and layer.endswith("k_proj.weight"):
                 w = _permute(w, kv_heads)
             writer.add_tensor(f"{target}.{part}", w)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    tmp.replace(out)
-    return out
+    return _finish(writer, tmp, out)
