@@ -506,18 +506,23 @@ def served_check(
 ) -> dict[str, Any]:
     """Plan a few queries through `mlx_lm.server` with the `openai` client; compare with in-process MLX plans."""
 
-    async def ask(llm: Any, r: dict[str, Any]) -> str:
-        done = await llm.complete(
-            planner_chat(r["query"], r["today"], list(TOOL_NAMES), planner.kind),
-            max_tokens=planner.max_new_tokens,
-        )
-        return done.text.strip()
+    async def ask_all(llm: Any) -> list[str]:
+        try:
+            out = []
+            for r in recs:
+                done = await llm.complete(
+                    planner_chat(r["query"], r["today"], list(TOOL_NAMES), planner.kind),
+                    max_tokens=planner.max_new_tokens,
+                )
+                out.append(done.text.strip())
+            return out
+        finally:
+            await llm.aclose()  # in this event loop, not at garbage collection after it closed
 
     start = time.perf_counter()
     with MLXServer(folder, adapter_dir=adapter, max_tokens=planner.max_new_tokens) as server:
         ready = time.perf_counter() - start
-        llm = server.llm()
-        served = [run_sync(ask(llm, r)) for r in recs]
+        served = run_sync(ask_all(server.llm()))
     local = [p["plan"] for p in planner.plan([r["query"] for r in recs], [r["today"] for r in recs])]
     return {
         "served_n": len(recs),

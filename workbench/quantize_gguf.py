@@ -183,23 +183,29 @@ def _file_id(path: Path) -> str:
 def served_gguf_check(path: Path, recs: list[dict[str, Any]], planner: GGUFPlanner) -> dict[str, Any]:
     """Plan `recs` through `llama_cpp.server` with the `openai` client (the GBNF grammar of each query in the
     request body, where `planner` is constrained) and compare with `planner`'s in-process plans."""
-    start = time.perf_counter()
-    with LlamaCppServer(path, max_tokens=planner.max_new_tokens) as server:
-        ready = time.perf_counter() - start
-        served = []
+
+    async def ask_all(server: LlamaCppServer) -> list[str]:
+        out = []
         for r in recs:
             tools = planner.tools_for([r["query"]])[0]
             grammar = planner.grammar(tools, r["query"])
             # greedy as in process: the server's default repeat penalty (1.1) would change the plans
             llm = server.llm(extra_body={"repeat_penalty": 1.0, **({"grammar": grammar} if grammar else {})})
-            done = run_sync(
-                llm.complete(
+            try:
+                done = await llm.complete(
                     planner.messages(r["query"], r["today"], tools),
                     max_tokens=planner.max_new_tokens,
                     temperature=0.0,
                 )
-            )
-            served.append(done.text.strip())
+            finally:
+                await llm.aclose()  # in this event loop, not at garbage collection after it closed
+            out.append(done.text.strip())
+        return out
+
+    start = time.perf_counter()
+    with LlamaCppServer(path, max_tokens=planner.max_new_tokens) as server:
+        ready = time.perf_counter() - start
+        served = run_sync(ask_all(server))
     local = [p["plan"] for p in planner._decode([r["query"] for r in recs], [r["today"] for r in recs])]
     return {
         "served_n": len(recs),
