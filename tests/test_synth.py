@@ -11,11 +11,20 @@ import pytest
 
 from workbench import config
 from workbench.finetune.mlx_data import export_mlx_chat
+from workbench.jsonl import read_jsonl
 from workbench.plan import parse_plan
 from workbench.stages.synth import run
-from workbench.synth import offline, pools
+from workbench.synth import everyday, offline, pools
 from workbench.synth.dataset import SynthConfig, hf_data_files, load_hf, load_split, split_path, synthesize
-from workbench.synth.records import SPLITS, Checker, check_plan, normalize_query
+from workbench.synth.records import (
+    SPLITS,
+    Checker,
+    check_plan,
+    human_dev_file,
+    human_dev_queries,
+    normalize_query,
+)
+from workbench.tools.tinyagent import TOOL_NAMES
 
 SMALL = SynthConfig(train=600, val=60, test=60, ood=80, seed=3, report_sample=200)
 
@@ -317,3 +326,47 @@ def test_out_of_scope_queries_are_distinct_seeded_and_held_out_templates_are_uns
     )  # 6 openers, 6 queries
     with pytest.raises(ValueError, match="only 6 distinct out-of-scope"):
         out_of_scope_queries(7)
+
+
+# -------------------------------------------------------------------------- requests composed from parts
+
+
+def _everyday(n: int, split: str) -> list[tuple[str, str, list[str]]]:
+    out = []
+    for i in range(n):
+        query, plan, ids, _ = everyday.compose(random.Random(f"{split}:{i}"), split, dt.date(2024, 6, 12))
+        out.append((query, plan, ids))
+    return out
+
+
+def test_everyday_requests_pass_the_checks_and_write_the_shapes_templates_never_write():
+    rows, checker = _everyday(1500, "train"), Checker()
+    accepted = [(q, parse_plan(p)) for q, p, _ in rows if checker.check(q, p) is not None]
+    assert len(accepted) > 0.97 * len(rows), checker.rejected
+    assert {t for _, plan in accepted for t in plan.tools} == set(TOOL_NAMES)
+
+    def has(test):
+        return sum(1 for _, plan in accepted if test(plan))
+
+    by_tool = lambda plan, tool: [s for s in plan.tasks if s.tool == tool]  # noqa: E731
+    assert has(lambda p: any(s.args[1] is None for s in by_tool(p, "create_reminder"))), "a reminder, no time"
+    assert has(lambda p: [s.tool for s in p.tasks] == ["get_email_address", "get_zoom_meeting_link"])
+    assert has(lambda p: by_tool(p, "reply_to_email") and by_tool(p, "forward_email")), "reply and forward"
+    assert has(lambda p: any(s.deps for s in by_tool(p, "send_sms")) and by_tool(p, "maps_show_directions"))
+    assert has(lambda p: [s.tool for s in p.tasks] == ["open_and_get_file_path"] * 2), "two files opened"
+    assert has(lambda p: {s.tool for s in p.tasks} == {"get_phone_number", "get_email_address"})
+    short = sum(len(q.split()) <= 12 for q, _ in accepted) / len(accepted)
+    assert short > 0.35, "people write short requests"
+
+
+def test_everyday_parts_for_ood_are_held_out():
+    train = {i for _, _, ids in _everyday(1500, "train") for i in ids}
+    ood = {i for _, _, ids in _everyday(400, "ood") for i in ids}
+    assert len(train) > 150 and ood and not train & ood
+
+
+def test_a_query_of_the_human_dev_set_is_never_synthesized():
+    dev = read_jsonl(human_dev_file(), "the human dev set", required=("query", "plan"))
+    checker = Checker(held_out=human_dev_queries())
+    assert checker.check(dev[0]["query"].upper() + "!", dev[0]["plan"]) is None
+    assert checker.rejected == {"human_dev_query": 1}

@@ -20,12 +20,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench import config
 from workbench.files import write_json_atomic
 from workbench.jsonl import read_jsonl, read_jsonl_numbered
 from workbench.metrics import ERROR_KINDS, SCORES, error_kind, plan_success, score_plan
 from workbench.plan import PlanError, parse_plan
-from workbench.synth.records import normalize_query
+from workbench.synth.records import human_dev_file, normalize_query
 
 METRICS = SCORES  # the four numbers of `metrics.score_plan`, averaged
 
@@ -151,12 +150,6 @@ def folder_fingerprint(folder: str | Path) -> list[list[Any]]:
 
 
 STEP_BUCKETS = ((1, 2), (3, 4), (5, 6), (7, 99))
-
-
-def human_dev_file() -> Path:
-    """The hand-written dev set in the repository (never under `WORKBENCH_DATA_DIR`: it is an input, not an
-    output, and a test run must read the same queries)."""
-    return config.repo_root() / "data" / "human" / "dev.jsonl"
 
 
 def load_human_dev(path: str | Path | None = None) -> list[dict[str, Any]]:

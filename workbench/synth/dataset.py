@@ -29,9 +29,9 @@ from workbench.jsonl import read_records
 from workbench.llm.openai_compat import from_env
 from workbench.metrics import plan_depth, plan_width
 from workbench.plan import parse_plan
-from workbench.synth import offline
+from workbench.synth import everyday, offline
 from workbench.synth.diversity import Diversity, unseen_share
-from workbench.synth.records import SPLITS, Checker, Record, normalize_query
+from workbench.synth.records import SPLITS, Checker, Record, human_dev_queries, normalize_query
 from workbench.synth.teacher import TeacherConfig, read_store, run_teacher
 
 IN_DISTRIBUTION = ("test", "val", "train")  # generated in this order: small evaluation splits first
@@ -104,7 +104,9 @@ def generate_offline(
                         f"{limit} tries; the pools are too small for this size"
                     )
                 today = offline.random_today(rng)
-                query, plan, ids, skeletons = offline.compose(rng, split, today)
+                # half the queries from the intents' templates, half composed from parts the way people type
+                compose = everyday.compose if rng.random() < everyday.SHARE else offline.compose
+                query, plan, ids, skeletons = compose(rng, split, today)
                 tools = checker.check(query, plan)
                 if tools is None:
                     continue
@@ -182,7 +184,7 @@ def diversity_report(diversity: dict[str, Diversity]) -> dict[str, Any]:
 def synthesize(cfg: SynthConfig, folder: Path, llm: Any = None) -> dict[str, Any]:
     """Synthesize every split into `folder`; returns the report (the stage adds the profile and file names)."""
     start = time.perf_counter()
-    checker = Checker()
+    checker = Checker(held_out=human_dev_queries())
     extra: dict[str, Any] = {}
     diversity: dict[str, Diversity] = defaultdict(Diversity)
     if cfg.teacher == "offline":

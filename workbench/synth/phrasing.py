@@ -152,9 +152,10 @@ def realize(
     return text.lower() if lower else text
 
 
-def join_clauses(rng: random.Random, clauses: Sequence[str], ood: bool) -> str:
-    """The clauses as one casual query: an opener, casual connectives, a sign-off, no final full stop."""
-    query = rng.choice(part(OPENERS, ood)) if rng.random() < 0.45 else ""
+def join_clauses(rng: random.Random, clauses: Sequence[str], ood: bool, opener: bool = True) -> str:
+    """The clauses as one casual query: an opener (where the first clause can take one), casual connectives, a
+    sign-off, no final full stop."""
+    query = rng.choice(part(OPENERS, ood)) if opener and rng.random() < 0.45 else ""
     query += clauses[0]
     for clause in clauses[1:]:
         query += rng.choice(part(CONNECTIVES, ood)) + clause

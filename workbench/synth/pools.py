@@ -78,6 +78,13 @@ Vendor Contract|Security Audit|Benchmark Results|Team Offsite|Release Notes|Cust
 Wedding Plan|Recipe Collection|Reading List|Expense Report|Patent Draft|Style Guide|Meeting Notes|Investor Update""".replace(
     "\n", ""
 ).split("|")
+# What people call their documents when they ask for one ("my resume", "the pitch deck"): the words are the
+# name the plan looks up.
+_DOC_NOUNS = """resume|slides|pitch deck|signed contract|invoice|receipt|boarding pass|itinerary|W2|offer letter|
+floor plan|lease|NDA|syllabus|meeting agenda|photos from the trip|wedding photos|budget sheet|cover letter|
+insurance card|draft|logo files|screenshots|project plan|spec|quote|report card|timesheet|menu|poster""".replace(
+    "\n", ""
+).split("|")
 _FILE_QUALIFIERS = [
     "",
     " v2",
@@ -175,6 +182,15 @@ def files(split: str) -> tuple[str, ...]:
         f"{t}{q}.{ext}" for t in _FILE_TOPICS[:12] for q in ("", " v2") for ext in ("docx", "xlsx", "key")
     ]
     return tuple(_split(names, split))
+
+
+def file_topics(split: str) -> list[str]:
+    """The topics file names are built from ("Lease Agreement"), as a person might name the file."""
+    return _split(_FILE_TOPICS, split)
+
+
+def doc_nouns(split: str) -> list[str]:
+    return _split(_DOC_NOUNS, split)
 
 
 @cache

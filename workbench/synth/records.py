@@ -17,8 +17,11 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+from workbench import config
+from workbench.jsonl import read_jsonl
 from workbench.plan import END_OF_PLAN, PlanError, parse_plan
 from workbench.tools.tinyagent import tinyagent_tools
 
@@ -100,12 +103,30 @@ def check_plan(plan_text: str, query: str | None = None) -> list[str]:
     return plan.tools
 
 
+def human_dev_file() -> Path:
+    """The hand-written dev set in the repository (never under `WORKBENCH_DATA_DIR`: it is an input, not an
+    output, and a test run must read the same queries)."""
+    return config.repo_root() / "data" / "human" / "dev.jsonl"
+
+
+def human_dev_queries(path: Path | None = None) -> frozenset[str]:
+    """The dev set's queries, normalized: a generator that happens to write one of them word for word (a short
+    request can) has that record dropped, so the dev set stays unseen by training."""
+    path = path or human_dev_file()
+    if not path.exists():
+        return frozenset()
+    rows = read_jsonl(path, "the human dev set", required=("query",))
+    return frozenset(normalize_query(r["query"]) for r in rows)
+
+
 @dataclass
 class Checker:
     """Applies every check and remembers accepted queries, so near-duplicates across splits are dropped."""
 
     seen: set[str] = field(default_factory=set)
     rejected: Counter = field(default_factory=Counter)
+    #: normalized queries never to write (the hand-written dev set: it measures queries the planner never saw)
+    held_out: frozenset[str] = field(default_factory=frozenset)
 
     def check(self, query: str, plan_text: str) -> list[str] | None:
         """The tools of an accepted record, or None (the reason is counted in `rejected`)."""
@@ -115,6 +136,8 @@ class Checker:
             key = normalize_query(query)
             if key in self.seen:
                 raise Rejected("duplicate_query")
+            if key in self.held_out:
+                raise Rejected("human_dev_query")
             tools = check_plan(plan_text, query)
         except Rejected as e:
             self.rejected[e.reason] += 1

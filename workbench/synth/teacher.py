@@ -48,7 +48,7 @@ from workbench.jsonl import append, open_for_append, read_records
 from workbench.llm.base import LLM, LLMError, Message, Usage
 from workbench.paper_examples import FIG1_PLAN, FIG1_QUERY
 from workbench.plan import END_OF_PLAN
-from workbench.synth.records import Checker, Record, normalize_query
+from workbench.synth.records import Checker, Record, human_dev_queries, normalize_query
 from workbench.tools.spec import ToolSpec, tool_block
 from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
 
@@ -519,7 +519,7 @@ async def _synthesize(
     started = time.perf_counter()
     existing, out = open_for_append(path, required=STORE_FIELDS)
     model = getattr(llm, "model", "") or type(llm).__name__
-    checker = Checker(seen={normalize_query(r["query"]) for r in existing})
+    checker = Checker(seen={normalize_query(r["query"]) for r in existing}, held_out=human_dev_queries())
     bar = tqdm(
         total=cfg.n_records,
         initial=min(len(existing), cfg.n_records),

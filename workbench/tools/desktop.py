@@ -347,9 +347,11 @@ class SimulatedDesktop:
                 try:
                     self.find_file(arg)
                 except ToolError:
-                    stem = arg.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+                    base = arg.rsplit("/", 1)[-1]
+                    stem = base.rsplit(".", 1)[0]
+                    # a document named as people say it ("the lease", "my resume") is a PDF on this desktop
                     self.add_file(
-                        f"/Users/me/Documents/{arg.rsplit('/', 1)[-1]}",
+                        f"/Users/me/Documents/{base if '.' in base else base + '.pdf'}",
                         f"{stem} is a document about {stem.lower()}. It has three sections. "
                         "The last one lists the next steps.",
                     )
