@@ -99,15 +99,17 @@ _EVAL = "--eval-val 40 --eval-test 100 --eval-ood 50 --eval-human-dev 40 --laten
 _PASS = "--methods full --full-lr 5e-4 --full-epochs 1 --train-records 44000 --base-examples 0"
 # 44,000 pairs drawn from all 80,000 records of the same data, at a lower rate
 _MORE = "--methods full --full-lr 3e-4 --full-epochs 0.55 --train-records 80000 --base-examples 0"
-#: The recipe of the weights in BUNDLED_DIR, stage by stage (the model card says why there are five). The
+#: The recipe of the weights in BUNDLED_DIR, stage by stage (the model card says why there are six). The
 #: generator changed between the stages (a casual phrasing layer; "them" for the people of an earlier
-#: request; meetings without a title), and each stage trained on the data of its day.
+#: request; meetings without a title; requests composed from parts as people type them), and each stage
+#: trained on the data of its day.
 RECIPE = (
     Stage("offline-recipe", "7ea91b2", tuple(f"--methods full {_EVAL}".split())),
     Stage("phrasing-layer", "02dc6c5", tuple(f"{_PASS} {_EVAL}".split())),
     Stage("them", "8f89eef", tuple(f"{_PASS} {_EVAL}".split())),
     Stage("them-more", "8f89eef", tuple(f"{_MORE} {_EVAL}".split())),
     Stage("untitled-meetings", "2d2d8e0", tuple(f"{_PASS.replace('5e-4', '3e-4')} {_EVAL}".split())),
+    Stage("everyday", "7c88e88", tuple(f"{_PASS.replace('44000', '32000')} {_EVAL}".split())),
 )
 
 

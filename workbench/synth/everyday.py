@@ -108,12 +108,22 @@ def file_ref(c: Ctx, pdf: bool = False) -> tuple[str, str]:
     return phrase, topic
 
 
+# Times of day as people say them, and the hour the plan writes (the last two held out for ood).
+VAGUE_TIMES = [("in the morning", 9), ("this afternoon", 15), ("in the evening", 18), ("tonight", 20),
+               ("first thing", 8), ("after lunch", 13), ("at lunch", 12), ("end of day", 17)]  # fmt: skip
+
+
 def day_time(c: Ctx, optional: bool = False) -> tuple[str, str | None, dt.date]:
-    """(the words, the ISO time or None, the day): "tmrw at 5pm", "friday", or nothing."""
+    """(the words, the ISO time or None, the day): "tmrw at 5pm", "friday in the evening", or nothing."""
     if optional and c.rng.random() < 0.35:
         return "", None, c.today
     dp, day = date_phrase(c.rng, c.today, c.ood)
     dp = dp.removeprefix("on ") if c.rng.random() < 0.5 else dp
+    if c.rng.random() < 0.15:
+        words, hour = pick(c, "vague_time", VAGUE_TIMES)
+        if words in ("this afternoon", "tonight"):
+            day, dp = c.today, ""  # "this afternoon" is today
+        return f"{dp} {words}".strip(), iso(day, dt.time(hour)), day
     tp, time = time_phrase(c.rng, c.ood)
     order = c.rng.random() < 0.7
     return (f"{dp} {tp}" if order else f"{tp} {dp}"), iso(day, time), day
@@ -161,7 +171,7 @@ def req_lookup(c: Ctx) -> str:
 def req_email(c: Ctx) -> str:
     to = c.typed(folks(c), "email")
     cc = folks(c, 1, cc=True) if c.rng.random() < 0.2 else []
-    shape = c.rng.choice(["files", "files", "about", "saying"])
+    shape = c.rng.choice(["files", "files", "about", "saying", "subject"])
     files = []
     if shape == "files":
         refs = [file_ref(c) for _ in range(c.rng.choice([1, 1, 1, 2]))]
@@ -170,6 +180,7 @@ def req_email(c: Ctx) -> str:
         clause = pick(c, "email_files", ["email {P} {F}", "send {F} to {P}", "email {F} to {P}",
                                          "send {P} {F} by email", "attach {F} and email it to {P}",
                                          "mail {P} {F}", "get {F} to {P} over email", "email {P} a copy of {F}",
+                                         "open {F} and email it to {P}", "find {F} and send it to {P} by email",
                                          "share {F} w {P} via email", "fire {F} over to {P} by email"])  # fmt: skip
         clause = clause.format(P=who(c, to), F=thing)
         subject = thing
@@ -179,6 +190,11 @@ def req_email(c: Ctx) -> str:
                                          "write {P} an email about {S}", "shoot {P} an email about {S}",
                                          "email {P} regarding {S}", "ping {P} by email about {S}",
                                          "drop {P} an email re: {S}"]).format(P=who(c, to), S=subject)  # fmt: skip
+    elif shape == "subject":  # subject and body spelled out: "email Fatima, subject 'offsite', say ..."
+        subject, body = c.one(pools.subjects), c.one(pools.messages)
+        clause = pick(c, "email_subject", ["email {P}, subject '{S}', say {M}", "send {P} an email w/ subject {S}: {M}",
+                                           "new email to {P} - subject {S} - {M}", "email {P} subject: {S} body: {M}",
+                                           "write {P} an email titled '{S}' saying {M}"]).format(P=who(c, to), S=subject, M=body)  # fmt: skip
     else:
         subject = c.one(pools.messages)
         clause = pick(c, "email_saying", ["email {P} that {M}", "email {P}: {M}", "send {P} an email saying {M}",
@@ -201,7 +217,15 @@ def req_email(c: Ctx) -> str:
 def req_summary(c: Ctx) -> str:
     phrase, arg = file_ref(c, pdf=True)
     summary = c.plan.call("summarize_pdf", c.plan.file(arg))
-    share = c.rng.choice(["", "", "email", "sms", "note", "append"])
+    share = c.rng.choice(["", "", "email", "sms", "note", "append", "note_email"])
+    if share == "note_email":  # one output, two uses: saved and sent
+        note, to = c.one(pools.note_names), folks(c, 1)
+        c.plan.call("create_note", note, summary, "")
+        c.plan.call("compose_new_email", [c.plan.email(to[0])], [], f"Summary of {arg}", summary, [])
+        return pick(c, "summary_note_email", ["summarize {F}, save it in a note called {N} and email it to {P}",
+                                              "sum up {F} into a new note {N} and send it to {P} by email too",
+                                              "put the summary of {F} in a note and email it to {P}",
+                                              "tl;dr of {F} -> new note {N} + email to {P}"]).format(F=phrase, N=note, P=who(c, to))  # fmt: skip
     if not share:
         return pick(c, "summary", ["summarize {F}", "tl;dr of {F}", "what's in {F}? summarize it",
                                    "give me a quick summary of {F}", "sum up {F} pls", "what does {F} say",
@@ -244,8 +268,21 @@ def req_open_file(c: Ctx) -> str:
 def req_event(c: Ctx) -> str:
     title = c.one(pools.titles)
     guests = folks(c) if c.rng.random() < 0.6 else []
-    when, start, _ = day_time(c)
+    when, start, day = day_time(c)
     end = (dt.datetime.fromisoformat(start) + dt.timedelta(minutes=60)).strftime("%Y-%m-%d %H:%M:%S")
+    if c.rng.random() < 0.2:  # a range: "2-4pm", "from 9 to 10:30"
+        a, hours = c.rng.choice([9, 10, 11, 13, 14, 15, 16]), c.rng.choice([1, 2, 3])
+        b, half = a + hours, c.rng.random() < 0.3
+        end_t = dt.time(b, 30 if half else 0)
+        ampm = lambda h: f"{h % 12 or 12}{'am' if h < 12 else 'pm'}"  # noqa: E731
+        span = pick(c, "range", [f"{a % 12 or 12}-{ampm(b)}" if not half else f"{a % 12 or 12}-{b % 12 or 12}:30",
+                                 f"from {a % 12 or 12} to {b % 12 or 12}{':30' if half else ''}",
+                                 f"{ampm(a)} to {ampm(b)}" if not half else f"{ampm(a)} till {b % 12 or 12}:30",
+                                 f"between {ampm(a)} and {b % 12 or 12}{':30' if half else ''}",
+                                 f"{a}:00-{b}:{'30' if half else '00'}"])  # fmt: skip
+        dp, day = date_phrase(c.rng, c.today, c.ood)
+        when = f"{dp.removeprefix('on ')} {span}"
+        start, end = iso(day, dt.time(a)), iso(day, end_t)
     place = c.one(pools.places) if c.rng.random() < 0.25 else ""
     c.plan.call(
         "create_calendar_event", title, start, end, place, [c.plan.email(p) for p in guests], "", None
@@ -261,11 +298,26 @@ def req_event(c: Ctx) -> str:
                                        "calendar: {T}", "schedule {T}", "new event {T}", "hold time for {T}",
                                        "save the date, {T}", "create an event for {T}"])  # fmt: skip
     clause = with_time(form.format(T=title, P=who(c, guests)), when, front=c.rng.random() < 0.15)
-    return clause + (c.rng.choice([" at ", " @ ", ", location "]) + place if place else "")
+    clause += c.rng.choice([" at ", " @ ", ", location "]) + place if place else ""
+    if place and c.rng.random() < 0.4:  # the place used again: "... and get directions there"
+        if c.rng.random() < 0.5:
+            c.plan.call("maps_show_directions", "", place, "d")
+            return clause + pick(c, "event_there", [" and get directions there", ", directions there pls",
+                                                    " + how do i get there", " and show me the way there"])  # fmt: skip
+        to = guests or folks(c, 1, cc=True)
+        pin = c.plan.call("maps_open_location", place)
+        c.plan.call("send_sms", [c.plan.phone(p) for p in to], pin)
+        return clause + pick(c, "event_pin", [" and text {P} the location", ", send {P} the spot on the map by text",
+                                              " & text {P} where it is"]).format(P=who(c, Them(to)) if to is guests else who(c, to))  # fmt: skip
+    return clause
 
 
 def req_zoom(c: Ctx) -> str:
-    topic, guests = c.one(pools.titles), folks(c)
+    share = c.rng.choice(["", "", "sms", "sms_first", "email", "calendar", "reply", "note"])
+    alone = (
+        share in ("reply", "note", "sms_first") and c.rng.random() < 0.5
+    )  # "the zoom link for a 15 min call"
+    topic, guests = c.one(pools.titles), [] if alone else folks(c)
     when, start, _ = day_time(c)
     minutes = c.rng.choice([15, 20, 30, 45, 60, 90])
     emails = [c.plan.email(p) for p in guests]
@@ -273,7 +325,27 @@ def req_zoom(c: Ctx) -> str:
     length = c.rng.choice(
         [f"{minutes} min", f"for {minutes} minutes", f", {minutes} mins", f"{minutes}-minute"]
     )
-    share = c.rng.choice(["", "", "sms", "email", "calendar", "reply"])
+    call = f"{c.rng.choice(['a ', ''])}{minutes} min {c.rng.choice(['call', 'chat', 'meeting', topic])}"
+    with_them = f" with {who(c, guests)}" if guests else ""
+    if share == "sms_first":  # the sending comes first: "text Bea the zoom link for saturday 10am, 30 min"
+        to = guests if guests and c.rng.random() < 0.7 else folks(c, 1, cc=True)
+        c.plan.call("send_sms", [c.plan.phone(p) for p in to], link)
+        return pick(c, "zoom_sms_first", ["text {P} the zoom link for {C}{G} {W}", "send {P} a zoom link for {C} {W}",
+                                          "msg {P} a zoom link, {C} {W}", "text {P} a zoom invite for {W}{G}, {C}",
+                                          "get {P} a zoom link by text for {C} {W}"]).format(
+            P=who(c, to), C=call, G="" if to is guests else with_them, W=when
+        )  # fmt: skip
+    if alone:
+        clause = pick(c, "zoom_alone", ["the zoom link for {C} {W}", "a zoom link for {C} {W}",
+                                        "a new zoom for {W}, {C}", "zoom link for {T} {W}"]).format(C=call, W=when, T=topic)  # fmt: skip
+        if share == "reply":
+            c.plan.call("reply_to_email", [], link, [])
+            return pick(c, "zoom_alone_reply", ["reply to this with {Z}", "reply w/ {Z}", "answer this email with {Z}",
+                                                "write back with {Z}"]).format(Z=clause)  # fmt: skip
+        note = c.one(pools.note_names)
+        c.plan.call("append_note_content", note, link, "")
+        return pick(c, "zoom_alone_note", ["add {Z} to my {N} note", "put {Z} in the {N} note",
+                                           "make {Z} and save it in my {N} note"]).format(Z=clause, N=note.lower())  # fmt: skip
     base = pick(c, "zoom", ["zoom w/ {P} {W}", "set up a zoom with {P} {W}", "i need a zoom link for a call with {P} {W}",
                             "zoom call with {P} {W}", "make a zoom for {T} with {P} {W}", "get a zoom link, {P}, {W}",
                             "create a zoom meeting w {P} {W}", "schedule a zoom with {P} about {T} {W}",
@@ -298,10 +370,23 @@ def req_zoom(c: Ctx) -> str:
         c.plan.call("reply_to_email", [], link, [])
         return clause + pick(c, "zoom_reply", [" and reply to this email with the link", ", then reply w/ the link",
                                                " and send the link as a reply to this email"])  # fmt: skip
+    if share == "note":
+        note = c.one(pools.note_names)
+        c.plan.call("append_note_content", note, link, "")
+        return clause + pick(c, "zoom_note", [" and add the link to my {N} note", ", put the link in {N}",
+                                              " then save the link in the {N} note"]).format(N=note.lower())  # fmt: skip
     return clause
 
 
 def req_reminder(c: Ctx) -> str:
+    if c.rng.random() < 0.12:  # "set two reminders: gym at 6am tomorrow and meal prep on saturday"
+        tasks = [c.one(pools.tasks) for _ in range(2)]
+        whens = [day_time(c, optional=True) for _ in tasks]
+        for task, (_, due, _) in zip(tasks, whens, strict=True):
+            c.plan.call("create_reminder", task[:1].upper() + task[1:], due, "", "", 0, False)
+        pair = " and ".join(with_time(t, w, front=False) for t, (w, _, _) in zip(tasks, whens, strict=True))
+        return pick(c, "remind_two", ["set two reminders: {R}", "remind me about two things: {R}",
+                                      "2 reminders pls - {R}", "reminders: {R}"]).format(R=pair)  # fmt: skip
     task = c.one(pools.tasks)
     when, due, _ = day_time(c, optional=True)
     lst = c.one(pools.reminder_lists) if c.rng.random() < 0.2 else ""
@@ -324,7 +409,11 @@ def req_note(c: Ctx) -> str:
     kind = c.rng.choice(["new", "new", "add", "add", "open"])
     if kind == "new":
         named = c.rng.random() < 0.6
-        c.plan.call("create_note", name if named else content[:1].upper() + content[1:], content, "")
+        folder = c.one(pools.folders) if named and c.rng.random() < 0.25 else ""
+        c.plan.call("create_note", name if named else content[:1].upper() + content[1:], content, folder)
+        if folder:
+            return pick(c, "note_folder", ["create a note in {F} named {N} with {C}", "new note in my {F} folder, {N}: {C}",
+                                           "make a {N} note under {F} with {C}", "note in {F} called {N} - {C}"]).format(F=folder, N=name, C=content)  # fmt: skip
         forms = (["new note '{N}': {C}", "make a note called {N} with {C}", "start a note {N} - {C}",
                   "note titled {N}: {C}", "create a {N} note with {C}"] if named else
                  ["jot down {C}", "note: {C}", "make a note, {C}", "write down {C}", "take a note - {C}",
@@ -342,7 +431,7 @@ def req_note(c: Ctx) -> str:
 
 def req_place(c: Ctx) -> str:
     place = c.one(pools.places)
-    kind = c.rng.choice(["map", "directions", "directions", "send", "note"])
+    kind = c.rng.choice(["map", "directions", "directions", "send", "note", "note_send"])
     if kind == "map":
         c.plan.call("maps_open_location", place)
         return pick(c, "map", ["open maps at {L}", "where is {L}", "show {L} on the map", "map of {L}",
@@ -374,6 +463,13 @@ def req_place(c: Ctx) -> str:
                                            "{V} {P} the route to {L}{A}", "send {P} directions to {L}{A} by {V}",
                                            "{V} {P} how to get to {L}{A}"]).format(V=verb, P=who(c, to), L=place, A=frm)  # fmt: skip
     note = c.one(pools.note_names)
+    if kind == "note_send":  # one output, two uses: a new note and a text
+        to = folks(c, 1)
+        c.plan.call("create_note", note, route, "")
+        c.plan.call("send_sms", [c.plan.phone(to[0])], route)
+        return pick(c, "directions_note_send", ["save the directions to {L} in a note and text them to {P}",
+                                                "directions to {L}{A}: new note {N} + text {P}",
+                                                "get directions to {L}, put them in a new note and send them to {P} by text"]).format(L=place, A=frm, N=note, P=who(c, to))  # fmt: skip
     c.plan.call("append_note_content", note, route, "")
     return pick(c, "directions_note", ["put the directions to {L} in my {N} note", "save directions to {L} in {N}",
                                        "add the route to {L}{A} to my {N} note", "directions to {L}, add them to the {N} note"]).format(L=place, N=note.lower(), A=frm)  # fmt: skip
