@@ -90,7 +90,7 @@ format: setup
 	$(VENV)/bin/ruff format workbench tests
 
 # Rebuilds the planner bundled in workbench/pretrained/tinyagent-planner-1m/ (its README.md is the model card) by
-# its four-stage recipe (workbench.finetune.bundled.RECIPE), then copies it there with fresh checksums.
+# its seven-stage recipe (workbench.finetune.bundled.RECIPE), then copies it there with fresh checksums.
 # Hours on 2 CPU cores; each stage's folder is kept in $(BUNDLE_OUT), and a finished stage is not run again.
 BUNDLE_OUT ?= .bundle-build
 bundle-planner: setup
