@@ -22,6 +22,7 @@ from workbench.compiler.prompts import PlannerPrompt, planner_messages
 from workbench.compiler.react import parse_action
 from workbench.compiler.tools import Tool, as_tools
 from workbench.llm import ScriptedLLM
+from workbench.llm.base import LLMError
 from workbench.paper_examples import FIG1_PLAN, FIG1_QUERY
 from workbench.plan import PlanError, Step, parse_plan
 from workbench.tools import LatencyModel, Param, SimulatedDesktop, ToolSpec
@@ -224,6 +225,28 @@ def test_a_replan_is_an_event_of_its_round():
     decisions = [(e.kind, e.round) for e in events if e.kind in ("join", "replan")]
     assert decisions == [("replan", 0), ("join", 1)]
     assert {e.round for e in events if e.kind == "end"} == {0, 1}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_replan_the_planner_cannot_write_ends_the_run_with_the_reason(stream):
+    """A served planner can fail on a replan only (its context outgrown by the plan and its observations): the
+    first round stays, and the answer names the failure instead of raising."""
+
+    def respond(messages):
+        if len(llm.calls) > 1:
+            raise LLMError("Requested tokens (1028) exceed context window of 1024")
+        return '1. get_email_address("Nobody Known")\n2. join()'
+
+    llm = ScriptedLLM(respond)
+    result = run(
+        LLMCompiler(llm, desktop_tools(SimulatedDesktop()), joiner=RuleJoiner()).run("email of Nobody")
+    )
+    assert not result.finished and len(result.rounds) == 1
+    assert "replanning failed" in result.answer and "context window" in result.answer
+    with pytest.raises(LLMError):  # no first plan at all is still an error
+        run(
+            LLMCompiler(ScriptedLLM([]), desktop_tools(SimulatedDesktop()), stream=stream).run("email of Sid")
+        )
 
 
 def test_streaming_overlaps_execution_with_planning():

@@ -37,6 +37,7 @@ from workbench.finetune.settings import DECODING_FILE  # noqa: E402
 from workbench.finetune.tokenizer import train_tokenizer  # noqa: E402
 from workbench.finetune.train import lora_settings  # noqa: E402
 from workbench.llm.llamacpp import LlamaCppLLM  # noqa: E402
+from workbench.llm.openai_compat import RetryPolicy  # noqa: E402
 from workbench.plan import parse_plan, validate_plan  # noqa: E402
 from workbench.planner import GGUFPlanner, Planner, load_planner  # noqa: E402
 from workbench.planner.grammar import grammar_accepts, max_plan_bytes, plan_grammar, query_spans  # noqa: E402
@@ -217,17 +218,18 @@ def test_server_plans_as_in_process_under_the_grammar(files):
             assert done.text.strip() == plan, (q, done.text)
             validate_plan(parse_plan(done.text.strip()), tinyagent_tools())
         # the agent on the served planner sends the grammar itself (`workbench agent --provider llamacpp`)
-        # no replan: this checks the first plan, and a replan prompt (the plan and its observations) can outgrow
-        # this planner's 1,024-token context on the server
         agent = TinyAgent(
-            server.llm(),
+            server.llm(retry=RetryPolicy(max_attempts=1)),  # a failed replan is not retried here
             kind="compact",
             max_plan_tokens=planner.max_new_tokens,
             grammar=served_grammar,
-            max_replans=0,
         )
         result = asyncio.run(agent.closing(agent.run(queries[0], TODAY, SimulatedDesktop(today=TODAY))))
         assert result.first_plan.strip() == local[0].removesuffix("<END_OF_PLAN>"), result.first_plan
+        # the desktop has no "Mom", so the agent replans; the replan prompt (the plan and its observations) can
+        # outgrow this planner's 1,024-token context on the server: the run then ends saying so, not raising
+        # (`test_compiler.py::test_a_replan_the_planner_cannot_write_ends_the_run_with_the_reason`)
+        assert result.finished or "I could not complete the task" in result.answer, result.answer
         port, proc = server.port, server.process
     assert proc.poll() is not None, "the server is stopped on exit"
     with socket.socket() as s:

@@ -27,7 +27,7 @@ from workbench.compiler.executor import ExecutionResult, Executor
 from workbench.compiler.joiner import JoinDecision, LLMJoiner, scratchpad
 from workbench.compiler.prompts import PlannerPrompt, planner_messages
 from workbench.compiler.tools import Tool, as_tools
-from workbench.llm.base import LLM, Completion, Message, Usage
+from workbench.llm.base import LLM, Completion, LLMError, Message, Usage
 from workbench.plan import END_OF_PLAN, Plan, PlanError, Step, StreamingPlanParser, validate_plan
 
 
@@ -76,6 +76,21 @@ class AgentResult:
     @property
     def llm_calls(self) -> int:
         return len(self.completions)
+
+
+class PlanningError(LLMError):
+    """The planner's LLM failed while writing a plan (as opposed to a tool's LLM failing while it runs)."""
+
+
+async def _planning(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+    """`chunks` of the planner's stream, with its LLM's failure raised as a `PlanningError`."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except PlanningError:
+        raise
+    except LLMError as err:
+        raise PlanningError(str(err)) from err
 
 
 class LLMCompiler:
@@ -139,12 +154,20 @@ class LLMCompiler:
             parser = StreamingPlanParser(strict=self.strict)
             plan_start = time.perf_counter() - start
             heard = _Heard(on_event, k)
-            steps = (
-                self._streamed_steps(messages, parser, completions, heard)
-                if self.stream
-                else await self._whole_plan_steps(messages, parser, completions, heard)
-            )
-            execution = await self.executor.run(steps, start, on_event, k)
+            try:
+                steps = (
+                    self._streamed_steps(messages, parser, completions, heard)
+                    if self.stream
+                    else await self._whole_plan_steps(messages, parser, completions, heard)
+                )
+                execution = await self.executor.run(steps, start, on_event, k)
+            except PlanningError as err:
+                if k == 0:
+                    raise  # no plan at all: the caller's error to see (an unreachable server, a bad key)
+                # a replan the planner could not write (a served small model's context outgrown by the plan
+                # and its observations, a server gone): the rounds so far stay, and the answer says why
+                result.answer = f"I could not complete the task: replanning failed ({err}). Last problem: {decision.answer}"
+                break
             exec_end = time.perf_counter() - start
             plan_end = plan_start + (completions[0].total_s if completions else 0.0)
             pad = scratchpad(parser.steps, execution)
@@ -207,7 +230,7 @@ class LLMCompiler:
         )
         try:
             async with contextlib.aclosing(stream) as chunks:
-                async for chunk in chunks:
+                async for chunk in _planning(chunks):
                     heard.chunk(chunk)
                     if error is not None:
                         continue  # keep reading, so the call's whole text is recorded for the replanner
@@ -231,7 +254,12 @@ class LLMCompiler:
         completions: list[Completion],
         heard: _Heard,
     ) -> AsyncIterator[Step]:
-        done = await self.planner.complete(messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens)
+        try:
+            done = await self.planner.complete(messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens)
+        except PlanningError:
+            raise
+        except LLMError as err:
+            raise PlanningError(str(err)) from err
         completions.append(done)
         heard.chunk(done.text)
         heard.close()
