@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -82,14 +82,14 @@ class PlanningError(LLMError):
     """The planner's LLM failed while writing a plan (as opposed to a tool's LLM failing while it runs)."""
 
 
-async def _planning(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
-    """`chunks` of the planner's stream, with its LLM's failure raised as a `PlanningError`."""
+@contextlib.contextmanager
+def _planning() -> Iterator[None]:
+    """Inside it, the planner's LLM failing is raised as a `PlanningError`."""
     try:
-        async for chunk in chunks:
-            yield chunk
-    except PlanningError:
-        raise
+        yield
     except LLMError as err:
+        if isinstance(err, PlanningError):
+            raise
         raise PlanningError(str(err)) from err
 
 
@@ -166,7 +166,8 @@ class LLMCompiler:
                     raise  # no plan at all: the caller's error to see (an unreachable server, a bad key)
                 # a replan the planner could not write (a served small model's context outgrown by the plan
                 # and its observations, a server gone): the rounds so far stay, and the answer says why
-                result.answer = f"I could not complete the task: replanning failed ({err}). Last problem: {decision.answer}"
+                result.answer = f"I could not complete the task: replanning failed ({err}). "
+                result.answer += f"Last problem: {decision.answer}"
                 break
             exec_end = time.perf_counter() - start
             plan_end = plan_start + (completions[0].total_s if completions else 0.0)
@@ -229,16 +230,17 @@ class LLMCompiler:
             messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens, result=completions
         )
         try:
-            async with contextlib.aclosing(stream) as chunks:
-                async for chunk in _planning(chunks):
-                    heard.chunk(chunk)
-                    if error is not None:
-                        continue  # keep reading, so the call's whole text is recorded for the replanner
-                    try:
-                        for step in _feed_lines(parser, chunk):
-                            yield self._check(step, heard)
-                    except PlanError as e:
-                        error = e
+            with _planning():
+                async with contextlib.aclosing(stream) as chunks:
+                    async for chunk in chunks:
+                        heard.chunk(chunk)
+                        if error is not None:
+                            continue  # keep reading, so the call's whole text is recorded for the replanner
+                        try:
+                            for step in _feed_lines(parser, chunk):
+                                yield self._check(step, heard)
+                        except PlanError as e:
+                            error = e
         finally:
             heard.close()
         if error is None:
@@ -254,12 +256,8 @@ class LLMCompiler:
         completions: list[Completion],
         heard: _Heard,
     ) -> AsyncIterator[Step]:
-        try:
+        with _planning():
             done = await self.planner.complete(messages, stop=[END_OF_PLAN], max_tokens=self.max_plan_tokens)
-        except PlanningError:
-            raise
-        except LLMError as err:
-            raise PlanningError(str(err)) from err
         completions.append(done)
         heard.chunk(done.text)
         heard.close()
