@@ -573,3 +573,24 @@ def test_the_best_variant_is_chosen_on_val_and_a_tie_goes_to_the_shorter_prompt(
     assert best_row(rows)["variant"] == "full + ToolRAG + grounded"
     rows[1]["success_val"] = 0.95  # better on val wins, whatever its prompt
     assert best_row(rows)["variant"] == "full"
+
+
+def test_planner_sizes_times_real_training_steps_and_writes_its_results(workbench_dir):
+    import json
+
+    from workbench import config
+    from workbench.finetune.sizes import PlannerSizesConfig
+    from workbench.stages.finetune import sizes
+
+    cfg = PlannerSizesConfig(sizes="1m,minilm", records=12, batch_size=4, steps=1, budget_s=60, threads=1)
+    results = sizes(cfg)
+    rows = {r["size"]: r for r in results["rows"]}
+    assert rows["1m"]["parameters"] < 2_000_000 < 20_000_000 < rows["minilm"]["parameters"]  # MiniLM is 22M
+    for row in rows.values():
+        assert row["step_s"] > 0 and row["tokens_per_s"] > 0
+        assert row["pairs_in_budget"] == int(row["pairs_per_s"] * 60)
+    assert json.loads(config.results_path("planner_sizes").read_text())["rows"] == results["rows"]
+    with pytest.raises(ValueError, match="unknown planner size '2b'"):
+        sizes(PlannerSizesConfig(sizes="2b", records=12, batch_size=4, steps=1))
+    with pytest.raises(ValueError, match="too few full batches"):
+        sizes(PlannerSizesConfig(sizes="1m", records=4, batch_size=4, steps=1))

@@ -17,6 +17,7 @@ workbench bench latency               LLMCompiler vs ReAct latency under a scrip
 workbench bench run --benchmark B     LLMCompiler (or --react) on HotpotQA, Movie or ParallelQA
 workbench bench evaluate STORE.jsonl  the summary of a stored run
 workbench bench reliability           fuzz / fault harness: hostile input, faulty endpoints and tools, kills
+workbench bench planner-sizes         training speed of larger planners (5-20M, MiniLM encoder) on this machine
 workbench viz figures                 regenerate the figures in figures/ from code and saved results
 workbench reproduce [--profile P]     run the numbered notebooks in order (quick unless told otherwise)
 
@@ -47,6 +48,7 @@ from workbench.bench.runner import evaluate as evaluate_store
 from workbench.files import read_text
 from workbench.finetune.evaluate import evaluate_files
 from workbench.finetune.settings import FinetuneConfig
+from workbench.finetune.sizes import PlannerSizesConfig
 from workbench.metrics import critical_path_length, graph_edit_distance, plan_success, plan_width, tool_recall
 from workbench.notebooks import run_notebooks
 from workbench.plan import parse_plan
@@ -361,6 +363,18 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_planner_sizes(args: argparse.Namespace) -> int:
+    r = finetune_stage.sizes(dataclass_from_args(PlannerSizesConfig, args, "planner_sizes"))
+    print("size    parameters  step s  tokens/s  pairs/s  pairs in budget")
+    for row in r["rows"]:
+        print(
+            f"{row['size']:<7} {row['parameters']:>10,}  {row['step_s']:>6.2f}  {row['tokens_per_s']:>8,}"
+            f"  {row['pairs_per_s']:>7.2f}  {row['pairs_in_budget']:>15,}"
+        )
+    print(f"wrote {config.results_path('planner_sizes')}")
+    return 0
+
+
 def cmd_bench_reliability(args: argparse.Namespace) -> int:
     r = bench_stage.reliability(dataclass_from_args(ReliabilityConfig, args, "bench_reliability"))
     for name, c in r["by_category"].items():
@@ -533,6 +547,13 @@ def build_parser() -> argparse.ArgumentParser:
         bench, "reliability", ReliabilityConfig, "fuzz and fault harness: hostile input, faults, kills, races"
     )
     p.set_defaults(func=cmd_bench_reliability)
+    p = _stage_parser(
+        bench,
+        "planner-sizes",
+        PlannerSizesConfig,
+        "training speed of 1M-20M planners and a MiniLM encoder one",
+    )
+    p.set_defaults(func=cmd_bench_planner_sizes)
     p = bench.add_parser("run", help="run LLMCompiler (or ReAct) on a paper benchmark")
     add_dataclass_arguments(p, BenchRunConfig)
     p.set_defaults(

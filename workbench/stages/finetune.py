@@ -40,6 +40,7 @@ from workbench.finetune.evaluate import (
 )
 from workbench.finetune.prompts import PLAN_ORDERS
 from workbench.finetune.settings import METHOD_FIELDS, FinetuneConfig, grammar_limits
+from workbench.finetune.sizes import PlannerSizesConfig, measure
 from workbench.finetune.train import build_base, cpu_description, finetune_method, resolved
 from workbench.metrics import error_breakdown
 from workbench.planner import Planner, resolve_toolrag
@@ -61,6 +62,29 @@ def base_model(cfg: FinetuneConfig | None = None) -> Path:
     """The base model folder of `cfg` (pre-trained first when the offline one is missing or stale)."""
     cfg = cfg or config.stage_config(FinetuneConfig, "finetune")
     return build_base(cfg, config.planner_dir(), config.dataset_dir())
+
+
+def sizes(cfg: PlannerSizesConfig | None = None) -> dict[str, Any]:
+    """Time training steps of planners of several sizes on this machine; save `planner_sizes.json`."""
+    from transformers import AutoTokenizer
+
+    from workbench.finetune.bundled import bundled_planner
+
+    cfg = cfg or config.stage_config(PlannerSizesConfig, "planner_sizes")
+    dataset = config.dataset_dir()
+    require_splits(dataset)
+    records = load_split("train", limit=cfg.records, folder=dataset)
+    rows = measure(cfg, records, AutoTokenizer.from_pretrained(bundled_planner()))
+    results = {
+        "profile": config.active_profile(),
+        "device": f"{cpu_description()}, torch fp32, {cfg.threads} threads",
+        "batch_size": cfg.batch_size,
+        "budget_s": cfg.budget_s,
+        "rows": rows,
+        "settings": asdict(cfg),
+    }
+    write_json_atomic(config.results_path("planner_sizes"), results)
+    return results
 
 
 def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
