@@ -1,5 +1,6 @@
 """The plan-graph explorer, driven as a user would: set widget values, read the other widgets."""
 
+import datetime as dt
 import html
 import re
 import time
@@ -240,3 +241,29 @@ def test_without_a_dataset_the_explorer_says_which_command_makes_one(tmp_workben
     assert "workbench synth" in w.note.value
     w.query.value = "Open my Ideas note"
     assert w.node_states() == {1: "done", 2: "done"} and w.play.max == w.step.max == 2
+
+
+def test_a_spoken_command_is_transcribed_then_explored_as_typed(records):
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.llm.testing import FakeChatServer
+    from workbench.voice.engines import OpenAITranscription
+
+    buf = io.BytesIO()
+    sf.write(buf, (0.3 * np.sin(np.arange(16_000) / 8)).astype(np.float32), 16_000, format="WAV")
+    data = buf.getvalue()
+    plan = '1. get_phone_number("Zoë Ngũgĩ")\n2. send_sms(["$1"], "running late")\n3. join()'
+    with FakeChatServer(["Text Zoë Ngũgĩ that I'm running late"]) as server:
+        speech = OpenAITranscription(server.base_url, "whisper-1")
+        w = explorer(records, plan_fn=lambda query, today, tools: plan, speech=speech)
+        upload = {"name": "cmd.wav", "type": "audio/wav", "size": len(data), "content": memoryview(data)}
+        w.audio.value = ({**upload, "last_modified": dt.datetime(2026, 12, 1, tzinfo=dt.UTC)},)
+        assert len(server.uploads) == 1 and w.last_error is None
+    assert w.query.value == "Text Zoë Ngũgĩ that I'm running late"
+    assert "heard (openai-compatible" in w.note.value and "wb-audio" in w.audio._dom_classes
+    assert w.node_states() == {1: "done", 2: "done", 3: "done"}
+    w.explore_audio(b"RIFF but not audio", "bad.wav")
+    assert "AudioError" in w.note.value and "cannot read" in w.note.value

@@ -12,6 +12,8 @@ workbench quantize                    MLX 4-bit (RTN, GPTQ, AWQ, DWQ), QLoRA; GG
 workbench serve [--engine mlx|llamacpp] [--model DIR|FILE.gguf] [--port N]   a local OpenAI-compatible planner
                                       server on 127.0.0.1 (mlx_lm.server or llama_cpp.server), until Ctrl-C
 workbench agent "QUERY" | --benchmark  TinyAgent end to end: streamed plan, tasks, answer, latency per stage
+workbench agent --audio CMD.wav [--stt pocketsphinx|openai|faster-whisper|mlx-whisper]   the same, spoken
+workbench voice                       spoken test queries (espeak-ng): WER, success from speech vs typed
 workbench bench executor              task fetching unit: makespan / critical path, overhead per task
 workbench bench latency               LLMCompiler vs ReAct latency under a scripted-LLM latency model
 workbench bench run --benchmark B     LLMCompiler (or --react) on HotpotQA, Movie or ParallelQA
@@ -61,10 +63,12 @@ from workbench.stages import finetune as finetune_stage
 from workbench.stages import quantize as quantize_stage
 from workbench.stages import synth as synth_stage
 from workbench.stages import toolrag as toolrag_stage
+from workbench.stages import voice as voice_stage
 from workbench.synth.dataset import SynthConfig
 from workbench.toolrag.classifier import ToolRAGConfig
 from workbench.tools import tinyagent_tools
 from workbench.viz.paper import missing, paper_figures
+from workbench.voice import SpeechConfig, VoiceConfig, hear, load_audio, transcriber
 
 #: What a command may fail with that is the user's to fix (a missing file, a bad value, an unreachable
 #: server, ...): printed as `error: <message>` with exit code 1 instead of a traceback. FileNotFoundError,
@@ -324,16 +328,43 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
-    if args.benchmark and args.query is not None:
-        raise ValueError("give a query or --benchmark, not both")
-    if not args.benchmark and not (args.query or "").strip():
+    if sum(map(bool, (args.benchmark, args.query is not None, args.audio))) > 1:
+        raise ValueError("give a query, --audio FILE or --benchmark, one of them")
+    if not args.benchmark and not args.audio and not (args.query or "").strip():
         raise ValueError(EMPTY_QUERY)
     cfg = dataclass_from_args(AgentConfig, args, "agent")
     if args.benchmark:
         print(format_benchmark(agent_stage.run(cfg)))
         print(f"wrote {config.results_path('agent')}")
         return 0
-    ask(TinyAgent.from_config(cfg, config.artifacts_dir()), args.query)
+    query = args.query
+    if args.audio:
+        load_audio(args.audio)  # a bad file fails here, before any model loads
+        engine = transcriber(
+            dataclass_from_args(VoiceConfig, args, "voice"), config.artifacts_dir(), config.dataset_dir()
+        )
+        heard, query = hear(engine, args.audio)
+        print(
+            f"heard ({heard.engine}, {heard.seconds:.2f} s for {heard.audio_s:.1f} s of audio): {heard.text}"
+        )
+    ask(TinyAgent.from_config(cfg, config.artifacts_dir()), query)
+    return 0
+
+
+def cmd_voice(args: argparse.Namespace) -> int:
+    r = voice_stage.run(dataclass_from_args(VoiceConfig, args, "voice"))
+    print(f"{r['n']} spoken queries ({', '.join(r['voices'])}); engine: {r['stt_engine']}")
+    for split, v in r["by_split"].items():
+        print(
+            f"{split}: WER {v['wer']:.3f}, entity WER {v['wer_entities']}, first-plan success from speech "
+            f"{v['success_speech']:.3f} vs typed {v['success_text']:.3f}; "
+            f"{v['stt_seconds_per_audio_second']:.2f} s per second of audio"
+        )
+    if "wer_stock_lm" in r:
+        print(
+            f"stock language model on the first {r['stock_n']}: WER {r['wer_stock_lm']:.3f} (domain: {r['wer_domain_lm_same_queries']:.3f})"
+        )
+    print(f"wrote {config.results_path('voice')}")
     return 0
 
 
@@ -530,7 +561,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="instead of a query: latency and success over N test queries (data/results/agent.json)",
     )
+    p.add_argument(
+        "--audio", help="instead of a query: a spoken command (WAV, FLAC or MP3), transcribed first"
+    )
+    add_dataclass_arguments(p, SpeechConfig)
     p.set_defaults(func=cmd_agent)
+
+    p = _stage_parser(
+        sub, "voice", VoiceConfig, "spoken test queries (espeak-ng): WER and success from speech"
+    )
+    p.set_defaults(func=cmd_voice)
 
     bench = sub.add_parser("bench", help="LLMCompiler benchmarks").add_subparsers(
         dest="bench_command", required=True

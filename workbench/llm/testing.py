@@ -22,6 +22,10 @@ The script is a queue of replies, used one per request, in order:
 - ``("hang", seconds)``: send nothing for that long (a stuck server), then drop the connection.
 
 Every request body is recorded in `requests` (model, messages, stop, ...) and its path in `paths`.
+
+It also serves ``POST /v1/audio/transcriptions`` (the speech engine `voice.engines.OpenAITranscription`): the
+multipart upload is parsed, its form fields recorded in `requests` and the uploaded file's bytes in `uploads`,
+and the next scripted text is the transcript (``{"text": ...}``); a fault tuple fails it the same way.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -79,6 +85,7 @@ class FakeChatServer:
         self.accepts_stream_options = accepts_stream_options
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
+        self.uploads: list[bytes] = []  # files sent to /v1/audio/transcriptions
         self._script: deque[Scripted] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -187,13 +194,19 @@ class _ChatHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.close_connection = True  # one request per connection: no idle keep-alive threads linger
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.split("?")[0].endswith("/audio/transcriptions"):
+            self._transcription(raw)
+            return
         try:
             body = json.loads(raw or b"{}")
         except json.JSONDecodeError:
             self._error(400, "the request body is not JSON")
             return
         if not self.path.split("?")[0].endswith("/chat/completions"):
-            self._error(404, f"FakeChatServer only serves POST /v1/chat/completions, not {self.path}")
+            self._error(
+                404,
+                f"FakeChatServer serves POST /v1/chat/completions and /v1/audio/transcriptions, not {self.path}",
+            )
             return
         if "stream_options" in body and not self.fake.accepts_stream_options:
             self.fake._next(self.path, body, consume=False)
@@ -206,6 +219,39 @@ class _ChatHandler(BaseHTTPRequestHandler):
             self._fault(item, body)
         else:
             self._answer(item if isinstance(item, Reply) else Reply(item), body)
+
+    def _transcription(self, raw: bytes) -> None:
+        """A multipart upload (fields and one file): the next scripted text is the transcript."""
+        content_type = self.headers.get("Content-Type") or ""
+        if not content_type.startswith("multipart/form-data"):
+            self._error(400, "an audio transcription request is multipart/form-data")
+            return
+        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+        fields: dict[str, Any] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if part.get_filename() is not None:
+                fields[name] = part.get_filename()
+                with self.fake._lock:
+                    self.fake.uploads.append(part.get_payload(decode=True))
+            else:
+                fields[name] = part.get_content().strip()
+        if "file" not in fields:
+            self._error(400, "no file in the transcription request")
+            return
+        item = self.fake._next(self.path, fields)
+        if item is None:
+            self._error(400, "FakeChatServer has no scripted response left for this request")
+        elif isinstance(item, tuple):
+            self._fault(item, fields)
+        else:
+            data = json.dumps({"text": item.text if isinstance(item, Reply) else item}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
 
     # ------------------------------------------------------------------------------------------ faults
 

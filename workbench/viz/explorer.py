@@ -36,8 +36,10 @@ import datetime as dt
 import html
 import inspect
 import io
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -64,6 +66,7 @@ from workbench.tools.desktop import LatencyModel, SimulatedDesktop
 from workbench.tools.tinyagent import TOOL_NAMES
 from workbench.viz.dag import draw_plan
 from workbench.viz.timeline import draw_timeline
+from workbench.voice import Engine, Transcript, VoiceConfig, hear, transcriber
 
 PlanFn = Callable[[str, str, list[str]], Any]
 
@@ -437,7 +440,8 @@ class PlanExplorer(widgets.VBox):
     (default: the best trained planner, loaded on first use). `select`: ToolRAG, `select(queries)` -> tool
     lists (default: the trained classifier, or all 16 tools). `splits`/`limit`: the examples offered.
     `latency`: the simulated desktop's tool latencies (default: `replay_latency()`). `example`: an example id
-    to open at once.
+    to open at once. `speech`: the speech engine for spoken commands (the `audio` upload, `explore_audio`;
+    default: the profile's, `voice.transcriber`, made on first use).
     """
 
     def __init__(
@@ -449,8 +453,11 @@ class PlanExplorer(widgets.VBox):
         latency: LatencyModel | None = None,
         example: str | None = None,
         seed: int = 0,
+        speech: Engine | None = None,
     ):
         self.records = load_examples(splits, limit)
+        self._speech = speech
+        self.heard: Transcript | None = None
         self._plan_fn, self._select, self._planner = plan_fn, select, None
         self._loaded = plan_fn is not None
         self.latency = latency if latency is not None else replay_latency(seed=seed)
@@ -496,6 +503,10 @@ class PlanExplorer(widgets.VBox):
             "wb-query",
         )
         self.go = _tag(widgets.Button(description="plan", button_style="primary"), "wb-run")
+        self.audio = _tag(
+            widgets.FileUpload(accept="audio/*,.wav,.flac,.mp3,.ogg", multiple=False, description="audio"),
+            "wb-audio",
+        )
         self.note = _tag(widgets.HTML(), "wb-note")
         self.tools = _tag(widgets.HTML(), "wb-tools")
         self.prompt = _tag(widgets.HTML(), "wb-prompt")
@@ -528,11 +539,12 @@ class PlanExplorer(widgets.VBox):
         self.query.observe(self._on_query, "value")
         self.go.on_click(lambda _: self._on_query({"new": self.query.value}))
         self.step.observe(self._on_step, "value")
+        self.audio.observe(self._on_audio, "value")
 
     def _rows(self) -> list[widgets.Widget]:
         return [
             self.example,
-            widgets.HBox([self.query, self.go]),
+            widgets.HBox([self.query, self.go, self.audio]),
             self.note,
             self.tools,
             self.prompt,
@@ -571,6 +583,11 @@ class PlanExplorer(widgets.VBox):
                 self.example.value = None
         self._guarded(change["new"], record)
 
+    def _on_audio(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            upload = change["new"][0]
+            self.explore_audio(bytes(upload["content"]), upload["name"])
+
     def _on_step(self, change: dict[str, Any]) -> None:
         if not self._quiet and self.run is not None:
             self._show_step(change["new"])
@@ -593,6 +610,32 @@ class PlanExplorer(widgets.VBox):
             self.note.value = f"<span style='color:#b42318'>{html.escape(f'{type(e).__name__}: {e}')}</span>"
 
     # ------------------------------------------------------------------------------ the pipeline
+
+    def explore_audio(self, audio: str | Path | bytes, name: str = "command.wav") -> None:
+        """Transcribe a spoken command (a file, or an upload's bytes named `name`), then explore what was heard
+        as a typed query; the transcript is shown in the note."""
+        self.last_error = None
+        try:
+            if isinstance(audio, bytes):
+                audio_path = Path(tempfile.mkdtemp(prefix="workbench-audio-")) / Path(name).name
+                audio_path.write_bytes(audio)
+            else:
+                audio_path = Path(audio)
+            if self._speech is None:
+                cfg = config.stage_config(VoiceConfig, "voice")
+                self._speech = transcriber(cfg, config.artifacts_dir(), config.dataset_dir())
+            self.heard, query = hear(self._speech, audio_path)
+        except Exception as e:  # noqa: BLE001 - shown to the user, kept in last_error
+            self.last_error = e
+            self.note.value = f"<span style='color:#b42318'>{html.escape(f'{type(e).__name__}: {e}')}</span>"
+            return
+        with self._silently():
+            self.example.value = None
+            self.query.value = query
+        self._guarded(query, None)
+        if self.last_error is None:
+            heard = f"heard ({self.heard.engine}, {self.heard.seconds:.2f} s): {self.heard.text}"
+            self.note.value = html.escape(heard) + ("<br>" + self.note.value if self.note.value else "")
 
     def explore_query(self, query: str, record: dict[str, Any] | None = None) -> None:
         """Select tools, size the prompt, plan (streamed into the text box), run, and show the replay."""
