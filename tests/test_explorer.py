@@ -267,3 +267,12 @@ def test_a_spoken_command_is_transcribed_then_explored_as_typed(records):
     assert w.node_states() == {1: "done", 2: "done", 3: "done"}
     w.explore_audio(b"RIFF but not audio", "bad.wav")
     assert "AudioError" in w.note.value and "cannot read" in w.note.value
+
+
+def test_the_replay_shows_what_the_sub_agent_wrote(records):
+    plan = '1. get_email_address("Sid")\n2. compose_new_email(["$1"], [], "Budget", "", [])\n3. join()'
+    w = explorer(records, plan_fn=lambda query, today, tools: plan)
+    w.query.value = "email Sid about the budget"
+    w.step.value = w.step.max
+    email = w.rows()[1]["observation"]
+    assert 'Written by the sub-agent: "Hi Sid,' in email and "about Budget" in email

@@ -56,6 +56,7 @@ from workbench.compiler.agent import AgentResult, LLMCompiler, Round
 from workbench.compiler.events import Event, EventPrinter, Listener, ignore
 from workbench.compiler.joiner import LLMJoiner, RuleJoiner
 from workbench.compiler.prompts import PlannerChat
+from workbench.compiler.subagents import LLMWriter
 from workbench.compiler.tools import desktop_tools
 from workbench.llm.base import LLM
 from workbench.llm.openai_compat import from_env
@@ -65,6 +66,7 @@ from workbench.planner.runtime import ExampleFn, Planner, check_context, load_pl
 from workbench.toolrag.examples import example_source
 from workbench.toolrag.selection import Selector, toolrag_selector
 from workbench.tools.desktop import LatencyModel, SimulatedDesktop
+from workbench.tools.subagents import OfflineWriter, SubAgent
 from workbench.tools.tinyagent import APPS, TOOL_NAMES, tinyagent_tools
 
 STAGES = ("toolrag", "planning", "execution", "joining")
@@ -141,10 +143,26 @@ class AgentConfig:
             "help": "simulated app latency: none, or typical (a rough model of a laptop's apps, not measured)"
         },
     )
+    writer: str = field(
+        default="offline",
+        metadata={
+            "help": "sub-agents that write email bodies, PDF summaries and notes: offline (templates and an "
+            "extractive summary, no model) or llm (an LLM: --writer-provider, else the served planner)"
+        },
+    )
+    writer_provider: str | None = field(
+        default=None, metadata={"help": "writer=llm: its backend (openai, vllm, ...; workbench.llm.from_env)"}
+    )
+    writer_base_url: str | None = field(default=None, metadata={"help": "writer=llm: server URL"})
+    writer_model: str | None = field(default=None, metadata={"help": "writer=llm: model name"})
 
     def __post_init__(self) -> None:
         if self.joiner not in ("rule", "llm"):
             raise ValueError(f"joiner must be rule or llm, got {self.joiner!r}")
+        if self.writer not in ("offline", "llm"):
+            raise ValueError(f"writer must be offline or llm, got {self.writer!r}")
+        if self.writer == "llm" and self.provider is None and self.writer_provider is None:
+            raise ValueError("writer=llm needs an LLM: --writer-provider (or a served planner, --provider)")
         if self.joiner == "llm" and self.provider is None:
             raise ValueError("joiner=llm needs a served model (--provider): no joiner model exists offline")
         if self.constrained and self.provider not in (None, "llamacpp"):
@@ -225,7 +243,9 @@ class TinyAgent:
         max_plan_tokens: int = 512,
         tool_latency: LatencyModel | None = None,
         grammar: Callable[[Sequence[str], str], str] | None = None,
+        writer: SubAgent | None = None,
     ):
+        self.writer = writer or OfflineWriter()  # the sub-agents (email bodies, summaries, notes)
         self.llm: LLM | None = planner if isinstance(planner, LLM) else None
         if grammar is not None and not hasattr(self.llm, "with_extra_body"):
             raise ValueError("grammar= is for a planner served through the openai client (llama_cpp.server)")
@@ -244,7 +264,12 @@ class TinyAgent:
         """The in-process fine-tuned planner trained under `artifacts`, or the served one when `cfg.provider`
         is set."""
         latency = LatencyModel.typical() if cfg.tool_latency == "typical" else None
-        common = {"max_replans": cfg.max_replans, "stream": cfg.stream, "tool_latency": latency}
+        common = {
+            "max_replans": cfg.max_replans,
+            "stream": cfg.stream,
+            "tool_latency": latency,
+            "writer": _writer(cfg),
+        }
         if cfg.provider is None:
             if cfg.model is None:
                 planner = Planner.best(artifacts, toolrag=cfg.toolrag, constrained=cfg.constrained)
@@ -269,7 +294,10 @@ class TinyAgent:
         joiner = "rule-based (no joiner model offline)" if isinstance(self.joiner, RuleJoiner) else "LLM"
         planner = describe_llm(self.llm) if self.local is None else self.local.describe()
         toolrag = "all 16 tools" if self.select is None else "ToolRAG classifier"
-        return f"planner: {planner}; prompt {self.kind}; tools: {toolrag}; joiner: {joiner}"
+        return (
+            f"planner: {planner}; prompt {self.kind}; tools: {toolrag}; joiner: {joiner}; sub-agents: "
+            f"{self.writer.name}"
+        )
 
     @property
     def device(self) -> str:
@@ -325,6 +353,7 @@ class TinyAgent:
             except ValueError as e:
                 return TinyAgentResult(query, str(e), tools, toolrag_s, served=False)
         desktop = desktop or SimulatedDesktop(today=today, latency=self.tool_latency)
+        desktop.writer, desktop.request = self.writer, query  # what the sub-agents write from
         if self.local is not None:
             llm = self.local.llm(tools, query, today)
         elif self.grammar is not None:
@@ -368,6 +397,17 @@ def _no_tool(why: str) -> str:
 def format_latency(latency: dict[str, float]) -> str:
     parts = ", ".join(f"{k} {latency[k]:.3f} s" for k in STAGES)
     return f"latency: {parts}; total {latency['total']:.3f} s"
+
+
+def _writer(cfg: AgentConfig) -> SubAgent:
+    """The sub-agents `cfg` asks for: the offline writer, or an LLM (its own, else the served planner)."""
+    if cfg.writer == "offline":
+        return OfflineWriter()
+    if cfg.writer_provider is not None:
+        base = {"base_url": cfg.writer_base_url} if cfg.writer_base_url else {}
+        return LLMWriter(from_env(cfg.writer_provider, cfg.writer_model, **base))
+    base = {"base_url": cfg.base_url} if cfg.base_url else {}
+    return LLMWriter(from_env(cfg.provider, cfg.writer_model or cfg.model_name, **base))
 
 
 def ask(

@@ -29,8 +29,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.aio import run_sync
 from workbench.plan import is_reference, parse_plan
 from workbench.tools.spec import ERROR_PREFIX, ToolSpec
+from workbench.tools.subagents import OfflineWriter, SubAgent, WritingTask, Written
 from workbench.tools.tinyagent import tinyagent_tools
 
 
@@ -262,11 +264,19 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", ".", ascii_name.lower()).strip(".") or "contact"
 
 
+def _wrote(written: str | None) -> str:
+    """What a sub-agent wrote, appended to the tool's observation (the explorer's replay shows it)."""
+    return "" if written is None else f" Written by the sub-agent: {written!r}"
+
+
 class SimulatedDesktop:
     """In-memory apps for the 16 tools; deterministic for a seed.
 
     `contacts` adds people (by full name) to the seeded contacts book, e.g. those named in a query.
-    `today` anchors empty dates; `latency` is used by `acall` only.
+    `today` anchors empty dates; `latency` is used by `acall` only. `writer` writes what the plan leaves to a
+    sub-agent (`tools.subagents`: email bodies left empty, PDF summaries, notes without content; default the
+    offline templates and extractive summary); `request`, the user's request, is what it writes from; each
+    text written is recorded in `written`.
     """
 
     def __init__(
@@ -276,8 +286,12 @@ class SimulatedDesktop:
         contacts: Sequence[str] = (),
         today: str = "2024-06-12",
         latency: LatencyModel | None = None,
+        writer: SubAgent | None = None,
     ):
         self.seed = seed
+        self.writer: SubAgent = writer or OfflineWriter()
+        self.request = ""
+        self.written: list[Written] = []
         self.today = dt.date.fromisoformat(today)
         self.latency = latency or LatencyModel()
         self.specs = {t.name: t for t in tinyagent_tools()}
@@ -369,24 +383,55 @@ class SimulatedDesktop:
 
     def call(self, tool: str, args: Sequence[Any]) -> str:
         """Run one tool; a `ToolError` or bad argument becomes an `Error: ...` observation."""
-        return self._call(tool, args, time.perf_counter())
+        return run_sync(self.acall(tool, args, latency=False))
 
-    async def acall(self, tool: str, args: Sequence[Any]) -> str:
-        """`call` after waiting the latency model's time for this call (concurrent calls overlap)."""
+    async def acall(self, tool: str, args: Sequence[Any], latency: bool = True) -> str:
+        """`call` after waiting the latency model's time for this call (concurrent calls overlap), and the
+        sub-agent's writing when the tool has some."""
         start = time.perf_counter()
-        delay = self.latency.sample(tool, args)
+        delay = self.latency.sample(tool, args) if latency else 0.0
         if delay > 0:
             await asyncio.sleep(delay)
-        return self._call(tool, args, start)
-
-    def _call(self, tool: str, args: Sequence[Any], start: float) -> str:
         try:
             bound = bind_arguments(self.specs, tool, args)  # first: an unknown tool has no method
+            if (task := self._writing_task(tool, bound)) is not None:
+                try:
+                    text = await self.writer.write(task)
+                except Exception as e:  # noqa: BLE001 - any writer failure becomes the tool's error observation
+                    raise ToolError(
+                        f"the sub-agent ({self.writer.name}) could not write the {task.kind}: {e}"
+                    ) from e
+                self.written.append(Written(tool, task.kind, self.writer.name, text))
+                bound["written"] = text
             result, ok = getattr(self, f"_{tool}")(**bound), True
         except ToolError as e:
             result, ok = f"{ERROR_PREFIX}{e}", False
         self.calls.append(ToolCall(tool, tuple(args), result, ok, start, time.perf_counter()))
         return result
+
+    def _writing_task(self, tool: str, bound: dict[str, Any]) -> WritingTask | None:
+        """What the sub-agent is asked to write for this call, or None when the plan wrote it (or nothing is
+        to be written)."""
+        if tool == "summarize_pdf":
+            path = self._pdf(bound["pdf_path"])
+            return WritingTask("summary", self.request, path.rsplit("/", 1)[-1], self.files[path])
+        if tool == "create_note" and not (bound["content"] or "").strip():
+            return WritingTask("note", self.request, bound["name"])
+        if tool in ("compose_new_email", "forward_email") and not (bound["context"] or "").strip():
+            kind = "email" if tool == "compose_new_email" else "forward"
+            source = "" if kind == "email" else self._selected().body
+            subject = bound.get("subject") or self._selected().subject
+            people = tuple(self._person(r) for r in bound["recipients"] or ())
+            return WritingTask(kind, self.request, subject, source, people)
+        if tool == "reply_to_email" and not (bound["context"] or "").strip():
+            original = self._selected()
+            people = (self._person(original.sender),)
+            return WritingTask("reply", self.request, original.subject, original.body, people)
+        return None
+
+    def _person(self, value: str) -> str:
+        """A recipient as a writer names them: the contact's name for a known address, else as given."""
+        return next((c.name for c in self.contacts.values() if c.email == value.strip()), value)
 
     def functions(self) -> dict[str, Callable[..., Awaitable[str]]]:
         """One async function per tool, `await f(*args) -> observation`, for an executor."""
@@ -494,12 +539,15 @@ class SimulatedDesktop:
     def _open_and_get_file_path(self, file_name: str) -> str:
         return self.find_file(file_name)
 
-    def _summarize_pdf(self, pdf_path: str) -> str:
+    def _pdf(self, pdf_path: str) -> str:
         path = self.find_file(pdf_path)
         if not path.lower().endswith(".pdf"):
             raise ToolError(f"{path} is not a PDF")
-        sentences = re.split(r"(?<=[.!?])\s+", self.files[path].strip())
-        return " ".join(sentences[:2])
+        return path
+
+    def _summarize_pdf(self, pdf_path: str, written: str) -> str:
+        self._pdf(pdf_path)
+        return written
 
     # ---------------------------------------------------------------------------------------- mail
 
@@ -513,21 +561,17 @@ class SimulatedDesktop:
         subject: str,
         context: str | None,
         attachments: list[str] | None,
+        written: str | None = None,
     ) -> str:
         to = self._emails(recipients)
         if not to:
             raise ToolError("an email needs at least one recipient")
+        body = written if written is not None else context or ""
         mail = Email(
-            "me@example.com",
-            to,
-            subject,
-            context or "",
-            self._emails(cc),
-            self._attachments(attachments),
-            kind="new",
+            "me@example.com", to, subject, body, self._emails(cc), self._attachments(attachments), kind="new"
         )
         self.outbox.append(mail)
-        return f"New email to {', '.join(to)} with subject '{subject}' is ready to send."
+        return f"New email to {', '.join(to)} with subject '{subject}' is ready to send.{_wrote(written)}"
 
     def _selected(self) -> Email:
         if self.selected_email is None or not 0 <= self.selected_email < len(self.inbox):
@@ -535,23 +579,32 @@ class SimulatedDesktop:
         return self.inbox[self.selected_email]
 
     def _reply_to_email(
-        self, cc: list[str] | None, context: str | None, attachments: list[str] | None
+        self,
+        cc: list[str] | None,
+        context: str | None,
+        attachments: list[str] | None,
+        written: str | None = None,
     ) -> str:
         original = self._selected()
         mail = Email(
             "me@example.com",
             [original.sender],
             f"Re: {original.subject}",
-            context or "",
+            written if written is not None else context or "",
             self._emails(cc),
             self._attachments(attachments),
             kind="reply",
         )
         self.outbox.append(mail)
-        return f"Reply to {original.sender} ('{original.subject}') is ready to send."
+        return f"Reply to {original.sender} ('{original.subject}') is ready to send.{_wrote(written)}"
 
     def _forward_email(
-        self, recipients: list[str], cc: list[str] | None, context: str | None, attachments: list[str] | None
+        self,
+        recipients: list[str],
+        cc: list[str] | None,
+        context: str | None,
+        attachments: list[str] | None,
+        written: str | None = None,
     ) -> str:
         original = self._selected()
         to = self._emails(recipients)
@@ -561,13 +614,13 @@ class SimulatedDesktop:
             "me@example.com",
             to,
             f"Fwd: {original.subject}",
-            (context or "") + "\n\n" + original.body,
+            (written if written is not None else context or "") + "\n\n" + original.body,
             self._emails(cc),
             original.attachments + self._attachments(attachments),
             kind="forward",
         )
         self.outbox.append(mail)
-        return f"'{original.subject}' forwarded to {', '.join(to)}."
+        return f"'{original.subject}' forwarded to {', '.join(to)}.{_wrote(written)}"
 
     # ---------------------------------------------------------------------------------------- maps
 
@@ -593,12 +646,12 @@ class SimulatedDesktop:
         where = f"folder '{folder}'" if folder and folder.strip() else "any folder"
         raise ToolError(f"no note named {name!r} in {where}")
 
-    def _create_note(self, name: str, content: str, folder: str | None) -> str:
+    def _create_note(self, name: str, content: str, folder: str | None, written: str | None = None) -> str:
         if not name.strip():
             raise ToolError("a note needs a name")
         f = self._folder(folder)
-        self.notes.setdefault(f, {})[name] = content
-        return f"Note '{name}' created in folder '{f}'."
+        self.notes.setdefault(f, {})[name] = written if written is not None else content
+        return f"Note '{name}' created in folder '{f}'.{_wrote(written)}"
 
     def _open_note(self, name: str, folder: str | None) -> str:
         f, title = self._find_note(name, folder)

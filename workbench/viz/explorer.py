@@ -663,6 +663,7 @@ class PlanExplorer(widgets.VBox):
             self.note.value = f"{NO_PLANNER}; pick a dataset example to replay its gold plan."
             return
         desktop = SimulatedDesktop(self.seed, today=today, latency=self.latency)
+        desktop.request = query  # what a sub-agent writes an email body or a note from
         if record:  # the example's people and files exist; a plan naming someone else fails, as it should
             desktop.prepare_for(record["plan"])
             self.note.value = f"{NO_PLANNER}; showing the example's gold plan instead" if gold_shown else ""
