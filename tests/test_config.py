@@ -11,9 +11,11 @@ from workbench.bench.executor_bench import ExecutorBenchConfig
 from workbench.bench.latency import LatencyBenchConfig
 from workbench.bench.reliability import ReliabilityConfig
 from workbench.finetune.settings import FinetuneConfig
+from workbench.finetune.sizes import PlannerSizesConfig
 from workbench.quantize import QuantizeConfig
 from workbench.synth.dataset import SynthConfig
 from workbench.toolrag.classifier import ToolRAGConfig
+from workbench.voice import VoiceConfig
 
 STAGE_CONFIGS = {
     "synth": SynthConfig,
@@ -24,6 +26,8 @@ STAGE_CONFIGS = {
     "bench_latency": LatencyBenchConfig,
     "bench_executor": ExecutorBenchConfig,
     "bench_reliability": ReliabilityConfig,
+    "planner_sizes": PlannerSizesConfig,
+    "voice": VoiceConfig,
 }
 
 
