@@ -181,7 +181,7 @@ def test_cli_bad_input_is_a_clear_error(tmp_workbench, capsys):
     assert cli(["agent", "--provider", "vllm", "--constrained", "Text Sid hi"]) == 1
     assert "needs --provider llamacpp" in capsys.readouterr().err
     assert cli(["agent", "--benchmark", "Text Sid hi"]) == 1
-    assert "give a query or --benchmark, not both" in capsys.readouterr().err
+    assert "give a query, --audio FILE or --benchmark, one of them" in capsys.readouterr().err
     assert cli(["agent", "--benchmark", "-n", "3"]) == 1
     assert "run `workbench synth`" in capsys.readouterr().err, "no test split yet"
 

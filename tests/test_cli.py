@@ -173,7 +173,7 @@ def test_a_bad_setting_is_an_error_message_not_a_traceback(tmp_workbench, capsys
     assert main(["agent", "--benchmark", "-n", "0"]) == 1
     assert capsys.readouterr().err.startswith("error: need n >= 1")
     assert main(["agent", "Text Ana", "--benchmark"]) == 1
-    assert "give a query or --benchmark, not both" in capsys.readouterr().err
+    assert "give a query, --audio FILE or --benchmark, one of them" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.finetune import base
 from workbench.finetune.prompts import IGNORE, PadCollator, build_examples
+from workbench.toolrag.encoder import minilm_path
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,6 @@ class PlannerSizesConfig:
 
 
 def _llama_batches(size: Size, records: list[dict[str, Any]], tokenizer: Any, batch_size: int) -> tuple:
-    from workbench.finetune import base
-
     model = base.small_llama(tokenizer, size.hidden, size.layers, size.heads, size.intermediate)
     examples = build_examples(tokenizer, records, kind="compact", order="grouped")
     collate = PadCollator(tokenizer.pad_token_id)
@@ -71,8 +71,6 @@ def _minilm_batches(size: Size, records: list[dict[str, Any]], batch_size: int) 
     """MiniLM encodes the query; a BERT decoder with cross-attention writes the plan in MiniLM's vocabulary
     (uncased WordPiece: the plan's names lose their case, which grounded decoding would have to restore)."""
     from transformers import AutoModel, AutoTokenizer, BertConfig, BertLMHeadModel, EncoderDecoderModel
-
-    from workbench.toolrag.encoder import minilm_path
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_path())
     encoder = AutoModel.from_pretrained(minilm_path())

@@ -27,6 +27,7 @@ from typing import Any
 from workbench import config
 from workbench.files import write_json_atomic, write_jsonl_atomic
 from workbench.finetune.base import count_parameters, load_model
+from workbench.finetune.bundled import bundled_planner
 from workbench.finetune.evaluate import (
     evaluate,
     evaluate_splits,
@@ -67,8 +68,6 @@ def base_model(cfg: FinetuneConfig | None = None) -> Path:
 def sizes(cfg: PlannerSizesConfig | None = None) -> dict[str, Any]:
     """Time training steps of planners of several sizes on this machine; save `planner_sizes.json`."""
     from transformers import AutoTokenizer
-
-    from workbench.finetune.bundled import bundled_planner
 
     cfg = cfg or config.stage_config(PlannerSizesConfig, "planner_sizes")
     dataset = config.dataset_dir()
