@@ -212,13 +212,17 @@ class _ChatHandler(BaseHTTPRequestHandler):
             self.fake._next(self.path, body, consume=False)
             self._error(400, "Unrecognized request argument supplied: stream_options")
             return
+        self._reply(body, lambda reply: self._answer(reply, body))
+
+    def _reply(self, body: dict[str, Any], answer: Any) -> None:
+        """Take the next scripted item for `body`: an error when none is left, a fault, or `answer(Reply)`."""
         item = self.fake._next(self.path, body)
         if item is None:
             self._error(400, "FakeChatServer has no scripted response left for this request")
         elif isinstance(item, tuple):
             self._fault(item, body)
         else:
-            self._answer(item if isinstance(item, Reply) else Reply(item), body)
+            answer(item if isinstance(item, Reply) else Reply(item))
 
     def _transcription(self, raw: bytes) -> None:
         """A multipart upload (fields and one file): the next scripted text is the transcript."""
@@ -239,19 +243,7 @@ class _ChatHandler(BaseHTTPRequestHandler):
         if "file" not in fields:
             self._error(400, "no file in the transcription request")
             return
-        item = self.fake._next(self.path, fields)
-        if item is None:
-            self._error(400, "FakeChatServer has no scripted response left for this request")
-        elif isinstance(item, tuple):
-            self._fault(item, fields)
-        else:
-            data = json.dumps({"text": item.text if isinstance(item, Reply) else item}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
+        self._reply(fields, lambda reply: self._json(200, {"text": reply.text}))
 
     # ------------------------------------------------------------------------------------------ faults
 
@@ -287,9 +279,10 @@ class _ChatHandler(BaseHTTPRequestHandler):
 
     def _error(self, code: int, message: str) -> None:
         kind = {400: "invalid_request_error", 401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(code)
-        data = json.dumps(
-            {"error": {"message": message, "type": kind or "server_error", "code": code}}
-        ).encode()
+        self._json(code, {"error": {"message": message, "type": kind or "server_error", "code": code}})
+
+    def _json(self, code: int, obj: Any) -> None:
+        data = json.dumps(obj).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
