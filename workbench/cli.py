@@ -4,6 +4,7 @@ workbench paths                       where data, figures and artifacts go, and 
 workbench plan check PLAN.txt         parse and validate a plan against the 16 TinyAgent tools
 workbench plan score PRED GOLD        DAG success, graph edit distance and tool recall of one pair
 workbench synth [--teacher offline|llm]  the TinyAgent dataset: data/tinyagent/{train,val,test,ood}.jsonl
+workbench synth --import tinyagent PATH  the same files from TinyAgent's released training/testing_data.json
 workbench toolrag train|eval          ToolRAG: fine-tune the tool classifier; Table 1 (recall, tools, prompt)
 workbench finetune                    planner: base model, LoRA and full fine-tuning, success rates
 workbench predict --input Q.jsonl --output P.jsonl [--model DIR] [--toolrag DIR] [--constrained] [--grounded]
@@ -201,6 +202,8 @@ def cmd_plan_score(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    if args.import_pair:  # `--import tinyagent PATH`: the two settings in one flag
+        args.import_format, args.import_path = args.import_pair
     report = synth_stage.run(dataclass_from_args(SynthConfig, args, "synth"))
     counts = ", ".join(f"{s} {n}" for s, n in report["counts"].items())
     print(
@@ -471,6 +474,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plan_score)
 
     p = _stage_parser(sub, "synth", SynthConfig, "synthesize the TinyAgent (query, plan) dataset")
+    p.add_argument(
+        "--import",
+        dest="import_pair",
+        nargs=2,
+        metavar=("FORMAT", "PATH"),
+        help="import a released dataset for train/val/test instead of synthesizing: `--import tinyagent "
+        "FOLDER_OR_FILE` (TinyAgent's training_data.json and testing_data.json)",
+    )
     p.set_defaults(func=cmd_synth)
 
     p = _stage_parser(

@@ -32,6 +32,7 @@ from workbench.plan import parse_plan
 from workbench.synth import everyday, offline
 from workbench.synth.diversity import Diversity, unseen_share
 from workbench.synth.records import SPLITS, Checker, Record, human_dev_queries, normalize_query
+from workbench.synth.released import FORMATS, JOINER_FILE, import_released
 from workbench.synth.teacher import TeacherConfig, read_store, run_teacher
 
 IN_DISTRIBUTION = ("test", "val", "train")  # generated in this order: small evaluation splits first
@@ -61,6 +62,19 @@ class SynthConfig:
     base_url: str | None = field(default=None, metadata={"help": "LLM teacher: OpenAI-compatible server URL"})
     concurrency: int = field(default=8, metadata={"help": "LLM teacher: calls in flight"})
     requests_per_minute: float = field(default=60.0, metadata={"help": "LLM teacher: rate limit"})
+    import_format: str | None = field(
+        default=None,
+        metadata={
+            "help": "import a released dataset instead of synthesizing train/val/test",
+            "choices": FORMATS,
+        },
+    )
+    import_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "import: the folder holding training_data.json (and testing_data.json), or one file"
+        },
+    )
     report_sample: int = field(
         default=5_000, metadata={"help": "records per split for the width/depth statistics"}
     )
@@ -187,7 +201,9 @@ def synthesize(cfg: SynthConfig, folder: Path, llm: Any = None) -> dict[str, Any
     checker = Checker(held_out=human_dev_queries())
     extra: dict[str, Any] = {}
     diversity: dict[str, Diversity] = defaultdict(Diversity)
-    if cfg.teacher == "offline":
+    if cfg.import_format or cfg.import_path:
+        splits, templates, extra = _import(cfg, checker, folder)
+    elif cfg.teacher == "offline":
         splits, templates = generate_offline(cfg, checker, diversity=diversity)
     elif cfg.teacher == "llm":
         splits, templates, extra = _generate_with_llm(cfg, checker, llm, folder)
@@ -200,7 +216,7 @@ def synthesize(cfg: SynthConfig, folder: Path, llm: Any = None) -> dict[str, Any
         set(templates.get("train", [])) | set(templates.get("val", [])) | set(templates.get("test", []))
     )
     return {
-        "teacher": cfg.teacher,
+        "teacher": f"imported ({cfg.import_format})" if cfg.import_path else cfg.teacher,
         "seed": cfg.seed,
         "counts": {s: len(splits[s]) for s in SPLITS},
         "rejected": dict(sorted(checker.rejected.items())),
@@ -208,7 +224,7 @@ def synthesize(cfg: SynthConfig, folder: Path, llm: Any = None) -> dict[str, Any
         "distinct_templates": {s: len(t) for s, t in templates.items()},
         # LLM-teacher records have no templates: the overlap is only defined for the offline teacher
         "ood_templates_seen_in_training": len(set(templates.get("ood", [])) & train_templates)
-        if cfg.teacher == "offline"
+        if cfg.teacher == "offline" and not cfg.import_path
         else None,
         "wall_s": round(wall, 2),
         "splits": {s: describe(splits[s], cfg.report_sample, cfg.seed) for s in SPLITS},
@@ -247,6 +263,33 @@ def _generate_with_llm(cfg: SynthConfig, checker: Checker, llm: Any, folder: Pat
     ood, templates = generate_offline(cfg, checker, splits=("ood",))
     out["ood"] = ood["ood"]
     return out, templates, {"llm_teacher": teacher_report}
+
+
+def _import(cfg: SynthConfig, checker: Checker, folder: Path) -> tuple[dict, dict, dict]:
+    """A released dataset for train/val/test (`synth.released`), the offline teacher's held-out ood split, and
+    the join data points in `<folder>/joiner.jsonl`."""
+    if cfg.import_format not in FORMATS or not cfg.import_path:
+        raise ValueError(
+            f"an import needs a format ({', '.join(FORMATS)}) and a path; got {cfg.import_format!r} and "
+            f"{cfg.import_path!r}: `workbench synth --import tinyagent PATH`"
+        )
+    found = import_released(
+        cfg.import_path, checker, train=cfg.train, val=cfg.val, test=cfg.test, seed=cfg.seed
+    )
+    if not found.records["train"]:
+        raise ValueError(
+            f"no record of {cfg.import_path} passed the sanity checks (rejected: {dict(found.rejected)}); "
+            "see the reasons, or check that it is TinyAgent's data format"
+        )
+    out: dict[str, list[Record]] = dict(found.records)
+    ood, templates = generate_offline(cfg, checker, splits=("ood",))
+    out["ood"] = ood["ood"]
+    write_jsonl_atomic(folder / JOINER_FILE, found.joins)
+    return (
+        out,
+        templates,
+        {"import": {"format": cfg.import_format, "path": str(cfg.import_path), **found.report()}},
+    )
 
 
 # --------------------------------------------------------------------------------------------- exports
