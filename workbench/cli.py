@@ -237,6 +237,8 @@ def cmd_toolrag(args: argparse.Namespace) -> int:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     r = finetune_stage.run(dataclass_from_args(FinetuneConfig, args, "finetune"))
+    if "best_variant" not in r:  # a process of `accelerate launch` other than the main one: it only trained
+        return 0
     print(
         f"best: {r['best_variant']}: success {r['best_success_test']:.3f} ({r['best_test_n']} test queries), "
         f"{r['best_success_ood']:.3f} "

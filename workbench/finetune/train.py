@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.files import write_json_atomic
-from workbench.finetune import base
+from workbench.finetune import base, distributed
 from workbench.finetune.bundled import SUMS, bundled_planner
 from workbench.finetune.prompts import PadCollator, build_examples
 from workbench.finetune.settings import (
@@ -116,6 +116,7 @@ def _args(
         dataloader_pin_memory=False,
         remove_unused_columns=False,
         use_cpu=_cpu_only(),
+        ddp_find_unused_parameters=False,  # every trainable weight is used (LoRA's frozen ones need no gradient)
         bf16=bf16,
     )
 
@@ -199,7 +200,7 @@ def run_trainer(
     """
     from transformers import Trainer
 
-    steps = math.ceil(len(train) / batch_size) * epochs
+    steps = math.ceil(len(train) / (batch_size * distributed.processes())) * epochs  # each process a shard
     args = _args(
         out,
         lr=lr,
@@ -232,6 +233,7 @@ def run_trainer(
     return {
         "wall_s": round(wall, 1),
         "precision": "bf16" if args.bf16 else "fp32",
+        "processes": distributed.processes(),
         "train_tokens": int(tokens),
         "tokens_per_s": round(tokens / max(wall, 1e-9)),
         "resumed_from": Path(last).name if last else None,
@@ -311,12 +313,6 @@ def finetune(
         precision=precision,
     )
     model = result.pop("model")
-    if method == "lora":
-        adapter = out / "adapter"
-        shutil.rmtree(adapter, ignore_errors=True)
-        model.save_pretrained(adapter)
-        model = model.merge_and_unload()
-    base.save_model(model, tokenizer, out / "model")
     report = {
         "method": method,
         "parameters": total,
@@ -324,10 +320,18 @@ def finetune(
         "train_examples": len(train),
         **result,
     }
-    (out / "training.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
-    shutil.rmtree(
-        out / "checkpoints", ignore_errors=True
-    )  # the best model is saved; checkpoints were for resuming
+    if distributed.is_main():  # one process writes; the others wait until the folder is complete
+        if method == "lora":
+            adapter = out / "adapter"
+            shutil.rmtree(adapter, ignore_errors=True)
+            model.save_pretrained(adapter)
+            model = model.merge_and_unload()
+        base.save_model(model, tokenizer, out / "model")
+        (out / "training.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+        shutil.rmtree(
+            out / "checkpoints", ignore_errors=True
+        )  # the best model is saved; they were for resuming
+    distributed.wait_for_everyone()
     return report
 
 
@@ -388,8 +392,10 @@ def build_base(cfg: FinetuneConfig, planner: Path, dataset: Path) -> Path:
     """
     if cfg.base_model == "bundled":  # the planner in the repository (`finetune.bundled`)
         folder = bundled_planner()
-        planner.mkdir(parents=True, exist_ok=True)
-        shutil.copy(folder / "tokenizer.json", planner / "tokenizer.json")
+        with distributed.main_first():
+            if distributed.is_main():
+                planner.mkdir(parents=True, exist_ok=True)
+                shutil.copy(folder / "tokenizer.json", planner / "tokenizer.json")
         return folder
     if cfg.base_model != "offline":
         return Path(cfg.base_model)
@@ -398,7 +404,9 @@ def build_base(cfg: FinetuneConfig, planner: Path, dataset: Path) -> Path:
     settings = settings_of(cfg, BASE_FIELDS, dataset, corpus=base.CORPUS_VERSION)
     if fits(folder, settings):
         return folder / "model"
-    begin(folder, settings)
+    with distributed.main_first():
+        if distributed.is_main():
+            begin(folder, settings)
     records = load_split("train", limit=cfg.pretrain_records, folder=dataset)
     docs = base.pretraining_corpus(records, seed=cfg.seed, calendar=cfg.calendar_docs, restate=cfg.restate)
     tokenizer = train_tokenizer(docs, vocab_size=cfg.vocab_size, whole_words=TOOL_NAMES)
@@ -419,12 +427,14 @@ def build_base(cfg: FinetuneConfig, planner: Path, dataset: Path) -> Path:
         seed=cfg.seed,
         precision=cfg.precision,
     )
-    base.save_model(result.pop("model"), tokenizer, folder / "model")
-    shutil.copy(folder / "model" / "tokenizer.json", planner / "tokenizer.json")
-    report = {"parameters": base.count_parameters(model), "corpus_docs": len(docs), **result}
-    write_json_atomic(folder / "pretraining.json", report)
-    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
-    mark(folder, settings)
+    if distributed.is_main():
+        base.save_model(result.pop("model"), tokenizer, folder / "model")
+        shutil.copy(folder / "model" / "tokenizer.json", planner / "tokenizer.json")
+        report = {"parameters": base.count_parameters(model), "corpus_docs": len(docs), **result}
+        write_json_atomic(folder / "pretraining.json", report)
+        shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+        mark(folder, settings)
+    distributed.wait_for_everyone()
     return folder / "model"
 
 
@@ -449,13 +459,18 @@ def finetune_method(
     )
     if fits(folder, settings):
         return json.loads((folder / "training.json").read_text(encoding="utf-8"))
-    begin(folder, settings)
+    with distributed.main_first():
+        if distributed.is_main():
+            begin(folder, settings)
     train = load_split("train", folder=dataset)
     if cfg.train_records and cfg.train_records < len(train):
         train = random.Random(cfg.seed).sample(train, cfg.train_records)
     val = load_split("val", limit=cfg.val_records, folder=dataset)
     _, tokenizer = base.load_model(base_dir)
-    retrieve = _training_examples(cfg, dataset, cache) if cfg.train_examples else None
+    with (
+        distributed.main_first()
+    ):  # the main process computes and caches the embeddings, the others read them
+        retrieve = _training_examples(cfg, dataset, cache) if cfg.train_examples else None
     rows = build_examples(
         tokenizer,
         train,
@@ -491,9 +506,11 @@ def finetune_method(
         lora=lora_settings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout),
     )
     report["dropped_too_long"] = len(train) - len(rows)
-    write_json_atomic(folder / "training.json", report)
-    write_json_atomic(folder / "model" / DECODING_FILE, decoding_settings(cfg))
-    mark(folder, settings)
+    if distributed.is_main():
+        write_json_atomic(folder / "training.json", report)
+        write_json_atomic(folder / "model" / DECODING_FILE, decoding_settings(cfg))
+        mark(folder, settings)
+    distributed.wait_for_everyone()
     return report
 
 

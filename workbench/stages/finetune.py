@@ -26,6 +26,7 @@ from typing import Any
 
 from workbench import config
 from workbench.files import write_json_atomic, write_jsonl_atomic
+from workbench.finetune import distributed
 from workbench.finetune.base import count_parameters, load_model
 from workbench.finetune.bundled import bundled_planner
 from workbench.finetune.evaluate import (
@@ -101,11 +102,20 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
     human = load_human_dev()
     _refuse_leaks(human, dataset)
     human = human[: cfg.eval_human_dev]
-    torch.set_num_threads(cfg.threads)
+    if note := distributed.single_process_note():
+        print(note, flush=True)
+    torch.set_num_threads(max(1, cfg.threads // distributed.processes()))  # processes share the cores
     cfg = resolved(cfg)
     t0 = time.perf_counter()
     base_dir = build_base(cfg, planner_dir, dataset)
     reports = {m: finetune_method(cfg, m, base_dir, planner_dir, dataset, cache) for m in cfg.methods}
+    if (
+        not distributed.is_main()
+    ):  # `accelerate launch`: training is shared; evaluation runs once, on the main
+        return {
+            "process": "not main: trained, the main process evaluates and writes",
+            "methods": list(reports),
+        }
     splits = {
         "val": load_split("val", limit=cfg.eval_val, folder=dataset),
         "test": load_split("test", limit=cfg.eval_test, folder=dataset),
@@ -157,7 +167,7 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
                     row.update(
                         {k: reports[name][k] for k in ("wall_s", "train_tokens", "trainable_parameters")}
                     )
-                elif pretraining.exists():  # the offline base's pre-training
+                elif cfg.base_model == "offline" and pretraining.exists():  # the offline base's pre-training
                     pre = json.loads(pretraining.read_text(encoding="utf-8"))
                     row.update(
                         {
@@ -351,7 +361,12 @@ def summarize(
         if constrained
         else None,
         "train_wall_s": reports[best["model"]]["wall_s"] if best["model"] in reports else 0.0,
-        "pretrain_wall_s": json.loads(pretrain.read_text())["wall_s"] if pretrain.exists() else None,
+        "pretrain_wall_s": json.loads(pretrain.read_text())[
+            "wall_s"
+        ]  # the offline base's own, when it is the base
+        if cfg.base_model == "offline" and pretrain.exists()
+        else None,
+        "training_processes": distributed.processes(),
         "stage_wall_s": round(wall, 1),
         "prompt": cfg.prompt,
         "plan_order": cfg.plan_order,
