@@ -11,6 +11,7 @@ import pytest
 from workbench import config
 from workbench.agent import EMPTY_QUERY, STAGES, AgentConfig, TinyAgent
 from workbench.cli import main as cli
+from workbench.finetune.bundled import bundled_planner
 from workbench.llm import ScriptedLLM
 from workbench.llm.testing import FakeChatServer
 from workbench.paper_examples import FIG1_PLAN, FIG1_QUERY
@@ -451,3 +452,22 @@ def test_the_best_planner_is_offered_the_tools_its_variant_was_measured_with(tin
     assert planner.select is None and planner.constrained
     agent = TinyAgent.from_config(AgentConfig(toolrag="auto"), tmp_path)
     assert agent.select is None and "all 16 tools" in agent.describe()
+
+
+def test_the_in_process_planner_joins_with_an_llm_of_its_own(capsys):
+    """The paper's agent: the fine-tuned planner in process, an LLM joiner on a server (`--joiner-provider`)."""
+    with FakeChatServer(["Thought: found it.\nAction: Finish(Sid's email is sid.jha@example.com)"]) as server:
+        rc = cli(
+            [
+                "agent", "Find Sid's email", "--model", str(bundled_planner()), "--toolrag", "none",
+                "--joiner", "llm", "--joiner-provider", "vllm", "--joiner-base-url", server.base_url,
+                "--joiner-model", "judge",
+            ]
+        )  # fmt: skip
+        joined = server.requests[0]
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "joiner: LLM" in out and joined["model"] == "judge"
+    assert "answer: Sid's email is sid.jha@example.com" in out
+    with pytest.raises(ValueError, match="joiner=llm needs an LLM"):
+        AgentConfig(joiner="llm")

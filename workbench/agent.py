@@ -128,9 +128,15 @@ class AgentConfig:
     joiner: str = field(
         default="rule",
         metadata={
-            "help": "rule (finish with the observations, replan on an error) or llm (the served model joins)"
+            "help": "rule (finish with the observations, replan on an error) or llm (an LLM joins: "
+            "--joiner-provider, else the served planner)"
         },
     )
+    joiner_provider: str | None = field(
+        default=None, metadata={"help": "joiner=llm: its backend (openai, vllm, ...; workbench.llm.from_env)"}
+    )
+    joiner_base_url: str | None = field(default=None, metadata={"help": "joiner=llm: server URL"})
+    joiner_model: str | None = field(default=None, metadata={"help": "joiner=llm: model name"})
     max_replans: int = field(default=2, metadata={"help": "new plans after the first one, at most"})
     stream: bool = field(default=True, metadata={"help": "dispatch each task as soon as its line is written"})
     max_plan_tokens: int = field(
@@ -163,8 +169,11 @@ class AgentConfig:
             raise ValueError(f"writer must be offline or llm, got {self.writer!r}")
         if self.writer == "llm" and self.provider is None and self.writer_provider is None:
             raise ValueError("writer=llm needs an LLM: --writer-provider (or a served planner, --provider)")
-        if self.joiner == "llm" and self.provider is None:
-            raise ValueError("joiner=llm needs a served model (--provider): no joiner model exists offline")
+        if self.joiner == "llm" and self.provider is None and self.joiner_provider is None:
+            raise ValueError(
+                "joiner=llm needs an LLM: --joiner-provider (or a served planner, --provider); no joiner model "
+                "exists offline"
+            )
         if self.constrained and self.provider not in (None, "llamacpp"):
             raise ValueError(
                 f"constrained decoding of a served planner needs --provider llamacpp (its server takes a GBNF "
@@ -269,6 +278,7 @@ class TinyAgent:
             "stream": cfg.stream,
             "tool_latency": latency,
             "writer": _writer(cfg),
+            "joiner": _joiner(cfg),
         }
         if cfg.provider is None:
             if cfg.model is None:
@@ -285,7 +295,6 @@ class TinyAgent:
             select=toolrag_selector(resolve_toolrag(cfg.toolrag, artifacts)),
             kind=kind,
             examples=example_source(cfg.examples) if cfg.examples else None,
-            joiner=LLMJoiner(llm) if cfg.joiner == "llm" else None,
             max_plan_tokens=cfg.max_plan_tokens,
             **common,
         )
@@ -397,6 +406,17 @@ def _no_tool(why: str) -> str:
 def format_latency(latency: dict[str, float]) -> str:
     parts = ", ".join(f"{k} {latency[k]:.3f} s" for k in STAGES)
     return f"latency: {parts}; total {latency['total']:.3f} s"
+
+
+def _joiner(cfg: AgentConfig) -> LLMJoiner | None:
+    """The LLM joiner `cfg` asks for (its own LLM, else the served planner), or None: the rule-based one."""
+    if cfg.joiner == "rule":
+        return None
+    if cfg.joiner_provider is not None:
+        base = {"base_url": cfg.joiner_base_url} if cfg.joiner_base_url else {}
+        return LLMJoiner(from_env(cfg.joiner_provider, cfg.joiner_model, **base))
+    base = {"base_url": cfg.base_url} if cfg.base_url else {}
+    return LLMJoiner(from_env(cfg.provider, cfg.joiner_model or cfg.model_name, **base))
 
 
 def _writer(cfg: AgentConfig) -> SubAgent:
