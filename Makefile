@@ -19,7 +19,7 @@ TEST_ENV := WB_QUICK=1 WORKBENCH_DATA_DIR=$(abspath $(TEST_OUT))/data \
 UNAME_S := $(shell uname -s)
 UNAME_M := $(shell uname -m)
 
-.PHONY: setup gguf test test-fast reproduce lint format clean-notebooks clean bundle-planner
+.PHONY: setup gguf test test-fast reproduce rehearse lint format clean-notebooks clean bundle-planner
 
 setup: $(VENV)/.installed
 
@@ -79,6 +79,13 @@ test-fast: setup
 # Runs the notebooks in order (quick profile unless PROFILE= says otherwise); they write data/results and figures/.
 reproduce: setup
 	$(VENV)/bin/workbench reproduce --profile $(PROFILE)
+
+# The paper profile's dress rehearsal: every paper-profile stage on stand-ins (tiny random models under the paper's
+# hub ids in a local Hugging Face cache, the test server as GPT-4-Turbo and the other LLMs), offline. Writes under
+# artifacts/paper-rehearsal/. `make test` runs it too (tests/test_rehearsal.py).
+rehearse: setup
+	@$(MAKE) --no-print-directory gguf || echo "warning: the GGUF extra did not install: the GGUF rows are skipped"
+	$(VENV)/bin/workbench rehearse
 
 lint: setup
 	$(VENV)/bin/ruff check .

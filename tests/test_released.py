@@ -11,8 +11,11 @@ import json
 import random
 
 import pytest
+from transformers import AutoTokenizer
 
 from workbench.cli import main
+from workbench.finetune.bundled import bundled_planner
+from workbench.finetune.train import joiner_rows
 from workbench.jsonl import read_jsonl
 from workbench.synth import offline
 from workbench.synth.dataset import split_path
@@ -155,4 +158,11 @@ def test_cli_import_writes_the_splits_the_joiner_file_and_the_report(tmp_path, m
     report = json.loads((tmp_path / "data" / "results" / "synthesis.json").read_text())
     assert report["teacher"] == "imported (tinyagent)" and report["import"]["imported"]["train"] == 72
     assert "imported (tinyagent)" in capsys.readouterr().out
+    tokenizer = AutoTokenizer.from_pretrained(bundled_planner())
+    rows = joiner_rows(tokenizer, tmp_path / "data" / "tinyagent", max_length=1024)
+    assert {k: len(v) for k, v in rows.items()} == {"train": 72, "val": 4}  # the loss on the reply only
+    reply = tokenizer("Thought: Done.\nAction: Finish(Task completed!)", add_special_tokens=False)[
+        "input_ids"
+    ]
+    assert [t for t in rows["train"][0]["labels"] if t != -100] == [*reply, tokenizer.eos_token_id]
     assert main(["synth", "--import", "tinyagent", str(tmp_path / "nowhere")]) == 1

@@ -22,6 +22,7 @@ workbench bench evaluate STORE.jsonl  the summary of a stored run
 workbench bench reliability           fuzz / fault harness: hostile input, faulty endpoints and tools, kills
 workbench bench planner-sizes         training speed of larger planners (5-20M, MiniLM encoder) on this machine
 workbench viz figures                 regenerate the figures in figures/ from code and saved results
+workbench rehearse [--out DIR]       the paper profile on stand-ins (hub ids in a local cache, a test server)
 workbench reproduce [--profile P]     run the numbered notebooks in order (quick unless told otherwise)
 
 A stage's flags are its settings dataclass's fields (`--max-train 500`, `--methods lora,full`, `--no-stream`,
@@ -62,6 +63,7 @@ from workbench.stages import agent as agent_stage
 from workbench.stages import bench as bench_stage
 from workbench.stages import finetune as finetune_stage
 from workbench.stages import quantize as quantize_stage
+from workbench.stages import rehearse as rehearse_stage
 from workbench.stages import synth as synth_stage
 from workbench.stages import toolrag as toolrag_stage
 from workbench.stages import voice as voice_stage
@@ -443,6 +445,18 @@ def cmd_viz_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    out = Path(args.out) if args.out else config.repo_root() / "artifacts" / rehearse_stage.PROFILE
+    summary = rehearse_stage.rehearse(out)
+    for stage, row in summary["stages"].items():
+        print(f"{stage:<10} {row['wall_s']:>7.1f} s")
+    print(
+        f"the paper profile ran end to end on stand-ins; the test server answered {summary['server_calls']}"
+    )
+    print(f"wrote {out / 'summary.json'} (results, figures and artifacts under {out})")
+    return 0
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     for row in run_notebooks(args.profile, args.only):
         print(f"{row['notebook']:<40} {row['wall_s']:>7.1f} s")
@@ -622,6 +636,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile", choices=config.PROFILES, help="whose saved results (quick and smoke ones live apart)"
     )
     p.set_defaults(func=cmd_viz_figures)
+
+    p = sub.add_parser(
+        "rehearse",
+        help="the paper profile end to end on stand-ins (tiny models under the paper's hub ids, a local test "
+        "server as the LLMs), offline, in minutes",
+    )
+    p.add_argument("--out", help="where everything goes (default: artifacts/paper-rehearsal)")
+    p.set_defaults(func=cmd_rehearse)
 
     p = sub.add_parser("reproduce", help="run the numbered notebooks in order")
     p.add_argument("--profile", choices=config.PROFILES, help="default: quick (or WORKBENCH_PROFILE)")

@@ -13,7 +13,7 @@ The small profiles (`SMALL_PROFILES`: quick, the first run; smoke, the smallest 
 `artifacts/quick`; `data/smoke`, ...; all ignored by git), so that they never overwrite the measured results of
 a full run, and always use the scripted LLM. A folder given by environment variable is used as it is.
 
-A profile (`smoke`, `quick`, `offline`, `paper`) is a small commented YAML file in `workbench/profiles/`; each stage
+A profile (`smoke`, `quick`, `offline`, `paper`, `paper-rehearsal`) is a small commented YAML file in `workbench/profiles/`; each stage
 reads its own section into a typed dataclass with `stage_config`. The active profile is chosen by, in order:
 an explicit name, `WB_QUICK=1` (quick; `make test` sets it for the unit tests), `WORKBENCH_PROFILE`, then `quick`.
 
@@ -34,8 +34,9 @@ import yaml
 
 from workbench.files import write_json_atomic
 
-PROFILES = ("smoke", "quick", "offline", "paper")
+PROFILES = ("smoke", "quick", "offline", "paper", "paper-rehearsal")
 SMALL_PROFILES = ("smoke", "quick")  # a corner of their own, and the scripted LLM
+OWN_CORNER = (*SMALL_PROFILES, "paper-rehearsal")  # default folders of their own (`data/<profile>`, ...)
 
 
 def default_threads() -> int:
@@ -65,7 +66,7 @@ def _dir(env: str, default: str) -> Path:
         return Path(value).expanduser()
     base = repo_root() / default
     profile = active_profile()
-    return base / profile if profile in SMALL_PROFILES else base
+    return base / profile if profile in OWN_CORNER else base
 
 
 def data_dir() -> Path:
@@ -143,11 +144,22 @@ def active_profile(name: str | None = None) -> str:
 
 
 def load_profile(name: str | None = None) -> dict[str, Any]:
-    """The profile file as a dict of stage sections (empty sections are `{}`)."""
+    """The profile file as a dict of stage sections (empty sections are `{}`).
+
+    A profile may start with `inherits: <profile>`: it then holds only what it changes, section by section
+    (`paper-rehearsal` is `paper` with the counts shrunk).
+    """
     name = active_profile(name)
     with open(PROFILES_DIR / f"{name}.yaml", encoding="utf-8") as f:
         raw = yaml.safe_load(f) or {}
-    return {stage: (section or {}) for stage, section in raw.items()}
+    parent = raw.pop("inherits", None)
+    own = {stage: (section or {}) for stage, section in raw.items()}
+    if parent is None:
+        return own
+    merged = load_profile(parent)
+    for stage, section in own.items():
+        merged[stage] = {**merged.get(stage, {}), **section}
+    return merged
 
 
 C = TypeVar("C")

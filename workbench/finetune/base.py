@@ -223,8 +223,38 @@ def save_model(model: Any, tokenizer: Any, out_dir: Path) -> Path:
     return replace_dir(tmp, out_dir)
 
 
+# The prompt formats of base models whose tokenizer carries no chat template. TinyLlama-1.1B-32k-Instruct was tuned
+# on Alpaca-style turns (its model card; independent TinyAgent reproductions found the planner needs them): the
+# system prompt as the instruction, the user turn as the input, then the response.
+ALPACA_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}"
+    "{% if m['role'] == 'system' %}### Instruction:\n{{ m['content'] }}\n\n"
+    "{% elif m['role'] == 'user' %}### Input:\n{{ m['content'] }}\n\n"
+    "{% elif m['role'] == 'assistant' %}### Response:\n{{ m['content'] }}{{ eos_token }}\n\n{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}### Response:\n{% endif %}"
+)
+CHAT_TEMPLATES = {"Doctor-Shotgun/TinyLlama-1.1B-32k-Instruct": ALPACA_TEMPLATE}
+
+
+def with_chat_template(tokenizer: Any, model_id: str) -> Any:
+    """The tokenizer with a chat template: its own, else the one its base model was tuned with (`CHAT_TEMPLATES`),
+    so that fine-tuning, evaluation and every engine after it (the template is saved with the tokenizer) format
+    prompts the way the model learned them. A model with neither is an error naming what to do."""
+    if tokenizer.chat_template:
+        return tokenizer
+    template = CHAT_TEMPLATES.get(model_id)
+    if template is None:
+        raise ValueError(
+            f"{model_id}'s tokenizer has no chat template and its prompt format is not known here: add a "
+            "`chat_template` to its tokenizer_config.json, or its format to workbench.finetune.base.CHAT_TEMPLATES"
+        )
+    tokenizer.chat_template = template
+    return tokenizer
+
+
 def load_model(path: str | Path, dtype: Any = None) -> tuple[Any, Any]:
-    """A causal LM and its tokenizer from a folder (or a hub id when the hub is reachable)."""
+    """A causal LM and its tokenizer from a folder (or a hub id when the hub is reachable); the tokenizer has a
+    chat template (`with_chat_template`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = str(path)
@@ -242,4 +272,4 @@ def load_model(path: str | Path, dtype: Any = None) -> tuple[Any, Any]:
         ) from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
+    return model, with_chat_template(tokenizer, path)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.files import fresh_tmp_dir, replace_dir, write_text_atomic
+from workbench.finetune.base import with_chat_template
 from workbench.finetune.prompts import ordered, planner_chat, target_plan, with_negatives
 from workbench.finetune.settings import DECODING_FILE
 from workbench.llm.local import model_folder_or_hub_id, need_mlx_lm
@@ -216,6 +217,14 @@ def _chat_tokens(tokenizer: Any, path: Path, n: int, seed: int) -> list[tuple[li
     return out
 
 
+def _count_lines(path: Path) -> int:
+    return (
+        sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        if path.exists()
+        else 0
+    )
+
+
 def _ids(encoded: Any) -> list[int]:
     """Token ids from `apply_chat_template(tokenize=True)` (transformers 5 returns a BatchEncoding)."""
     return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
@@ -280,10 +289,14 @@ def lora(
     steps_per_report: int = 5,
     steps_per_eval: int = 50,
     val_batches: int = 4,
-    max_seq_length: int = 1024,
+    max_seq_length: int | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """LoRA with mlx-lm on `data_dir/{train,valid}.jsonl`; on a quantized model this is QLoRA.
+
+    `max_seq_length` None is the longest chat in the data: mlx-lm cuts longer ones from the end, which would cut
+    off the plan, the only part with a loss (the paper's full prompt runs to 4,096 tokens; mlx-lm's default is
+    2,048). A batch is at most as large as the smaller of the two files (mlx-lm refuses a larger one).
 
     The same code `mlx_lm.lora --train` runs (`mlx_lm.lora.train_model`), with the loss on the assistant
     turn only (`mask_prompt`). Returns the loss curve, tokens/s and wall time; the adapter (and its config,
@@ -300,7 +313,17 @@ def lora(
     if not (data_dir / "train.jsonl").exists():
         raise FileNotFoundError(f"{data_dir / 'train.jsonl'} is missing: write it with `export_chat_data`")
     model, tokenizer = load(str(model_dir))[:2]
+    with_chat_template(tokenizer._tokenizer, str(model_dir))  # a base model without one: the format it knows
     layers = len(model.layers) if num_layers is None else num_layers
+    sizes = {name: _count_lines(data_dir / f"{name}.jsonl") for name in ("train", "valid")}
+    if batch_size > min(sizes.values()):
+        print(f"mlx-lm LoRA: batch size {batch_size} -> {min(sizes.values())} (the data has {sizes} chats)")
+        batch_size = min(sizes.values())
+    if max_seq_length is None:
+        chats = [
+            c for name in sizes for c in _chat_tokens(tokenizer, data_dir / f"{name}.jsonl", sizes[name], 0)
+        ]
+        max_seq_length = max(len(ids) for ids, _ in chats)
     args = types.SimpleNamespace(
         **{
             **CONFIG_DEFAULTS,
@@ -343,6 +366,7 @@ def lora(
     return {
         "iters": iters,
         "batch_size": batch_size,
+        "max_seq_length": max_seq_length,
         "lr": lr,
         "rank": rank,
         "scale": scale,
@@ -364,13 +388,16 @@ def fuse(model_dir: str | Path, adapter_dir: str | Path, dst: str | Path, dequan
     """
     need_mlx_lm()
     from mlx.utils import tree_unflatten
-    from mlx_lm.utils import dequantize_model, load, save
+    from mlx_lm.utils import dequantize_model, hf_repo_to_path, load, save
 
     model_dir, adapter_dir, dst = model_folder_or_hub_id(model_dir), Path(adapter_dir), Path(dst)
     missing = [f for f in ADAPTER_FILES if not (adapter_dir / f).exists()]
     if missing:
         raise FileNotFoundError(f"adapter folder {adapter_dir} lacks {missing}: train it with `lora` first")
     model, tokenizer, cfg = load(str(model_dir), adapter_path=str(adapter_dir), return_config=True)
+    with_chat_template(
+        tokenizer._tokenizer, str(model_dir)
+    )  # saved with the model, as the adapter learned it
     fused = [(n, m.fuse(dequantize=dequantize)) for n, m in model.named_modules() if hasattr(m, "fuse")]
     model.update_modules(tree_unflatten(fused))
     if dequantize:
@@ -378,8 +405,11 @@ def fuse(model_dir: str | Path, adapter_dir: str | Path, dst: str | Path, dequan
         cfg.pop("quantization", None)
         cfg.pop("quantization_config", None)
     tmp = fresh_tmp_dir(dst)
-    save(tmp, str(model_dir), model, tokenizer, cfg, donate_model=False)
-    return _replace_dir(tmp, dst, model_dir)
+    # a hub id as the source makes mlx-lm fetch the hub's model card, which fails offline even with the model in
+    # the cache (from_pretrained caches no README): give it the cached snapshot's folder instead
+    source = model_dir if model_dir.exists() else hf_repo_to_path(str(model_dir))
+    save(tmp, str(source), model, tokenizer, cfg, donate_model=False)
+    return _replace_dir(tmp, dst, source)
 
 
 def peft_to_mlx_adapter(peft_dir: str | Path, dst: str | Path) -> Path:

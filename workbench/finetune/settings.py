@@ -59,6 +59,13 @@ class FinetuneConfig:
             "help": "retrieved in-context examples in each training prompt (the paper's; 0 keeps CPU prompts short)"
         },
     )
+    train_joiner: bool = field(
+        default=False,
+        metadata={
+            "help": "also train on the dataset's joiner examples (joiner.jsonl, from `workbench synth --import "
+            "tinyagent`): the paper's model plans and joins; without the file, nothing changes"
+        },
+    )
     train_records: int | None = field(default=24_000, metadata={"help": "training pairs used (None: all)"})
     val_records: int = field(default=300, metadata={"help": "val pairs for the best checkpoint"})
     batch_size: int = field(default=32, metadata={"help": "pairs per step"})
@@ -137,6 +144,7 @@ TUNE_FIELDS = (
     "prompt",
     "plan_order",
     "train_examples",
+    "train_joiner",
     "train_records",
     "val_records",
     "batch_size",

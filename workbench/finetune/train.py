@@ -28,7 +28,7 @@ from typing import Any
 from workbench.files import write_json_atomic
 from workbench.finetune import base, distributed
 from workbench.finetune.bundled import SUMS, bundled_planner
-from workbench.finetune.prompts import PadCollator, build_examples
+from workbench.finetune.prompts import PadCollator, build_examples, training_example
 from workbench.finetune.settings import (
     BASE_FIELDS,
     DECODING_FILE,
@@ -38,7 +38,9 @@ from workbench.finetune.settings import (
     decoding_settings,
 )
 from workbench.finetune.tokenizer import train_tokenizer
+from workbench.jsonl import read_records
 from workbench.synth.dataset import load_split, split_path
+from workbench.synth.released import JOINER_FILE
 from workbench.toolrag.classifier import data_fingerprint
 from workbench.toolrag.encoder import load_encoder
 from workbench.toolrag.examples import ExampleRetriever, format_examples
@@ -489,6 +491,8 @@ def finetune_method(
         max_length=cfg.max_length,
         order=cfg.plan_order,
     )
+    joins = joiner_rows(tokenizer, dataset, cfg.max_length) if cfg.train_joiner else {"train": [], "val": []}
+    rows, val_rows = rows + joins["train"], val_rows + joins["val"]
     lr, epochs = (cfg.lora_lr, cfg.lora_epochs) if method == "lora" else (cfg.full_lr, cfg.full_epochs)
     report = finetune(
         base_dir,
@@ -505,13 +509,30 @@ def finetune_method(
         precision=cfg.precision,
         lora=lora_settings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout),
     )
-    report["dropped_too_long"] = len(train) - len(rows)
+    report["dropped_too_long"] = len(train) - (len(rows) - len(joins["train"]))
+    report["joiner_examples"] = len(joins["train"])
     if distributed.is_main():
         write_json_atomic(folder / "training.json", report)
         write_json_atomic(folder / "model" / DECODING_FILE, decoding_settings(cfg))
         mark(folder, settings)
     distributed.wait_for_everyone()
     return report
+
+
+def joiner_rows(tokenizer: Any, dataset: Path, max_length: int) -> dict[str, list[dict[str, list[int]]]]:
+    """Training rows from the dataset's joiner examples (`synth.released.JOINER_FILE`: TinyAgent's join points),
+    by split: the prompt as one user turn, the loss on the reply. The paper's model is trained to join with these
+    prompts (TinyAgent's joiner prompt); an agent that joins with this model should prompt it the same way."""
+    path = dataset / JOINER_FILE
+    out: dict[str, list[dict[str, list[int]]]] = {"train": [], "val": []}
+    if not path.exists():
+        return out
+    for row in read_records(path, required=("prompt", "reply", "split")):
+        if row["split"] in out:
+            ex = training_example(tokenizer, [{"role": "user", "content": row["prompt"]}], row["reply"])
+            if len(ex["input_ids"]) <= max_length:
+                out[row["split"]].append(ex)
+    return out
 
 
 def _training_examples(

@@ -21,6 +21,9 @@ The script is a queue of replies, used one per request, in order:
   client); ``("cut", n, text)`` streams the start of `text` instead (a retry that then diverges);
 - ``("hang", seconds)``: send nothing for that long (a stuck server), then drop the connection.
 
+A `responder(path, body) -> reply` answers every request the script has no reply left for (a teacher or a
+joiner that reads the prompt and answers it, for runs of many calls: `workbench rehearse`).
+
 Every request body is recorded in `requests` (model, messages, stop, ...) and its path in `paths`.
 
 It also serves ``POST /v1/audio/transcriptions`` (the speech engine `voice.engines.OpenAITranscription`): the
@@ -36,7 +39,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -79,9 +82,14 @@ class FakeChatServer:
     """
 
     def __init__(
-        self, script: Iterable[Scripted] = (), model: str = "fake-model", accepts_stream_options: bool = True
+        self,
+        script: Iterable[Scripted] = (),
+        model: str = "fake-model",
+        accepts_stream_options: bool = True,
+        responder: Callable[[str, dict[str, Any]], Scripted] | None = None,
     ):
         self.model = model
+        self.responder = responder
         self.accepts_stream_options = accepts_stream_options
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
@@ -121,7 +129,11 @@ class FakeChatServer:
         with self._lock:
             self.paths.append(path)
             self.requests.append(body)
-            return self._script.popleft() if self._script and consume else None
+            if not consume:
+                return None
+            if self._script:
+                return self._script.popleft()
+        return self.responder(path, body) if self.responder else None
 
     # --------------------------------------------------------------------------------------- lifecycle
 
