@@ -263,3 +263,38 @@ def test_the_explorer_and_the_agent_plan_with_a_gguf_planner(files):
     assert set(w.node_states().values()) == {"done"}, w.node_states()
     result = asyncio.run(TinyAgent(planner).run(query, TODAY, SimulatedDesktop(today=TODAY)))
     assert parse_plan(result.first_plan).tools[-1] == "create_calendar_event", result.first_plan
+
+
+def test_a_llama_style_tokenizer_is_exported_as_sentencepiece_and_tokenizes_as_hugging_face_does(tmp_path):
+    """TinyLlama's tokenizer (byte-fallback BPE, `▁` for spaces, no byte-level pre-tokenizer) goes into the GGUF as
+    llama.cpp's SentencePiece vocabulary: scores order the merges, `<0x..>` pieces are bytes; the chat prompts the
+    planner is served with tokenize to the same ids in llama.cpp as in transformers (names with accents, CJK)."""
+    import llama_cpp
+    from transformers import AutoTokenizer
+
+    from workbench.stages.rehearse import corpus, planner_standin
+
+    folder = planner_standin(tmp_path / "planner", corpus(n=200))
+    tokenizer = base.with_chat_template(
+        AutoTokenizer.from_pretrained(folder), "Doctor-Shotgun/TinyLlama-1.1B-32k-Instruct"
+    )
+    tokenizer.save_pretrained(folder)
+    vocab = llama_cpp.Llama(str(export_gguf(folder, tmp_path / "p.gguf")), vocab_only=True, verbose=False)
+    chats = [
+        [
+            {"role": "system", "content": "Plan it."},
+            {"role": "user", "content": "Text Zoë that I'm late, 日本"},
+        ],
+        [
+            {"role": "system", "content": "Plan it."},
+            {"role": "user", "content": "Call Émile"},
+            {"role": "assistant", "content": '1. get_phone_number("Émile")\n2. join()<END_OF_PLAN>'},
+        ],
+    ]
+    for chat in chats:
+        text = tokenizer.apply_chat_template(chat, add_generation_prompt=len(chat) == 2, tokenize=False)
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert vocab.tokenize(text.encode(), add_bos=False, special=True) == ids
+        assert vocab.detokenize(ids).decode() == text.replace("<s>", "").replace(
+            "</s>", ""
+        )  # specials unprinted

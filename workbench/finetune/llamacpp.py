@@ -83,25 +83,69 @@ def _heads(config: dict[str, Any]) -> tuple[int, int]:
     return heads, config.get("num_key_value_heads") or heads
 
 
-def _vocab(folder: Path, n_vocab: int) -> tuple[list[str], list[int]]:
-    """Tokens by id and their GGUF types, from `tokenizer.json` (a byte-level BPE, as `finetune.tokenizer` trains)."""
+def tokenizer_kind(folder: Path) -> str:
+    """ "gpt2" for a byte-level BPE (what `finetune.tokenizer` trains), "llama" for a SentencePiece-style BPE with
+    byte fallback (Llama's and TinyLlama's: `▁` for spaces, `<0x..>` pieces for bytes); else an error."""
+    tok = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    model, decoder = tok["model"], (tok.get("decoder") or {}).get("type")
+    if model.get("type") == "BPE" and decoder == "ByteLevel":
+        return "gpt2"
+    if model.get("type") == "BPE" and model.get("byte_fallback"):
+        return "llama"
+    raise ValueError(
+        f"{folder}: GGUF export writes byte-level BPE (GPT-2 style) and byte-fallback BPE (Llama style) "
+        f"tokenizers; this one is {model.get('type')} with a {decoder} decoder"
+    )
+
+
+def _scores(model: dict[str, Any]) -> dict[str, float]:
+    """Llama-style vocabularies need a score per piece: llama.cpp's SentencePiece tokenizer merges the adjacent
+    pair whose joined piece scores highest. A piece made by the r-th BPE merge scores -r, so the merges happen in
+    the BPE's own order (the pieces a merge never makes, single characters and bytes, score 0)."""
+    scores: dict[str, float] = {}
+    for rank, merge in enumerate(model.get("merges", [])):
+        left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
+        scores.setdefault(left + right, -float(rank + 1))
+    return scores
+
+
+def _vocab(folder: Path, n_vocab: int) -> tuple[list[str], list[int], list[float]]:
+    """Tokens by id, their GGUF types and scores, from `tokenizer.json` (`tokenizer_kind`)."""
     gguf = need_gguf()
+    kind = tokenizer_kind(folder)
     tok = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
     model = tok["model"]
-    if model.get("type") != "BPE" or (tok.get("decoder") or {}).get("type") != "ByteLevel":
-        raise ValueError(
-            f"{folder}: GGUF export writes byte-level BPE tokenizers (GPT-2 style) only; this one is "
-            f"{model.get('type')} with a {(tok.get('decoder') or {}).get('type')} decoder"
-        )
-    tokens: dict[int, tuple[str, int]] = {
-        i: (t, int(gguf.TokenType.NORMAL)) for t, i in model["vocab"].items()
-    }
+    scores = _scores(model) if kind == "llama" else {}
+
+    def normal_or_byte(t: str) -> int:
+        byte = kind == "llama" and len(t) == 6 and t.startswith("<0x") and t.endswith(">")
+        return int(gguf.TokenType.BYTE if byte else gguf.TokenType.NORMAL)
+
+    tokens: dict[int, tuple[str, int]] = {i: (t, normal_or_byte(t)) for t, i in model["vocab"].items()}
     for added in tok.get("added_tokens", []):
-        kind = gguf.TokenType.CONTROL if added["special"] else gguf.TokenType.USER_DEFINED
-        tokens[added["id"]] = (added["content"], int(kind))
+        token_type = gguf.TokenType.CONTROL if added["special"] else gguf.TokenType.USER_DEFINED
+        if added["content"] == model.get("unk_token"):
+            token_type = gguf.TokenType.UNKNOWN
+        tokens[added["id"]] = (added["content"], int(token_type))
     names = [tokens.get(i, (f"[PAD{i}]", int(gguf.TokenType.UNUSED)))[0] for i in range(n_vocab)]
     types = [tokens.get(i, ("", int(gguf.TokenType.UNUSED)))[1] for i in range(n_vocab)]
-    return names, types
+    return names, types, [scores.get(name, 0.0) for name in names]
+
+
+def _prefix_space(folder: Path) -> bool:
+    """llama.cpp's `add_space_prefix`: a `▁` before the text and before the text after each special token, which
+    is what Metaspace's "always" scheme (legacy Llama tokenizers) does. With "first", Hugging Face adds it only
+    at the very start of the input; our prompts start with the special `<s>` (the chat template writes it), so
+    there it adds none, and neither may llama.cpp."""
+    tok = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    parts = [tok.get("pre_tokenizer") or {}, tok.get("normalizer") or {}]
+    parts += [p for part in list(parts) for p in part.get("pretokenizers", part.get("normalizers", []))]
+    for part in parts:
+        if part.get("type") == "Metaspace":
+            return part.get("prepend_scheme", "always") == "always"
+        if part.get("type") == "Prepend":
+            return True
+    return False
 
 
 def _finish(writer: Any, tmp: Path, out: Path) -> Path:
@@ -158,12 +202,17 @@ def export_gguf(
     writer.add_vocab_size(n_vocab)
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
 
-    tokens, types = _vocab(folder, n_vocab)
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre(PRE_TOKENIZER)
+    tokens, types, scores = _vocab(folder, n_vocab)
+    kind = tokenizer_kind(folder)
+    writer.add_tokenizer_model(kind)
+    if kind == "gpt2":
+        writer.add_tokenizer_pre(PRE_TOKENIZER)
+    else:  # SentencePiece style: scores order the merges; a space before the first word, as `▁` pieces expect
+        writer.add_token_scores(scores)
+        writer.add_add_space_prefix(_prefix_space(folder))
     writer.add_token_list(tokens)
     writer.add_token_types(types)
-    special = gguf.SpecialVocab(folder, load_merges=True, n_vocab=n_vocab)
+    special = gguf.SpecialVocab(folder, load_merges=kind == "gpt2", n_vocab=n_vocab)
     special.add_to_gguf(writer)
     writer.add_add_bos_token(False)  # the chat template writes every token the prompt starts with
     if (folder / DECODING_FILE).exists():
