@@ -47,7 +47,14 @@ from workbench.finetune.base import load_model
 from workbench.finetune.evaluate import evaluate_variant
 from workbench.finetune.prompts import build_examples
 from workbench.finetune.train import finetune, lora_settings
-from workbench.planner import MLXPlanner, Planner, best_planner, saved_decoding, saved_plan_order
+from workbench.planner import (
+    MLXPlanner,
+    Planner,
+    best_planner,
+    saved_decoding,
+    saved_plan_order,
+    saved_settings,
+)
 from workbench.serve import MLXServer
 from workbench.synth.dataset import load_split
 from workbench.tools.tinyagent import TOOL_NAMES
@@ -354,9 +361,17 @@ def lora_on_frozen(cfg: QuantizeConfig, frozen: Path, work: Path, dataset: Path)
     kind, order = saved_decoding(frozen).get("kind", "compact"), saved_plan_order(frozen)
     train = load_split("train", folder=dataset)
     train = random.Random(cfg.seed).sample(train, min(cfg.train_records, len(train)))
-    rows = build_examples(tokenizer, train, kind, cfg.seed, order=order)
+    max_length = saved_settings(frozen).get(
+        "max_length", 1024
+    )  # the paper's full prompt runs to 4,096 tokens
+    rows = build_examples(tokenizer, train, kind, cfg.seed, order=order, max_length=max_length)
+    if not rows:
+        raise ValueError(
+            f"every one of {len(train)} training pairs is longer than {max_length} tokens with the {kind!r} prompt: "
+            "fine-tune with a larger finetune.max_length"
+        )
     val_records = load_split("val", limit=cfg.val_records, folder=dataset)
-    val = build_examples(tokenizer, val_records, kind, cfg.seed + 1, order=order)
+    val = build_examples(tokenizer, val_records, kind, cfg.seed + 1, order=order, max_length=max_length)
     report = finetune(
         frozen,
         "lora",

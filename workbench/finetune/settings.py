@@ -165,6 +165,7 @@ def decoding_settings(cfg: FinetuneConfig) -> dict[str, Any]:
         "prompt": cfg.prompt,
         "plan_order": cfg.plan_order,
         "examples": cfg.train_examples,
+        "max_length": cfg.max_length,  # the longest prompt + plan it was trained on (QLoRA later keeps to it)
         "max_new_tokens": cfg.max_new_tokens,
         "grammar_limits": grammar_limits(cfg),
     }
