@@ -447,7 +447,7 @@ def cmd_viz_figures(args: argparse.Namespace) -> int:
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else config.repo_root() / "artifacts" / rehearse_stage.PROFILE
-    summary = rehearse_stage.rehearse(out)
+    summary = rehearse_stage.rehearse(out, keep=args.keep, notebooks=not args.no_notebooks)
     for stage, row in summary["stages"].items():
         print(f"{stage:<10} {row['wall_s']:>7.1f} s")
     print(
@@ -643,6 +643,14 @@ def build_parser() -> argparse.ArgumentParser:
         "server as the LLMs), offline, in minutes",
     )
     p.add_argument("--out", help="where everything goes (default: artifacts/paper-rehearsal)")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="reuse what an earlier rehearsal in --out built (a rerun after a fix)",
+    )
+    p.add_argument(
+        "--no-notebooks", action="store_true", help="the stages only, not the notebooks after them"
+    )
     p.set_defaults(func=cmd_rehearse)
 
     p = sub.add_parser("reproduce", help="run the numbered notebooks in order")

@@ -23,7 +23,7 @@ The rehearsal runs in a child process (`python -m workbench.stages.rehearse OUT`
 artifacts, the cache); `summary.json` there lists each stage's wall time and result file.
 
     >>> sorted(REQUIRED)[:3]
-    ['agent', 'finetune', 'quantize']
+    ['agent', 'planner', 'quantization']
 """
 
 from __future__ import annotations
@@ -46,13 +46,16 @@ from workbench.files import write_json_atomic
 from workbench.finetune.base import tool_documentation
 from workbench.finetune.settings import FinetuneConfig
 from workbench.llm.testing import FakeChatServer
+from workbench.notebooks import run_notebooks
 from workbench.quantize import QuantizeConfig
-from workbench.stages import agent, finetune, quantize, synth, toolrag
+from workbench.stages import agent, finetune, quantize, synth, toolrag, voice
 from workbench.synth import offline
 from workbench.synth.dataset import SynthConfig
 from workbench.synth.teacher import format_pair
 from workbench.toolrag.classifier import ToolRAGConfig
 from workbench.viz.paper import paper_figures
+from workbench.voice import VoiceConfig
+from workbench.voice.audio import can_speak
 
 PROFILE = "paper-rehearsal"
 SNAPSHOT = "0" * 40  # the commit a stand-in is cached under (the cache layout needs one)
@@ -61,8 +64,9 @@ REQUIRED = {
     "synthesis": ("counts", "rejected", "llm_teacher"),
     "toolrag": ("classifier_recall_test", "classifier_no_tool_test", "train_wall_s"),
     "planner": ("best_variant", "best_success_test", "rows", "training", "best_success_human_dev"),
-    "quantize": ("group_size", "size_ratio_vs_fp16", "success_test_4bit"),
+    "quantization": ("group_size", "size_ratio_vs_fp16", "success_test_4bit"),
     "agent": ("n", "per_stage", "success_test", "finished_rate"),
+    "voice": ("wer", "success_speech", "success_text", "stt_engine"),  # where espeak-ng can speak the queries
 }
 
 
@@ -222,14 +226,20 @@ def environment(out: Path, server_url: str) -> dict[str, str]:
     return env
 
 
-def rehearse(out: Path, progress: Callable[[str], None] = print) -> dict[str, Any]:
+def rehearse(
+    out: Path, progress: Callable[[str], None] = print, keep: bool = False, notebooks: bool = True
+) -> dict[str, Any]:
     """Build the stand-ins, serve the test server, run every stage in a child process; returns the summary.
 
-    Raises `RuntimeError` naming the stage that broke (its output is in `out/rehearsal.log`).
+    `notebooks` also runs every numbered notebook top to bottom in the rehearsal profile after the stages (they
+    find the stages' caches, so mostly their own cells run). `keep` reuses what an earlier rehearsal in `out` built (each stage skips what its cache holds), for a rerun
+    after a fix; by default `out` starts empty. Raises `RuntimeError` naming the stage that broke (its output is
+    in `out/rehearsal.log`).
     """
     out = Path(out).resolve()
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    if not keep:
+        shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
     paper = config.load_profile("paper")
     ids = {"planner": paper["finetune"]["base_model"], "encoder": paper["toolrag"]["encoder"]}
     docs = corpus()
@@ -239,10 +249,16 @@ def rehearse(out: Path, progress: Callable[[str], None] = print) -> dict[str, An
     cache_as(out / "hf" / "hub", ids["encoder"], encoder_standin(built / "encoder", docs))
     responder = Responder()
     log = out / "rehearsal.log"
-    with FakeChatServer(responder=responder, model="gpt-4-turbo") as server, open(log, "w") as sink:
+    with FakeChatServer(responder=responder, model="gpt-4-turbo") as server, open(log, "a") as sink:
         env = environment(out, server.base_url)
         child = subprocess.run(
-            [sys.executable, "-m", "workbench.stages.rehearse", str(out)],
+            [
+                sys.executable,
+                "-m",
+                "workbench.stages.rehearse",
+                str(out),
+                *(["--notebooks"] if notebooks else []),
+            ],
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -271,14 +287,17 @@ def _stages() -> list[tuple[str, Callable[[], Any]]]:
         ("finetune", lambda: finetune.run(cfg(FinetuneConfig, "finetune"))),
         ("quantize", lambda: quantize.run(cfg(QuantizeConfig, "quantize"))),
         ("agent", lambda: agent.run(cfg(AgentConfig, "agent"))),
+        *([("voice", lambda: voice.run(cfg(VoiceConfig, "voice")))] if can_speak() else []),
         ("figures", paper_figures),
     ]
 
 
-def _inside(out: Path) -> int:
-    """The child: run the stages, check each result file's shape, write `summary.json` as it goes."""
+def _inside(out: Path, notebooks: bool) -> int:
+    """The child: run the stages (and the notebooks), check each result file's shape, write `summary.json` as it
+    goes."""
     summary: dict[str, Any] = {"profile": PROFILE, "stages": {}}
-    for name, run in _stages():
+    steps = _stages() + ([("notebooks", lambda: run_notebooks(PROFILE))] if notebooks else [])
+    for name, run in steps:
         print(f"== {name}", flush=True)
         start = time.perf_counter()
         try:
@@ -289,7 +308,10 @@ def _inside(out: Path) -> int:
             raise
         summary["stages"][name] = {"wall_s": round(time.perf_counter() - start, 1)}
         write_json_atomic(out / "summary.json", summary)
-    missing = {stage: [k for k in keys if k not in _results(stage)] for stage, keys in REQUIRED.items()}
+    expected = [
+        s for s in REQUIRED if s != "voice" or "voice" in summary["stages"]
+    ]  # voice: where espeak-ng is
+    missing = {s: [k for k in REQUIRED[s] if k not in _results(s)] for s in expected}
     missing = {stage: keys for stage, keys in missing.items() if keys}
     summary["missing_keys"] = missing
     write_json_atomic(out / "summary.json", summary)
@@ -307,4 +329,4 @@ def _results(stage: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_inside(Path(sys.argv[1])))
+    raise SystemExit(_inside(Path(sys.argv[1]), "--notebooks" in sys.argv[2:]))
