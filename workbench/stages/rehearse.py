@@ -13,7 +13,8 @@ What stands in for what, and what stays real:
 - **GPT-4-Turbo and the other LLM endpoints**: the project's test server (`llm.testing.FakeChatServer`) on
   127.0.0.1 with a responder (`Responder`) that reads each prompt: the teacher gets (query, plan) blocks from the
   offline generator plus one broken block per call (so the sanity checks reject something), the joiner gets a
-  `Finish`, the sub-agents' writer a text, the transcription endpoint the query spoken. Named as what it is.
+  `Finish`, the sub-agents' writer a text, the transcription endpoint a fixed transcript, a general LLMCompiler
+  planner (notebook 01) a plan that only joins, ReAct a `Finish`. Named as what it is, never as a model.
 - **real**: every line of the stages, the LLM client and its retries, the Trainer, peft's LoRA on Llama's
   projections, the full LLMCompiler prompt with retrieved examples, MLX conversion and 4-bit quantization, GGUF
   export, the agent, the figures.
@@ -46,7 +47,7 @@ from workbench.files import write_json_atomic
 from workbench.finetune.base import tool_documentation
 from workbench.finetune.settings import FinetuneConfig
 from workbench.llm.testing import FakeChatServer
-from workbench.notebooks import run_notebooks
+from workbench.plan import END_OF_PLAN
 from workbench.quantize import QuantizeConfig
 from workbench.stages import agent, finetune, quantize, synth, toolrag, voice
 from workbench.synth import offline
@@ -194,6 +195,10 @@ class Responder:
             pairs = [offline.compose(self.rng, "train", today)[:2] for _ in range(n)]
             broken = format_pair("Ping Ana on Slack", '1. send_slack("Ana")\n2. join()<END_OF_PLAN>')
             return "teacher", "\n".join([*(format_pair(q, p) for q, p in pairs), broken])
+        if system.startswith("Write a plan of tool calls"):  # an LLMCompiler planner (notebook 01's, served)
+            return "planner", f"Thought: the rehearsal's server plans nothing.\n1. join(){END_OF_PLAN}"
+        if system.startswith("Answer the user's query by thinking"):  # the ReAct baseline
+            return "react", "Thought: the rehearsal's server calls no tool.\nAction: Finish[nothing]"
         if "Scratchpad:" in user:  # compiler.prompts.joiner_messages
             return "joiner", "Thought: every task is done.\nAction: Finish(Done: the requested actions ran.)"
         if system.startswith("You "):  # compiler.subagents: the writer's kinds
@@ -296,7 +301,7 @@ def _inside(out: Path, notebooks: bool) -> int:
     """The child: run the stages (and the notebooks), check each result file's shape, write `summary.json` as it
     goes."""
     summary: dict[str, Any] = {"profile": PROFILE, "stages": {}}
-    steps = _stages() + ([("notebooks", lambda: run_notebooks(PROFILE))] if notebooks else [])
+    steps = _stages() + ([("notebooks", _notebooks)] if notebooks else [])
     for name, run in steps:
         print(f"== {name}", flush=True)
         start = time.perf_counter()
@@ -321,6 +326,12 @@ def _inside(out: Path, notebooks: bool) -> int:
         print(f"result files lack keys: {missing}", flush=True)
         return 1
     return 0
+
+
+def _notebooks() -> None:
+    """Every numbered notebook top to bottom in the rehearsal profile (`workbench reproduce`, the command line's
+    own runner, in this child's environment)."""
+    subprocess.run([sys.executable, "-m", "workbench", "reproduce", "--profile", PROFILE], check=True)
 
 
 def _results(stage: str) -> dict[str, Any]:
