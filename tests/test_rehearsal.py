@@ -29,7 +29,7 @@ def test_the_paper_profile_runs_end_to_end_on_stand_ins(tmp_path):
     # the paper's models by their hub ids, the LLM teacher and its rejections, the full prompt
     assert results["planner"]["base_model"] == paper["finetune"]["base_model"]
     assert results["toolrag"]["encoder"] == paper["toolrag"]["encoder"]
-    assert results["synthesis"]["teacher"] == "llm" and results["synthesis"]["rejected"]
+    assert results["synthesis"]["teacher"] == "llm" and results["synthesis"]["llm_teacher"]["rejected"]
     assert results["planner"]["prompt"] == "full" and set(results["planner"]["training"]) == {"lora", "full"}
     assert results["quantization"]["group_size"] == 32
     assert summary["server_calls"]["teacher"] >= 1 and summary["server_calls"]["joiner"] >= 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 
 import pytest
@@ -131,6 +132,8 @@ def test_a_file_of_another_format_is_a_clear_error(tmp_path, text, message):
 
 def test_cli_import_writes_the_splits_the_joiner_file_and_the_report(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
+    for name in ("WORKBENCH_PROFILE", "WB_QUICK"):  # restored after the test, whatever the CLI sets
+        monkeypatch.setenv(name, os.environ.get(name, ""))
     records = _records(80, seed=5)
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "training_data.json").write_text(
