@@ -17,11 +17,13 @@ What stands in for what, and what stays real:
   planner (notebook 01) a plan that only joins, ReAct a `Finish`. Named as what it is, never as a model.
 - **real**: every line of the stages, the LLM client and its retries, the Trainer, peft's LoRA on Llama's
   projections, the full LLMCompiler prompt with retrieved examples, MLX conversion and 4-bit quantization, GGUF
-  export, the agent, the figures.
+  export, the agent, speech through a transcription endpoint, the figures; then (`make rehearse`) every
+  numbered notebook top to bottom in the rehearsal profile.
 
 The rehearsal runs in a child process (`python -m workbench.stages.rehearse OUT`), because huggingface_hub reads
 `HF_HUB_OFFLINE` and the cache folder when it is first imported. Everything goes under `OUT` (data, figures,
-artifacts, the cache); `summary.json` there lists each stage's wall time and result file.
+artifacts, the cache); `summary.json` there holds each stage's wall time, any result keys missing, and the
+test server's calls by kind.
 
     >>> sorted(REQUIRED)[:3]
     ['agent', 'planner', 'quantization']
@@ -237,9 +239,9 @@ def rehearse(
     """Build the stand-ins, serve the test server, run every stage in a child process; returns the summary.
 
     `notebooks` also runs every numbered notebook top to bottom in the rehearsal profile after the stages (they
-    find the stages' caches, so mostly their own cells run). `keep` reuses what an earlier rehearsal in `out` built (each stage skips what its cache holds), for a rerun
-    after a fix; by default `out` starts empty. Raises `RuntimeError` naming the stage that broke (its output is
-    in `out/rehearsal.log`).
+    find the stages' caches, so mostly their own cells run). `keep` reuses what an earlier rehearsal in `out`
+    built (each stage skips what its cache holds), for a rerun after a fix; by default `out` starts empty.
+    Raises `RuntimeError` naming the stage that broke (its output is in `out/rehearsal.log`).
     """
     out = Path(out).resolve()
     if not keep:
