@@ -96,7 +96,7 @@ def planner_standin(folder: Path, docs: list[str]) -> Path:
     bpe = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
     bpe.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
     bpe.train_from_iterator(
-        docs, trainers.BpeTrainer(vocab_size=900, special_tokens=special, show_progress=False)
+        docs, trainers.BpeTrainer(vocab_size=4000, special_tokens=special, show_progress=False)
     )
     model = json.loads(bpe.to_str())["model"]
     tokenizer = LlamaTokenizer(vocab=model["vocab"], merges=[tuple(m) for m in model["merges"]])
