@@ -408,26 +408,25 @@ def format_latency(latency: dict[str, float]) -> str:
     return f"latency: {parts}; total {latency['total']:.3f} s"
 
 
+def _side_llm(cfg: AgentConfig, provider: str | None, base_url: str | None, model: str | None) -> Any:
+    """The LLM of a joiner or writer: its own when `provider` is set, else the served planner's endpoint."""
+    if provider is None:
+        provider, base_url, model = cfg.provider, cfg.base_url, model or cfg.model_name
+    return from_env(provider, model, **({"base_url": base_url} if base_url else {}))
+
+
 def _joiner(cfg: AgentConfig) -> LLMJoiner | None:
     """The LLM joiner `cfg` asks for (its own LLM, else the served planner), or None: the rule-based one."""
     if cfg.joiner == "rule":
         return None
-    if cfg.joiner_provider is not None:
-        base = {"base_url": cfg.joiner_base_url} if cfg.joiner_base_url else {}
-        return LLMJoiner(from_env(cfg.joiner_provider, cfg.joiner_model, **base))
-    base = {"base_url": cfg.base_url} if cfg.base_url else {}
-    return LLMJoiner(from_env(cfg.provider, cfg.joiner_model or cfg.model_name, **base))
+    return LLMJoiner(_side_llm(cfg, cfg.joiner_provider, cfg.joiner_base_url, cfg.joiner_model))
 
 
 def _writer(cfg: AgentConfig) -> SubAgent:
     """The sub-agents `cfg` asks for: the offline writer, or an LLM (its own, else the served planner)."""
     if cfg.writer == "offline":
         return OfflineWriter()
-    if cfg.writer_provider is not None:
-        base = {"base_url": cfg.writer_base_url} if cfg.writer_base_url else {}
-        return LLMWriter(from_env(cfg.writer_provider, cfg.writer_model, **base))
-    base = {"base_url": cfg.base_url} if cfg.base_url else {}
-    return LLMWriter(from_env(cfg.provider, cfg.writer_model or cfg.model_name, **base))
+    return LLMWriter(_side_llm(cfg, cfg.writer_provider, cfg.writer_base_url, cfg.writer_model))
 
 
 def ask(
