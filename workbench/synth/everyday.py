@@ -66,9 +66,10 @@ def pick(c: Ctx, key: str, items: Sequence[Any]) -> Any:
 
 
 def folks(c: Ctx, most: int = 2, cc: bool = False) -> list[str]:
-    """One person (sometimes up to `most`), often by first name as people write them, or the people a pronoun
-    stands for."""
-    chosen = c.people(1, most if c.rng.random() < 0.3 else 1, cc=cc)
+    """One person (sometimes up to `most`, now and then one more: "Ines, Tariq and Mei-Ling"), often by first
+    name as people write them, or the people a pronoun stands for."""
+    r = c.rng.random()
+    chosen = c.people(1, 1 if r >= 0.3 else most + 1 if r < 0.06 and most > 1 else most, cc=cc)
     if isinstance(chosen, Them):
         return chosen
     first = [p.split()[0] if " " in p and p[:1].isupper() and c.rng.random() < 0.45 else p for p in chosen]
@@ -76,6 +77,13 @@ def folks(c: Ctx, most: int = 2, cc: bool = False) -> list[str]:
     if not cc:
         c.named = first
     return first
+
+
+def cc_folks(c: Ctx) -> list[str]:
+    """Whom an email copies: a person, now and then an address typed in the query (no look-up then)."""
+    if c.rng.random() < 0.15:
+        return [pools.email_address(c.rng, c.split)]
+    return folks(c, 1, cc=True)
 
 
 def who(c: Ctx, people: list[str]) -> str:
@@ -216,7 +224,7 @@ def req_lookup(c: Ctx) -> str:
 
 def req_email(c: Ctx) -> str:
     to = c.typed(folks(c), "email")
-    cc = folks(c, 1, cc=True) if c.rng.random() < 0.2 else []
+    cc = cc_folks(c) if c.rng.random() < 0.2 else []
     shape = c.rng.choice(["files", "files", "about", "saying", "subject"])
     files = []
     if shape == "files":
@@ -856,7 +864,7 @@ def req_reply_forward(c: Ctx) -> str:
         if kind == "both":
             c.plan.call("reply_to_email", [], message, [])
         to = c.typed(folks(c), "email")
-        cc = folks(c, 1, cc=True) if c.rng.random() < 0.2 else []
+        cc = cc_folks(c) if c.rng.random() < 0.2 else []
         attach = file_ref(c) if c.rng.random() < 0.25 else None
         c.plan.call(
             "forward_email",

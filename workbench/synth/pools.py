@@ -136,6 +136,55 @@ I booked the table|the train is delayed|please review the draft|I'll pick you up
 bring an umbrella|I left the files on your desk|we're out of coffee|the kids are asleep|I landed safely""".replace(
     "\n", ""
 ).split("|")
+# Free text composed from parts (issue 16): people write any content into a text, a reminder or a note, and
+# a small planner that met two dozen fixed messages reads an unseen one as more requests ("can u text jake
+# and tell him the game got moved to 7" planned with an email and a PDF summary after the text).
+_NEWS_SUBJECTS = """the game|practice|the meeting|dinner|the flight|my train|the delivery|the party|our call|
+the dentist appointment|rehearsal|the interview|the movie|brunch|pickup|the standup|the review|the concert|
+the class|the bus|the plumber|the movers|the vet appointment|book club|the hike|our reservation|the demo|
+the workshop|lunch|soccer|the recital|the open house|the playdate|the site visit|the call with the client|
+the inspection""".replace("\n", "").split("|")
+_NEWS = """got moved to 7|is cancelled|starts at 8 now|is pushed to tomorrow|is running late|went really well|
+is on for tonight|got rescheduled to friday|is at the usual place|was moved to the big room|is delayed an hour|
+is over, heading home|is confirmed|needs to be rebooked|starts in 10 min|is sold out|is off this week|
+ran long, sorry|is at noon instead|got bumped to next week|is in room 204|was great, thanks|is at 5:30 sharp|
+might be cancelled, will confirm""".replace("\n", "").split("|")
+_TOOL_WORD_MESSAGES = """I'll email you the details tonight|check your email when you can|did you get my text?|
+the zoom link is in the invite|I sent you the pdf|can you send me the address|I put it on the calendar|
+call me when you land|don't forget to bring the notes|I'll text you when I'm outside|
+read the report before the meeting|the directions are in my last message|meet me at the station at 5|
+grab milk on the way home pls|the summary looks good to me|ping me when the files are ready|
+I'm at the front desk|save me a seat|the kids need to be picked up at 3|can you forward me that email|
+my number changed, this is the new one|let's do a video call instead|the notes from today are in the doc|
+send me the slides when you can|the meeting link changed|I'll reply to the thread later|
+open the garage when you get here|we need to schedule the next one|the doc is shared with you now|
+remind me tomorrow, I'll forget""".replace("\n", "").split("|")
+_TASK_PARTS = [
+    ("call", ["the bank", "the plumber", "grandma", "the school", "the insurance company", "{N}", "the vet"]),
+    ("text", ["{N} back", "{N} about the weekend", "the babysitter", "{N} the address", "the group chat"]),
+    (
+        "email",
+        ["the landlord", "{N} the invoice", "my professor", "the recruiter back", "{N} about the contract"],
+    ),
+    ("send", ["{N} the slides", "the invoice", "the rsvp", "{N} a birthday card", "the signed lease"]),
+    ("pay", ["the water bill", "{N} back", "the parking ticket", "the credit card", "the cleaner"]),
+    ("buy", ["a gift for {N}", "printer ink", "concert tickets", "dog food", "stamps"]),
+    ("book", ["a haircut", "the hotel", "a table for friday", "the car service", "a flight home"]),
+    ("check", ["the zoom recording", "my inbox", "the oven", "the mail", "on {N}"]),
+    ("follow up with", ["{N}", "{N} on the contract", "the recruiter", "the contractor", "the clinic"]),
+    ("pick up", ["the kids", "{N} from the airport", "the prescription", "the cake", "the keys"]),
+    ("return", ["the rental car", "{N}'s charger", "the amazon package", "the drill", "the jacket"]),
+    ("update", ["the budget sheet", "my resume", "the team note", "the project plan", "the calendar"]),
+    ("reply to", ["{N}'s email", "the landlord", "the invite", "the recruiter", "the group thread"]),
+    ("finish", ["the slides", "the report draft", "the grant application", "the review", "my taxes"]),
+    ("look at", ["the contract", "{N}'s draft", "the directions", "the floor plan", "the budget"]),
+    ("get", ["gas", "a haircut", "the car washed", "cash", "flowers for {N}"]),
+]
+_NOTE_KINDS = ["ideas for", "questions for", "notes on", "thoughts on", "todo for", "links for", "plan for"]
+_NOTE_TOPICS = """the blog|{N}|the offsite|the trip|the new app|the kitchen reno|the talk|the garden|
+the party|the interview|next quarter|the move|the podcast|the wedding|the grant""".replace("\n", "").split(
+    "|"
+)
 _SUBJECTS = """the quarterly numbers|next week's trip|the project update|the budget proposal|the conference|
 tomorrow's demo|the hiring plan|the paper draft|the team dinner|the contract renewal|the new schedule|
 the design review|the customer feedback|the launch date|the lab results|our offsite|the workshop agenda|
@@ -207,20 +256,45 @@ def note_names(split: str) -> list[str]:
     return _split(_NOTE_NAMES, split)
 
 
-def note_items(split: str) -> list[str]:
-    return _split(_NOTE_ITEMS, split)
+@cache
+def note_items(split: str) -> tuple[str, ...]:
+    """Things put in a note: items, and free text composed from parts ("questions for Kofi", "ideas for the
+    blog")."""
+    composed = [
+        f"{kind} {topic.format(N=n)}"
+        for kind in _split(_NOTE_KINDS, split)
+        for topic in _split(_NOTE_TOPICS, split)
+        for n in _split(FIRST, split)[:3]
+    ]
+    return tuple(_split(_NOTE_ITEMS, split) + list(dict.fromkeys(composed)))
 
 
 def folders(split: str) -> list[str]:
     return _split(_FOLDERS, split)
 
 
-def tasks(split: str) -> list[str]:
-    return _split(_TASKS, split)
+@cache
+def tasks(split: str) -> tuple[str, ...]:
+    """What a reminder is for: the fixed tasks, and tasks composed from a verb and its object, many of them
+    actions a tool could do ("text Aisha back", "email the landlord", "send Luca the slides"): a reminder to
+    do something is one reminder, never the thing itself."""
+    people = _split(FIRST, split)
+    composed = [
+        f"{verb} {obj.format(N=people[(i * 7 + j * 3 + k * 11) % len(people)])}"
+        for i, (verb, objects) in enumerate(_split([(v, tuple(o)) for v, o in _TASK_PARTS], split))
+        for j, obj in enumerate(_split(list(objects), split))
+        for k in range(3 if "{N}" in obj else 1)
+    ]
+    return tuple(_split(_TASKS, split) + composed)
 
 
-def messages(split: str) -> list[str]:
-    return _split(_MESSAGES, split)
+@cache
+def messages(split: str) -> tuple[str, ...]:
+    """What a text or an email says: the fixed messages, news composed from a subject and what happened to it
+    ("the game got moved to 7"), and lines that name what tools do ("I'll email you the slides tonight"):
+    what a message says never adds a step to the plan."""
+    composed = [f"{what} {news}" for what in _split(_NEWS_SUBJECTS, split) for news in _split(_NEWS, split)]
+    return tuple(_split(_MESSAGES, split) + composed + _split(_TOOL_WORD_MESSAGES, split))
 
 
 def subjects(split: str) -> list[str]:
