@@ -370,3 +370,17 @@ def test_a_query_of_the_human_dev_set_is_never_synthesized():
     checker = Checker(held_out=human_dev_queries())
     assert checker.check(dev[0]["query"].upper() + "!", dev[0]["plan"]) is None
     assert checker.rejected == {"human_dev_query": 1}
+
+
+def test_free_text_is_composed_from_parts_and_never_adds_a_step():
+    for pool in (pools.messages, pools.tasks, pools.note_items):
+        assert not set(pool("train")) & set(pool("ood")), "ood holds out its own free text"
+    assert len(pools.messages("train")) > 500 and len(pools.tasks("train")) > 80
+    actions = ("text ", "email ", "send ", "reply to ", "call ")
+    seen = 0
+    for seed in range(400):  # a reminder to do what a tool could do is one reminder, nothing more
+        query, plan, _, clauses = everyday.compose(random.Random(seed), "train", dt.date(2024, 6, 12))
+        steps = parse_plan(plan).tasks
+        if len(clauses) == 1 and [s.tool for s in steps] == ["create_reminder"]:
+            seen += steps[0].args[0].lower().startswith(actions)
+    assert seen >= 3
