@@ -137,14 +137,15 @@ bring an umbrella|I left the files on your desk|we're out of coffee|the kids are
     "\n", ""
 ).split("|")
 # Free text composed from parts (issue 16): people write any content into a text, a reminder or a note, and
-# a small planner that met two dozen fixed messages reads an unseen one as more requests ("can u text jake
-# and tell him the game got moved to 7" planned with an email and a PDF summary after the text).
-_NEWS_SUBJECTS = """the game|practice|the meeting|dinner|the flight|my train|the delivery|the party|our call|
-the dentist appointment|rehearsal|the interview|the movie|brunch|pickup|the standup|the review|the concert|
+# a small planner that met two dozen fixed messages reads an unseen one as more requests (a text with news it
+# had never seen planned with an email and a PDF summary after it). No part is taken from the hand-written dev
+# set, which has to stay unseen in its phrasing as well as word for word.
+_NEWS_SUBJECTS = """the match|band practice|the meeting|dinner|the flight|my train|the delivery|the party|our call|
+the dentist appointment|rehearsal|the screening|the movie|brunch|pickup|the standup|the review|the concert|
 the class|the bus|the plumber|the movers|the vet appointment|book club|the hike|our reservation|the demo|
 the workshop|lunch|soccer|the recital|the open house|the playdate|the site visit|the call with the client|
 the inspection""".replace("\n", "").split("|")
-_NEWS = """got moved to 7|is cancelled|starts at 8 now|is pushed to tomorrow|is running late|went really well|
+_NEWS = """got moved to 6:30|is called off|starts at 8 now|is pushed to tomorrow|is running late|went really well|
 is on for tonight|got rescheduled to friday|is at the usual place|was moved to the big room|is delayed an hour|
 is over, heading home|is confirmed|needs to be rebooked|starts in 10 min|is sold out|is off this week|
 ran long, sorry|is at noon instead|got bumped to next week|is in room 204|was great, thanks|is at 5:30 sharp|
@@ -160,29 +161,58 @@ send me the slides when you can|the meeting link changed|I'll reply to the threa
 open the garage when you get here|we need to schedule the next one|the doc is shared with you now|
 remind me tomorrow, I'll forget""".replace("\n", "").split("|")
 _TASK_PARTS = [
-    ("call", ["the bank", "the plumber", "grandma", "the school", "the insurance company", "{N}", "the vet"]),
-    ("text", ["{N} back", "{N} about the weekend", "the babysitter", "{N} the address", "the group chat"]),
+    (
+        "call",
+        [
+            "the pharmacy",
+            "the electrician",
+            "auntie",
+            "the daycare",
+            "the insurance company",
+            "{N}",
+            "the vet",
+        ],
+    ),
+    (
+        "text",
+        [
+            "{N} the gate code",
+            "{N} about the weekend",
+            "the dog walker",
+            "{N} happy birthday",
+            "the group chat",
+        ],
+    ),
     (
         "email",
-        ["the landlord", "{N} the invoice", "my professor", "the recruiter back", "{N} about the contract"],
+        [
+            "the property manager",
+            "{N} the invoice",
+            "my professor",
+            "the recruiter back",
+            "{N} about the quote",
+        ],
     ),
-    ("send", ["{N} the slides", "the invoice", "the rsvp", "{N} a birthday card", "the signed lease"]),
+    ("send", ["{N} the photos", "the invoice", "the rsvp", "{N} a birthday card", "the signed forms"]),
     ("pay", ["the water bill", "{N} back", "the parking ticket", "the credit card", "the cleaner"]),
     ("buy", ["a gift for {N}", "printer ink", "concert tickets", "dog food", "stamps"]),
-    ("book", ["a haircut", "the hotel", "a table for friday", "the car service", "a flight home"]),
+    ("book", ["a haircut", "the airbnb", "a table for friday", "the car service", "a flight home"]),
     ("check", ["the zoom recording", "my inbox", "the oven", "the mail", "on {N}"]),
-    ("follow up with", ["{N}", "{N} on the contract", "the recruiter", "the contractor", "the clinic"]),
-    ("pick up", ["the kids", "{N} from the airport", "the prescription", "the cake", "the keys"]),
+    ("follow up with", ["{N}", "{N} about the invoice", "the recruiter", "the contractor", "the clinic"]),
+    ("pick up", ["the twins", "{N} from the airport", "the prescription", "the cake", "the spare keys"]),
     ("return", ["the rental car", "{N}'s charger", "the amazon package", "the drill", "the jacket"]),
-    ("update", ["the budget sheet", "my resume", "the team note", "the project plan", "the calendar"]),
-    ("reply to", ["{N}'s email", "the landlord", "the invite", "the recruiter", "the group thread"]),
+    ("update", ["the expense tracker", "my cv", "the shared todo", "the roadmap", "my availability"]),
+    (
+        "reply to",
+        ["{N}'s message", "the property manager", "the invite", "the recruiter", "the group thread"],
+    ),
     ("finish", ["the slides", "the report draft", "the grant application", "the review", "my taxes"]),
-    ("look at", ["the contract", "{N}'s draft", "the directions", "the floor plan", "the budget"]),
+    ("look at", ["the quote", "{N}'s draft", "the map", "the blueprint", "the spreadsheet"]),
     ("get", ["gas", "a haircut", "the car washed", "cash", "flowers for {N}"]),
 ]
 _NOTE_KINDS = ["ideas for", "questions for", "notes on", "thoughts on", "todo for", "links for", "plan for"]
-_NOTE_TOPICS = """the blog|{N}|the offsite|the trip|the new app|the kitchen reno|the talk|the garden|
-the party|the interview|next quarter|the move|the podcast|the wedding|the grant""".replace("\n", "").split(
+_NOTE_TOPICS = """the newsletter|{N}|the offsite|the vacation|the new app|the kitchen reno|the talk|the garden|
+the party|the hiring loop|next quarter|the move|the podcast|the wedding|the grant""".replace("\n", "").split(
     "|"
 )
 _SUBJECTS = """the quarterly numbers|next week's trip|the project update|the budget proposal|the conference|
@@ -276,7 +306,7 @@ def folders(split: str) -> list[str]:
 @cache
 def tasks(split: str) -> tuple[str, ...]:
     """What a reminder is for: the fixed tasks, and tasks composed from a verb and its object, many of them
-    actions a tool could do ("text Aisha back", "email the landlord", "send Luca the slides"): a reminder to
+    actions a tool could do ("text Ana the gate code", "email the property manager"): a reminder to
     do something is one reminder, never the thing itself."""
     people = _split(FIRST, split)
     composed = [
@@ -291,7 +321,7 @@ def tasks(split: str) -> tuple[str, ...]:
 @cache
 def messages(split: str) -> tuple[str, ...]:
     """What a text or an email says: the fixed messages, news composed from a subject and what happened to it
-    ("the game got moved to 7"), and lines that name what tools do ("I'll email you the slides tonight"):
+    ("the match got moved to 6:30"), and lines that name what tools do ("I'll email you the slides tonight"):
     what a message says never adds a step to the plan."""
     composed = [f"{what} {news}" for what in _split(_NEWS_SUBJECTS, split) for news in _split(_NEWS, split)]
     return tuple(_split(_MESSAGES, split) + composed + _split(_TOOL_WORD_MESSAGES, split))
