@@ -101,10 +101,10 @@ _PASS = "--methods full --full-lr 5e-4 --full-epochs 1 --train-records 44000 --b
 _MORE = "--methods full --full-lr 3e-4 --full-epochs 0.55 --train-records 80000 --base-examples 0"
 # 32,000 pairs of a dataset half of whose queries are composed as people type them (`synth.everyday`)
 _EVERYDAY = _PASS.replace("44000", "32000")
-#: The recipe of the weights in BUNDLED_DIR, stage by stage (the model card says why there are seven). The
+#: The recipe of the weights in BUNDLED_DIR, stage by stage (the model card says why there are eight). The
 #: generator changed between the stages (a casual phrasing layer; "them" for the people of an earlier
-#: request; meetings without a title; requests composed from parts as people type them), and each stage
-#: trained on the data of its day.
+#: request; meetings without a title; requests composed from parts as people type them; free text composed
+#: from parts), and each stage trained on the data of its day.
 RECIPE = (
     Stage("offline-recipe", "7ea91b2", tuple(f"--methods full {_EVAL}".split())),
     Stage("phrasing-layer", "02dc6c5", tuple(f"{_PASS} {_EVAL}".split())),
@@ -113,6 +113,7 @@ RECIPE = (
     Stage("untitled-meetings", "2d2d8e0", tuple(f"{_PASS.replace('5e-4', '3e-4')} {_EVAL}".split())),
     Stage("everyday", "7c88e88", tuple(f"{_EVERYDAY} {_EVAL}".split())),
     Stage("everyday-more-shapes", "2d16d77", tuple(f"{_EVERYDAY} {_EVAL}".split())),
+    Stage("free-text", "9c100f9", tuple(f"{_EVERYDAY} {_EVAL}".split())),
 )
 
 
