@@ -126,7 +126,8 @@ def test_mlx_lora_lowers_the_loss_and_fuses_to_the_same_model(hf_model, chat_dat
 
 
 def test_qlora_trains_on_the_4_bit_model(quantized, workbench_dir):
-    # short pairs: a 4-bit backward pass is slow on mlx's CPU build
+    # short pairs: a 4-bit backward pass is slow on mlx's CPU build; at lr 1e-3 the loss falls smoothly (at 3e-3
+    # it overshot on the model of this generator's tokenizer, 5.88 -> 5.31 -> 6.04)
     data = workbench_dir / "short"
     data.mkdir()
     chat = {
@@ -140,7 +141,7 @@ def test_qlora_trains_on_the_4_bit_model(quantized, workbench_dir):
         workbench_dir / "qlora",
         iters=12,
         batch_size=4,
-        lr=3e-3,
+        lr=1e-3,
         rank=8,
         scale=4.0,
         steps_per_report=1,
