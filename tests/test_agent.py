@@ -16,6 +16,7 @@ from workbench.llm import ScriptedLLM
 from workbench.llm.testing import FakeChatServer
 from workbench.paper_examples import FIG1_PLAN, FIG1_QUERY
 from workbench.plan import END_OF_PLAN, parse_plan
+from workbench.planner.runtime import _shown_path
 from workbench.stages.agent import run as run_benchmark
 from workbench.tools import LatencyModel, SimulatedDesktop, tinyagent_tools
 
@@ -476,3 +477,9 @@ def test_the_in_process_planner_joins_with_an_llm_of_its_own(capsys):
     assert "answer: Sid's email is sid.jha@example.com" in out
     with pytest.raises(ValueError, match="joiner=llm needs an LLM"):
         AgentConfig(joiner="llm")
+
+
+def test_results_name_a_model_folder_relative_to_the_artifacts_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_ARTIFACTS_DIR", str(tmp_path / "art"))
+    assert _shown_path(str(tmp_path / "art" / "planner" / "full" / "model")) == "planner/full/model"
+    assert _shown_path(str(tmp_path / "elsewhere")) == str(tmp_path / "elsewhere")

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import config
 from workbench.compiler.prompts import planner_chat
 from workbench.files import write_text_atomic
 from workbench.finetune.base import load_model
@@ -344,7 +345,17 @@ class Planner:
         name = getattr(getattr(self.model, "config", None), "_name_or_path", "") or self.engine.model
         if isinstance(self.engine, LlamaCppLLM):
             name = str(self.engine.path)
-        return f"fine-tuned planner in process ({engine}, {name}; {mode} greedy decoding, streamed token by token)"
+        where = _shown_path(name)
+        return f"fine-tuned planner in process ({engine}, {where}; {mode} greedy decoding, streamed token by token)"
+
+
+def _shown_path(name: str) -> str:
+    """A model folder as results files name it: under the artifacts folder relative to it (no machine's paths in
+    `data/results/`), anything else (a hub id, a folder elsewhere) as given."""
+    try:
+        return Path(name).resolve().relative_to(config.artifacts_dir().resolve()).as_posix()
+    except ValueError:
+        return name
 
 
 class _PlanStream(LLM):

@@ -160,10 +160,10 @@ my number changed, this is the new one|let's do a video call instead|the notes f
 send me the slides when you can|the meeting link changed|I'll reply to the thread later|
 open the garage when you get here|we need to schedule the next one|the doc is shared with you now|
 remind me tomorrow, I'll forget""".replace("\n", "").split("|")
-_TASK_PARTS = [
+_TASK_PARTS = (
     (
         "call",
-        [
+        (
             "the pharmacy",
             "the electrician",
             "auntie",
@@ -171,45 +171,45 @@ _TASK_PARTS = [
             "the insurance company",
             "{N}",
             "the vet",
-        ],
+        ),
     ),
     (
         "text",
-        [
+        (
             "{N} the gate code",
             "{N} about the weekend",
             "the dog walker",
             "{N} happy birthday",
             "the group chat",
-        ],
+        ),
     ),
     (
         "email",
-        [
+        (
             "the property manager",
             "{N} the invoice",
             "my professor",
             "the recruiter back",
             "{N} about the quote",
-        ],
+        ),
     ),
-    ("send", ["{N} the photos", "the invoice", "the rsvp", "{N} a birthday card", "the signed forms"]),
-    ("pay", ["the water bill", "{N} back", "the parking ticket", "the credit card", "the cleaner"]),
-    ("buy", ["a gift for {N}", "printer ink", "concert tickets", "dog food", "stamps"]),
-    ("book", ["a haircut", "the airbnb", "a table for friday", "the car service", "a flight home"]),
-    ("check", ["the zoom recording", "my inbox", "the oven", "the mail", "on {N}"]),
-    ("follow up with", ["{N}", "{N} about the invoice", "the recruiter", "the contractor", "the clinic"]),
-    ("pick up", ["the twins", "{N} from the airport", "the prescription", "the cake", "the spare keys"]),
-    ("return", ["the rental car", "{N}'s charger", "the amazon package", "the drill", "the jacket"]),
-    ("update", ["the expense tracker", "my cv", "the shared todo", "the roadmap", "my availability"]),
+    ("send", ("{N} the photos", "the invoice", "the rsvp", "{N} a birthday card", "the signed forms")),
+    ("pay", ("the water bill", "{N} back", "the parking ticket", "the credit card", "the cleaner")),
+    ("buy", ("a gift for {N}", "printer ink", "concert tickets", "dog food", "stamps")),
+    ("book", ("a haircut", "the airbnb", "a table for friday", "the car service", "a flight home")),
+    ("check", ("the zoom recording", "my inbox", "the oven", "the mail", "on {N}")),
+    ("follow up with", ("{N}", "{N} about the invoice", "the recruiter", "the contractor", "the clinic")),
+    ("pick up", ("the twins", "{N} from the airport", "the prescription", "the cake", "the spare keys")),
+    ("return", ("the rental car", "{N}'s charger", "the amazon package", "the drill", "the jacket")),
+    ("update", ("the expense tracker", "my cv", "the shared todo", "the roadmap", "my availability")),
     (
         "reply to",
-        ["{N}'s message", "the property manager", "the invite", "the recruiter", "the group thread"],
+        ("{N}'s message", "the property manager", "the invite", "the recruiter", "the group thread"),
     ),
-    ("finish", ["the slides", "the report draft", "the grant application", "the review", "my taxes"]),
-    ("look at", ["the quote", "{N}'s draft", "the map", "the blueprint", "the spreadsheet"]),
-    ("get", ["gas", "a haircut", "the car washed", "cash", "flowers for {N}"]),
-]
+    ("finish", ("the slides", "the report draft", "the grant application", "the review", "my taxes")),
+    ("look at", ("the quote", "{N}'s draft", "the map", "the blueprint", "the spreadsheet")),
+    ("get", ("gas", "a haircut", "the car washed", "cash", "flowers for {N}")),
+)
 _NOTE_KINDS = ["ideas for", "questions for", "notes on", "thoughts on", "todo for", "links for", "plan for"]
 _NOTE_TOPICS = """the newsletter|{N}|the offsite|the vacation|the new app|the kitchen reno|the talk|the garden|
 the party|the hiring loop|next quarter|the move|the podcast|the wedding|the grant""".replace("\n", "").split(
@@ -289,7 +289,7 @@ def note_names(split: str) -> list[str]:
 @cache
 def note_items(split: str) -> tuple[str, ...]:
     """Things put in a note: items, and free text composed from parts ("questions for Kofi", "ideas for the
-    blog")."""
+    newsletter")."""
     composed = [
         f"{kind} {topic.format(N=n)}"
         for kind in _split(_NOTE_KINDS, split)
@@ -311,7 +311,7 @@ def tasks(split: str) -> tuple[str, ...]:
     people = _split(FIRST, split)
     composed = [
         f"{verb} {obj.format(N=people[(i * 7 + j * 3 + k * 11) % len(people)])}"
-        for i, (verb, objects) in enumerate(_split([(v, tuple(o)) for v, o in _TASK_PARTS], split))
+        for i, (verb, objects) in enumerate(_split(list(_TASK_PARTS), split))
         for j, obj in enumerate(_split(list(objects), split))
         for k in range(3 if "{N}" in obj else 1)
     ]
