@@ -321,11 +321,29 @@ def test_out_of_scope_queries_are_distinct_seeded_and_held_out_templates_are_uns
     assert any("recipe" in q or "cook" in q for q in held) and not any(
         "recipe" in q or "cook" in q for q in train
     )
-    monkeypatch.setattr(
-        out_of_scope, "_templates", lambda held_out: ["tell me a joke."]
-    )  # 6 openers, 6 queries
-    with pytest.raises(ValueError, match="only 6 distinct out-of-scope"):
-        out_of_scope_queries(7)
+    # the register layer makes a handful of a one-template topic (openers, sign-offs, case), not thousands
+    monkeypatch.setattr(out_of_scope, "_templates", lambda held_out: [("jokes", "say hi.")])
+    with pytest.raises(ValueError, match="distinct out-of-scope queries can be made"):
+        out_of_scope_queries(500)
+
+
+def test_out_of_scope_queries_include_near_misses_typed_casually_and_never_a_dev_query():
+    """Requests that sound like a tool's (an alarm, reading the calendar, a call, a ride) are out of scope too,
+    typed as people type; held out, each topic keeps its last template and the casual register its held-out parts;
+    no query of the hand-written dev set is ever written."""
+    from workbench.synth.out_of_scope import out_of_scope_items
+    from workbench.synth.records import human_dev_queries, normalize_query
+
+    train = out_of_scope_items(2000, seed=0)
+    topics = {t for _, t in train}
+    assert {"alarms", "calendar_read", "calls", "rides", "undo"} <= topics
+    assert not {"recipes", "news"} & topics
+    queries = [q for q, _ in train]
+    assert sum(q == q.lower() for q in queries) > 200 and sum(q[-1] not in ".?" for q in queries) > 400
+    dev = human_dev_queries()
+    held = out_of_scope_items(300, seed=0, held_out=True)
+    assert not {normalize_query(q) for q, _ in train + held} & dev
+    assert any("snooze" in q.lower() for q, _ in held) and not any("snooze" in q.lower() for q in queries)
 
 
 # -------------------------------------------------------------------------- requests composed from parts

@@ -24,7 +24,7 @@ from typing import Any
 
 from workbench import config
 from workbench.synth.dataset import load_split, split_path
-from workbench.synth.out_of_scope import out_of_scope_queries
+from workbench.synth.out_of_scope import out_of_scope_items
 from workbench.toolrag.basic import BasicRAG
 from workbench.toolrag.classifier import (
     TRAINING_FIELDS,
@@ -189,14 +189,22 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
 def out_of_scope_rejection(classifier: ToolRAGClassifier, cfg: ToolRAGConfig, n: int = 300) -> dict[str, Any]:
     """How many queries no tool serves the classifier rejects (selects no tool for), on templates and topics
     held out of its training (`synth.out_of_scope`); the agent answers those with "no tool can serve"."""
-    queries = out_of_scope_queries(n, seed=cfg.seed, held_out=True)
+    items = out_of_scope_items(n, seed=cfg.seed, held_out=True)
+    queries = [q for q, _ in items]
     picks = classifier.select(queries, cfg.threshold)
+    by_topic: dict[str, list[bool]] = {}
+    for (_, topic), p in zip(items, picks, strict=True):
+        by_topic.setdefault(topic, []).append(not p)
     return {
         "n": n,
         "rejected": round(sum(not p for p in picks) / n, 4),
+        "rejected_by_topic": {
+            t: {"n": len(v), "rejected": round(sum(v) / len(v), 4)} for t, v in sorted(by_topic.items())
+        },
         "trained_with": cfg.out_of_scope,
-        "queries": "templates and topics held out of training",
+        "queries": "templates and topics held out of training, typed in the held-out parts of the casual register",
         "examples": [{"query": q, "selected": p} for q, p in zip(queries[:8], picks[:8], strict=True)],
+        "missed": [{"query": q, "selected": p} for q, p in zip(queries, picks, strict=True) if p][:12],
     }
 
 

@@ -147,6 +147,13 @@ def day_time(c: Ctx, optional: bool = False) -> tuple[str, str | None, dt.date]:
     return (f"{dp} {tp}" if order else f"{tp} {dp}"), iso(day, time), day
 
 
+def quoted(c: Ctx, text: str) -> str:
+    """Free text now and then in quotes, as people mark what to write ("add 'oil change' to my car note"); the
+    plan's value has no quotes."""
+    r = c.rng.random()
+    return f"'{text}'" if r < 0.15 else f'"{text}"' if r < 0.2 else text
+
+
 def with_time(clause: str, when: str, front: bool) -> str:
     if not when:
         return clause
@@ -177,7 +184,11 @@ def req_sms(c: Ctx) -> str:
         ],
     )
     link = pick(c, "sms_link", [" ", " that ", ": ", " saying ", " - ", " to say "])
-    return verb.format(P=who(c, to)) + link + message
+    return (
+        verb.format(P=who(c, to))
+        + link
+        + (message if link.strip() in ("that", "to say") else quoted(c, message))
+    )
 
 
 def req_lookup(c: Ctx) -> str:
@@ -671,7 +682,23 @@ def req_reminder(c: Ctx) -> str:
     task = c.one(pools.tasks)
     when, due, _ = day_time(c, optional=True)
     lst = c.one(pools.reminder_lists) if c.rng.random() < 0.2 else ""
-    c.plan.call("create_reminder", task[:1].upper() + task[1:], due, "", lst, 0, False)
+    # Reminders' own modifiers: a priority (Reminders' 1 = high, 5 = medium, 9 = low; the tool has no flag, so
+    # "flag it" asks for high)
+    flag = ("", 0)
+    if c.rng.random() < 0.15:
+        flag = pick(
+            c,
+            "remind_flag",
+            [
+                (", high priority", 1),
+                (", flag it", 1),
+                (" - urgent", 1),
+                (" (medium priority)", 5),
+                (", low priority", 9),
+                (", mark it important", 1),
+            ],
+        )
+    c.plan.call("create_reminder", task[:1].upper() + task[1:], due, "", lst, flag[1], False)
     form = pick(
         c,
         "remind",
@@ -689,10 +716,16 @@ def req_reminder(c: Ctx) -> str:
             "remember to {K}",
         ],
     )
-    clause = with_time(form.format(K=task), when, front=c.rng.random() < 0.15)
-    return clause + (
-        c.rng.choice([" in my {L} list", ", {L} list", " on the {L} list"]).format(L=lst) if lst else ""
-    )
+    if due and c.rng.random() < 0.15:
+        when = "due " + when.removeprefix("on ")
+    front = not when.startswith("due ") and c.rng.random() < 0.15
+    if lst and c.rng.random() < 0.35:  # "add 'pay rent' to my Bills list, due July 1st"
+        form = c.rng.choice(["add {K} to my {L} list", "put {K} on the {L} list", "{L} list: {K}"])
+        clause = form.format(K=quoted(c, task), L=lst) + (", " + when if when else "")
+        return clause + flag[0]
+    clause = with_time(form.format(K=quoted(c, task) if "'" not in form else task), when, front=front)
+    listed = c.rng.choice([" in my {L} list", ", {L} list", " on the {L} list"]) if lst else ""
+    return clause + listed.format(L=lst) + flag[0]
 
 
 def req_note(c: Ctx) -> str:
@@ -738,6 +771,7 @@ def req_note(c: Ctx) -> str:
         return pick(c, "note_new" if named else "note_jot", forms).format(N=name, C=content)
     if kind == "add":
         c.plan.call("append_note_content", name, content, "")
+        content = quoted(c, content)
         return pick(
             c,
             "note_add",

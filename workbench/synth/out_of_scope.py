@@ -16,6 +16,10 @@ its evaluation measures how many it rejects on *held-out* templates and topics, 
 from __future__ import annotations
 
 import random
+from typing import Any
+
+from workbench.synth import phrasing, pools
+from workbench.synth.records import human_dev_queries, normalize_query
 
 _CITIES = (
     "Paris",
@@ -45,6 +49,17 @@ _PHRASES = (
 _THINGS = ("photosynthesis", "a black hole", "inflation", "the French Revolution", "blockchain", "a sonnet")
 _DISHES = ("lasagna", "pad thai", "banana bread", "shakshuka", "ramen", "guacamole", "paella")
 _ROOMS = ("living room", "kitchen", "bedroom", "office", "garage")
+_ITEMS = (
+    "paper towels",
+    "AA batteries",
+    "dog food",
+    "coffee beans",
+    "printer ink",
+    "a phone charger",
+    "socks",
+)
+_TIMES = ("6:30", "7am", "noon", "5:45", "8 pm", "9:15", "10am", "11:30", "6 am")
+_DAYS = ("tomorrow", "today", "on friday", "this weekend", "next monday", "tonight", "on the 14th")
 _OPENERS = ("", "", "Can you ", "Please ", "Hey, ", "I need you to ", "Could you ")  # before a request
 _ASKERS = ("", "", "Hey, ", "Quick question: ", "So, ")  # before a question
 
@@ -53,21 +68,25 @@ _TOPICS: dict[str, tuple[str, ...]] = {
     "weather": (
         "what's the weather in {city} tomorrow?",
         "tell me if it will rain in {city} this weekend.",
+        "do I need an umbrella {day}?",
         "how cold is it in {city} right now?",
     ),
     "stocks": (
         "what is {company} stock trading at?",
         "how did {company} shares do today?",
+        "buy 10 shares of {company}.",
         "give me the market cap of {company}.",
     ),
     "sports": (
         "what was the score of the {team} game last night?",
         "when do {team} play next?",
+        "did {team} win?",
         "who is leading the league, {team} or someone else?",
     ),
     "music": (
         "play some {artist}.",
         "put on the latest album by {artist}.",
+        "pause the music.",
         "skip to the next {artist} song.",
     ),
     "translate": (
@@ -78,12 +97,14 @@ _TOPICS: dict[str, tuple[str, ...]] = {
     "explain": (
         "explain {thing} in simple terms.",
         "what is {thing}?",
+        "write me a poem about {thing}.",
         "give me a short history of {thing}.",
     ),
     "math": ("what is {a} times {b}?", "calculate {a} divided by {b}.", "what's {a} percent of {b}?"),
     "smart_home": (
         "turn off the lights in the {room}.",
         "set the {room} thermostat to {t} degrees.",
+        "is the {room} window open?",
         "lock the {room} door.",
     ),
     "jokes": (
@@ -91,6 +112,89 @@ _TOPICS: dict[str, tuple[str, ...]] = {
         "make me laugh with a pun about {thing}.",
         "say something funny about {city}.",
     ),
+    # Near misses: requests that sound like a tool's but that no tool serves (there is no alarm, no call, no
+    # reading of the calendar or the inbox, no deleting, no ride or purchase among the 16 tools).
+    "alarms": (
+        "set an alarm for {time}.",
+        "wake me up at {time} {day}.",
+        "start a {n} minute timer.",
+        "timer for {n} mins.",
+        "snooze my {time} alarm.",
+    ),
+    "calendar_read": (
+        "what's on my calendar {day}?",
+        "do I have any meetings {day}?",
+        "when is my next meeting?",
+        "am I free {day} at {time}?",
+        "how busy is my week?",
+    ),
+    "inbox_read": (
+        "read me my latest email.",
+        "any new emails from {person}?",
+        "did {person} text me back?",
+        "how many unread messages do I have?",
+        "check my inbox for anything from {person}.",
+    ),
+    "calls": (
+        "call {person}.",
+        "facetime {person}.",
+        "ring {person} on speaker.",
+        "video call {person} {day} at {time}.",
+        "dial {person}'s cell.",
+    ),
+    "rides": (
+        "get me an uber to {place}.",
+        "book a lyft to {place} {day}.",
+        "how much is a cab to {place}?",
+        "order a ride to {place} for {time}.",
+        "call me a taxi to {place}.",
+    ),
+    "shopping": (
+        "order {item} on amazon.",
+        "buy more {item}.",
+        "add {item} to my cart.",
+        "reorder the {item} I got last time.",
+        "get {item} delivered {day}.",
+    ),
+    "undo": (
+        "delete my {note} note.",
+        "cancel my meeting {day}.",
+        "clear all my reminders.",
+        "remove {person} from my contacts.",
+        "unsend my last email.",
+    ),
+    "device": (
+        "turn on do not disturb.",
+        "set the volume to {n} percent.",
+        "turn bluetooth off.",
+        "take a screenshot.",
+        "restart my mac.",
+    ),
+    "web": (
+        "google {thing}.",
+        "search the web for {thing}.",
+        "look up {thing} on wikipedia.",
+        "open youtube and find videos about {thing}.",
+    ),
+    "payments": (
+        "send {person} {n} dollars on venmo.",
+        "pay {person} back for dinner.",
+        "what's my bank balance?",
+        "split the bill with {person}.",
+    ),
+    "conversions": (
+        "convert {n} miles to km.",
+        "what time is it in {city}?",
+        "how many grams are in a pound?",
+        "how many cups are in a liter?",
+    ),
+    "places_info": (
+        "is {place} open right now?",
+        "what time does {place} close {day}?",
+        "book a table at {place} for {time}.",
+        "how busy is {place} right now?",
+    ),
+    # the last two topics are held out whole
     "recipes": (
         "how do I make {dish}?",
         "what do I need to cook {dish} for four?",
@@ -105,39 +209,72 @@ _TOPICS: dict[str, tuple[str, ...]] = {
 _HELD_OUT_TOPICS = 2
 
 
-def _templates(held_out: bool) -> list[str]:
-    topics = list(_TOPICS.values())
+def _templates(held_out: bool) -> list[tuple[str, str]]:
+    """(topic, template) pairs: for training every template but each topic's last, of all topics but the last
+    two; held out, the rest."""
+    topics = list(_TOPICS.items())
     seen, unseen = topics[:-_HELD_OUT_TOPICS], topics[-_HELD_OUT_TOPICS:]
     if held_out:
-        return [t[-1] for t in seen] + [x for t in unseen for x in t]
-    return [x for t in seen for x in t[:-1]]
+        return [(k, t[-1]) for k, t in seen] + [(k, x) for k, t in unseen for x in t]
+    return [(k, x) for k, t in seen for x in t[:-1]]
+
+
+def _slots(rng: random.Random, split: str) -> dict[str, Any]:
+    return {
+        "city": rng.choice(_CITIES),
+        "company": rng.choice(_COMPANIES),
+        "team": rng.choice(_TEAMS),
+        "artist": rng.choice(_ARTISTS),
+        "lang": rng.choice(_LANGS),
+        "phrase": rng.choice(_PHRASES),
+        "thing": rng.choice(_THINGS),
+        "dish": rng.choice(_DISHES),
+        "room": rng.choice(_ROOMS),
+        "item": rng.choice(_ITEMS),
+        "time": rng.choice(_TIMES),
+        "day": rng.choice(_DAYS),
+        "person": rng.choice(pools.first_names(split)),
+        "place": rng.choice(pools.places(split)),
+        "note": rng.choice(pools.note_names(split)).lower(),
+        "a": rng.randint(2, 999),
+        "b": rng.randint(2, 999),
+        "n": rng.randint(2, 60),
+        "t": rng.randint(16, 26),
+    }
+
+
+def out_of_scope_items(n: int, seed: int = 0, held_out: bool = False) -> list[tuple[str, str]]:
+    """`n` distinct (query, topic) pairs; `held_out` draws only from the templates and topics kept from training
+    (and the held-out halves of the names and of the casual register's parts). A query of the hand-written dev
+    set is never written."""
+    rng = random.Random(f"out-of-scope/{seed}/{held_out}")
+    split = "ood" if held_out else "train"
+    templates = _templates(held_out)
+    never = human_dev_queries()
+    out: dict[str, str] = {}
+    misses = 0  # draws in a row that gave nothing new: the templates have run out
+    while len(out) < n and misses < 10_000:
+        topic, template = rng.choice(templates)
+        slots = _slots(rng, split)
+        text = template.format(**slots)
+        question = text.endswith("?")
+        register = phrasing.choose_register(rng)
+        if register == "plain":
+            opener = rng.choice(_ASKERS if question else _OPENERS)
+            query = opener + (text if opener else text[0].upper() + text[1:])
+        else:  # as people type it: lower case, abbreviations, typos, no final stop, a sign-off
+            values = [str(v) for v in slots.values() if isinstance(v, str) and v in text]
+            clause = phrasing.realize(rng, text.rstrip(".?"), values, register, held_out, rng.random() < 0.5)
+            query = phrasing.join_clauses(rng, [clause], held_out, opener=not question)
+        new = query not in out and normalize_query(query) not in never
+        misses = 0 if new else misses + 1
+        if new:
+            out[query] = topic
+    if len(out) < n:
+        raise ValueError(f"only {len(out)} distinct out-of-scope queries can be made; ask for fewer than {n}")
+    return list(out.items())
 
 
 def out_of_scope_queries(n: int, seed: int = 0, held_out: bool = False) -> list[str]:
-    """`n` distinct out-of-scope queries; `held_out` draws only from the templates and topics kept from training."""
-    rng = random.Random(f"out-of-scope/{seed}/{held_out}")
-    templates = _templates(held_out)
-    out: dict[str, None] = {}
-    misses = 0  # draws in a row that gave nothing new: the templates have run out
-    while len(out) < n and misses < 10_000:
-        text = rng.choice(templates).format(
-            city=rng.choice(_CITIES),
-            company=rng.choice(_COMPANIES),
-            team=rng.choice(_TEAMS),
-            artist=rng.choice(_ARTISTS),
-            lang=rng.choice(_LANGS),
-            phrase=rng.choice(_PHRASES),
-            thing=rng.choice(_THINGS),
-            dish=rng.choice(_DISHES),
-            room=rng.choice(_ROOMS),
-            a=rng.randint(2, 999),
-            b=rng.randint(2, 999),
-            t=rng.randint(16, 26),
-        )
-        opener = rng.choice(_ASKERS if text.endswith("?") else _OPENERS)
-        query = opener + (text if opener else text[0].upper() + text[1:])
-        misses = 0 if query not in out else misses + 1
-        out[query] = None
-    if len(out) < n:
-        raise ValueError(f"only {len(out)} distinct out-of-scope queries can be made; ask for fewer than {n}")
-    return list(out)
+    """`n` distinct out-of-scope queries (`out_of_scope_items` without the topics)."""
+    return [q for q, _ in out_of_scope_items(n, seed, held_out)]
