@@ -16,7 +16,8 @@ from transformers import AutoTokenizer
 
 from workbench.cli import main
 from workbench.finetune.bundled import bundled_planner
-from workbench.finetune.train import joiner_rows
+from workbench.finetune.settings import FinetuneConfig
+from workbench.finetune.train import finetune_method, joiner_rows
 from workbench.jsonl import read_jsonl
 from workbench.synth import offline
 from workbench.synth.dataset import split_path
@@ -168,4 +169,13 @@ def test_cli_import_writes_the_splits_the_joiner_file_and_the_report(tmp_path, m
         "input_ids"
     ]
     assert [t for t in rows["train"][0]["labels"] if t != -100] == [*reply, tokenizer.eos_token_id]
+    # the planner model trains on the join points beside the plans (a few real steps of the bundled planner)
+    cfg = FinetuneConfig(
+        train_joiner=True, train_records=8, val_records=4, batch_size=16, eval_every=2, train_examples=0,
+        full_epochs=1, precision="fp32", progress=False, threads=1,
+    )  # fmt: skip
+    dataset = tmp_path / "data" / "tinyagent"
+    report = finetune_method(cfg, "full", bundled_planner(), tmp_path / "planner", dataset)
+    assert report["joiner_examples"] == 72 and report["steps"] == 5  # (8 plans + 72 joins) / 16
+    assert (tmp_path / "planner" / "full" / "model" / "model.safetensors").exists()
     assert main(["synth", "--import", "tinyagent", str(tmp_path / "nowhere")]) == 1

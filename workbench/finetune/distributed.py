@@ -11,7 +11,7 @@ process, because its CPU launcher spreads processes only through mpirun; `--mult
 through torchrun, and without CUDA they train on the CPU over gloo (`single_process_note` says so at run time).
 
     accelerate launch --multi_gpu --num_processes 2 -m workbench finetune --profile quick   # gloo DDP on a CPU
-    accelerate launch --config_file configs/accelerate/multi_gpu.yaml -m workbench finetune --profile paper
+    accelerate launch --config_file workbench/profiles/accelerate/multi_gpu.yaml -m workbench finetune --profile paper
 
     >>> processes(), is_main()
     (1, True)
