@@ -36,9 +36,10 @@ def data(tmp_path_factory):
     with synthesized_workbench(
         tmp_path_factory.mktemp("toolrag"), train=1000, val=60, test=60, ood=20, report_sample=20
     ) as root:
-        cfg = ToolRAGConfig(
-            max_train=600, out_of_scope=150, epochs=2, eval_every=10, max_val=60, basic_examples=200
-        )
+        cfg = ToolRAGConfig(  # the quick profile's rate and tool weight, made for so few steps
+            max_train=600, out_of_scope=150, epochs=2, eval_every=10, max_val=60, basic_examples=200,
+            lr=5e-4, pos_weight=3.0,
+        )  # fmt: skip
         results = toolrag_stage.run(cfg)
         saved = root / "artifacts" / "toolrag" / "classifier"  # where the stage keeps it
         history = json.loads((saved / "history.json").read_text())
@@ -202,7 +203,7 @@ def test_a_saved_classifier_is_reused_only_for_the_same_data_and_settings(data):
     root, cfg, *_ = data
     assert toolrag_stage.saved_classifier_fits(cfg)
     assert not toolrag_stage.saved_classifier_fits(ToolRAGConfig(**{**cfg.__dict__, "lr": cfg.lr * 2}))
-    assert not toolrag_stage.saved_classifier_fits(ToolRAGConfig(**{**cfg.__dict__, "pos_weight": 3.0}))
+    assert not toolrag_stage.saved_classifier_fits(ToolRAGConfig(**{**cfg.__dict__, "pos_weight": 1.5}))
     meta_path = root / "artifacts" / "toolrag" / "classifier" / "toolrag.json"
     meta = meta_path.read_text()
     try:  # saved before `pos_weight` existed: trained with its default, so still a fit
