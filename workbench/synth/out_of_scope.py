@@ -4,9 +4,11 @@ TinyAgent's dataset holds only queries its tools can serve, so a classifier trai
 picks *some* tool: asked for the weather it picks the calendar, and the agent books an event. Its ToolRAG
 (Sec. 4) is a multi-label classifier with a sigmoid per tool, so "no tool" is simply every probability below
 the threshold; it only has to see such queries. This procedural generator (ours; the paper has none) writes
-them: topic templates filled from small pools. ToolRAG trains on them as negatives (an empty tool set), and
-its evaluation measures how many it rejects on *held-out* templates and topics, so the number says how far
-"no tool" generalizes, not how well the templates were memorized.
+them: topic templates filled from small pools, among them near misses that sound like a tool's request
+("set an alarm", "what's on my calendar", "call Ana", "get me an uber"), typed plainly or in the casual
+register of the planner's data (`phrasing`). ToolRAG trains on them as negatives (an empty tool set), and its
+evaluation measures how many it rejects on *held-out* templates, topics and register parts, so the number says
+how far "no tool" generalizes, not how well the templates were memorized.
 
     >>> qs = out_of_scope_queries(3, seed=0)
     >>> len(qs), len(set(qs))
