@@ -528,14 +528,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--constrained",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="grammar-constrained decoding (default: as in the best variant)",
+        help="grammar-constrained decoding (default: as in the best variant; off with --model)",
     )
     p.add_argument(
         "--grounded",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="constrained, with names, files and places copied from the query (default: as in the best "
-        "variant; implies --constrained)",
+        "variant; off with --model; implies --constrained)",
     )
     add_dataclass_arguments(p, Repairs)  # --merge-repeats/--no-merge-repeats and the like
     p.add_argument("--profile", choices=config.PROFILES)
