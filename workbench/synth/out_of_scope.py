@@ -265,7 +265,7 @@ def out_of_scope_items(n: int, seed: int = 0, held_out: bool = False) -> list[tu
             opener = rng.choice(_ASKERS if question else _OPENERS)
             query = opener + (text if opener else text[0].upper() + text[1:])
         else:  # as people type it: lower case, abbreviations, typos, no final stop, a sign-off
-            values = [str(v) for v in slots.values() if isinstance(v, str) and v in text]
+            values = [v for v in slots.values() if isinstance(v, str) and v in text]
             clause = phrasing.realize(rng, text.rstrip(".?"), values, register, held_out, rng.random() < 0.5)
             query = phrasing.join_clauses(rng, [clause], held_out, opener=not question)
         new = query not in out and normalize_query(query) not in never
