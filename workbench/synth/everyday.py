@@ -481,6 +481,8 @@ def req_event(c: Ctx) -> str:
             "event_alone",
             [
                 "put {T} on my calendar",
+                "add {T}",
+                "add a {T} event",
                 "block time for {T}",
                 "add {T} to my cal",
                 "calendar: {T}",
