@@ -557,7 +557,7 @@ def test_changed_settings_never_reuse_a_model_or_its_checkpoints(tmp_path):
         run(FinetuneConfig(methods=["ful"]))
 
 
-def test_the_best_variant_is_chosen_on_val_and_a_tie_goes_to_the_shorter_prompt():
+def test_the_best_variant_is_chosen_on_val_among_those_that_can_refuse():
     def row(variant, val, toolrag=False, constrained=False, grounded=False, model="full", fail=0.0):
         return {"variant": variant, "model": model, "success_val": val, "parse_failure_val": fail,
                 "toolrag": toolrag, "constrained": constrained, "grounded": grounded}  # fmt: skip
@@ -570,9 +570,13 @@ def test_the_best_variant_is_chosen_on_val_and_a_tie_goes_to_the_shorter_prompt(
         row("full + ToolRAG + grounded", 0.9, toolrag=True, constrained=True, grounded=True),
         row("full + ToolRAG + constrained", 0.9, toolrag=True, constrained=True, fail=0.05),
     ]
+    assert best_row(rows)["variant"] == "full + ToolRAG + grounded"  # a tie: grounded, and plans that parse
+    rows[1]["success_val"] = 0.95  # better on val, but without ToolRAG it cannot select no tool
     assert best_row(rows)["variant"] == "full + ToolRAG + grounded"
-    rows[1]["success_val"] = 0.95  # better on val wins, whatever its prompt
-    assert best_row(rows)["variant"] == "full"
+    rows[3]["success_val"] = 0.92  # among the ToolRAG variants, val decides
+    assert best_row(rows)["variant"] == "full + ToolRAG"
+    no_toolrag = [r for r in rows if not r["toolrag"]]  # no classifier trained: the best on val of the rest
+    assert best_row(no_toolrag)["variant"] == "full"
 
 
 def test_planner_sizes_times_real_training_steps_and_writes_its_results(workbench_dir):
@@ -594,3 +598,19 @@ def test_planner_sizes_times_real_training_steps_and_writes_its_results(workbenc
         sizes(PlannerSizesConfig(sizes="2b", records=12, batch_size=4, steps=1))
     with pytest.raises(ValueError, match="too few full batches"):
         sizes(PlannerSizesConfig(sizes="1m", records=4, batch_size=4, steps=1))
+
+
+def test_training_wall_counts_toolrag_from_the_classifier_it_trained(tmp_path, monkeypatch):
+    """ToolRAG's training time comes from the classifier's own history, so it counts before `toolrag eval`."""
+    import json
+
+    from workbench.stages.finetune import _training_wall
+
+    monkeypatch.setenv("WORKBENCH_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "artifacts" / "toolrag" / "classifier"
+    folder.mkdir(parents=True)
+    (folder / "history.json").write_text(json.dumps({"train_wall_s": 12.5}))
+    out = _training_wall({"pretrain_wall_s": None}, {"full": {"wall_s": 2.0}})
+    assert out["training_wall_s_by_stage"]["toolrag"] == 12.5
+    assert out["training_wall_s_all_stages"] == 14.5  # no synthesis results in this data folder

@@ -293,7 +293,13 @@ def _plan_best(
 def _training_wall(results: dict[str, Any], reports: dict[str, Any]) -> dict[str, Any]:
     """The wall time of every offline training step behind the planner (synthesis, ToolRAG, pre-training,
     fine-tuning), as each stage measured it, and the CPU it ran on."""
-    stages = {"synthesis": _measured("synthesis", "wall_s"), "toolrag": _measured("toolrag", "train_wall_s")}
+    history = (
+        config.toolrag_dir() / "classifier" / "history.json"
+    )  # written by `toolrag train`, before any eval
+    toolrag = (
+        json.loads(history.read_text(encoding="utf-8")).get("train_wall_s") if history.exists() else None
+    )
+    stages = {"synthesis": _measured("synthesis", "wall_s"), "toolrag": toolrag}
     stages["pretrain"] = results["pretrain_wall_s"]
     stages.update({m: r["wall_s"] for m, r in reports.items()})
     return {
@@ -318,10 +324,13 @@ def _variant(model: str, rag: bool, constrained: bool, grounded: bool = False) -
 
 
 def best_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The variant the agent uses: the best on val (never test) of the trained models. On a tie, the one with
-    ToolRAG (half the prompt, so faster), then the one whose decoding is grounded or constrained (plans that
-    always parse)."""
+    """The variant the agent uses: the best on val (never test) of the trained models with ToolRAG, where there
+    are any. Only ToolRAG can select no tool, so only a ToolRAG variant refuses an out-of-scope request; val is
+    all in scope and cannot reward that (one offline run's val chose `full` over `full + ToolRAG + constrained`
+    by 1 query of 150, and `full` planned every out-of-scope dev request). On a tie, the variant whose decoding
+    is grounded or constrained (plans that always parse)."""
     trained = [r for r in rows if r["model"] != "base"] or rows
+    trained = [r for r in trained if r["toolrag"]] or trained
     return max(
         trained,
         key=lambda r: (
