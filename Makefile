@@ -42,14 +42,18 @@ endif
 # compiler (8 minutes on this project's 2-core machines, up to 20 elsewhere); the wheel is built once into
 # $(WHEELHOUSE), outside the clone, and installed from there afterwards. Where it cannot be built, `make test`
 # goes on and the GGUF tests skip, naming `make gguf`. The version is pyproject's pin (tests/test_environment.py).
-WHEELHOUSE ?= $(HOME)/.cache/tinyagent-workbench/wheels
+# The build targets AVX2 rather than the building CPU (GGML_NATIVE=OFF): on a Xeon with AMX, a native build runs
+# 4-bit (Q4_0) matmuls on AMX tiles and crashes (a segmentation fault) on this planner's small layers, and a
+# wheel built natively on one machine may not run on another. The wheelhouse name says which build it holds.
+WHEELHOUSE ?= $(HOME)/.cache/tinyagent-workbench/wheels-avx2
+LLAMA_CPP_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 LLAMA_CPP_VERSION := 0.3.36
 gguf: $(VENV)/.gguf-installed
 
 $(VENV)/.gguf-installed: $(VENV)/.installed
 	@ls $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \
 	  echo "building llama-cpp-python $(LLAMA_CPP_VERSION) once into $(WHEELHOUSE) (8-20 minutes)"; \
-	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip wheel -q --no-deps --no-binary llama-cpp-python \
+	  CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python \
 	    -w $(WHEELHOUSE) llama-cpp-python==$(LLAMA_CPP_VERSION); }
 	$(PY) -m pip install -q --find-links $(WHEELHOUSE) -e '.[dev,gguf]'
 	@touch $@
