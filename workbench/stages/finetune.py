@@ -293,13 +293,10 @@ def _plan_best(
 def _training_wall(results: dict[str, Any], reports: dict[str, Any]) -> dict[str, Any]:
     """The wall time of every offline training step behind the planner (synthesis, ToolRAG, pre-training,
     fine-tuning), as each stage measured it, and the CPU it ran on."""
-    history = (
-        config.toolrag_dir() / "classifier" / "history.json"
-    )  # written by `toolrag train`, before any eval
-    toolrag = (
-        json.loads(history.read_text(encoding="utf-8")).get("train_wall_s") if history.exists() else None
-    )
-    stages = {"synthesis": _measured("synthesis", "wall_s"), "toolrag": toolrag}
+    # ToolRAG's from the classifier's own history, which `toolrag train` writes (toolrag.json waits for `eval`)
+    history = config.toolrag_dir() / "classifier" / "history.json"
+    toolrag = json.loads(history.read_text(encoding="utf-8")) if history.exists() else {}
+    stages = {"synthesis": _measured("synthesis", "wall_s"), "toolrag": toolrag.get("train_wall_s")}
     stages["pretrain"] = results["pretrain_wall_s"]
     stages.update({m: r["wall_s"] for m, r in reports.items()})
     return {
