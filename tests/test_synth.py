@@ -95,12 +95,7 @@ def test_ood_uses_held_out_people_templates_and_pairs(built):
     ood_people = lower(p for r in data["ood"] for p in _people_in(r["plan"]))  # casual queries: lower case
     assert ood_people and not ood_people & (train_people | train_groups)
     train_named = lower(p for r in data["train"] for p in _people_in(r["plan"]))
-    novel = train_named - train_people - train_groups  # spelled by pools.novel_name, never an ood name
-    assert len(novel) > 0.1 * len(train_named)
-    ood_words = lower(w for p in [*pools.people("ood"), *pools.first_names("ood")] for w in p.split())
-    assert not {w for p in novel for w in p.split()} & ood_words
-    for split in ("val", "test"):  # only training queries name people no pool holds
-        assert lower(p for r in data[split] for p in _people_in(r["plan"])) <= train_people | train_groups
+    assert train_named <= train_people | train_groups
     held = offline.HELD_OUT_PAIRS
     assert held, "some intent pairs are held out"
     for _ in range(300):  # in-distribution compositions never use a held-out pair

@@ -53,7 +53,6 @@ MONTHS = [
     "December",
 ]
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
-NOVEL_NAMES = 0.3  # the share of people in training queries named by `pools.novel_name`
 
 
 def _pick(rng: random.Random, items: Sequence[Any], ood: bool, n_ood: int = 2) -> tuple[int, Any]:
@@ -255,8 +254,6 @@ class Ctx:
             return Them(self.named)  # the people an earlier request named: "... and text them the link"
         pool = pools.people(self.split)
         chosen = list(dict.fromkeys(self.rng.choice(pool) for _ in range(self.rng.randint(lo, hi))))
-        if self.split == "train":  # names no pool holds, so the planner learns to copy names, not recall them
-            chosen = [pools.novel_name(self.rng) if self.rng.random() < NOVEL_NAMES else p for p in chosen]
         # sometimes a person is named by first name only, as users do ("Sid")
         chosen = [p.split()[0] if self.rng.random() < 0.15 else p for p in chosen]
         if self.rng.random() < 0.07:  # a group or a role instead of a person ("the design team")

@@ -240,55 +240,6 @@ def first_names(split: str) -> tuple[str, ...]:
     return tuple(_split(FIRST, split))
 
 
-# Syllables of names no pool holds; with accents, as names from many languages are typed.
-_ONSETS = ["", "", "b", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "y", "z"]
-_ONSETS += ["ch", "sh", "th", "br", "dr", "kr", "tr", "st", "ng", "kw"]
-_VOWELS = ["a", "e", "i", "o", "u"] * 6 + [
-    "ai",
-    "ia",
-    "ou",
-    "ei",
-    "é",
-    "á",
-    "ö",
-    "ü",
-]  # ~1 name in 4 accented
-_CODAS = ["", "", "", "", "n", "r", "l", "s", "k", "m", "sh", "t", "z"]
-
-
-@cache
-def _held_out_words() -> frozenset[str]:
-    return frozenset(w.lower() for w in (*_split(FIRST, "ood"), *_split(LAST, "ood")))
-
-
-def novel_name(rng) -> str:
-    """A name that no pool holds, spelled from random syllables ("Trouvik", "Ngáso Kilmerá", "Dairu Okafor").
-
-    Training on some of these teaches the planner to copy a name from the query rather than recall the nearest
-    name it has seen, which is what it must do for the names people write. A word that is an ood name is
-    never made, so ood stays unseen.
-
-        >>> import random; name = novel_name(random.Random(1))
-        >>> name not in people("train") and name.split()[0] not in first_names("train")
-        True
-    """
-
-    def word() -> str:
-        while True:
-            parts = [
-                rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
-                for _ in range(rng.randint(2, 3))
-            ]
-            w = "".join(parts)
-            if 3 <= len(w) <= 11 and w not in _held_out_words():
-                return w.capitalize()
-
-    r = rng.random()
-    if r < 0.4:
-        return word()
-    return f"{word()} {word() if r < 0.75 else rng.choice(_split(LAST, 'train'))}"
-
-
 @cache
 def places(split: str) -> tuple[str, ...]:
     """Cities, named venues ("Golden Fig Café") and street addresses ("1450 Shattuck Avenue")."""
