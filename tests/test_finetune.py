@@ -614,3 +614,16 @@ def test_training_wall_counts_toolrag_from_the_classifier_it_trained(tmp_path, m
     out = _training_wall({"pretrain_wall_s": None}, {"full": {"wall_s": 2.0}})
     assert out["training_wall_s_by_stage"]["toolrag"] == 12.5
     assert out["training_wall_s_all_stages"] == 14.5  # no synthesis results in this data folder
+
+
+def test_an_evaluation_kept_without_covering_is_not_reused_with_it():
+    from types import SimpleNamespace
+
+    from workbench.finetune.evaluate import _result_key
+
+    settings = dict(kind="compact", constrained=True, grounded=False, grammar_limits={}, max_new_tokens=8)
+    settings |= dict(batch_size=1, merge_repeats=True, recover_requests=True, resolve_dates=True, select=None)
+    records = [{"query": "q", "today": "2024-01-01", "plan": "1. join()<END_OF_PLAN>"}]
+    off = _result_key(SimpleNamespace(**settings, cover_tools=False), records, None, {})
+    assert off == _result_key(SimpleNamespace(**settings), records, None, {})  # as kept before the option
+    assert off != _result_key(SimpleNamespace(**settings, cover_tools=True), records, None, {})

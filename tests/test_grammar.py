@@ -428,3 +428,45 @@ def test_random_model_under_the_grounded_grammar_copies_every_name(tok):
         plan = parse_plan(tok.decode(ids[: ids.index(tok.eos_token_id)]))
         names = [a for step in plan.tasks for a in step.args if not a.startswith("$")]
         assert names and all(n in query_spans(query) for n in names), (query, names)
+
+
+# --------------------------------------------------------------------------------------- covering grammar
+
+
+def test_a_covering_grammar_accepts_gold_plans_and_only_plans_that_call_every_required_tool(tok):
+    extra = [SPECS["create_note"], SPECS["maps_open_location"]]
+    for _, plan in RECORDS[:60]:
+        tools = list(dict.fromkeys(parse_plan(plan).tools))
+        if len(tools) > 6 or {"create_note", "maps_open_location"} & set(tools):
+            continue
+        specs = [*(SPECS[t] for t in tools), *extra]
+        assert grammar_accepts(tok, plan_grammar(specs, require=tools), plan), plan
+        assert not grammar_accepts(tok, plan_grammar(specs, require=[*tools, "create_note"]), plan), plan
+    with pytest.raises(ValueError, match="cannot all be called"):
+        plan_grammar(TOOLS, max_steps=3, require=[t.name for t in TOOLS[:4]])
+
+
+def test_random_model_under_a_covering_grammar_calls_every_required_tool(tok):
+    rng = random.Random(5)
+    rows = [rng.sample(TOOLS, 3) for _ in range(8)]
+    required = [[s.name for s in specs[:2]] for specs in rows]
+    model = _tiny_llama(len(tok), 5)
+    queries = [q for q, _ in RECORDS[60:68]]
+    prompts = [
+        tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+        for q in queries
+    ]
+    inputs = tok(prompts, return_tensors="pt", padding=True)
+    grammars = [plan_grammar(s, **BOUNDS, require=r) for s, r in zip(rows, required, strict=True)]
+    torch.manual_seed(5)
+    out = model.generate(
+        **inputs,
+        do_sample=True,
+        temperature=1.0,
+        top_k=0,
+        max_new_tokens=MAX_NEW,
+        **constrained_generate_kwargs(tok, grammars),
+    )
+    for need, ids in zip(required, out[:, inputs["input_ids"].shape[1] :].tolist(), strict=True):
+        plan = parse_plan(tok.decode(ids[: ids.index(tok.eos_token_id)]))
+        assert set(need) <= set(plan.tools) and len(plan.tasks) <= BOUNDS["max_steps"], plan.tools

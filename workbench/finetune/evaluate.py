@@ -126,6 +126,10 @@ def _result_key(
         **{k: getattr(planner, k, None) for k in names},
         "rag": getattr(planner, "select", None) is not None,
     }
+    if getattr(
+        planner, "cover_tools", False
+    ):  # only when on, so results kept from before it existed still count
+        settings["cover_tools"] = True
     inputs = [[r["query"], r["today"], r["plan"]] for r in records]
     payload = {"planner": settings, "records": inputs, "tools": tools, "depends_on": depends_on}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()

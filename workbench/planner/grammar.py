@@ -59,6 +59,7 @@ def plan_grammar(
     max_list_len: int = 8,
     spans: Sequence[str] | None = None,
     dialect: str = "lark",
+    require: Sequence[str] = (),
 ) -> str:
     """A grammar for plans of 1..`max_steps` tool steps over `specs`, then join: Lark (llguidance's dialect,
     for transformers and mlx-lm) or, with `dialect="gbnf"`, llama.cpp's GBNF, the same language rule for rule.
@@ -67,6 +68,8 @@ def plan_grammar(
     tool more than once. Rule `stepK` is step K: `"$j"` is only allowed there for j < K.
     With `spans` (grounded decoding, `query_spans(query)`), a grounded parameter (a person, file, place or
     note the user names) takes one of those spans, a reference, or, where optional, "" or None.
+    With `require` (tool names), the plan calls each of those tools at least once before it may join
+    (`_covering_steps`).
     """
     if dialect not in _DIALECTS:
         raise ValueError(f"grammar dialect {dialect!r}: use 'lark' (llguidance) or 'gbnf' (llama.cpp)")
@@ -81,7 +84,7 @@ def plan_grammar(
     specs = list({s.name: s for s in specs}.values())  # the same tool twice is offered once
     lines = [
         f"{d.comment} plans over {len(specs)} tools, 1..{max_steps} tool steps, then join",
-        f'{d.start}{d.defines} "1. " step1',
+        f'{d.start}{d.defines} "1. " ' + ("step1m0" if set(require) & {s.name for s in specs} else "step1"),
         f"STRING{d.defines} {d.string(max_str_len)}",
         f"INT{d.defines} {d.int}",
         f"NUMBER{d.defines} {d.number}",
@@ -96,16 +99,68 @@ def plan_grammar(
             + " | ".join(json.dumps(json.dumps(v, ensure_ascii=False), ensure_ascii=False) for v in spans)
         )
         lines.append(f'EMPTY{d.defines} "\\"\\""')
+    required = [spec for spec in specs if spec.name in set(require)]
+    if len(required) > max_steps:
+        raise ValueError(f"{len(required)} required tools cannot all be called in {max_steps} steps")
     for k in range(1, max_steps + 1):
         if k > 1:  # the values step k may write: strings may be references to steps 1..k-1
             lines.append(f"REF{k}{d.defines} {d.ref(k)}")
             lines.append(f"str{k}{d.defines} STRING | REF{k}")
         items = _nested(f"str{k}" if k > 1 else "STRING", max_list_len, d)
         lines.append(f'list{k}{d.defines} "[" {d.optional(items)} "]"')
+        if required:
+            continue
         calls = " | ".join(_call(spec, k, bool(spans)) for spec in specs)
         tail = f'"{k + 1}. " (JOIN | step{k + 1})' if k < max_steps else f'"{k + 1}. " JOIN'
         lines.append(f'step{k}{d.defines} ({calls}) "\\n" {tail}')
+    if required:
+        others = [spec for spec in specs if spec not in required]
+        lines += _covering_steps(required, others, max_steps, bool(spans), d)
     return "\n".join(lines)
+
+
+def _covering_steps(
+    required: list[ToolSpec], others: list[ToolSpec], max_steps: int, grounded: bool, d: _Dialect
+) -> list[str]:
+    """Steps that call each `required` tool at least once before `join()`: rule `stepKmM` is step K when the
+    tools of bitmask M have been called, and join is offered only once M holds them all. Only steps from
+    which every missing tool still fits in the steps left are written, so no rule is a dead end; there are
+    at most `max_steps * 2**len(required)` of them (ToolRAG selects about 3 tools a query).
+
+        >>> g = plan_grammar([ToolSpec("f", (), ""), ToolSpec("g", (), "")], max_steps=2, require=["f", "g"])
+        >>> print("\\n".join(line for line in g.splitlines() if line.startswith("step")))
+        step1m0: call1t0 "\\n" "2. " step2m1 | call1t1 "\\n" "2. " step2m2
+        step2m2: call2t0 "\\n" "3. " JOIN
+        step2m1: call2t1 "\\n" "3. " JOIN
+    """
+    full, lines = (1 << len(required)) - 1, []
+    for k in range(1, max_steps + 1):
+        for i, spec in enumerate(required):
+            lines.append(f"call{k}t{i}{d.defines} {_call(spec, k, grounded)}")
+        if others:
+            lines.append(f"other{k}{d.defines} " + " | ".join(_call(spec, k, grounded) for spec in others))
+    todo, seen = [(1, 0)], {(1, 0)}
+    while todo:
+        k, mask = todo.pop()
+        alternatives = []
+        for call, after in [
+            *([(f"other{k}", mask)] if others else []),
+            *((f"call{k}t{i}", mask | 1 << i) for i in range(len(required))),
+        ]:
+            missing = len(required) - bin(after).count("1")
+            if missing > max_steps - k:
+                continue  # the tools still missing would not fit in the steps left
+            if k == max_steps:
+                tail = f'"{k + 1}. " JOIN'
+            else:
+                nxt = f"step{k + 1}m{after}"
+                tail = f'"{k + 1}. " ' + (f"(JOIN | {nxt})" if after == full else nxt)
+                if (k + 1, after) not in seen:
+                    seen.add((k + 1, after))
+                    todo.append((k + 1, after))
+            alternatives.append(f'{call} "\\n" {tail}')
+        lines.append(f"step{k}m{mask}{d.defines} " + " | ".join(alternatives))
+    return lines
 
 
 @dataclass(frozen=True)
