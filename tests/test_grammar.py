@@ -409,23 +409,8 @@ def test_random_model_under_the_grounded_grammar_copies_every_name(tok):
     grammars = [
         plan_grammar(specs, **BOUNDS, spans=query_spans(q)) for specs, q in zip(rows, queries, strict=True)
     ]
-    model = _tiny_llama(len(tok), 3)
-    prompts = [
-        tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
-        for q in queries
-    ]
-    inputs = tok(prompts, return_tensors="pt", padding=True)
-    torch.manual_seed(3)
-    out = model.generate(
-        **inputs,
-        do_sample=True,
-        temperature=1.0,
-        top_k=0,
-        max_new_tokens=MAX_NEW,
-        **constrained_generate_kwargs(tok, grammars),
-    )
-    for query, ids in zip(queries, out[:, inputs["input_ids"].shape[1] :].tolist(), strict=True):
-        plan = parse_plan(tok.decode(ids[: ids.index(tok.eos_token_id)]))
+    for query, text in zip(queries, _sampled_plans(tok, queries, grammars, seed=3), strict=True):
+        plan = parse_plan(text)
         names = [a for step in plan.tasks for a in step.args if not a.startswith("$")]
         assert names and all(n in query_spans(query) for n in names), (query, names)
 
@@ -450,16 +435,22 @@ def test_random_model_under_a_covering_grammar_calls_every_required_tool(tok):
     rng = random.Random(5)
     rows = [rng.sample(TOOLS, 3) for _ in range(8)]
     required = [[s.name for s in specs[:2]] for specs in rows]
-    model = _tiny_llama(len(tok), 5)
     queries = [q for q, _ in RECORDS[60:68]]
+    grammars = [plan_grammar(s, **BOUNDS, require=r) for s, r in zip(rows, required, strict=True)]
+    for need, text in zip(required, _sampled_plans(tok, queries, grammars, seed=5), strict=True):
+        plan = parse_plan(text)
+        assert set(need) <= set(plan.tools) and len(plan.tasks) <= BOUNDS["max_steps"], plan.tools
+
+
+def _sampled_plans(tok, queries: list[str], grammars: list[str], seed: int) -> list[str]:
+    """Plans a random tiny model samples for `queries`, row i under `grammars[i]`."""
     prompts = [
         tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
         for q in queries
     ]
     inputs = tok(prompts, return_tensors="pt", padding=True)
-    grammars = [plan_grammar(s, **BOUNDS, require=r) for s, r in zip(rows, required, strict=True)]
-    torch.manual_seed(5)
-    out = model.generate(
+    torch.manual_seed(seed)
+    out = _tiny_llama(len(tok), seed).generate(
         **inputs,
         do_sample=True,
         temperature=1.0,
@@ -467,6 +458,5 @@ def test_random_model_under_a_covering_grammar_calls_every_required_tool(tok):
         max_new_tokens=MAX_NEW,
         **constrained_generate_kwargs(tok, grammars),
     )
-    for need, ids in zip(required, out[:, inputs["input_ids"].shape[1] :].tolist(), strict=True):
-        plan = parse_plan(tok.decode(ids[: ids.index(tok.eos_token_id)]))
-        assert set(need) <= set(plan.tools) and len(plan.tasks) <= BOUNDS["max_steps"], plan.tools
+    new = out[:, inputs["input_ids"].shape[1] :].tolist()
+    return [tok.decode(ids[: ids.index(tok.eos_token_id)]) for ids in new]
