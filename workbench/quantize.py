@@ -538,7 +538,8 @@ def served_check(
     with MLXServer(folder, adapter_dir=adapter, max_tokens=planner.max_new_tokens) as server:
         ready = time.perf_counter() - start
         served = run_sync(ask_all(server.llm()))
-    local = [p["plan"] for p in planner.plan([r["query"] for r in recs], [r["today"] for r in recs])]
+    # the server returns the model's decoding: compare with the in-process decoding before the runtime's repairs
+    local = [p["plan"] for p in planner._decode([r["query"] for r in recs], [r["today"] for r in recs])]
     return {
         "served_n": len(recs),
         "served_same_as_in_process": sum(a == b for a, b in zip(served, local, strict=True)),
