@@ -126,9 +126,8 @@ def _result_key(
         **{k: getattr(planner, k, None) for k in names},
         "rag": getattr(planner, "select", None) is not None,
     }
-    if getattr(
-        planner, "cover_tools", False
-    ):  # only when on, so results kept from before it existed still count
+    # only when on, so results kept from before the option existed still count
+    if getattr(planner, "cover_tools", False):
         settings["cover_tools"] = True
     inputs = [[r["query"], r["today"], r["plan"]] for r in records]
     payload = {"planner": settings, "records": inputs, "tools": tools, "depends_on": depends_on}

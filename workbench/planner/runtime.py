@@ -74,8 +74,8 @@ MAX_COVERED = 6  # `cover_tools` requires at most this many selected tools (a gr
 
 @dataclass
 class Repairs:
-    """The runtime's repairs of a model's plan, each on by default; `workbench predict --no-merge-repeats` (and
-    the like) turns one off to measure the model's plans alone."""
+    """The runtime's repairs of a model's plan; `workbench predict --no-merge-repeats` (and the like) turns one
+    off to measure the model's plans alone. All but `cover_tools` (measured, and no better) are on by default."""
 
     merge_repeats: bool = field(
         default=True,
