@@ -82,9 +82,12 @@ def plan_grammar(
             raise ValueError(f"{spec.name!r} cannot be a tool name in a plan")
     d = _DIALECTS[dialect]
     specs = list({s.name: s for s in specs}.values())  # the same tool twice is offered once
+    required = [spec for spec in specs if spec.name in set(require)]
+    if len(required) > max_steps:
+        raise ValueError(f"{len(required)} required tools cannot all be called in {max_steps} steps")
     lines = [
         f"{d.comment} plans over {len(specs)} tools, 1..{max_steps} tool steps, then join",
-        f'{d.start}{d.defines} "1. " ' + ("step1m0" if set(require) & {s.name for s in specs} else "step1"),
+        f'{d.start}{d.defines} "1. " ' + ("step1m0" if required else "step1"),
         f"STRING{d.defines} {d.string(max_str_len)}",
         f"INT{d.defines} {d.int}",
         f"NUMBER{d.defines} {d.number}",
@@ -99,9 +102,6 @@ def plan_grammar(
             + " | ".join(json.dumps(json.dumps(v, ensure_ascii=False), ensure_ascii=False) for v in spans)
         )
         lines.append(f'EMPTY{d.defines} "\\"\\""')
-    required = [spec for spec in specs if spec.name in set(require)]
-    if len(required) > max_steps:
-        raise ValueError(f"{len(required)} required tools cannot all be called in {max_steps} steps")
     for k in range(1, max_steps + 1):
         if k > 1:  # the values step k may write: strings may be references to steps 1..k-1
             lines.append(f"REF{k}{d.defines} {d.ref(k)}")
