@@ -443,6 +443,32 @@ def test_the_planner_runtime_moves_dates_onto_the_day_the_query_names_in_batch_a
     assert run(planner.llm(tools, query, "2024-06-12").complete(chat)).text == right
 
 
+def test_the_planner_runtime_re_points_a_reference_of_the_wrong_kind_in_batch_and_in_stream(
+    tiny, monkeypatch
+):
+    """The model's plan is scripted (a text whose message names the email look-up, not the note): `Planner.plan`
+    and the streamed plan both send the note; `type_references=False` keeps the model's wiring."""
+    wrong = (
+        '1. get_phone_number("Ana")\n2. get_email_address("Ana")\n3. open_note("Milk", "")\n'
+        '4. send_sms(["$1"], "$2")\n5. join()<END_OF_PLAN>'
+    )
+    right = wrong.replace('"$2")', '"$3")')
+    tools = ["get_phone_number", "get_email_address", "open_note", "send_sms"]
+    planner = _tiny_planner(tiny, tools, {"max_steps": 4, "max_str_len": 10, "max_list_len": 2})
+    monkeypatch.setattr(planner.engine, "generate_batch", lambda prompts, budget: [wrong] * len(prompts))
+    query = "text Ana my milk note"
+    assert planner.plan([query], [TODAY])[0]["plan"] == right
+    planner.type_references = False
+    assert planner.plan([query], [TODAY])[0]["plan"] == wrong
+    monkeypatch.setattr(planner.engine, "with_logits_processors", lambda _: ScriptedLLM([wrong] * 3))
+    chat = [{"role": "user", "content": query}]
+    assert run(planner.llm(tools, query).complete(chat)).text == wrong
+    planner.type_references = True
+    streamed = planner.llm(tools, query)
+    assert run(streamed.complete(chat)).text == right
+    assert run(streamed.complete(chat)).text == right, "a replan is typed afresh"
+
+
 def test_the_best_planner_is_offered_the_tools_its_variant_was_measured_with(tiny, tmp_path):
     """The first run chose a variant offered all 16 tools; a ToolRAG classifier trained beside it must not then
     narrow the tools the agent plans with (it had selected 1 of the 2 tools a meeting needs)."""

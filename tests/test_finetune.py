@@ -616,7 +616,8 @@ def test_training_wall_counts_toolrag_from_the_classifier_it_trained(tmp_path, m
     assert out["training_wall_s_all_stages"] == 14.5  # no synthesis results in this data folder
 
 
-def test_an_evaluation_kept_without_covering_is_not_reused_with_it():
+@pytest.mark.parametrize("option", ["cover_tools", "exact_counts"])
+def test_an_evaluation_kept_without_a_decoding_option_is_not_reused_with_it(option):
     from types import SimpleNamespace
 
     from workbench.finetune.evaluate import _result_key
@@ -624,6 +625,6 @@ def test_an_evaluation_kept_without_covering_is_not_reused_with_it():
     settings = dict(kind="compact", constrained=True, grounded=False, grammar_limits={}, max_new_tokens=8)
     settings |= dict(batch_size=1, merge_repeats=True, recover_requests=True, resolve_dates=True, select=None)
     records = [{"query": "q", "today": "2024-01-01", "plan": "1. join()<END_OF_PLAN>"}]
-    off = _result_key(SimpleNamespace(**settings, cover_tools=False), records, None, {})
+    off = _result_key(SimpleNamespace(**settings, **{option: False}), records, None, {})
     assert off == _result_key(SimpleNamespace(**settings), records, None, {})  # as kept before the option
-    assert off != _result_key(SimpleNamespace(**settings, cover_tools=True), records, None, {})
+    assert off != _result_key(SimpleNamespace(**settings, **{option: True}), records, None, {})

@@ -4,6 +4,7 @@ model sampling under the constraint writes only plans that parse and validate.""
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -440,6 +441,36 @@ def test_random_model_under_a_covering_grammar_calls_every_required_tool(tok):
     for need, text in zip(required, _sampled_plans(tok, queries, grammars, seed=5), strict=True):
         plan = parse_plan(text)
         assert set(need) <= set(plan.tools) and len(plan.tasks) <= BOUNDS["max_steps"], plan.tools
+
+
+# ---------------------------------------------------------------------------------------- counted grammar
+
+
+def test_a_counted_grammar_accepts_gold_plans_and_only_plans_of_exactly_those_calls(tok):
+    for _, plan in RECORDS[:60]:
+        calls = Counter(parse_plan(plan).tools)
+        specs = [SPECS[t] for t in calls]
+        assert grammar_accepts(tok, plan_grammar(specs, counts=calls), plan), plan
+        tool = next(iter(calls))
+        for wrong in ({**calls, tool: calls[tool] + 1}, {**calls, tool: calls[tool] - 1}):
+            if sum(wrong.values()):
+                assert not grammar_accepts(tok, plan_grammar(specs, counts=wrong), plan), (plan, wrong)
+    with pytest.raises(ValueError, match="not given"):
+        plan_grammar(TOOLS[:1], counts={TOOLS[1].name: 1})
+    with pytest.raises(ValueError, match="steps"):
+        plan_grammar(TOOLS[:1], max_steps=2, counts={TOOLS[0].name: 3})
+    with pytest.raises(ValueError, match="grammar states"):
+        plan_grammar(TOOLS, max_steps=30, counts={t.name: 3 for t in TOOLS[:7]})  # 4**7 count vectors
+
+
+def test_random_model_under_a_counted_grammar_writes_exactly_those_calls(tok):
+    rng = random.Random(7)
+    pairs = [rng.sample(TOOLS, 2) for _ in range(8)]
+    wanted = [Counter({a.name: rng.randint(1, 2), b.name: 1}) for a, b in pairs]  # up to BOUNDS' 3 steps
+    queries = [q for q, _ in RECORDS[70:78]]
+    grammars = [plan_grammar([SPECS[t] for t in c], **BOUNDS, counts=c) for c in wanted]
+    for calls, text in zip(wanted, _sampled_plans(tok, queries, grammars, seed=7), strict=True):
+        assert Counter(parse_plan(text).tools) == calls, text
 
 
 def _sampled_plans(tok, queries: list[str], grammars: list[str], seed: int) -> list[str]:

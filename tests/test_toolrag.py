@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
 import torch
 from conftest import synthesized_workbench
 
+from workbench.plan import parse_plan
 from workbench.stages import toolrag as toolrag_stage
 from workbench.synth.dataset import load_split, split_path
 from workbench.toolrag import (
@@ -19,7 +21,7 @@ from workbench.toolrag import (
     ToolRAGConfig,
     load_encoder,
 )
-from workbench.toolrag.classifier import select_from_probabilities, targets
+from workbench.toolrag.classifier import MAX_COUNT, count_targets, select_from_probabilities, targets
 from workbench.toolrag.encoder import HFEncoder, minilm_path
 from workbench.tools.tinyagent import TOOL_NAMES
 
@@ -105,10 +107,28 @@ def test_targets_and_selection():
     assert select_from_probabilities(probs, 0.2) == [["send_sms"], ["open_note"]]
 
 
+def test_count_targets_read_each_tool_s_calls_and_ignore_the_rest():
+    plan = '1. get_email_address("Ana")\n2. get_email_address("Li")\n3. compose_new_email(["$1", "$2"], [], "Hi", "", [])\n4. join()<END_OF_PLAN>'
+    many = "\n".join(f'{i}. open_note("n{i}", "")' for i in range(1, 9)) + "\n9. join()<END_OF_PLAN>"
+    y = count_targets([plan, None, many])
+    email, compose, note = (
+        TOOL_NAMES.index(t) for t in ("get_email_address", "compose_new_email", "open_note")
+    )
+    assert y[0, email] == 1 and y[0, compose] == 0 and (y[0] == -1).sum() == 14  # class = calls - 1
+    assert (y[1] == -1).all(), "no plan (an out-of-scope query): no count to learn"
+    assert y[2, note] == MAX_COUNT - 1, "more calls than the head has classes read as the most"
+
+
 def test_classifier_trains_saves_and_loads(data):
     root, cfg, model, history, _ = data
     saved = root / "artifacts" / "toolrag" / "classifier"
-    assert {p.name for p in saved.iterdir()} >= {"encoder", "head.pt", "toolrag.json", "history.json"}
+    assert {p.name for p in saved.iterdir()} >= {
+        "encoder",
+        "head.pt",
+        "count_head.pt",
+        "toolrag.json",
+        "history.json",
+    }
     losses = history["train_loss"]
     assert np.mean(losses[-3:]) < np.mean(losses[:3]), "the training loss goes down"
     probs = model.probabilities(["Text Ana that I'm late", ""])
@@ -134,6 +154,55 @@ def test_classifier_trains_saves_and_loads(data):
     odd = model.select(["", "x" * 20000, "Envoie un SMS à Zoë"])  # defined results; "no tool" is one of them
     assert len(odd) == 3 and all(isinstance(s, list) and set(s) <= set(TOOL_NAMES) for s in odd)
     assert meta["labels"] == list(TOOL_NAMES) and meta["threshold"] == 0.5
+    queries = [r["query"] for r in load_split("val")[:20]]
+    counts = ToolRAGClassifier.load(copy).counts(queries)  # the count head is saved and read back too
+    assert counts == perturbed.counts(queries)
+    assert [sorted(c) for c in counts] == [sorted(s) for s in perturbed.select(queries)]
+    assert all(1 <= n <= MAX_COUNT for c in counts for n in c.values())
+
+
+def test_the_count_head_learns_how_many_calls_a_plan_makes(data):
+    """The count head's own loss goes down, and its reading of val is recorded. (This module's 38 steps are too
+    few for it to beat reading "once"; the offline run's head reads every call of 0.93 of val plans.)"""
+    *_, model, history, _ = data
+    counted = history["train_count_loss"]
+    assert len(counted) == len(history["train_loss"]), "every batch has in-scope queries to count"
+    assert np.mean(counted[-5:]) < 0.8 * np.mean(counted[:5]), counted
+    assert 0.0 <= history["val"][-1]["calls_exact"] <= 1.0
+    with torch.inference_mode():
+        logits = model._count_logits(model._pooled(["Text Ana and Li", "Email Bo"]))
+    assert logits.shape == (2, len(TOOL_NAMES), MAX_COUNT)
+
+
+def test_a_classifier_without_a_count_head_says_how_to_get_one(data, tmp_path):
+    root, cfg, model, history, _ = data
+    plain = ToolRAGClassifier(model.encoder, model.threshold)  # as trained before the count head
+    plain.head.load_state_dict(model.head.state_dict())
+    plain.save(tmp_path / "plain", ToolRAGConfig(**{**cfg.__dict__, "count_weight": 0.0}), history)
+    loaded = ToolRAGClassifier.load(tmp_path / "plain")
+    assert loaded.count_head is None and loaded.select(["Text Ana"]) == model.select(["Text Ana"])
+    with pytest.raises(EncoderError, match="without a count head"):
+        loaded.counts(["Text Ana"])
+
+
+def test_the_planner_decodes_exactly_the_calls_the_count_head_reads(data):
+    from workbench.finetune.bundled import bundled_planner
+    from workbench.planner import Planner
+
+    root, *_ = data
+    saved = root / "artifacts" / "toolrag" / "classifier"
+    options = dict(constrained=True, merge_repeats=False, recover_requests=False)  # the model's plans alone
+    planner = Planner.load(bundled_planner(), toolrag=saved, exact_counts=True, **options)
+    rows = load_split("test")[:8]
+    out = planner.plan([r["query"] for r in rows], [r["today"] for r in rows])
+    held = 0
+    for r, p in zip(rows, out, strict=True):
+        if calls := planner.calls(p["tools"], r["query"]):
+            assert Counter(parse_plan(p["plan"]).tools) == calls, (calls, p["plan"])
+            held += 1
+    assert held >= 6, "most queries are planned under their counts"
+    with pytest.raises(ValueError, match="count head"):
+        Planner.load(bundled_planner(), toolrag=None, exact_counts=True, **options).plan(["Text Ana hi"])
 
 
 @pytest.mark.slow
@@ -184,6 +253,7 @@ def test_stage_writes_results_and_table(data):
         "basic_recall_at_k_test",
         "prompt_tokens_reduction_test",
         "train_wall_s",
+        "classifier_calls_exact_ood",
     ):
         assert key in r
     assert r["basic_recall_at_k_test"]["16"] == 1.0 and r["prompt_tokens_reduction_test"] > 1.0
@@ -211,6 +281,9 @@ def test_a_saved_classifier_is_reused_only_for_the_same_data_and_settings(data):
         del old["config"]["pos_weight"]
         meta_path.write_text(json.dumps(old))
         assert toolrag_stage.saved_classifier_fits(cfg) == (cfg.pos_weight == 1.0)
+        del old["config"]["count_weight"], old["count_classes"]  # saved before the count head: retrained
+        meta_path.write_text(json.dumps(old))
+        assert not toolrag_stage.saved_classifier_fits(cfg)
     finally:
         meta_path.write_text(meta)
     path = split_path("val")

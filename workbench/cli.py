@@ -311,8 +311,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 constrained=bool(args.constrained or args.grounded),
                 grounded=bool(args.grounded),
             )
-        for f in dataclasses.fields(Repairs):
-            setattr(out, f.name, getattr(args, f.name, f.default))
+        for f in dataclasses.fields(Repairs):  # a flag given overrides; else the planner keeps its own
+            setattr(out, f.name, getattr(args, f.name, getattr(out, f.name)))
+        if (out.cover_tools or out.exact_counts) and not out.constrained:
+            raise SystemExit("--cover-tools and --exact-counts hold the plan grammar: add --constrained")
         return out
 
     n = predict_file(args.input, args.output, planner)

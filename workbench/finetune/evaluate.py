@@ -121,14 +121,16 @@ def _result_key(
         "merge_repeats",
         "recover_requests",
         "resolve_dates",
+        "type_references",
     )
     settings = {
         **{k: getattr(planner, k, None) for k in names},
         "rag": getattr(planner, "select", None) is not None,
     }
     # only when on, so results kept from before the option existed still count
-    if getattr(planner, "cover_tools", False):
-        settings["cover_tools"] = True
+    for option in ("cover_tools", "exact_counts"):
+        if getattr(planner, option, False):
+            settings[option] = True
     inputs = [[r["query"], r["today"], r["plan"]] for r in records]
     payload = {"planner": settings, "records": inputs, "tools": tools, "depends_on": depends_on}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()

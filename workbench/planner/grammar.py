@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,7 @@ def plan_grammar(
     spans: Sequence[str] | None = None,
     dialect: str = "lark",
     require: Sequence[str] = (),
+    counts: Mapping[str, int] | None = None,
 ) -> str:
     """A grammar for plans of 1..`max_steps` tool steps over `specs`, then join: Lark (llguidance's dialect,
     for transformers and mlx-lm) or, with `dialect="gbnf"`, llama.cpp's GBNF, the same language rule for rule.
@@ -69,7 +70,8 @@ def plan_grammar(
     With `spans` (grounded decoding, `query_spans(query)`), a grounded parameter (a person, file, place or
     note the user names) takes one of those spans, a reference, or, where optional, "" or None.
     With `require` (tool names), the plan calls each of those tools at least once before it may join
-    (`_covering_steps`).
+    (`_covering_steps`). With `counts` (tool name -> calls), the plan calls exactly those tools, each exactly
+    that many times, in any order, and then joins (`_counted_steps`).
     """
     if dialect not in _DIALECTS:
         raise ValueError(f"grammar dialect {dialect!r}: use 'lark' (llguidance) or 'gbnf' (llama.cpp)")
@@ -82,12 +84,35 @@ def plan_grammar(
             raise ValueError(f"{spec.name!r} cannot be a tool name in a plan")
     d = _DIALECTS[dialect]
     specs = list({s.name: s for s in specs}.values())  # the same tool twice is offered once
+    if counts is not None:
+        if sum(counts.values()) > max_steps:
+            raise ValueError(f"counts {dict(counts)} call more tools than a plan's {max_steps} steps")
+        return _counted_grammar(specs, counts, max_str_len, max_list_len, spans, d)
     required = [spec for spec in specs if spec.name in set(require)]
     if len(required) > max_steps:
         raise ValueError(f"{len(required)} required tools cannot all be called in {max_steps} steps")
     lines = [
         f"{d.comment} plans over {len(specs)} tools, 1..{max_steps} tool steps, then join",
         f'{d.start}{d.defines} "1. " ' + ("step1m0" if required else "step1"),
+        *_values(max_steps, max_str_len, max_list_len, spans, d),
+    ]
+    grounded = any(line.startswith("SPAN") for line in lines)
+    if required:
+        others = [spec for spec in specs if spec not in required]
+        return "\n".join(lines + _covering_steps(required, others, max_steps, grounded, d))
+    for k in range(1, max_steps + 1):
+        calls = " | ".join(_call(spec, k, grounded) for spec in specs)
+        tail = f'"{k + 1}. " (JOIN | step{k + 1})' if k < max_steps else f'"{k + 1}. " JOIN'
+        lines.append(f'step{k}{d.defines} ({calls}) "\\n" {tail}')
+    return "\n".join(lines)
+
+
+def _values(
+    max_steps: int, max_str_len: int, max_list_len: int, spans: Sequence[str] | None, d: _Dialect
+) -> list[str]:
+    """The rules of the values a step writes: strings, numbers, the query's spans (grounded decoding) and,
+    for step K, `strK` and `listK` (strings that may be references to steps 1..K-1)."""
+    lines = [
         f"STRING{d.defines} {d.string(max_str_len)}",
         f"INT{d.defines} {d.int}",
         f"NUMBER{d.defines} {d.number}",
@@ -108,14 +133,73 @@ def plan_grammar(
             lines.append(f"str{k}{d.defines} STRING | REF{k}")
         items = _nested(f"str{k}" if k > 1 else "STRING", max_list_len, d)
         lines.append(f'list{k}{d.defines} "[" {d.optional(items)} "]"')
-        if required:
-            continue
-        calls = " | ".join(_call(spec, k, bool(spans)) for spec in specs)
-        tail = f'"{k + 1}. " (JOIN | step{k + 1})' if k < max_steps else f'"{k + 1}. " JOIN'
-        lines.append(f'step{k}{d.defines} ({calls}) "\\n" {tail}')
-    if required:
-        others = [spec for spec in specs if spec not in required]
-        lines += _covering_steps(required, others, max_steps, bool(spans), d)
+    return lines
+
+
+MAX_COUNTED_STATES = 4096  # `counts` grammars write one rule per reachable count vector
+
+
+def _counted_grammar(
+    specs: list[ToolSpec],
+    counts: Mapping[str, int],
+    max_str_len: int,
+    max_list_len: int,
+    spans: Sequence[str] | None,
+    d: _Dialect,
+) -> str:
+    """A plan that calls each tool of `counts` exactly that many times, in any order, then joins: rule `atV`
+    is the step after the calls of count vector V (its digits joined by `x`, a name both Lark and GBNF allow),
+    so a plan has exactly `sum(counts)` steps and no rule is a dead end.
+
+        >>> g = plan_grammar([ToolSpec("f", (), ""), ToolSpec("g", (), "")], counts={"f": 2, "g": 1})
+        >>> print("\\n".join(line for line in g.splitlines() if line.startswith(("start", "at"))))
+        start: "1. " at0x0
+        at0x0: call1t0 "\\n" "2. " at1x0 | call1t1 "\\n" "2. " at0x1
+        at1x0: call2t0 "\\n" "3. " at2x0 | call2t1 "\\n" "3. " at1x1
+        at0x1: call2t0 "\\n" "3. " at1x1
+        at2x0: call3t1 "\\n" "4. " JOIN
+        at1x1: call3t0 "\\n" "4. " JOIN
+    """
+    by_name = {spec.name: spec for spec in specs}
+    unknown = sorted(set(counts) - set(by_name))
+    if unknown:
+        raise ValueError(f"counts name tools the grammar is not given: {unknown}")
+    counted = [(by_name[name], n) for name, n in counts.items() if n > 0]
+    steps = sum(n for _, n in counted)
+    if not counted:
+        raise ValueError("counts call no tool: a plan of no tool is `1. join()`, which needs no grammar")
+    states = 1
+    for _, n in counted:
+        states *= n + 1
+    if states > MAX_COUNTED_STATES:
+        raise ValueError(f"counts {dict(counts)} need {states} grammar states (at most {MAX_COUNTED_STATES})")
+    lines = [
+        f"{d.comment} plans of exactly {dict(counts)} calls, then join",
+        f'{d.start}{d.defines} "1. " at' + "x".join("0" * len(counted)),
+        *_values(steps, max_str_len, max_list_len, spans, d),
+    ]
+    grounded = any(line.startswith("SPAN") for line in lines)
+    for k in range(1, steps + 1):
+        lines += [f"call{k}t{i}{d.defines} {_call(spec, k, grounded)}" for i, (spec, _) in enumerate(counted)]
+    start = (0,) * len(counted)
+    todo, seen = [start], {start}
+    while todo:
+        done = todo.pop(0)
+        k = sum(done) + 1
+        alternatives = []
+        for i, (_, n) in enumerate(counted):
+            if done[i] == n:
+                continue
+            after = done[:i] + (done[i] + 1,) + done[i + 1 :]
+            if sum(after) == steps:
+                tail = f'"{k + 1}. " JOIN'
+            else:
+                tail = f'"{k + 1}. " at' + "x".join(map(str, after))
+                if after not in seen:
+                    seen.add(after)
+                    todo.append(after)
+            alternatives.append(f'call{k}t{i} "\\n" {tail}')
+        lines.append("at" + "x".join(map(str, done)) + f"{d.defines} " + " | ".join(alternatives))
     return "\n".join(lines)
 
 

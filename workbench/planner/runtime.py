@@ -29,6 +29,7 @@ import asyncio
 import datetime as dt
 import functools
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,12 +49,14 @@ from workbench.llm.local import MLXLLM, TransformersLLM, model_folder_or_hub_id,
 from workbench.plan import END_OF_PLAN, JOIN, RepeatMerger, merge_repeated_calls
 from workbench.planner.dates import DateRepair, named_day
 from workbench.planner.grammar import (
+    MAX_COUNTED_STATES,
     PlanLogitsProcessor,
     close_cut_plan,
     mlx_logits_processor,
     plan_grammar,
     query_spans,
 )
+from workbench.planner.references import ReferenceTyper, retype_references
 from workbench.planner.requests import (
     dropped_steps,
     ends_in_join,
@@ -63,7 +66,7 @@ from workbench.planner.requests import (
     split_requests,
 )
 from workbench.toolrag.examples import example_source
-from workbench.toolrag.selection import Selector, toolrag_selector
+from workbench.toolrag.selection import Selector, call_counter, toolrag_selector
 from workbench.tools.tinyagent import TOOL_NAMES, tinyagent_tools
 
 NO_TOOL_PLAN = f"1. {JOIN}(){END_OF_PLAN}"  # the plan for a query that no selected tool serves
@@ -75,7 +78,8 @@ MAX_COVERED = 6  # `cover_tools` requires at most this many selected tools (a gr
 @dataclass
 class Repairs:
     """The runtime's repairs of a model's plan; `workbench predict --no-merge-repeats` (and the like) turns one
-    off to measure the model's plans alone. All but `cover_tools` (measured, and no better) are on by default."""
+    off to measure the model's plans alone. The four repairs are on by default; the two decoding constraints
+    (`cover_tools`, `exact_counts`) are off."""
 
     merge_repeats: bool = field(
         default=True,
@@ -89,9 +93,20 @@ class Repairs:
         default=True,
         metadata={"help": "move the plan's dates onto the day the query names, worked out from today"},
     )
+    type_references: bool = field(
+        default=True,
+        metadata={"help": "re-point a reference to a step that cannot give what the parameter takes"},
+    )
     cover_tools: bool = field(
         default=False,
         metadata={"help": "under the plan grammar, call each tool ToolRAG selected (up to 6) before join()"},
+    )
+    exact_counts: bool = field(
+        default=False,
+        metadata={
+            "help": "under the plan grammar, call each tool ToolRAG selected exactly as often as its count head "
+            "reads (a classifier trained with one)"
+        },
     )
 
 
@@ -110,7 +125,9 @@ class Planner:
     joins (at most `MAX_COVERED` of them), since a plan that leaves one out has usually dropped a request.
     Measured on the offline run of cf1ba92 (full + ToolRAG + constrained) it fixes half the missing steps but
     the model, kept from joining, pads the plan with repeats: dev 0.842 against 0.848, ood 0.473 against
-    0.487, test 0.900 against 0.893, val 0.853 both.
+    0.487, test 0.900 against 0.893, val 0.853 both. `exact_counts` (off by default): under the grammar, a
+    plan calls each selected tool exactly as many times as ToolRAG's count head reads (`calls`), and nothing
+    else, so it can neither drop a second look-up nor pad with a repeat.
     """
 
     def __init__(
@@ -128,7 +145,9 @@ class Planner:
         merge_repeats: bool = True,
         recover_requests: bool = True,
         resolve_dates: bool = True,
+        type_references: bool = True,
         cover_tools: bool = False,
+        exact_counts: bool = False,
     ):
         if grounded and not constrained:
             raise ValueError("grounded decoding is a kind of constrained decoding: pass constrained=True too")
@@ -141,7 +160,12 @@ class Planner:
         self.grammar_limits = grammar_limits or {}
         self.max_new_tokens = max_new_tokens
         self.merge_repeats, self.recover_requests = merge_repeats, recover_requests
-        self.resolve_dates, self.cover_tools = resolve_dates, cover_tools
+        self.resolve_dates, self.type_references = resolve_dates, type_references
+        self.cover_tools, self.exact_counts = cover_tools, exact_counts
+        if exact_counts and not constrained:
+            raise ValueError(
+                "exact_counts holds the plan grammar to ToolRAG's counts: pass constrained=True too"
+            )
         self.batch_size = 1 if isinstance(self.engine, (MLXLLM, LlamaCppLLM)) else batch_size
 
     # ------------------------------------------------------------------------------------- loading
@@ -165,22 +189,23 @@ class Planner:
         toolrag: str | Path | None = "auto",
         constrained: bool | None = None,
         grounded: bool | None = None,
+        exact_counts: bool | None = None,
     ) -> Planner:
         """The best model `workbench finetune` last trained under `artifacts`, with its decoding settings,
         and the trained ToolRAG classifier when the best variant used one (`toolrag="auto"`); `toolrag` may name another
-        classifier folder, or "none" for all tools; `constrained` and `grounded` override the best variant's
-        decoding mode."""
+        classifier folder, or "none" for all tools; `constrained`, `grounded` and `exact_counts` override the best
+        variant's decoding mode (exact counts only where the classifier has a count head)."""
         model_dir, info = best_planner(artifacts)
         if str(toolrag) == "auto" and not info.get("toolrag", True):
             toolrag = "none"  # the best variant was chosen offered all 16 tools: it plans as it was measured
         constrained = info.get("constrained", False) if constrained is None else constrained
         grounded = (info.get("grounded", False) if grounded is None else grounded) and constrained
-        return cls.load(
-            model_dir,
-            toolrag=resolve_toolrag(toolrag, artifacts),
-            constrained=constrained,
-            grounded=grounded,
+        exact = (info.get("exact_counts", False) if exact_counts is None else exact_counts) and constrained
+        planner = cls.load(
+            model_dir, toolrag=resolve_toolrag(toolrag, artifacts), constrained=constrained, grounded=grounded
         )
+        planner.exact_counts = exact and call_counter(planner.select) is not None
+        return planner
 
     # ----------------------------------------------------------------------------- prompt, grammar
 
@@ -228,7 +253,23 @@ class Planner:
             spans=spans,
             dialect=dialect,
             require=tools if cover else (),
+            counts=self.calls(tools, query) if self.exact_counts else None,
         )
+
+    def calls(self, tools: Sequence[str], query: str) -> dict[str, int] | None:
+        """How many times the plan of `query` calls each of `tools`, as ToolRAG's count head reads it, or None
+        (the plain grammar) where it reads none of them or more calls than a grammar is written for."""
+        count = call_counter(self.select)
+        if count is None:
+            raise ValueError(
+                "exact_counts needs a ToolRAG classifier with a count head: pass --toolrag with one (`workbench "
+                "toolrag train --retrain` trains it)"
+            )
+        calls = {tool: n for tool, n in count([query])[0].items() if tool in tools}
+        too_many = sum(calls.values()) > self.grammar_limits.get("max_steps", 20)
+        if not calls or too_many or math.prod(n + 1 for n in calls.values()) > MAX_COUNTED_STATES:
+            return None
+        return calls
 
     def constrained_engine(self, grammars: Sequence[str | None]) -> TransformersLLM | MLXLLM | LlamaCppLLM:
         """The engine decoding row i under `grammars[i]` (llama.cpp: its sampler with the GBNF grammar; the
@@ -258,8 +299,8 @@ class Planner:
         if self.recover_requests and today is not None and len(split_requests(query)) > 1:
             recover = functools.partial(self._dropped_steps, query, today)
         dates = self._date_repair(query, today)
-        if self.merge_repeats or recover or dates:
-            return _PlanStream(llm, self.merge_repeats, recover, dates)
+        if self.merge_repeats or recover or dates or self.type_references:
+            return _PlanStream(llm, self.merge_repeats, recover, dates, self.type_references)
         return llm
 
     async def _dropped_steps(self, query: str, today: str, plan: str) -> list[str]:
@@ -301,6 +342,8 @@ class Planner:
         for p, today in zip(out, todays, strict=True):
             if self.merge_repeats:
                 p["plan"] = merge_repeated_calls(p["plan"], TOOL_NAMES)
+            if self.type_references:
+                p["plan"] = retype_references(p["plan"])
             if repair := self._date_repair(p["query"], today):
                 p["plan"] = repair.plan(p["plan"])
         return out
@@ -359,6 +402,8 @@ class Planner:
     def describe(self) -> str:
         """One line: the engine, the model folder and the decoding mode."""
         mode = "grounded" if self.grounded else "grammar-constrained" if self.constrained else "unconstrained"
+        if self.exact_counts:
+            mode += " to ToolRAG's call counts"
         engine = {MLXLLM: "mlx-lm", LlamaCppLLM: "llama.cpp"}.get(type(self.engine), "transformers")
         name = getattr(getattr(self.model, "config", None), "_name_or_path", "") or self.engine.model
         if isinstance(self.engine, LlamaCppLLM):
@@ -381,7 +426,8 @@ class _PlanStream(LLM):
     repeated calls merged (`plan.RepeatMerger`); where `recover` is given, the `join()` line held back until
     `recover(plan so far)` has returned the steps of dropped requests, which go before it (the first plan
     only: a replan is left as the model writes it); where `dates` is given, each step's dates moved onto the
-    day the query names. Usage and timings are the wrapped model's."""
+    day the query names; with `type_references`, references of the wrong kind re-pointed
+    (`planner.references`, each plan afresh). Usage and timings are the wrapped model's."""
 
     def __init__(
         self,
@@ -389,13 +435,21 @@ class _PlanStream(LLM):
         merge: bool,
         recover: Callable[[str], Awaitable[list[str]]] | None = None,
         dates: DateRepair | None = None,
+        type_references: bool = False,
     ):
         self.llm, self.model = llm, llm.model
         self.merge, self.recover, self.dates = merge, recover, dates
+        self.type_references, self.typer = type_references, None
 
     def _repaired(self, text: str) -> str:
-        """`text` (whole lines, the last one maybe without its newline) with each line's dates repaired."""
-        return "\n".join(map(self.dates.line, text.split("\n"))) if self.dates and text else text
+        """`text` (whole lines, the last one maybe without its newline, each line once and in order) with each
+        line's references re-pointed where of the wrong kind and its dates repaired."""
+        lines = text.split("\n")
+        if self.typer:
+            lines = list(map(self.typer.line, lines))
+        if self.dates:
+            lines = list(map(self.dates.line, lines))
+        return "\n".join(lines)
 
     async def _generate(
         self,
@@ -406,6 +460,7 @@ class _PlanStream(LLM):
         state: StreamState,
     ) -> AsyncIterator[str]:
         merger, result = RepeatMerger(TOOL_NAMES if self.merge else ()), []
+        self.typer = ReferenceTyper() if self.type_references else None
         recover, self.recover = self.recover, None
         raw, pending, held = "", "", False  # held: from the join() line on, nothing passes until the end
         async for chunk in self.llm.stream(messages, stop, temperature, max_tokens, result):

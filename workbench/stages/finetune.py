@@ -6,7 +6,8 @@ Steps, each cached under `<artifacts>/planner/` and skipped when its saved setti
    (`finetune.base`, `finetune.train.build_base`); the paper profile names a hub checkpoint;
 2. LoRA and full fine-tuning on (prompt, gold plan) pairs (`finetune.prompts`, `finetune.train`);
 3. evaluation of base / LoRA / full x ToolRAG on/off x decoding (free, constrained, and for the trained models
-   grounded: constrained with names, files and places copied from the query), on val, test and ood
+   grounded: constrained with names, files and places copied from the query; with ToolRAG's count head, exact
+   counts: constrained to the calls it reads), on val, test and ood
    (`workbench.planner`, `finetune.evaluate`), into `data/results/planner.json` and
    `figures/fig_success_rate.png`; the best variant (chosen on val) into `<artifacts>/planner/best.json`.
    Each variant's result per split is kept in `<artifacts>/planner/evaluations/`, so a killed run resumes
@@ -48,7 +49,7 @@ from workbench.metrics import error_breakdown
 from workbench.planner import Planner, resolve_toolrag
 from workbench.synth.dataset import load_split, require_splits
 from workbench.toolrag.examples import example_source
-from workbench.toolrag.selection import toolrag_selector
+from workbench.toolrag.selection import call_counter, toolrag_selector
 from workbench.viz.planner import fig_success_rate
 
 PAPER_ROWS = [  # TinyAgent (Erdogan et al. 2024), Table 1 / Sec. 5, success rate on their test set
@@ -130,18 +131,23 @@ def run(cfg: FinetuneConfig | None = None) -> dict[str, Any]:
         model, tokenizer = load_model(folder)
         k, examples = _examples(cfg, name, dataset, cache)
         # decoding: free, constrained, and for trained models constrained + grounded (names copied from the query)
-        decodings = [(False, False), (True, False), *([(True, True)] if name in reports else [])]
+        # and, with a ToolRAG whose count head reads each tool's calls, constrained to exactly those calls
+        decodings = [(False, False, False), (True, False, False)]
+        if name in reports:
+            decodings.append((True, True, False))
         for use_rag in [False, True] if selected else [False]:
-            for constrained, grounded in decodings:
+            counted = use_rag and name in reports and call_counter(select) is not None
+            for constrained, grounded, exact in [*decodings, *([(True, False, True)] if counted else [])]:
                 planner = _planner(
-                    model, tokenizer, cfg, examples, select if use_rag else None, constrained, grounded
+                    model, tokenizer, cfg, examples, select if use_rag else None, constrained, grounded, exact
                 )
                 row = {
-                    "variant": _variant(name, use_rag, constrained, grounded),
+                    "variant": _variant(name, use_rag, constrained, grounded, exact),
                     "model": name,
                     "toolrag": use_rag,
                     "constrained": constrained,
                     "grounded": grounded,
+                    "exact_counts": exact,
                     "prompt": cfg.prompt + (" + examples" if examples else ""),
                     "parameters": count_parameters(model),
                 }
@@ -230,6 +236,7 @@ def _planner(
     select: Any,
     constrained: bool,
     grounded: bool,
+    exact_counts: bool = False,
 ) -> Planner:
     return Planner(
         model,
@@ -242,6 +249,7 @@ def _planner(
         batch_size=cfg.eval_batch_size,
         grounded=grounded,
         grammar_limits=grammar_limits(cfg),
+        exact_counts=exact_counts,
     )
 
 
@@ -279,7 +287,16 @@ def _plan_best(
     model, tokenizer = load_model(folder)
     k, examples = _examples(cfg, best["model"], dataset, cache)
     rag = select if best["toolrag"] else None
-    planner = _planner(model, tokenizer, cfg, examples, rag, best["constrained"], best["grounded"])
+    planner = _planner(
+        model,
+        tokenizer,
+        cfg,
+        examples,
+        rag,
+        best["constrained"],
+        best["grounded"],
+        best.get("exact_counts", False),
+    )
     res = evaluate_variant(
         planner,
         records,
@@ -312,12 +329,11 @@ def _measured(stage: str, key: str) -> float | None:
     return json.loads(path.read_text(encoding="utf-8")).get(key) if path.exists() else None
 
 
-def _variant(model: str, rag: bool, constrained: bool, grounded: bool = False) -> str:
-    return (
-        model
-        + (" + ToolRAG" if rag else "")
-        + (" + grounded" if grounded else " + constrained" if constrained else "")
+def _variant(model: str, rag: bool, constrained: bool, grounded: bool = False, exact: bool = False) -> str:
+    decoding = (
+        " + exact counts" if exact else " + grounded" if grounded else " + constrained" if constrained else ""
     )
+    return model + (" + ToolRAG" if rag else "") + decoding
 
 
 def best_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -325,7 +341,7 @@ def best_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     are any. Only ToolRAG can select no tool, so only a ToolRAG variant refuses an out-of-scope request; val is
     all in scope and cannot reward that (one offline run's val chose `full` over `full + ToolRAG + constrained`
     by 1 query of 150, and `full` planned every out-of-scope dev request). On a tie, the variant whose decoding
-    is grounded or constrained (plans that always parse)."""
+    is held to exact counts, grounded or constrained (plans that always parse)."""
     trained = [r for r in rows if r["model"] != "base"] or rows
     trained = [r for r in trained if r["toolrag"]] or trained
     return max(
@@ -334,6 +350,7 @@ def best_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
             r["success_val"],
             -r["parse_failure_val"],
             bool(r["toolrag"]),
+            bool(r.get("exact_counts")),
             bool(r.get("grounded")),
             bool(r["constrained"]),
         ),
@@ -353,6 +370,7 @@ def summarize(
         "toolrag": best["toolrag"],
         "constrained": best["constrained"],
         "grounded": best.get("grounded", False),
+        "exact_counts": best.get("exact_counts", False),
         "prompt": cfg.prompt,
         "max_new_tokens": cfg.max_new_tokens,
         "grammar_limits": grammar_limits(cfg),

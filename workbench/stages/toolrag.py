@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import random
 import statistics
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from workbench import config
+from workbench.plan import parse_plan
 from workbench.synth.dataset import load_split, split_path
 from workbench.synth.out_of_scope import out_of_scope_items
 from workbench.toolrag.basic import BasicRAG
@@ -87,7 +89,10 @@ def saved_classifier_fits(cfg: ToolRAGConfig) -> bool:
     # a setting added since the classifier was saved counts as its default (what it was trained with)
     defaults = {f.name: f.default for f in fields(ToolRAGConfig)}
     same_config = all(meta["config"].get(k, defaults[k]) == getattr(cfg, k) for k in TRAINING_FIELDS)
-    return same_config and meta.get("data") == _fingerprint()
+    counted = bool(meta.get("count_classes")) == (
+        cfg.count_weight > 0
+    )  # saved before the count head: retrain
+    return same_config and counted and meta.get("data") == _fingerprint()
 
 
 def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, Any]:
@@ -153,6 +158,10 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
         results["splits"][split] = rows
         # in-scope queries the classifier rejects: the agent would wrongly answer "no tool can serve"
         results[f"classifier_no_tool_{split}"] = round(sum(not p for p in picks) / max(1, len(picks)), 4)
+        if classifier.count_head is not None:  # every call of the plan read right: tools and how often
+            calls = [dict(Counter(parse_plan(r["plan"]).tools)) for r in records]
+            right = sum(a == b for a, b in zip(classifier.counts(queries), calls, strict=True))
+            results[f"classifier_calls_exact_{split}"] = round(right / max(1, len(records)), 4)
     results["out_of_scope"] = out_of_scope_rejection(classifier, cfg)
     test = {r["method"]: r for r in results["splits"]["test"]}
     ood = {r["method"]: r for r in results["splits"]["ood"]}

@@ -12,6 +12,7 @@ from pathlib import Path
 from workbench.toolrag.classifier import ToolRAGClassifier
 
 Selector = Callable[[Sequence[str]], list[list[str]]]
+CallCounter = Callable[[Sequence[str]], list[dict[str, int]]]  # queries -> {tool: calls} of each plan
 
 
 def toolrag_selector(folder: str | Path | None) -> Selector | None:
@@ -21,3 +22,12 @@ def toolrag_selector(folder: str | Path | None) -> Selector | None:
     if folder is None:
         return None
     return ToolRAGClassifier.load(Path(folder)).select
+
+
+def call_counter(select: Selector | None) -> CallCounter | None:
+    """The count head's reading (`ToolRAGClassifier.counts`) of the classifier whose `select` this is, or None
+    where `select` is no classifier's or its classifier was trained without a count head."""
+    classifier = getattr(select, "__self__", None)
+    if isinstance(classifier, ToolRAGClassifier) and classifier.count_head is not None:
+        return classifier.counts
+    return None
