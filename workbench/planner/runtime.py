@@ -403,7 +403,7 @@ class Planner:
         """One line: the engine, the model folder and the decoding mode."""
         mode = "grounded" if self.grounded else "grammar-constrained" if self.constrained else "unconstrained"
         if self.exact_counts:
-            mode += " to ToolRAG's call counts"
+            mode += " (to ToolRAG's call counts)"
         engine = {MLXLLM: "mlx-lm", LlamaCppLLM: "llama.cpp"}.get(type(self.engine), "transformers")
         name = getattr(getattr(self.model, "config", None), "_name_or_path", "") or self.engine.model
         if isinstance(self.engine, LlamaCppLLM):
