@@ -71,7 +71,7 @@ def plan_grammar(
     note the user names) takes one of those spans, a reference, or, where optional, "" or None.
     With `require` (tool names), the plan calls each of those tools at least once before it may join
     (`_covering_steps`). With `counts` (tool name -> calls), the plan calls exactly those tools, each exactly
-    that many times, in any order, and then joins (`_counted_steps`).
+    that many times, in any order, and then joins (`_counted_grammar`).
     """
     if dialect not in _DIALECTS:
         raise ValueError(f"grammar dialect {dialect!r}: use 'lark' (llguidance) or 'gbnf' (llama.cpp)")

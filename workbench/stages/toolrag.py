@@ -89,9 +89,8 @@ def saved_classifier_fits(cfg: ToolRAGConfig) -> bool:
     # a setting added since the classifier was saved counts as its default (what it was trained with)
     defaults = {f.name: f.default for f in fields(ToolRAGConfig)}
     same_config = all(meta["config"].get(k, defaults[k]) == getattr(cfg, k) for k in TRAINING_FIELDS)
-    counted = bool(meta.get("count_classes")) == (
-        cfg.count_weight > 0
-    )  # saved before the count head: retrain
+    # a classifier saved before the count head has none: retrained when the settings want one
+    counted = bool(meta.get("count_classes")) == (cfg.count_weight > 0)
     return same_config and counted and meta.get("data") == _fingerprint()
 
 
