@@ -39,7 +39,7 @@ from workbench.finetune.llamacpp import (
     quantize_gguf,
 )
 from workbench.llm.llamacpp import need_llama_cpp
-from workbench.planner import GGUFPlanner
+from workbench.planner import NO_TOOL_PLAN, GGUFPlanner
 from workbench.quantize import QuantizeConfig, _cached, _fingerprint, _stamp, lora_on_frozen
 from workbench.serve import LlamaCppServer
 
@@ -188,6 +188,9 @@ def served_gguf_check(path: Path, recs: list[dict[str, Any]], planner: GGUFPlann
         out = []
         for r in recs:
             tools = planner.tools_for([r["query"]])[0]
+            if not tools:  # ToolRAG selected none: the runtime answers with the no-tool plan, as in process
+                out.append(NO_TOOL_PLAN)
+                continue
             grammar = planner.grammar(tools, r["query"])
             # greedy as in process: the server's default repeat penalty (1.1) would change the plans
             llm = server.llm(extra_body={"repeat_penalty": 1.0, **({"grammar": grammar} if grammar else {})})
