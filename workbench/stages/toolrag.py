@@ -17,14 +17,12 @@ from __future__ import annotations
 import json
 import random
 import statistics
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from workbench import config
-from workbench.plan import parse_plan
 from workbench.synth.dataset import load_split, split_path
 from workbench.synth.out_of_scope import out_of_scope_items
 from workbench.toolrag.basic import BasicRAG
@@ -33,6 +31,7 @@ from workbench.toolrag.classifier import (
     ToolRAGClassifier,
     ToolRAGConfig,
     data_fingerprint,
+    plan_calls,
 )
 from workbench.toolrag.encoder import load_encoder
 from workbench.toolrag.examples import cached_embeddings, planner_token_counter, prompt_tokens
@@ -158,7 +157,7 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
         # in-scope queries the classifier rejects: the agent would wrongly answer "no tool can serve"
         results[f"classifier_no_tool_{split}"] = round(sum(not p for p in picks) / max(1, len(picks)), 4)
         if classifier.count_head is not None:  # every call of the plan read right: tools and how often
-            calls = [dict(Counter(parse_plan(r["plan"]).tools)) for r in records]
+            calls = [plan_calls(r["plan"]) for r in records]
             right = sum(a == b for a, b in zip(classifier.counts(queries), calls, strict=True))
             results[f"classifier_calls_exact_{split}"] = round(right / max(1, len(records)), 4)
     results["out_of_scope"] = out_of_scope_rejection(classifier, cfg)

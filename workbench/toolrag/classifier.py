@@ -136,13 +136,18 @@ def targets(tool_lists: Sequence[Sequence[str]]) -> np.ndarray:
     return y
 
 
+def plan_calls(plan: str) -> dict[str, int]:
+    """How many times `plan` calls each tool it calls: what the count head learns to read."""
+    return dict(Counter(parse_plan(plan).tools))
+
+
 def count_targets(plans: Sequence[str | None]) -> np.ndarray:
     """Class `calls - 1` (capped at `MAX_COUNT - 1`) per plan and tool, -1 where the plan calls it not (or
     there is no plan: an out-of-scope query), which the count loss ignores."""
     index = {n: i for i, n in enumerate(TOOL_NAMES)}
     y = np.full((len(plans), len(TOOL_NAMES)), -1, dtype=np.int64)
     for row, plan in enumerate(plans):
-        calls = Counter(task.tool for task in parse_plan(plan).tasks) if plan else {}
+        calls = plan_calls(plan) if plan else {}
         for tool, n in calls.items():
             y[row, index[tool]] = min(n, MAX_COUNT) - 1
     return y
@@ -212,11 +217,13 @@ class ToolRAGClassifier:
         with self._torch.inference_mode():
             for start in range(0, len(queries), batch_size):
                 pooled = self._pooled(queries[start : start + batch_size])
-                chosen = (self._torch.sigmoid(self.head(pooled)) > self.threshold).cpu().numpy()
+                chosen = select_from_probabilities(
+                    self._torch.sigmoid(self.head(pooled)).cpu().numpy(), self.threshold
+                )
                 calls = self._count_logits(pooled).argmax(-1).cpu().numpy() + 1
                 out += [
-                    {TOOL_NAMES[j]: int(c[j]) for j in np.flatnonzero(row)}
-                    for row, c in zip(chosen, calls, strict=True)
+                    {t: int(c[TOOL_NAMES.index(t)]) for t in tools}
+                    for tools, c in zip(chosen, calls, strict=True)
                 ]
         return out
 
@@ -345,7 +352,7 @@ class ToolRAGClassifier:
         queries = [r["query"] for r in val]
         m = selection_metrics(self.select(queries), [r["tools"] for r in val])
         if self.count_head is not None:  # reported, not selected on: every call of the plan read right
-            calls = [dict(Counter(t.tool for t in parse_plan(r["plan"]).tasks)) for r in val]
+            calls = [plan_calls(r["plan"]) for r in val]
             m["calls_exact"] = round(
                 float(np.mean([a == b for a, b in zip(self.counts(queries), calls, strict=True)])), 4
             )
