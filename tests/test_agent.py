@@ -443,16 +443,28 @@ def test_the_planner_runtime_moves_dates_onto_the_day_the_query_names_in_batch_a
     assert run(planner.llm(tools, query, "2024-06-12").complete(chat)).text == right
 
 
+@pytest.mark.parametrize(
+    ("wrong", "right"),
+    [
+        (  # the note is there before the text
+            '1. get_phone_number("Ana")\n2. get_email_address("Ana")\n3. open_note("Milk", "")\n'
+            '4. send_sms(["$1"], "$2")\n5. join()<END_OF_PLAN>',
+            '1. get_phone_number("Ana")\n2. get_email_address("Ana")\n3. open_note("Milk", "")\n'
+            '4. send_sms(["$1"], "$3")\n5. join()<END_OF_PLAN>',
+        ),
+        (  # the note comes after the text: the text waits for it
+            '1. get_phone_number("Ana")\n2. send_sms(["$1"], "$1")\n3. get_email_address("Ana")\n'
+            '4. open_note("Milk", "")\n5. join()<END_OF_PLAN>',
+            '1. get_phone_number("Ana")\n2. get_email_address("Ana")\n3. open_note("Milk", "")\n'
+            '4. send_sms(["$1"], "$3")\n5. join()<END_OF_PLAN>',
+        ),
+    ],
+)
 def test_the_planner_runtime_re_points_a_reference_of_the_wrong_kind_in_batch_and_in_stream(
-    tiny, monkeypatch
+    tiny, monkeypatch, wrong, right
 ):
-    """The model's plan is scripted (a text whose message names the email look-up, not the note): `Planner.plan`
-    and the streamed plan both send the note; `type_references=False` keeps the model's wiring."""
-    wrong = (
-        '1. get_phone_number("Ana")\n2. get_email_address("Ana")\n3. open_note("Milk", "")\n'
-        '4. send_sms(["$1"], "$2")\n5. join()<END_OF_PLAN>'
-    )
-    right = wrong.replace('"$2")', '"$3")')
+    """The model's plan is scripted (a text whose message names a look-up, not the note): `Planner.plan` and
+    the streamed plan both send the note; `type_references=False` keeps the model's wiring."""
     tools = ["get_phone_number", "get_email_address", "open_note", "send_sms"]
     planner = _tiny_planner(tiny, tools, {"max_steps": 4, "max_str_len": 10, "max_list_len": 2})
     monkeypatch.setattr(planner.engine, "generate_batch", lambda prompts, budget: [wrong] * len(prompts))

@@ -629,3 +629,22 @@ def test_an_evaluation_kept_without_a_decoding_option_is_not_reused_with_it(opti
     off = _result_key(SimpleNamespace(**settings, **{option: False}), records, None, {})
     assert off == _result_key(SimpleNamespace(**settings), records, None, {})  # as kept before the option
     assert off != _result_key(SimpleNamespace(**settings, **{option: True}), records, None, {})
+
+
+def test_an_evaluation_kept_from_an_earlier_reference_repair_is_redone():
+    """Plans are kept after the runtime's repairs: a new version of the reference repair must not reuse them."""
+    from types import SimpleNamespace
+
+    from workbench.finetune.evaluate import _result_key
+    from workbench.planner import Planner
+
+    settings = dict(kind="compact", constrained=True, grounded=False, grammar_limits={}, max_new_tokens=8)
+    settings |= dict(batch_size=1, merge_repeats=True, recover_requests=True, resolve_dates=True, select=None)
+    records = [{"query": "q", "today": "2024-01-01", "plan": "1. join()<END_OF_PLAN>"}]
+
+    def key(**kw):
+        return _result_key(SimpleNamespace(**settings, **kw), records, None, {})
+
+    now = key(type_references=True, reference_repair=Planner.reference_repair)
+    assert now != key(type_references=True, reference_repair=Planner.reference_repair - 1)
+    assert key(type_references=False, reference_repair=1) == key(type_references=False, reference_repair=2)

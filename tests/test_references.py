@@ -54,6 +54,16 @@ def test_the_kinds_name_real_tools_and_parameters():
             '1. get_email_address("Bo")\n2. send_sms(["$1"], "hi")',
             '1. get_email_address("Bo")\n2. send_sms([], "hi")',
         ),
+        (  # the look-up and the note come after the email: it waits for them, and the plan is numbered again
+            '1. compose_new_email(["$3"], [], "Notes", "$3", [])\n2. get_email_address("team")\n3. open_note("notes", "")',
+            '1. get_email_address("team")\n2. open_note("notes", "")\n3. compose_new_email(["$1"], [], "Notes", "$2", [])',
+        ),
+        (  # a later step some other step already uses is not taken; what refers to a waiting step waits too
+            '1. get_email_address("Li")\n2. compose_new_email(["$1"], [], "x", "$1", [])\n3. send_sms(["$1"], "$2")\n'
+            '4. get_phone_number("Al")\n5. open_note("n", "")\n6. create_note("t", "$5", "")',
+            '1. get_email_address("Li")\n2. get_phone_number("Al")\n3. open_note("n", "")\n4. create_note("t", "$3", "")\n'
+            '5. compose_new_email(["$1"], [], "x", "", [])\n6. send_sms(["$2"], "")',
+        ),
         (  # a re-pointed reference is not named twice in one list
             '1. get_email_address("A")\n2. get_phone_number("A")\n3. compose_new_email(["$1", "$2"], [], "x", "", [])',
             '1. get_email_address("A")\n2. get_phone_number("A")\n3. compose_new_email(["$1"], [], "x", "", [])',
@@ -62,12 +72,15 @@ def test_the_kinds_name_real_tools_and_parameters():
 )
 def test_a_wrong_kind_reference_is_re_pointed_or_dropped(wrong, right):
     assert retype_references(wrong) == right
-    parse_plan(retype_references(wrong) + "\n4. join()<END_OF_PLAN>")  # still a plan
+    steps = len(right.split("\n"))
+    parse_plan(retype_references(wrong) + f"\n{steps + 1}. join()<END_OF_PLAN>")  # still a plan
 
 
 def test_lines_that_are_no_step_pass_unchanged_and_streaming_matches_batch():
     plan = '1. get_phone_number("Ilya")\n2. create_reminder("x", None, "", "", 0, False)\n3. send_sms(["$1"], "$2")\nThought: done\n4. join()<END_OF_PLAN>'
     typer = ReferenceTyper()
-    assert "\n".join(typer.line(line) for line in plan.split("\n")) == retype_references(plan)
-    assert retype_references(plan).endswith('3. send_sms(["$1"], "")\nThought: done\n4. join()<END_OF_PLAN>')
+    streamed = [out for line in plan.split("\n") for out in typer.feed(line)] + typer.close()
+    assert "\n".join(streamed) == retype_references(plan)
+    # the text waited for a text step that never came: it goes out before join(), its message left empty
+    assert retype_references(plan).endswith('Thought: done\n3. send_sms(["$1"], "")\n4. join()<END_OF_PLAN>')
     assert retype_references("not a plan (") == "not a plan ("

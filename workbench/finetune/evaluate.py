@@ -131,6 +131,8 @@ def _result_key(
     for option in ("cover_tools", "exact_counts"):
         if getattr(planner, option, False):
             settings[option] = True
+    if settings["type_references"]:  # the repair's version: plans kept from an earlier one are redone
+        settings["type_references"] = getattr(planner, "reference_repair", True)
     inputs = [[r["query"], r["today"], r["plan"]] for r in records]
     payload = {"planner": settings, "records": inputs, "tools": tools, "depends_on": depends_on}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()

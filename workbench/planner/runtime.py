@@ -56,6 +56,7 @@ from workbench.planner.grammar import (
     plan_grammar,
     query_spans,
 )
+from workbench.planner.references import VERSION as REFERENCE_REPAIR_VERSION
 from workbench.planner.references import ReferenceTyper, retype_references
 from workbench.planner.requests import (
     dropped_steps,
@@ -129,6 +130,9 @@ class Planner:
     plan calls each selected tool exactly as many times as ToolRAG's count head reads (`calls`), and nothing
     else, so it can neither drop a second look-up nor pad with a repeat.
     """
+
+    #: the version of `type_references`' repair, which the kept evaluations' key holds
+    reference_repair = REFERENCE_REPAIR_VERSION
 
     def __init__(
         self,
@@ -445,8 +449,8 @@ class _PlanStream(LLM):
         """`text` (whole lines, the last one maybe without its newline, each line once and in order) with each
         line's references re-pointed where of the wrong kind and its dates repaired."""
         lines = text.split("\n")
-        if self.typer:
-            lines = list(map(self.typer.line, lines))
+        if self.typer:  # a step that waits for a later one is held back: it comes out before join()
+            lines = [out for line in lines for out in self.typer.feed(line)]
         if self.dates:
             lines = list(map(self.dates.line, lines))
         return "\n".join(lines)
@@ -483,6 +487,8 @@ class _PlanStream(LLM):
             pending = "\n".join([*added, join_line(first, len(added))]) + ("\n" + after if after else "")
         if text := merger.feed(pending) + merger.close():
             yield self._repaired(text)
+        if self.typer and (waited := self.typer.close()):  # a plan that ended without join()
+            yield ("\n" if text and not text.endswith("\n") else "") + "\n".join(waited)
         if result:
             state.usage, state.finish_reason = result[0].usage, result[0].finish_reason
 
