@@ -205,6 +205,35 @@ def test_the_planner_decodes_exactly_the_calls_the_count_head_reads(data):
         Planner.load(bundled_planner(), toolrag=None, exact_counts=True, **options).plan(["Text Ana hi"])
 
 
+def test_table_2_decodes_with_the_count_head_where_the_best_variant_did(data, tmp_path):
+    """The quantized planner decodes as the best variant was measured: under the counted grammar (GBNF, in
+    llama.cpp's sampler) when the classifier has a count head, and without it otherwise."""
+    from workbench.finetune.bundled import bundled_planner
+    from workbench.quantize import row_decoding
+
+    root, _, classifier, *_ = data
+    best = {"constrained": True, "grounded": False, "exact_counts": True}
+    assert row_decoding(best, classifier.select)["exact_counts"]
+    assert not row_decoding(best, None)["exact_counts"], "no classifier: no counts to decode under"
+    assert not row_decoding({**best, "constrained": False}, classifier.select)["exact_counts"]
+    pytest.importorskip("llama_cpp", reason="the GGUF extra is not installed: `make gguf`")
+    from workbench.planner import GGUFPlanner
+    from workbench.quantize_gguf import build_gguf
+
+    path = build_gguf(bundled_planner(), tmp_path)["Q4_0"]
+    planner = GGUFPlanner.load(path, **row_decoding(best, classifier.select), recover_requests=False)
+    planner.select, planner.merge_repeats = classifier.select, False
+    rows = load_split("test")[:4]
+    out = planner.plan([r["query"] for r in rows], [r["today"] for r in rows])
+    held = 0
+    for r, p in zip(rows, out, strict=True):
+        if calls := planner.calls(p["tools"], r["query"]):
+            assert Counter(parse_plan(p["plan"]).tools) == calls, (calls, p["plan"])
+            held += 1
+    planner.engine.close()
+    assert held >= 3, "most queries are planned under their counts"
+
+
 @pytest.mark.slow
 def test_queries_no_tool_serves_are_rejected_and_the_agent_says_so(data):
     """Trained with out-of-scope negatives, the classifier selects no tool for out-of-scope templates and topics

@@ -57,6 +57,7 @@ from workbench.planner import (
 )
 from workbench.serve import MLXServer
 from workbench.synth.dataset import load_split
+from workbench.toolrag.selection import Selector, call_counter
 from workbench.tools.tinyagent import TOOL_NAMES
 
 
@@ -130,6 +131,13 @@ class QuantizeConfig:
         default=None,
         metadata={"help": "grounded decoding, with constrained (None: as the best variant; a folder: no)"},
     )
+    exact_counts: bool | None = field(
+        default=None,
+        metadata={
+            "help": "with constrained, each selected tool called exactly as often as ToolRAG's count head reads "
+            "(None: as the best variant; a folder: no)"
+        },
+    )
     learned: str = field(
         default="gptq,awq,dwq",
         metadata={
@@ -177,6 +185,7 @@ def source_planner(cfg: QuantizeConfig, artifacts: Path) -> tuple[Path, dict[str
         folder, info = best_planner(artifacts)
     else:
         folder, info = Path(cfg.source), {"toolrag": False, "constrained": False, "grounded": False}
+        info["exact_counts"] = False
         if not (folder / "config.json").exists():
             raise FileNotFoundError(
                 f"{folder} is not a model folder: give one, or source='best' after `workbench finetune`"
@@ -185,7 +194,21 @@ def source_planner(cfg: QuantizeConfig, artifacts: Path) -> tuple[Path, dict[str
         info = {**info, "constrained": cfg.constrained}
     if cfg.grounded is not None:
         info = {**info, "grounded": cfg.grounded and info.get("constrained", False)}
+    if cfg.exact_counts is not None:
+        info = {**info, "exact_counts": cfg.exact_counts and info.get("constrained", False)}
     return folder, info
+
+
+def row_decoding(info: dict[str, Any], select: Selector | None) -> dict[str, bool]:
+    """The decoding mode every row of Table 2 plans with: the source's (`source_planner`), exact counts only
+    where `select` is a ToolRAG classifier with a count head (as `Planner.best` does)."""
+    constrained = bool(info.get("constrained", False))
+    exact = bool(info.get("exact_counts", False)) and constrained and call_counter(select) is not None
+    return {
+        "constrained": constrained,
+        "grounded": bool(info.get("grounded", False)) and constrained,
+        "exact_counts": exact,
+    }
 
 
 def _fingerprint(folder: Path) -> str:
@@ -445,18 +468,21 @@ def measure(
     selected: dict[str, list[list[str]]] | None,
     out: Path,
     root: Path,
+    select: Selector | None = None,
 ) -> dict[str, Any]:
     """One Table 2 row: size, bits per weight, MLX latency / speed / memory, success on test and ood.
 
     `out` is the folder `build_models` built in; the row names its folders relative to `root` (the artifacts).
+    `selected`: ToolRAG's tools per split (None: all 16), by `select`, whose count head also gives the exact
+    counts where the source decodes with them.
     """
     import mlx.core as mx
 
     folder = row_folder(kind, built)
     adapter = built["adapter"] if kind == "qlora" else None
-    info = built["info"]
-    decoding = {"constrained": info.get("constrained", False), "grounded": info.get("grounded", False)}
+    decoding = row_decoding(built["info"], select)
     planner = MLXPlanner.load(folder, adapter_dir=adapter, **decoding)
+    planner.select = select  # the tools are `selected`'s; the count head reads the counts per query
     layers = mlx.quantized_layers(planner.model)
     size = mlx.weights_bytes(folder) + (mlx.weights_bytes(adapter) if adapter else 0)
     row: dict[str, Any] = {
@@ -499,6 +525,7 @@ def measure(
     elif cfg.success_backend == "torch":
         copy = _torch_copy(kind, built, cfg, out)
         scorer = Planner.load(copy, **decoding, batch_size=cfg.eval_batch_size)
+        scorer.select = select
         scorer.model.float()
         weights = {"torch": _fingerprint(copy)}
     else:

@@ -42,6 +42,7 @@ from workbench.llm.llamacpp import need_llama_cpp
 from workbench.planner import NO_TOOL_PLAN, GGUFPlanner
 from workbench.quantize import QuantizeConfig, _cached, _fingerprint, _stamp, lora_on_frozen
 from workbench.serve import LlamaCppServer
+from workbench.toolrag.selection import Selector
 
 #: The GGUF rows, in Table 2's order: the float16 reference, the paper's 4-bit/g32 format, TinyAgent's release.
 GGUF_ROWS = ("F16", "Q4_0", "Q4_K_M")
@@ -119,11 +120,15 @@ def measure_gguf(
     decoding: dict[str, bool],
     root: Path,
     lora: Path | None = None,
+    select: Selector | None = None,
 ) -> dict[str, Any]:
     """One GGUF row of Table 2 (keys as the MLX rows', where they mean the same); with `lora`, the file
-    with that llama.cpp LoRA file applied (size and bits per weight then count the adapter's bytes too)."""
+    with that llama.cpp LoRA file applied (size and bits per weight then count the adapter's bytes too).
+    `selected` are `select`'s tools per split; its count head gives the counts where `decoding` has
+    `exact_counts`."""
     before = _rss_bytes()
     planner = GGUFPlanner.load(path, threads=cfg.gguf_threads, lora=lora, **decoding)
+    planner.select = select
     summary = gguf_summary(path)
     extra = gguf_summary(lora) if lora else {"size_bytes": 0, "data_bytes": 0}
     data_bits = 8 * (summary["data_bytes"] + extra["data_bytes"])

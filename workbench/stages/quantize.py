@@ -26,6 +26,7 @@ from workbench.quantize import (
     device,
     learned_methods,
     measure,
+    row_decoding,
     served_check,
     source_planner,
 )
@@ -78,7 +79,7 @@ def run(cfg: QuantizeConfig | None = None) -> dict[str, Any]:
     select = toolrag_selector(resolve_toolrag("auto", artifacts)) if built["info"].get("toolrag") else None
     selected = {s: select([r["query"] for r in recs]) for s, recs in splits.items()} if select else None
     kinds = ["float16", "4bit", *(f"4bit-{m}" for m in learned_methods(cfg)), "qlora"]
-    rows = [measure(cfg, kind, built, splits, selected, out, artifacts) for kind in kinds]
+    rows = [measure(cfg, kind, built, splits, selected, out, artifacts, select) for kind in kinds]
     by = {r["row"]: r for r in rows}
     served = None
     if cfg.served_n:
@@ -136,14 +137,17 @@ def gguf_rows(cfg: QuantizeConfig, built: dict[str, Any], dataset: Path, artifac
     }
     select = toolrag_selector(resolve_toolrag("auto", artifacts)) if built["info"].get("toolrag") else None
     selected = {s: select([r["query"] for r in recs]) for s, recs in splits.items()} if select else None
-    info = built["info"]
-    decoding = {"constrained": info.get("constrained", False), "grounded": info.get("grounded", False)}
+    decoding = row_decoding(built["info"], select)
     files = build_gguf(built["source"], artifacts / "gguf")
-    rows = [measure_gguf(cfg, kind, files[kind], splits, selected, decoding, artifacts) for kind in GGUF_ROWS]
+    rows = [
+        measure_gguf(cfg, kind, files[kind], splits, selected, decoding, artifacts, select=select)
+        for kind in GGUF_ROWS
+    ]
     training = None
     if cfg.gguf_qlora:
         lora, training = build_gguf_qlora(cfg, files["Q4_0"], built["source"], dataset, artifacts / "gguf")
-        rows.append(measure_gguf(cfg, "Q4_0", files["Q4_0"], splits, selected, decoding, artifacts, lora))
+        q4 = files["Q4_0"]
+        rows.append(measure_gguf(cfg, "Q4_0", q4, splits, selected, decoding, artifacts, lora, select))
     by = {r["row"].removeprefix("gguf-").replace("-", "_"): r for r in rows}
     out: dict[str, Any] = {
         "gguf_device": device_gguf(),
@@ -161,8 +165,7 @@ def gguf_rows(cfg: QuantizeConfig, built: dict[str, Any], dataset: Path, artifac
     }
     if cfg.served_n:
         planner = GGUFPlanner.load(files["Q4_0"], threads=cfg.gguf_threads, **decoding)
-        if selected:
-            planner.select = toolrag_selector(resolve_toolrag("auto", artifacts))
+        planner.select = select
         out["gguf_served"] = served_gguf_check(files["Q4_0"], splits["test"][: cfg.served_n], planner)
         planner.engine.close()
     return out
