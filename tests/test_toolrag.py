@@ -185,6 +185,17 @@ def test_a_classifier_without_a_count_head_says_how_to_get_one(data, tmp_path):
         loaded.counts(["Text Ana"])
 
 
+def _planned_under_counts(planner, rows) -> int:
+    """How many of `rows` the planner decoded under the count head's counts; each such plan calls exactly those."""
+    out = planner.plan([r["query"] for r in rows], [r["today"] for r in rows])
+    held = 0
+    for r, p in zip(rows, out, strict=True):
+        if calls := planner.calls(p["tools"], r["query"]):
+            assert Counter(parse_plan(p["plan"]).tools) == calls, (calls, p["plan"])
+            held += 1
+    return held
+
+
 def test_the_planner_decodes_exactly_the_calls_the_count_head_reads(data):
     from workbench.finetune.bundled import bundled_planner
     from workbench.planner import Planner
@@ -193,14 +204,9 @@ def test_the_planner_decodes_exactly_the_calls_the_count_head_reads(data):
     saved = root / "artifacts" / "toolrag" / "classifier"
     options = dict(constrained=True, merge_repeats=False, recover_requests=False)  # the model's plans alone
     planner = Planner.load(bundled_planner(), toolrag=saved, exact_counts=True, **options)
-    rows = load_split("test")[:8]
-    out = planner.plan([r["query"] for r in rows], [r["today"] for r in rows])
-    held = 0
-    for r, p in zip(rows, out, strict=True):
-        if calls := planner.calls(p["tools"], r["query"]):
-            assert Counter(parse_plan(p["plan"]).tools) == calls, (calls, p["plan"])
-            held += 1
-    assert held >= 6, "most queries are planned under their counts"
+    assert _planned_under_counts(planner, load_split("test")[:8]) >= 6, (
+        "most queries are planned under their counts"
+    )
     with pytest.raises(ValueError, match="count head"):
         Planner.load(bundled_planner(), toolrag=None, exact_counts=True, **options).plan(["Text Ana hi"])
 
@@ -223,13 +229,7 @@ def test_table_2_decodes_with_the_count_head_where_the_best_variant_did(data, tm
     path = build_gguf(bundled_planner(), tmp_path)["Q4_0"]
     planner = GGUFPlanner.load(path, **row_decoding(best, classifier.select), recover_requests=False)
     planner.select, planner.merge_repeats = classifier.select, False
-    rows = load_split("test")[:4]
-    out = planner.plan([r["query"] for r in rows], [r["today"] for r in rows])
-    held = 0
-    for r, p in zip(rows, out, strict=True):
-        if calls := planner.calls(p["tools"], r["query"]):
-            assert Counter(parse_plan(p["plan"]).tools) == calls, (calls, p["plan"])
-            held += 1
+    held = _planned_under_counts(planner, load_split("test")[:4])
     planner.engine.close()
     assert held >= 3, "most queries are planned under their counts"
 

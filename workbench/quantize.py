@@ -184,8 +184,8 @@ def source_planner(cfg: QuantizeConfig, artifacts: Path) -> tuple[Path, dict[str
     if cfg.source == "best":
         folder, info = best_planner(artifacts)
     else:
-        folder, info = Path(cfg.source), {"toolrag": False, "constrained": False, "grounded": False}
-        info["exact_counts"] = False
+        folder = Path(cfg.source)
+        info = {"toolrag": False, "constrained": False, "grounded": False, "exact_counts": False}
         if not (folder / "config.json").exists():
             raise FileNotFoundError(
                 f"{folder} is not a model folder: give one, or source='best' after `workbench finetune`"

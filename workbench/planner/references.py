@@ -86,7 +86,7 @@ class ReferenceTyper:
         self._tools: dict[int, str] = {}  # step number as written -> its tool (steps passed on)
         self._used: set[int] = set()  # steps (as written) some step refers to with the right kind
         self._number: dict[int, int] = {}  # step number as written -> as passed on
-        self._held: list[tuple[int, str, tuple[Any, ...], str]] = []
+        self._held: list[tuple[int, str, tuple[Any, ...], str, str]] = []  # read_step_line's, and the line
         self._next = 1  # the number the next step passed on gets
 
     def plan(self, text: str) -> str:
