@@ -158,7 +158,8 @@ class ReferenceTyper:
         ]
 
     def _right(self, value: str, kind: str) -> bool:
-        return GIVES.get(self._tools.get(int(value.strip()[1:].strip("{}")), "")) == kind
+        (j,) = references(value)  # `value` is one reference (`is_reference`)
+        return GIVES.get(self._tools.get(j, "")) == kind
 
     def _candidate(self, kind: str, idx: int, later: bool, taken: Sequence[Any] = ()) -> int | None:
         """The step to point step `idx`'s `kind` reference at: the nearest earlier one that nothing uses yet;

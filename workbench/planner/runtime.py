@@ -488,6 +488,8 @@ class _PlanStream(LLM):
         if text := merger.feed(pending) + merger.close():
             yield self._repaired(text)
         if self.typer and (waited := self.typer.close()):  # a plan that ended without join()
+            if self.dates:  # as `_repaired` does for every other line
+                waited = list(map(self.dates.line, waited))
             yield ("\n" if text and not text.endswith("\n") else "") + "\n".join(waited)
         if result:
             state.usage, state.finish_reason = result[0].usage, result[0].finish_reason
