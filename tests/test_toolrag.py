@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -185,6 +186,35 @@ def test_a_classifier_without_a_count_head_says_how_to_get_one(data, tmp_path):
         loaded.counts(["Text Ana"])
 
 
+def test_a_counter_trained_apart_reads_the_counts_and_leaves_the_selection_alone(data, tmp_path):
+    """With `counter_records`, selection trains as without a count loss, and a copy of it, trained on, counts."""
+    root, cfg, *_ = data
+    small = replace(
+        cfg, max_train=96, out_of_scope=32, epochs=1, eval_every=2, max_val=20, counter_records=64
+    )
+    train, val = load_split("train"), load_split("val")
+    model, history = ToolRAGClassifier.train(small, train, val, tmp_path / "apart", progress=False)
+    assert (tmp_path / "apart" / "counter" / "count_head.pt").exists()
+    assert not (tmp_path / "apart" / "count_head.pt").exists()
+    assert model.count_head is None and model.counter is not None and model.counted
+    assert history["counter"]["n_train"] == 64 and history["counter"]["steps"] == 2
+    assert history["train_wall_s"] > history["counter"]["train_wall_s"] > 0
+    assert 0.0 <= history["counter"]["calls_exact_val"] <= 1.0
+    queries = [r["query"] for r in val[:20]]
+    counts = model.counts(queries)  # the classifier's tools, the counter's counts
+    assert [sorted(c) for c in counts] == [sorted(s) for s in model.select(queries)]
+    with torch.inference_mode():
+        read = (model.counter._count_logits(model.counter._pooled(queries)).argmax(-1) + 1).numpy()
+    assert all(n == read[i, TOOL_NAMES.index(t)] for i, c in enumerate(counts) for t, n in c.items())
+    assert ToolRAGClassifier.load(tmp_path / "apart").counts(queries) == counts  # saved and read back
+    plain, _ = ToolRAGClassifier.train(
+        replace(small, count_weight=0.0, counter_records=0), train, val, tmp_path / "plain", progress=False
+    )
+    assert np.allclose(plain.probabilities(queries), model.probabilities(queries), atol=1e-5), (
+        "the count loss never reaches the selection"
+    )
+
+
 def _planned_under_counts(planner, rows) -> int:
     """How many of `rows` the planner decoded under the count head's counts; each such plan calls exactly those."""
     out = planner.plan([r["query"] for r in rows], [r["today"] for r in rows])
@@ -303,6 +333,7 @@ def test_a_saved_classifier_is_reused_only_for_the_same_data_and_settings(data):
     assert toolrag_stage.saved_classifier_fits(cfg)
     assert not toolrag_stage.saved_classifier_fits(ToolRAGConfig(**{**cfg.__dict__, "lr": cfg.lr * 2}))
     assert not toolrag_stage.saved_classifier_fits(ToolRAGConfig(**{**cfg.__dict__, "pos_weight": 1.5}))
+    assert not toolrag_stage.saved_classifier_fits(replace(cfg, counter_records=100))
     meta_path = root / "artifacts" / "toolrag" / "classifier" / "toolrag.json"
     meta = meta_path.read_text()
     try:  # saved before `pos_weight` existed: trained with its default, so still a fit

@@ -89,7 +89,7 @@ def saved_classifier_fits(cfg: ToolRAGConfig) -> bool:
     defaults = {f.name: f.default for f in fields(ToolRAGConfig)}
     same_config = all(meta["config"].get(k, defaults[k]) == getattr(cfg, k) for k in TRAINING_FIELDS)
     # a classifier saved before the count head has none: retrained when the settings want one
-    counted = bool(meta.get("count_classes")) == (cfg.count_weight > 0)
+    counted = bool(meta.get("count_classes") or meta.get("counter")) == (cfg.count_weight > 0)
     return same_config and counted and meta.get("data") == _fingerprint()
 
 
@@ -156,7 +156,7 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
         results["splits"][split] = rows
         # in-scope queries the classifier rejects: the agent would wrongly answer "no tool can serve"
         results[f"classifier_no_tool_{split}"] = round(sum(not p for p in picks) / max(1, len(picks)), 4)
-        if classifier.count_head is not None:  # every call of the plan read right: tools and how often
+        if classifier.counted:  # every call of the plan read right: tools and how often
             calls = [plan_calls(r["plan"]) for r in records]
             right = sum(a == b for a, b in zip(classifier.counts(queries), calls, strict=True))
             results[f"classifier_calls_exact_{split}"] = round(right / max(1, len(records)), 4)

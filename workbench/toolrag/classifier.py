@@ -15,6 +15,14 @@ with `count_weight`. The planner can then decode under exactly those calls (`Pla
 since a plan whose tools are right but whose counts are not (a second look-up or attachment left out, a step
 written twice) is its most common failure on held-out phrasings.
 
+On one shared encoder the count loss also pulls the selection: in the offline run three in-scope requests of the
+human dev set lost every tool (their best tool's probability fell from 0.93-0.996 to 0.17-0.33). Counts read
+from the selection encoder's frozen features are far worse (every call right for 0.68 of val plans, against 0.93
+trained jointly). With `counter_records` the two are kept apart: selection trains alone, then a copy of the
+trained classifier (the *counter*, saved in `counter/` beside it) learns the counts on that many training
+records, one pass from its weights; `counts` takes the tools from the classifier and their counts from the
+counter. That costs a second, shorter fine-tune and a second encoder pass per query.
+
 The paper fine-tunes DeBERTa-v3-small; the offline default is all-MiniLM-L6-v2 (22M parameters), which
 trains here on a 2-core CPU at roughly 50 queries per second.
 """
@@ -29,7 +37,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +77,14 @@ class ToolRAGConfig:
         default=1.0,
         metadata={"help": "weight of the count head's loss (how many calls of each tool; 0: no count head)"},
     )
+    counter_records: int = field(
+        default=0,
+        metadata={
+            "help": "0: the count head trains with the selection head on one encoder; N: selection trains alone, "
+            "then a copy of it learns the counts on N training records (saved as counter/; the count loss then "
+            "cannot pull the selection)"
+        },
+    )
     threshold: float = field(default=0.5, metadata={"help": "select the tools above this probability"})
     eval_every: int = field(default=200, metadata={"help": "steps between validations (best kept)"})
     max_val: int = field(default=500, metadata={"help": "val records used for checkpoint selection"})
@@ -105,8 +121,10 @@ TRAINING_FIELDS = (
     "max_length",
     "seed",
     "count_weight",
+    "counter_records",
 )
 MAX_COUNT = 6  # the count head's classes: 1..MAX_COUNT calls of a tool (more are read as MAX_COUNT)
+COUNTER = "counter"  # the counter's folder inside the classifier's (with `counter_records`)
 
 
 def pick_device(name: str) -> str:
@@ -189,6 +207,8 @@ class ToolRAGClassifier:
         self.head.to(device)
         if self.count_head is not None:
             self.count_head.to(device)
+        # reads the counts where it was trained apart (`counter_records`); None: the count head above does
+        self.counter: ToolRAGClassifier | None = None
         self.meta: dict[str, Any] = {}
         self._torch = torch
 
@@ -203,10 +223,17 @@ class ToolRAGClassifier:
         """(batch, tools, MAX_COUNT): logits of 1..MAX_COUNT calls of each tool."""
         return self.count_head(pooled).view(len(pooled), len(TOOL_NAMES), MAX_COUNT)
 
+    @property
+    def counted(self) -> bool:
+        """Whether `counts` can read calls: a count head of its own or a counter's."""
+        return self.count_head is not None or self.counter is not None
+
     def counts(self, queries: Sequence[str], batch_size: int = 64) -> list[dict[str, int]]:
         """The selected tools of each query with how many times the plan calls each (the count head's most
-        likely class); `{}` where no tool is selected. Raises on a classifier trained without the head."""
-        if self.count_head is None:
+        likely class, the counter's where there is one); `{}` where no tool is selected. Raises on a
+        classifier trained without either."""
+        counter = self.counter or self
+        if counter.count_head is None:
             raise EncoderError(
                 "this ToolRAG classifier was trained without a count head: retrain it with `workbench toolrag "
                 "train` (count_weight > 0)"
@@ -214,13 +241,16 @@ class ToolRAGClassifier:
         queries = [q if isinstance(q, str) else str(q) for q in queries]
         out: list[dict[str, int]] = []
         self.encoder.model.eval()
+        counter.encoder.model.eval()
         with self._torch.inference_mode():
             for start in range(0, len(queries), batch_size):
-                pooled = self._pooled(queries[start : start + batch_size])
+                batch = queries[start : start + batch_size]
+                pooled = self._pooled(batch)
                 chosen = select_from_probabilities(
                     self._torch.sigmoid(self.head(pooled)).cpu().numpy(), self.threshold
                 )
-                calls = self._count_logits(pooled).argmax(-1).cpu().numpy() + 1
+                counted = pooled if counter is self else counter._pooled(batch)
+                calls = counter._count_logits(counted).argmax(-1).cpu().numpy() + 1
                 out += [
                     {t: int(c[TOOL_NAMES.index(t)]) for t in tools}
                     for tools, c in zip(chosen, calls, strict=True)
@@ -256,11 +286,81 @@ class ToolRAGClassifier:
         data_fingerprint_of: str = "",
     ) -> tuple[ToolRAGClassifier, dict[str, Any]]:
         """Fine-tune encoder and head; save the best-on-val checkpoint to `out_dir` (the stage passes
-        `<artifacts>/toolrag/classifier`); return it and the history.
+        `<artifacts>/toolrag/classifier`); return it and the history. With `counter_records` (and a count
+        loss), then train the counter from it into `out_dir/counter` (see the module docstring).
 
         `data_fingerprint_of` (see `data_fingerprint`) is stored with the checkpoint so that a later run can tell
-        whether it was trained on the current data.
+        whether it was trained on the current data. The history is written last: a run cut before it is
+        trained again, not reused.
         """
+        apart = cfg.counter_records > 0 and cfg.count_weight > 0
+        model, history = cls._fit(
+            cfg,
+            train,
+            val,
+            out_dir,
+            progress,
+            data_fingerprint_of,
+            count_head=cfg.count_weight > 0 and not apart,
+        )
+        if apart:
+            history["counter"] = cls._train_counter(cfg, train, val, out_dir, progress, data_fingerprint_of)
+            history["train_wall_s"] = round(history["train_wall_s"] + history["counter"]["train_wall_s"], 1)
+        model.save_history(out_dir, history)
+        return cls.load(out_dir, model.device), history
+
+    @classmethod
+    def _train_counter(
+        cls,
+        cfg: ToolRAGConfig,
+        train: Sequence[dict[str, Any]],
+        val: Sequence[dict[str, Any]],
+        out_dir: Path,
+        progress: bool,
+        data_fingerprint_of: str,
+    ) -> dict[str, Any]:
+        """One pass over `counter_records` training records from the saved classifier's encoder, with the
+        count loss beside the selection loss (whose head starts anew and is not used); saved once, at the end,
+        in `out_dir/counter`, which `out_dir`'s settings then name. Returns the counter's history in short."""
+        steps = math.ceil(cfg.counter_records / cfg.batch_size)
+        counter_cfg = replace(
+            cfg,
+            encoder=str(out_dir / "encoder"),
+            max_train=cfg.counter_records,
+            out_of_scope=0,  # nothing to count in a query no tool serves
+            epochs=1,
+            eval_every=steps,
+            counter_records=0,
+        )
+        _, counter_history = cls._fit(
+            counter_cfg, train, val, out_dir / COUNTER, progress, data_fingerprint_of, count_head=True
+        )
+        meta_path = out_dir / "toolrag.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        write_json_atomic(meta_path, {**meta, "counter": COUNTER})
+        model = cls.load(out_dir, cfg.device)
+        val = list(val)[: cfg.max_val]
+        calls = [plan_calls(r["plan"]) for r in val]
+        right = sum(a == b for a, b in zip(model.counts([r["query"] for r in val]), calls, strict=True))
+        return {
+            "n_train": counter_history["n_train"],
+            "steps": counter_history["steps"],
+            "train_wall_s": counter_history["train_wall_s"],
+            "calls_exact_val": round(right / max(1, len(val)), 4),  # its counts of the classifier's tools
+        }
+
+    @classmethod
+    def _fit(
+        cls,
+        cfg: ToolRAGConfig,
+        train: Sequence[dict[str, Any]],
+        val: Sequence[dict[str, Any]],
+        out_dir: Path,
+        progress: bool,
+        data_fingerprint_of: str,
+        count_head: bool,
+    ) -> tuple[ToolRAGClassifier, dict[str, Any]]:
+        """The fine-tune itself: best-on-val checkpoints saved to `out_dir`; the model as trained last."""
         import torch
         from tqdm.auto import tqdm
 
@@ -275,7 +375,7 @@ class ToolRAGClassifier:
             raise EncoderError(
                 "the classifier fine-tunes a transformers encoder; OpenAI embeddings cannot be trained"
             )
-        model = cls(encoder, cfg.threshold, device, count_head=cfg.count_weight > 0)
+        model = cls(encoder, cfg.threshold, device, count_head=count_head)
         records = list(train)
         if cfg.max_train is not None and len(records) > cfg.max_train:
             records = rng.sample(records, cfg.max_train)
@@ -313,7 +413,8 @@ class ToolRAGClassifier:
             "device": device,
         }
         best, step, start = -1.0, 0, time.perf_counter()
-        bar = tqdm(total=steps, desc="ToolRAG classifier", unit="step", disable=not progress, mininterval=2)
+        desc = "ToolRAG counter" if out_dir.name == COUNTER else "ToolRAG classifier"
+        bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress, mininterval=2)
         for _ in range(cfg.epochs):
             for batch in _batches(lengths, cfg.batch_size, rng):
                 encoder.model.train()
@@ -344,8 +445,7 @@ class ToolRAGClassifier:
         if device == "cpu":
             torch.set_num_threads(threads)
         history["train_wall_s"] = round(time.perf_counter() - start, 1)
-        model.save_history(out_dir, history)
-        return cls.load(out_dir, device), history
+        return model, history
 
     def _validate(self, val: Sequence[dict[str, Any]], step: int, history: dict[str, Any]) -> float:
         """Recall of complete tool sets minus a small cost per extra tool: the checkpoint selection score."""
@@ -414,6 +514,8 @@ class ToolRAGClassifier:
             raise EncoderError(f"{path}'s count head has {counted} classes, not {MAX_COUNT}: retrain it")
         model = cls(HFEncoder(path / "encoder", meta["max_length"]), meta["threshold"], device, bool(counted))
         model.meta = meta
+        if meta.get("counter"):
+            model.counter = cls.load(path / meta["counter"], device)
         try:
             model.head.load_state_dict(torch.load(path / "head.pt", weights_only=True, map_location=device))
             if model.count_head is not None:

@@ -26,8 +26,8 @@ def toolrag_selector(folder: str | Path | None) -> Selector | None:
 
 def call_counter(select: Selector | None) -> CallCounter | None:
     """The count head's reading (`ToolRAGClassifier.counts`) of the classifier whose `select` this is, or None
-    where `select` is no classifier's or its classifier was trained without a count head."""
+    where `select` is no classifier's or its classifier was trained without a count head or counter."""
     classifier = getattr(select, "__self__", None)
-    if isinstance(classifier, ToolRAGClassifier) and classifier.count_head is not None:
+    if isinstance(classifier, ToolRAGClassifier) and classifier.counted:
         return classifier.counts
     return None
