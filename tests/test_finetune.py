@@ -650,3 +650,35 @@ def test_an_evaluation_kept_from_an_earlier_reference_repair_is_redone():
     now = key(type_references=True, reference_repair=Planner.reference_repair)
     assert now != key(type_references=True, reference_repair=Planner.reference_repair - 1)
     assert key(type_references=False, reference_repair=1) == key(type_references=False, reference_repair=2)
+
+
+def test_an_evaluation_under_exact_counts_is_redone_when_the_counts_change():
+    """Exact-count plans follow the classifier's counts: a counter retrained to read otherwise, with the same
+    selection, must not reuse them."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from workbench.finetune.evaluate import _result_key
+    from workbench.toolrag.classifier import ToolRAGClassifier
+    from workbench.toolrag.encoder import load_encoder
+
+    classifier = ToolRAGClassifier(load_encoder("minilm"), count_head=True)
+    with torch.no_grad():
+        classifier.head.bias[0] = 10.0  # one tool selected for every query
+    settings = dict(kind="compact", constrained=True, grounded=False, grammar_limits={}, max_new_tokens=8)
+    settings |= dict(batch_size=1, merge_repeats=True, recover_requests=True, resolve_dates=True)
+    records = [{"query": "Text Ana and Li", "today": "2024-01-01", "plan": "1. join()<END_OF_PLAN>"}]
+
+    def key():
+        return _result_key(
+            SimpleNamespace(**settings, exact_counts=True, select=classifier.select), records, None, {}
+        )
+
+    before, selected = key(), classifier.select(["Text Ana and Li"])
+    with torch.no_grad():
+        classifier.count_head.bias[2::6] = 50.0  # every tool now read as called 3 times
+    assert classifier.select(["Text Ana and Li"]) == selected and classifier.counts(["Text Ana and Li"])[
+        0
+    ] == {t: 3 for t in selected[0]}
+    assert key() != before

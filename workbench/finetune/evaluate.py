@@ -25,6 +25,7 @@ from workbench.jsonl import read_jsonl, read_jsonl_numbered
 from workbench.metrics import ERROR_KINDS, SCORES, error_kind, plan_success, score_plan
 from workbench.plan import PlanError, parse_plan
 from workbench.synth.records import human_dev_file, normalize_query
+from workbench.toolrag.selection import call_counter
 
 METRICS = SCORES  # the four numbers of `metrics.score_plan`, averaged
 
@@ -131,6 +132,10 @@ def _result_key(
     for option in ("cover_tools", "exact_counts"):
         if getattr(planner, option, False):
             settings[option] = True
+    if settings.get("exact_counts") and (count := call_counter(getattr(planner, "select", None))) is not None:
+        # the counts the grammar holds each plan to: a classifier that selects the same tools but counts
+        # otherwise (a counter retrained) plans again
+        settings["exact_counts"] = count([r["query"] for r in records])
     if settings["type_references"]:  # the repair's version: plans kept from an earlier one are redone
         settings["type_references"] = getattr(planner, "reference_repair", True)
     inputs = [[r["query"], r["today"], r["plan"]] for r in records]
