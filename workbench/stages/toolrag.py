@@ -31,7 +31,6 @@ from workbench.toolrag.classifier import (
     ToolRAGClassifier,
     ToolRAGConfig,
     data_fingerprint,
-    plan_calls,
 )
 from workbench.toolrag.encoder import load_encoder
 from workbench.toolrag.examples import cached_embeddings, planner_token_counter, prompt_tokens
@@ -157,9 +156,7 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
         # in-scope queries the classifier rejects: the agent would wrongly answer "no tool can serve"
         results[f"classifier_no_tool_{split}"] = round(sum(not p for p in picks) / max(1, len(picks)), 4)
         if classifier.counted:  # every call of the plan read right: tools and how often
-            calls = [plan_calls(r["plan"]) for r in records]
-            right = sum(a == b for a, b in zip(classifier.counts(queries), calls, strict=True))
-            results[f"classifier_calls_exact_{split}"] = round(right / max(1, len(records)), 4)
+            results[f"classifier_calls_exact_{split}"] = classifier.calls_exact(records)
     results["out_of_scope"] = out_of_scope_rejection(classifier, cfg)
     test = {r["method"]: r for r in results["splits"]["test"]}
     ood = {r["method"]: r for r in results["splits"]["ood"]}

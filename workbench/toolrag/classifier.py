@@ -260,6 +260,12 @@ class ToolRAGClassifier:
                 ]
         return out
 
+    def calls_exact(self, records: Sequence[dict[str, Any]]) -> float:
+        """The share of `records` whose plan's every call (tools and how often) `counts` reads right."""
+        calls = [plan_calls(r["plan"]) for r in records]
+        right = sum(a == b for a, b in zip(self.counts([r["query"] for r in records]), calls, strict=True))
+        return round(right / max(1, len(records)), 4)
+
     def probabilities(self, queries: Sequence[str], batch_size: int = 64) -> np.ndarray:
         queries = [q if isinstance(q, str) else str(q) for q in queries]
         out = np.zeros((len(queries), len(TOOL_NAMES)), dtype=np.float32)
@@ -341,15 +347,12 @@ class ToolRAGClassifier:
         meta_path = out_dir / "toolrag.json"
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         write_json_atomic(meta_path, {**meta, "counter": COUNTER})
-        model = cls.load(out_dir, cfg.device)
-        val = list(val)[: cfg.max_val]
-        calls = [plan_calls(r["plan"]) for r in val]
-        right = sum(a == b for a, b in zip(model.counts([r["query"] for r in val]), calls, strict=True))
         return {
             "n_train": counter_history["n_train"],
             "steps": counter_history["steps"],
             "train_wall_s": counter_history["train_wall_s"],
-            "calls_exact_val": round(right / max(1, len(val)), 4),  # its counts of the classifier's tools
+            # its counts of the classifier's tools
+            "calls_exact_val": cls.load(out_dir, cfg.device).calls_exact(list(val)[: cfg.max_val]),
         }
 
     @classmethod
@@ -454,11 +457,8 @@ class ToolRAGClassifier:
         """Recall of complete tool sets minus a small cost per extra tool: the checkpoint selection score."""
         queries = [r["query"] for r in val]
         m = selection_metrics(self.select(queries), [r["tools"] for r in val])
-        if self.count_head is not None:  # reported, not selected on: every call of the plan read right
-            calls = [plan_calls(r["plan"]) for r in val]
-            m["calls_exact"] = round(
-                float(np.mean([a == b for a, b in zip(self.counts(queries), calls, strict=True)])), 4
-            )
+        if self.count_head is not None:  # reported, not selected on
+            m["calls_exact"] = self.calls_exact(val)
         history["val"].append({"step": step, **m})
         return m["recall"] - 0.01 * m["avg_tools"]
 
