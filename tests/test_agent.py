@@ -390,7 +390,8 @@ def test_the_planner_runtime_puts_back_a_request_the_whole_plan_dropped_in_batch
     query = "Text Ana that I'm late. Also, make a note called Milk"
     sms = '1. get_phone_number("Ana")\n2. send_sms(["$1"], "I\'m late")\n3. join()<END_OF_PLAN>'
     note = '1. create_note("Milk", "", "")\n2. join()<END_OF_PLAN>'
-    both = '1. get_phone_number("Ana")\n2. send_sms(["$1"], "I\'m late")\n3. create_note("Milk", "", "")\n4. join()<END_OF_PLAN>'
+    # the text comes out at join(): a look-up written after it could be bound to it (`planner.lookups`)
+    both = '1. get_phone_number("Ana")\n2. create_note("Milk", "", "")\n3. send_sms(["$1"], "I\'m late")\n4. join()<END_OF_PLAN>'
     tools = ["get_phone_number", "send_sms", "create_note"]
     planner = _tiny_planner(tiny, tools, {"max_steps": 4, "max_str_len": 10, "max_list_len": 2})
     decode = planner.tokenizer.decode
@@ -464,18 +465,19 @@ def test_the_planner_runtime_re_points_a_reference_of_the_wrong_kind_in_batch_an
     tiny, monkeypatch, wrong, right
 ):
     """The model's plan is scripted (a text whose message names a look-up, not the note): `Planner.plan` and
-    the streamed plan both send the note; `type_references=False` keeps the model's wiring."""
+    the streamed plan both send the note; `type_references=False` (and `bind_lookups=False`) keeps the model's
+    wiring."""
     tools = ["get_phone_number", "get_email_address", "open_note", "send_sms"]
     planner = _tiny_planner(tiny, tools, {"max_steps": 4, "max_str_len": 10, "max_list_len": 2})
     monkeypatch.setattr(planner.engine, "generate_batch", lambda prompts, budget: [wrong] * len(prompts))
     query = "text Ana my milk note"
     assert planner.plan([query], [TODAY])[0]["plan"] == right
-    planner.type_references = False
+    planner.type_references = planner.bind_lookups = False  # the binding would hold the text back
     assert planner.plan([query], [TODAY])[0]["plan"] == wrong
     monkeypatch.setattr(planner.engine, "with_logits_processors", lambda _: ScriptedLLM([wrong] * 3))
     chat = [{"role": "user", "content": query}]
     assert run(planner.llm(tools, query).complete(chat)).text == wrong
-    planner.type_references = True
+    planner.type_references = planner.bind_lookups = True
     streamed = planner.llm(tools, query)
     assert run(streamed.complete(chat)).text == right
     assert run(streamed.complete(chat)).text == right, "a replan is typed afresh"

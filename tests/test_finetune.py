@@ -634,7 +634,8 @@ def test_an_evaluation_kept_without_a_decoding_option_is_not_reused_with_it(opti
 
 
 def test_an_evaluation_kept_from_an_earlier_reference_repair_is_redone():
-    """Plans are kept after the runtime's repairs: a new version of the reference repair must not reuse them."""
+    """Plans are kept after the runtime's repairs: a new version of the reference repair (or of the look-up
+    binding) must not reuse them."""
     from types import SimpleNamespace
 
     from workbench.finetune.evaluate import _result_key
@@ -650,6 +651,10 @@ def test_an_evaluation_kept_from_an_earlier_reference_repair_is_redone():
     now = key(type_references=True, reference_repair=Planner.reference_repair)
     assert now != key(type_references=True, reference_repair=Planner.reference_repair - 1)
     assert key(type_references=False, reference_repair=1) == key(type_references=False, reference_repair=2)
+    # the same for the look-up binding
+    bound = dict(type_references=True, reference_repair=Planner.reference_repair, bind_lookups=True)
+    assert key(**bound, lookup_binding=Planner.lookup_binding) != key(**bound, lookup_binding=0)
+    assert key(**bound, lookup_binding=Planner.lookup_binding) != now
 
 
 def test_an_evaluation_under_exact_counts_is_redone_when_the_counts_change():

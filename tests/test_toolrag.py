@@ -215,6 +215,31 @@ def test_a_counter_trained_apart_reads_the_counts_and_leaves_the_selection_alone
     )
 
 
+def test_a_counter_from_the_base_encoder_learns_as_the_shared_head_does_on_weights_of_its_own(data, tmp_path):
+    """`counter_from="base"`: the counter is the shared-head classifier trained on the counter's records (no
+    out-of-scope ones), so its counts are that classifier's; a value other than the two is refused up front."""
+    root, cfg, *_ = data
+    small = replace(cfg, max_train=64, out_of_scope=32, epochs=1, eval_every=2, max_val=20)
+    train, val = load_split("train"), load_split("val")
+    with pytest.raises(ValueError, match="counter_from is 'scratch'"):
+        ToolRAGClassifier.train(
+            replace(small, counter_records=64, counter_from="scratch"), train, val, tmp_path / "x"
+        )
+    assert not (tmp_path / "x").exists()
+    model, _ = ToolRAGClassifier.train(
+        replace(small, counter_records=64, counter_from="base"), train, val, tmp_path / "base", progress=False
+    )
+    shared, _ = ToolRAGClassifier.train(
+        replace(small, out_of_scope=0, eval_every=2), train, val, tmp_path / "shared", progress=False
+    )
+    queries = [r["query"] for r in val[:20]]
+    with torch.inference_mode():
+        mine = model.counter._count_logits(model.counter._pooled(queries))
+        theirs = shared._count_logits(shared._pooled(queries))
+    assert torch.allclose(mine, theirs, atol=1e-5)
+    assert model.count_head is None and ToolRAGClassifier.load(tmp_path / "base").counter is not None
+
+
 def _planned_under_counts(planner, rows) -> int:
     """How many of `rows` the planner decoded under the count head's counts; each such plan calls exactly those."""
     out = planner.plan([r["query"] for r in rows], [r["today"] for r in rows])

@@ -123,6 +123,7 @@ def _result_key(
         "recover_requests",
         "resolve_dates",
         "type_references",
+        "bind_lookups",
     )
     settings = {
         **{k: getattr(planner, k, None) for k in names},
@@ -138,6 +139,8 @@ def _result_key(
         settings["exact_counts"] = count([r["query"] for r in records])
     if settings["type_references"]:  # the repair's version: plans kept from an earlier one are redone
         settings["type_references"] = getattr(planner, "reference_repair", True)
+    if settings["bind_lookups"]:
+        settings["bind_lookups"] = getattr(planner, "lookup_binding", True)
     inputs = [[r["query"], r["today"], r["plan"]] for r in records]
     payload = {"planner": settings, "records": inputs, "tools": tools, "depends_on": depends_on}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()

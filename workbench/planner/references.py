@@ -145,7 +145,7 @@ class ReferenceTyper:
         for value, kind in zip(args, self._kinds(tool, args), strict=False):
             if kind:
                 self._used |= references(value)
-        new = tuple(_renumber(v, self._number) for v in args)
+        new = tuple(renumber_value(v, self._number) for v in args)
         if new == written and self._number[idx] == idx:
             return raw
         return f"{self._number[idx]}. {tool}({render_args(new)}){end}"
@@ -201,9 +201,10 @@ class ReferenceTyper:
         return f"${i}"
 
 
-def _renumber(value: Any, number: dict[int, int]) -> Any:
+def renumber_value(value: Any, number: dict[int, int]) -> Any:
+    """`value` (an argument, a list of them) with each reference `$j` written `$number[j]`."""
     if isinstance(value, list):
-        return [_renumber(v, number) for v in value]
+        return [renumber_value(v, number) for v in value]
     return renumber_references(value, number) if isinstance(value, str) else value
 
 

@@ -56,6 +56,8 @@ from workbench.planner.grammar import (
     plan_grammar,
     query_spans,
 )
+from workbench.planner.lookups import VERSION as LOOKUP_BINDING_VERSION
+from workbench.planner.lookups import LookupBinder, bind_lookups
 from workbench.planner.references import VERSION as REFERENCE_REPAIR_VERSION
 from workbench.planner.references import ReferenceTyper, retype_references
 from workbench.planner.requests import (
@@ -79,7 +81,7 @@ MAX_COVERED = 6  # `cover_tools` requires at most this many selected tools (a gr
 @dataclass
 class Repairs:
     """The runtime's repairs of a model's plan; `workbench predict --no-merge-repeats` (and the like) turns one
-    off to measure the model's plans alone. The four repairs are on by default; the two decoding constraints
+    off to measure the model's plans alone. The five repairs are on by default; the two decoding constraints
     (`cover_tools`, `exact_counts`) are off."""
 
     merge_repeats: bool = field(
@@ -97,6 +99,12 @@ class Repairs:
     type_references: bool = field(
         default=True,
         metadata={"help": "re-point a reference to a step that cannot give what the parameter takes"},
+    )
+    bind_lookups: bool = field(
+        default=True,
+        metadata={
+            "help": "bind a contact look-up nothing uses (and no request asks for) to the step that needs it"
+        },
     )
     cover_tools: bool = field(
         default=False,
@@ -122,7 +130,9 @@ class Planner:
     `recover_requests`: the requests of a query are planned one by one as well, and one the whole plan
     dropped is put back (`planner.requests`). `resolve_dates`: the day a query names ("tomorrow", "on
     Friday") is worked out from today's date and the plan's dates moved onto it (`planner.dates`).
-    `cover_tools` (off by default): under the grammar, a plan calls each tool ToolRAG selected before it
+    `type_references`: a reference to a step of the wrong kind is re-pointed (`planner.references`).
+    `bind_lookups`: a contact look-up nothing uses, and no request asks for, is bound to the step with an
+    empty slot of its kind (`planner.lookups`). `cover_tools` (off by default): under the grammar, a plan calls each tool ToolRAG selected before it
     joins (at most `MAX_COVERED` of them), since a plan that leaves one out has usually dropped a request.
     Measured on the offline run of cf1ba92 (full + ToolRAG + constrained) it fixes half the missing steps but
     the model, kept from joining, pads the plan with repeats: dev 0.842 against 0.848, ood 0.473 against
@@ -131,8 +141,9 @@ class Planner:
     else, so it can neither drop a second look-up nor pad with a repeat.
     """
 
-    #: the version of `type_references`' repair, which the kept evaluations' key holds
+    #: the versions of `type_references`' and `bind_lookups`' repairs, which the kept evaluations' key holds
     reference_repair = REFERENCE_REPAIR_VERSION
+    lookup_binding = LOOKUP_BINDING_VERSION
 
     def __init__(
         self,
@@ -150,6 +161,7 @@ class Planner:
         recover_requests: bool = True,
         resolve_dates: bool = True,
         type_references: bool = True,
+        bind_lookups: bool = True,
         cover_tools: bool = False,
         exact_counts: bool = False,
     ):
@@ -165,6 +177,7 @@ class Planner:
         self.max_new_tokens = max_new_tokens
         self.merge_repeats, self.recover_requests = merge_repeats, recover_requests
         self.resolve_dates, self.type_references = resolve_dates, type_references
+        self.bind_lookups = bind_lookups
         self.cover_tools, self.exact_counts = cover_tools, exact_counts
         if exact_counts and not constrained:
             raise ValueError(
@@ -303,8 +316,9 @@ class Planner:
         if self.recover_requests and today is not None and len(split_requests(query)) > 1:
             recover = functools.partial(self._dropped_steps, query, today)
         dates = self._date_repair(query, today)
-        if self.merge_repeats or recover or dates or self.type_references:
-            return _PlanStream(llm, self.merge_repeats, recover, dates, self.type_references)
+        binder = query if self.bind_lookups else None
+        if self.merge_repeats or recover or dates or self.type_references or binder is not None:
+            return _PlanStream(llm, self.merge_repeats, recover, dates, self.type_references, binder)
         return llm
 
     async def _dropped_steps(self, query: str, today: str, plan: str) -> list[str]:
@@ -348,6 +362,8 @@ class Planner:
                 p["plan"] = merge_repeated_calls(p["plan"], TOOL_NAMES)
             if self.type_references:
                 p["plan"] = retype_references(p["plan"])
+            if self.bind_lookups:
+                p["plan"] = bind_lookups(p["plan"], p["query"])
             if repair := self._date_repair(p["query"], today):
                 p["plan"] = repair.plan(p["plan"])
         return out
@@ -431,7 +447,8 @@ class _PlanStream(LLM):
     `recover(plan so far)` has returned the steps of dropped requests, which go before it (the first plan
     only: a replan is left as the model writes it); where `dates` is given, each step's dates moved onto the
     day the query names; with `type_references`, references of the wrong kind re-pointed
-    (`planner.references`, each plan afresh). Usage and timings are the wrapped model's."""
+    (`planner.references`, each plan afresh); with `bind_for` (the query), its unused contact look-ups bound
+    to the steps that need them (`planner.lookups`). Usage and timings are the wrapped model's."""
 
     def __init__(
         self,
@@ -440,17 +457,21 @@ class _PlanStream(LLM):
         recover: Callable[[str], Awaitable[list[str]]] | None = None,
         dates: DateRepair | None = None,
         type_references: bool = False,
+        bind_for: str | None = None,
     ):
         self.llm, self.model = llm, llm.model
         self.merge, self.recover, self.dates = merge, recover, dates
         self.type_references, self.typer = type_references, None
+        self.bind_for, self.binder = bind_for, None
 
     def _repaired(self, text: str) -> str:
         """`text` (whole lines, the last one maybe without its newline, each line once and in order) with each
-        line's references re-pointed where of the wrong kind and its dates repaired."""
+        line's references re-pointed where of the wrong kind, unused look-ups bound and its dates repaired."""
         lines = text.split("\n")
         if self.typer:  # a step that waits for a later one is held back: it comes out before join()
             lines = [out for line in lines for out in self.typer.feed(line)]
+        if self.binder:  # so is a step an unused look-up may be bound to
+            lines = [out for line in lines for out in self.binder.feed(line)]
         if self.dates:
             lines = list(map(self.dates.line, lines))
         return "\n".join(lines)
@@ -465,6 +486,7 @@ class _PlanStream(LLM):
     ) -> AsyncIterator[str]:
         merger, result = RepeatMerger(TOOL_NAMES if self.merge else ()), []
         self.typer = ReferenceTyper() if self.type_references else None
+        self.binder = LookupBinder(self.bind_for) if self.bind_for is not None else None
         recover, self.recover = self.recover, None
         raw, pending, held = "", "", False  # held: from the join() line on, nothing passes until the end
         async for chunk in self.llm.stream(messages, stop, temperature, max_tokens, result):
@@ -487,7 +509,10 @@ class _PlanStream(LLM):
             pending = "\n".join([*added, join_line(first, len(added))]) + ("\n" + after if after else "")
         if text := merger.feed(pending) + merger.close():
             yield self._repaired(text)
-        if self.typer and (waited := self.typer.close()):  # a plan that ended without join()
+        waited = self.typer.close() if self.typer else []  # a plan that ended without join()
+        if self.binder:
+            waited = [out for line in waited for out in self.binder.feed(line)] + self.binder.close()
+        if waited:
             if self.dates:  # as `_repaired` does for every other line
                 waited = list(map(self.dates.line, waited))
             yield ("\n" if text and not text.endswith("\n") else "") + "\n".join(waited)

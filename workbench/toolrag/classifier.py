@@ -88,6 +88,14 @@ class ToolRAGConfig:
             "cannot pull the selection)"
         },
     )
+    counter_from: str = field(
+        default="classifier",
+        metadata={
+            "help": "where the counter starts (with counter_records): classifier (a copy of the trained selection) "
+            "or base (the encoder the classifier started from: it learns selection and counts together, as the "
+            "shared head does, on weights of its own)"
+        },
+    )
     threshold: float = field(default=0.5, metadata={"help": "select the tools above this probability"})
     eval_every: int = field(default=200, metadata={"help": "steps between validations (best kept)"})
     max_val: int = field(default=500, metadata={"help": "val records used for checkpoint selection"})
@@ -125,7 +133,9 @@ TRAINING_FIELDS = (
     "seed",
     "count_weight",
     "counter_records",
+    "counter_from",
 )
+COUNTER_FROM = ("classifier", "base")
 MAX_COUNT = 6  # the count head's classes: 1..MAX_COUNT calls of a tool (more are read as MAX_COUNT)
 COUNTER = "counter"  # the counter's folder inside the classifier's (with `counter_records`)
 
@@ -303,6 +313,8 @@ class ToolRAGClassifier:
         trained again, not reused.
         """
         apart = cfg.counter_records > 0 and cfg.count_weight > 0
+        if apart and cfg.counter_from not in COUNTER_FROM:  # before the selection's training, not after it
+            raise ValueError(f"counter_from is {cfg.counter_from!r}: give one of {', '.join(COUNTER_FROM)}")
         model, history = cls._fit(
             cfg,
             train,
@@ -328,13 +340,14 @@ class ToolRAGClassifier:
         progress: bool,
         data_fingerprint_of: str,
     ) -> dict[str, Any]:
-        """One pass over `counter_records` training records from the saved classifier's encoder, with the
-        count loss beside the selection loss (whose head starts anew and is not used); saved once, at the end,
-        in `out_dir/counter`, which `out_dir`'s settings then name. Returns the counter's history in short."""
+        """One pass over `counter_records` training records from the saved classifier's encoder (or, with
+        `counter_from="base"`, from the encoder it started from), with the count loss beside the selection loss
+        (whose head is not used); saved once, at the end, in `out_dir/counter`, which `out_dir`'s settings
+        then name. Returns the counter's history in short."""
         steps = math.ceil(cfg.counter_records / cfg.batch_size)
         counter_cfg = replace(
             cfg,
-            encoder=str(out_dir / "encoder"),
+            encoder=str(out_dir / "encoder") if cfg.counter_from == "classifier" else cfg.encoder,
             max_train=cfg.counter_records,
             out_of_scope=0,  # nothing to count in a query no tool serves
             epochs=1,
