@@ -18,13 +18,16 @@ written twice) is its most common failure on held-out phrasings.
 On one shared encoder the count loss also pulls the selection: in the offline run three in-scope requests of the
 human dev set lost every tool (their best tool's probability fell from 0.93-0.996 to 0.17-0.33). Counts read
 from the selection encoder's frozen features are far worse (every call right for 0.68 of val plans, against 0.93
-trained jointly). With `counter_records` the two are kept apart: selection trains alone, then a copy of the
-trained classifier (the *counter*, saved in `counter/` beside it) learns the counts on that many training
-records, one pass from its weights; `counts` takes the tools from the classifier and their counts from the
-counter. That costs a second, shorter fine-tune and a second encoder pass per query. In the offline run (24,000
-records for the counter) it gave the three requests their tools back and read ood counts a little better (0.656
-of plans against 0.629), but test counts a little worse (0.929 against 0.939), and the planner under its counts
-scored lower on val (0.867 against 0.893), so the offline profile keeps the shared head (README, issue 16).
+trained jointly). With `counter_records` the two are kept apart: selection trains alone, then a second encoder,
+the *counter* (saved in `counter/` beside the classifier), learns the counts on that many training records;
+`counts` takes the tools from the classifier and their counts from the counter. It costs a second fine-tune and
+a second encoder pass per query. `counter_from` says where the counter starts. `classifier`: a copy of the trained
+selection, one pass on. In the offline run that read counts a little worse than the shared head with 24,000
+records, and the planner scored lower on val. `base`: the encoder the classifier started from, so that the
+counter learns selection and counts together as the shared head does, on weights of its own. The offline
+profile takes that, on the 40,000 records the selection trains on (README, issue 16): every call read right for
+0.947 of test plans and 0.658 of ood ones (0.939 and 0.629 with the shared head), and no in-scope dev request
+left without a tool.
 
 The paper fine-tunes DeBERTa-v3-small; the offline default is all-MiniLM-L6-v2 (22M parameters), which
 trains here on a 2-core CPU at roughly 50 queries per second.
