@@ -102,7 +102,7 @@ class ReferenceTyper:
         if tool == JOIN:
             out = self._release()
             self._number[idx] = self._next
-            return [*out, raw if self._next == idx else raw.replace(f"{idx}.", f"{self._next}.", 1)]
+            return [*out, renumbered_step(raw, idx, self._next)]
         held = {h[0] for h in self._held}
         if references(args) & held or not self._fits(idx, tool, args, later=False):
             self._held.append((*step, raw))
@@ -199,6 +199,11 @@ class ReferenceTyper:
             return None
         self._used.add(i)
         return f"${i}"
+
+
+def renumbered_step(raw: str, idx: int, number: int) -> str:
+    """The line `raw` of step `idx` as written (its arguments unchanged: a `join()`) numbered `number`."""
+    return raw if number == idx else raw.replace(f"{idx}.", f"{number}.", 1)
 
 
 def renumber_value(value: Any, number: dict[int, int]) -> Any:
