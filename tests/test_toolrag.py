@@ -106,6 +106,13 @@ def test_targets_and_selection():
     probs[1, TOOL_NAMES.index("open_note")] = 0.3  # nothing above 0.5: no tool serves this query
     assert select_from_probabilities(probs, 0.5) == [["send_sms"], []]
     assert select_from_probabilities(probs, 0.2) == [["send_sms"], ["open_note"]]
+    # a floor under the threshold: no tool only where every tool is at most the floor
+    probs[1, TOOL_NAMES.index("create_note")] = 0.2
+    assert select_from_probabilities(probs, 0.5, 0.25) == [["send_sms"], ["open_note"]]
+    assert select_from_probabilities(probs, 0.5, 0.3) == [["send_sms"], []]
+    assert select_from_probabilities(np.zeros((1, 16)), 0.5, 0.0) == [[]]
+    with pytest.raises(ValueError, match="refuse_below"):
+        select_from_probabilities(probs, 0.5, 0.6)
 
 
 def test_count_targets_read_each_tool_s_calls_and_ignore_the_rest():
@@ -160,6 +167,19 @@ def test_classifier_trains_saves_and_loads(data):
     assert counts == perturbed.counts(queries)
     assert [sorted(c) for c in counts] == [sorted(s) for s in perturbed.select(queries)]
     assert all(1 <= n <= MAX_COUNT for c in counts for n in c.values())
+    # the refusal floor is a selection setting: recorded in the saved classifier, read back by a new load
+    low = ["what's the weather in Oslo", "Text Ana that I'm late"]
+    best = ToolRAGClassifier.load(copy).probabilities(low).max(1)
+    floor = float(best.min()) / 2
+    again = ToolRAGClassifier.load(copy)
+    again.set_selection(copy, 1.0, floor)  # nothing passes the threshold: each query its most likely tool
+    picked = ToolRAGClassifier.load(copy).select(low)
+    assert [len(p) for p in picked] == [1, 1] and picked == again.select(low)
+    assert [sorted(c) for c in ToolRAGClassifier.load(copy).counts(low)] == picked  # counts as selected
+    again.set_selection(copy, 1.0, 1.0)
+    assert ToolRAGClassifier.load(copy).select(low) == [[], []]
+    with pytest.raises(ValueError, match="refuse_below"):
+        again.set_selection(copy, 0.5, 0.9)
 
 
 def test_the_count_head_learns_how_many_calls_a_plan_makes(data):

@@ -100,6 +100,8 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
     dataset, cache = config.dataset_dir(), config.toolrag_dir() / "cache"
     history = json.loads((classifier_dir() / "history.json").read_text(encoding="utf-8"))
     classifier = ToolRAGClassifier.load(classifier_dir(), device=cfg.device)
+    # the profile's selection settings, recorded in the saved classifier that later stages load
+    classifier.set_selection(classifier_dir(), cfg.threshold, cfg.refuse_below)
     encoder = load_encoder(cfg.basic_encoder)
     rag = BasicRAG(encoder)
     by_examples = None
@@ -120,6 +122,7 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
         "encoder": classifier.meta["base_encoder"],
         "basic_encoder": cfg.basic_encoder,
         "threshold": cfg.threshold,
+        "refuse_below": cfg.refuse_below,
         "prompt_tokenizer": tokenizer_name,
         "train_wall_s": history["train_wall_s"],
         "n_train": classifier.meta["n_train"],
@@ -150,7 +153,7 @@ def run(cfg: ToolRAGConfig | None = None, retrain: bool = False) -> dict[str, An
                         count if k in PROMPT_K else None,
                     )
                 )
-        picks = classifier.select(queries, cfg.threshold)
+        picks = classifier.select(queries, cfg.threshold, cfg.refuse_below)
         rows.append(_row("ToolRAG classifier", picks, needed, count))
         results["splits"][split] = rows
         # in-scope queries the classifier rejects: the agent would wrongly answer "no tool can serve"
@@ -195,7 +198,7 @@ def out_of_scope_rejection(classifier: ToolRAGClassifier, cfg: ToolRAGConfig, n:
     held out of its training (`synth.out_of_scope`); the agent answers those with "no tool can serve"."""
     items = out_of_scope_items(n, seed=cfg.seed, held_out=True)
     queries = [q for q, _ in items]
-    picks = classifier.select(queries, cfg.threshold)
+    picks = classifier.select(queries, cfg.threshold, cfg.refuse_below)
     by_topic: dict[str, list[bool]] = {}
     for (_, topic), p in zip(items, picks, strict=True):
         by_topic.setdefault(topic, []).append(not p)
@@ -216,7 +219,9 @@ def compare(queries: Sequence[str], k: int = 3, cfg: ToolRAGConfig | None = None
     """What each method picks for a few queries (for the notebook's "auxiliary tool" examples)."""
     cfg = cfg or config.stage_config(ToolRAGConfig, "toolrag")
     rag = BasicRAG(load_encoder(cfg.basic_encoder))
-    picks = ToolRAGClassifier.load(classifier_dir(), device=cfg.device).select(list(queries), cfg.threshold)
+    picks = ToolRAGClassifier.load(classifier_dir(), device=cfg.device).select(
+        list(queries), cfg.threshold, cfg.refuse_below
+    )
     return [
         {"query": q, f"basic top-{k}": b, "classifier": c}
         for q, b, c in zip(queries, rag.select(list(queries), k), picks, strict=True)

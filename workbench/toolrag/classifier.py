@@ -101,6 +101,13 @@ class ToolRAGConfig:
         },
     )
     threshold: float = field(default=0.5, metadata={"help": "select the tools above this probability"})
+    refuse_below: float = field(
+        default=0.5,
+        metadata={
+            "help": "no tool only where every tool's probability is at most this; a query with none above "
+            "`threshold` but one above this gets its most likely tool (equal to `threshold`: no floor)"
+        },
+    )
     eval_every: int = field(default=200, metadata={"help": "steps between validations (best kept)"})
     max_val: int = field(default=500, metadata={"help": "val records used for checkpoint selection"})
     seed: int = field(default=0, metadata={"help": "shuffling and subsampling seed"})
@@ -188,9 +195,27 @@ def count_targets(plans: Sequence[str | None]) -> np.ndarray:
     return y
 
 
-def select_from_probabilities(probs: np.ndarray, threshold: float) -> list[list[str]]:
-    """The tools above `threshold` in each row; an empty list where none is (no tool serves that query)."""
-    return [[TOOL_NAMES[j] for j in np.flatnonzero(row > threshold)] for row in probs]
+def select_from_probabilities(
+    probs: np.ndarray, threshold: float, refuse_below: float | None = None
+) -> list[list[str]]:
+    """The tools above `threshold` in each row. Where none is, the row's most likely tool if its probability is
+    above `refuse_below` (None: `threshold`), else an empty list: no tool serves that query.
+
+        >>> select_from_probabilities(np.array([[0.3] + [0.0] * 15]), 0.5, 0.15)
+        [['get_phone_number']]
+    """
+    floor = threshold if refuse_below is None else refuse_below
+    if floor > threshold:
+        raise ValueError(
+            f"refuse_below ({floor}) is above threshold ({threshold}): set it at most the threshold"
+        )
+    out = []
+    for row in probs:
+        picked = [TOOL_NAMES[j] for j in np.flatnonzero(row > threshold)]
+        if not picked and row.max(initial=0.0) > floor:
+            picked = [TOOL_NAMES[int(row.argmax())]]
+        out.append(picked)
+    return out
 
 
 def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -210,12 +235,18 @@ class ToolRAGClassifier:
     """Encoder + linear head. `train` fits it; `load` reads a saved one; `select` picks tools."""
 
     def __init__(
-        self, encoder: HFEncoder, threshold: float = 0.5, device: str = "cpu", count_head: bool = False
+        self,
+        encoder: HFEncoder,
+        threshold: float = 0.5,
+        device: str = "cpu",
+        count_head: bool = False,
+        refuse_below: float | None = None,
     ):
         import torch
 
         self.encoder = encoder
         self.threshold = threshold
+        self.refuse_below = threshold if refuse_below is None else refuse_below
         self.device = device
         self.head = torch.nn.Linear(encoder.dim, len(TOOL_NAMES))
         # calls of each tool: MAX_COUNT classes per tool (None: a classifier trained without it)
@@ -264,7 +295,7 @@ class ToolRAGClassifier:
                 batch = queries[start : start + batch_size]
                 pooled = self._pooled(batch)
                 chosen = select_from_probabilities(
-                    self._torch.sigmoid(self.head(pooled)).cpu().numpy(), self.threshold
+                    self._torch.sigmoid(self.head(pooled)).cpu().numpy(), self.threshold, self.refuse_below
                 )
                 counted = pooled if counter is self else counter._pooled(batch)
                 calls = counter._count_logits(counted).argmax(-1).cpu().numpy() + 1
@@ -291,10 +322,26 @@ class ToolRAGClassifier:
                 )
         return out
 
-    def select(self, queries: Sequence[str], threshold: float | None = None) -> list[list[str]]:
-        return select_from_probabilities(
-            self.probabilities(queries), self.threshold if threshold is None else threshold
-        )
+    def select(
+        self, queries: Sequence[str], threshold: float | None = None, refuse_below: float | None = None
+    ) -> list[list[str]]:
+        """The tools of each query (`select_from_probabilities`); `threshold` and `refuse_below` default to
+        the classifier's, and the floor is never above the threshold given."""
+        threshold = self.threshold if threshold is None else threshold
+        floor = min(threshold, self.refuse_below if refuse_below is None else refuse_below)
+        return select_from_probabilities(self.probabilities(queries), threshold, floor)
+
+    def set_selection(self, path: Path, threshold: float, refuse_below: float) -> None:
+        """Select with `threshold` and `refuse_below` from now on, and record them in the classifier saved at
+        `path` (they change no weight, so the planner, agent and quantization, which load it from there,
+        select as the profile says without retraining)."""
+        select_from_probabilities(np.zeros((0, len(TOOL_NAMES))), threshold, refuse_below)  # checks them
+        self.threshold, self.refuse_below = threshold, refuse_below
+        meta = json.loads((path / "toolrag.json").read_text(encoding="utf-8"))
+        if (meta["threshold"], meta.get("refuse_below", meta["threshold"])) != (threshold, refuse_below):
+            meta |= {"threshold": threshold, "refuse_below": refuse_below}
+            write_json_atomic(path / "toolrag.json", meta)
+        self.meta = meta
 
     # ---------------------------------------------------------------------------------------- training
 
@@ -494,6 +541,7 @@ class ToolRAGClassifier:
         meta = {
             "labels": list(TOOL_NAMES),
             "threshold": self.threshold,
+            "refuse_below": self.refuse_below,
             "count_classes": MAX_COUNT if self.count_head is not None else 0,
             "max_length": self.encoder.max_length,
             "base_encoder": cfg.encoder,
@@ -532,7 +580,13 @@ class ToolRAGClassifier:
         counted = meta.get("count_classes", 0)
         if counted not in (0, MAX_COUNT):
             raise EncoderError(f"{path}'s count head has {counted} classes, not {MAX_COUNT}: retrain it")
-        model = cls(HFEncoder(path / "encoder", meta["max_length"]), meta["threshold"], device, bool(counted))
+        model = cls(
+            HFEncoder(path / "encoder", meta["max_length"]),
+            meta["threshold"],
+            device,
+            bool(counted),
+            refuse_below=meta.get("refuse_below"),  # a classifier saved before the floor has none
+        )
         model.meta = meta
         if meta.get("counter"):
             model.counter = cls.load(path / meta["counter"], device)
