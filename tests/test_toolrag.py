@@ -167,7 +167,10 @@ def test_classifier_trains_saves_and_loads(data):
     assert counts == perturbed.counts(queries)
     assert [sorted(c) for c in counts] == [sorted(s) for s in perturbed.select(queries)]
     assert all(1 <= n <= MAX_COUNT for c in counts for n in c.values())
-    # the refusal floor is a selection setting: recorded in the saved classifier, read back by a new load
+    # the refusal floor is a selection setting: saved from the config that trained the classifier (training
+    # never reads it), and set afterwards in the saved classifier, which a new load reads back
+    perturbed.save(copy, replace(cfg, refuse_below=0.25), history)
+    assert ToolRAGClassifier.load(copy).refuse_below == 0.25
     low = ["what's the weather in Oslo", "Text Ana that I'm late"]
     best = ToolRAGClassifier.load(copy).probabilities(low).max(1)
     floor = float(best.min()) / 2

@@ -544,7 +544,7 @@ class ToolRAGClassifier:
         meta = {
             "labels": list(TOOL_NAMES),
             "threshold": self.threshold,
-            "refuse_below": self.refuse_below,
+            "refuse_below": min(self.threshold, cfg.refuse_below),  # selection only: training never reads it
             "count_classes": MAX_COUNT if self.count_head is not None else 0,
             "max_length": self.encoder.max_length,
             "base_encoder": cfg.encoder,
